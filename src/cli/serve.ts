@@ -1,0 +1,28 @@
+import type { Config } from '../config.ts'
+import type { Logger } from '../log.ts'
+import { startService } from '../service.ts'
+import { reportFailure } from './main.ts'
+
+/** Runs until SIGTERM/SIGINT, then shuts down gracefully and exits 0. */
+export async function runServe(config: Config, log: Logger): Promise<number> {
+  const service = await startService(config, log)
+  log.info({ slot: config.replication.slot, publication: config.replication.publication, embedded: config.database.url === undefined }, 'walcast running')
+  return new Promise<number>((resolve) => {
+    let signalled = false
+    const shutdown = (signal: string): void => {
+      if (signalled) return
+      signalled = true
+      log.info({ signal }, 'shutting down')
+      service.stop().then(() => resolve(0), (err: unknown) => {
+        log.error({ err }, 'shutdown failed')
+        resolve(1)
+      })
+    }
+    process.once('SIGTERM', () => shutdown('SIGTERM'))
+    process.once('SIGINT', () => shutdown('SIGINT'))
+    service.ingest.done.catch((err: unknown) => {
+      reportFailure(err)
+      void service.stop().finally(() => resolve(1))
+    })
+  })
+}

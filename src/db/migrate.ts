@@ -1,0 +1,59 @@
+import fs from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import path from 'node:path'
+import { sql } from 'kysely'
+import type { Db } from './database.ts'
+import { WalcastError } from '../errors.ts'
+
+export const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url))
+const NUMBERED = /^\d{3}_[a-z0-9_]+\.sql$/
+
+export interface MigrationResult {
+  readonly applied: string[]
+  readonly skipped: string[]
+}
+
+/** Numbered files of sql/, in order. Unnumbered files (role.sql, publication.sql) are for DBAs. */
+export async function listMigrations(dir: string = SQL_DIR): Promise<string[]> {
+  return (await fs.readdir(dir)).filter((name) => NUMBERED.test(name)).sort()
+}
+
+/**
+ * Applies each numbered file once, in order, in its own transaction, and records it in
+ * walcast.migrations. An advisory lock keeps two starting instances from racing.
+ */
+export async function migrate(db: Db, dir: string = SQL_DIR): Promise<MigrationResult> {
+  const files = await listMigrations(dir)
+  return db.connection().execute(async (conn) => {
+    await sql`SELECT pg_advisory_lock(hashtext('walcast.migrate'))`.execute(conn)
+    try {
+      await sql`CREATE SCHEMA IF NOT EXISTS walcast`.execute(conn)
+      await sql`CREATE TABLE IF NOT EXISTS walcast.migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`.execute(conn)
+      const done = new Set((await conn.selectFrom('walcast.migrations').select('name').execute()).map((r) => r.name))
+      const applied: string[] = []
+      const skipped: string[] = []
+      for (const file of files) {
+        if (done.has(file)) {
+          skipped.push(file)
+          continue
+        }
+        const text = await fs.readFile(path.join(dir, file), 'utf8')
+        try {
+          await conn.transaction().execute(async (trx) => {
+            await sql.raw(text).execute(trx)
+            await trx.insertInto('walcast.migrations').values({ name: file }).execute()
+          })
+        } catch (err) {
+          throw new WalcastError('MIGRATION_FAILED', `migration ${file} failed: ${(err as Error).message}`, {
+            cause: err,
+            hint: `apply sql/${file} by hand with psql -f to see the full error; the role needs CREATE on the database`,
+          })
+        }
+        applied.push(file)
+      }
+      return { applied, skipped }
+    } finally {
+      await sql`SELECT pg_advisory_unlock(hashtext('walcast.migrate'))`.execute(conn)
+    }
+  })
+}

@@ -1,0 +1,52 @@
+import { WalcastError } from './errors.ts'
+
+/**
+ * An event's position in the stream: the commit LSN of its transaction and its ordinal
+ * within that transaction. Postgres sends transactions in commit order, so this pair
+ * orders events exactly as they were committed. Change LSNs are never used: a later
+ * commit can contain lower change LSNs than an earlier one.
+ */
+export interface EventId {
+  readonly lsn: bigint
+  readonly seq: number
+}
+
+const ID_PATTERN = /^[0-9a-f]{16}-[0-9a-f]{8}$/
+const LSN_TEXT = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/
+
+/** Fixed width, lower-case hex: string order equals stream order. */
+export function formatEventId(id: EventId): string {
+  return `${id.lsn.toString(16).padStart(16, '0')}-${id.seq.toString(16).padStart(8, '0')}`
+}
+
+export function parseEventId(text: string): EventId {
+  if (typeof text !== 'string' || !ID_PATTERN.test(text)) {
+    throw new WalcastError('EVENT_ID_INVALID', `not a walcast event id: ${JSON.stringify(String(text).slice(0, 40))}`, {
+      hint: 'event ids look like 0000000001a2b3c4-00000000; send back an id exactly as received',
+    })
+  }
+  return { lsn: BigInt(`0x${text.slice(0, 16)}`), seq: Number.parseInt(text.slice(17), 16) }
+}
+
+export function isEventId(text: unknown): text is string {
+  return typeof text === 'string' && ID_PATTERN.test(text)
+}
+
+export function compareEventIds(a: EventId, b: EventId): number {
+  if (a.lsn !== b.lsn) return a.lsn < b.lsn ? -1 : 1
+  return a.seq - b.seq
+}
+
+/** Accepts Postgres' `0/2A51B80` and pg-logical-replication's zero-padded `00000000/02A51B80`. */
+export function parseLsn(text: string): bigint {
+  const match = LSN_TEXT.exec(text)
+  if (!match) throw new WalcastError('EVENT_ID_INVALID', `not an LSN: ${JSON.stringify(text)}`)
+  return (BigInt(`0x${match[1]}`) << 32n) | BigInt(`0x${match[2]}`)
+}
+
+/** Postgres' own text form, as `pg_lsn` prints it. */
+export function formatLsn(lsn: bigint): string {
+  return `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffffffffn).toString(16).toUpperCase()}`
+}
+
+export const ZERO_ID: EventId = Object.freeze({ lsn: 0n, seq: 0 })

@@ -1,0 +1,118 @@
+import { sql } from 'kysely'
+import type { Db } from '../db/database.ts'
+import { formatLsn, parseLsn, type EventId } from '../event-id.ts'
+import { makeEvent, type StoredEvent } from './event.ts'
+
+/** The durable, idempotent event history. */
+export interface HistoryStore {
+  /** Inserts events in one transaction; ids already stored are left as they are. */
+  append(events: readonly StoredEvent[]): Promise<void>
+  /** Events of `topic` with an id greater than `after`, in id order. */
+  readSince(topic: string, after: EventId, limit: number): Promise<StoredEvent[]>
+  /** The greatest stored id, or undefined on an empty history. */
+  lastId(): Promise<EventId | undefined>
+  /** Every id at or below the horizon may have been pruned (undefined: nothing pruned). */
+  horizon(): Promise<EventId | undefined>
+  /** The end of the newest recorded gap (a resume from before it cannot be complete). */
+  lastGapEnd(): Promise<bigint | undefined>
+  recordGap(afterLsn: bigint, untilLsn: bigint, reason: string): Promise<void>
+}
+
+interface EventRow {
+  commit_lsn: string
+  seq: number
+  topics: string[]
+  type: string
+  payload: unknown
+  committed_at: Date
+}
+
+export function rowToEvent(row: EventRow): StoredEvent {
+  return makeEvent({ lsn: parseLsn(row.commit_lsn), seq: row.seq }, { type: row.type, topics: row.topics, data: row.payload as Record<string, unknown> }, row.committed_at)
+}
+
+export function createHistoryStore(db: Db): HistoryStore {
+  return {
+    async append(events) {
+      if (events.length === 0) return
+      const lsns: string[] = []
+      const seqs: number[] = []
+      const topics: string[] = []
+      const types: string[] = []
+      const payloads: string[] = []
+      const times: string[] = []
+      const topicNames: string[] = []
+      const topicLsns: string[] = []
+      const topicSeqs: number[] = []
+      for (const event of events) {
+        const lsn = formatLsn(event.lsn)
+        lsns.push(lsn)
+        seqs.push(event.seq)
+        // text[] literal: topics are escaped as quoted elements.
+        topics.push(`{${event.topics.map((t) => `"${t.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`).join(',')}}`)
+        types.push(event.type)
+        payloads.push(JSON.stringify(event.data))
+        times.push(event.ts)
+        for (const topic of event.topics) {
+          topicNames.push(topic)
+          topicLsns.push(lsn)
+          topicSeqs.push(event.seq)
+        }
+      }
+      // unnest() keeps one statement per table whatever the batch size (no 65,535
+      // parameter ceiling) and lets Postgres plan it once.
+      await db.transaction().execute(async (trx) => {
+        await sql`
+          INSERT INTO walcast.events (commit_lsn, seq, topics, type, payload, committed_at)
+          SELECT l::pg_lsn, s, t::text[], ty, p::jsonb, c::timestamptz
+          FROM unnest(${lsns}::text[], ${seqs}::int[], ${topics}::text[], ${types}::text[], ${payloads}::text[], ${times}::text[])
+            AS x(l, s, t, ty, p, c)
+          ON CONFLICT (commit_lsn, seq) DO NOTHING`.execute(trx)
+        await sql`
+          INSERT INTO walcast.event_topics (topic, commit_lsn, seq)
+          SELECT tp, l::pg_lsn, s FROM unnest(${topicNames}::text[], ${topicLsns}::text[], ${topicSeqs}::int[]) AS x(tp, l, s)
+          ON CONFLICT DO NOTHING`.execute(trx)
+      })
+    },
+
+    async readSince(topic, after, limit) {
+      const rows = await sql<EventRow>`
+        SELECT e.commit_lsn::text AS commit_lsn, e.seq, e.topics, e.type, e.payload, e.committed_at
+        FROM walcast.event_topics t
+        JOIN walcast.events e ON e.commit_lsn = t.commit_lsn AND e.seq = t.seq
+        WHERE t.topic = ${topic} AND (t.commit_lsn, t.seq) > (${formatLsn(after.lsn)}::pg_lsn, ${after.seq}::int)
+        ORDER BY t.commit_lsn, t.seq
+        LIMIT ${limit}`.execute(db)
+      return rows.rows.map(rowToEvent)
+    },
+
+    async lastId() {
+      const row = await db.selectFrom('walcast.events')
+        .select([sql<string>`commit_lsn::text`.as('lsn'), 'seq'])
+        .orderBy('commit_lsn', 'desc').orderBy('seq', 'desc').limit(1)
+        .executeTakeFirst()
+      return row === undefined ? undefined : { lsn: parseLsn(row.lsn), seq: row.seq }
+    },
+
+    async horizon() {
+      const row = await db.selectFrom('walcast.horizon')
+        .select([sql<string>`commit_lsn::text`.as('lsn'), 'seq'])
+        .executeTakeFirst()
+      return row === undefined ? undefined : { lsn: parseLsn(row.lsn), seq: row.seq }
+    },
+
+    async lastGapEnd() {
+      const row = await db.selectFrom('walcast.gaps')
+        .select(sql<string>`until_lsn::text`.as('until'))
+        .orderBy('until_lsn', 'desc').limit(1)
+        .executeTakeFirst()
+      return row === undefined ? undefined : parseLsn(row.until)
+    },
+
+    async recordGap(afterLsn, untilLsn, reason) {
+      await db.insertInto('walcast.gaps')
+        .values({ after_lsn: formatLsn(afterLsn), until_lsn: formatLsn(untilLsn), reason })
+        .execute()
+    },
+  }
+}

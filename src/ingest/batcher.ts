@@ -1,0 +1,132 @@
+import type { DomainRegistry } from '../domain/registry.ts'
+import type { RowChange } from '../domain/types.ts'
+import type { HistoryStore } from '../history/store.ts'
+import { makeEvent, type StoredEvent } from '../history/event.ts'
+import type { StreamHandler } from '../replication/stream.ts'
+
+export interface BatchStats {
+  readonly events: number
+  readonly transactions: number
+  readonly durationMs: number
+  readonly ackedLsn: bigint | undefined
+}
+
+export interface BatcherDeps {
+  readonly registry: DomainRegistry
+  readonly history: HistoryStore
+  /** Acknowledge the slot up to `lsn`: only ever called once everything before it is durable. */
+  readonly acknowledge: (lsn: bigint) => Promise<void>
+  /** Hands durable events on, in id order. */
+  readonly publish: (events: StoredEvent[]) => void
+  readonly maxBatchEvents: number
+  readonly onBatch?: (stats: BatchStats) => void
+}
+
+interface OpenTransaction {
+  readonly lsn: bigint
+  readonly time: Date
+  seq: number
+}
+
+/**
+ * Turns the stream of one replication connection into history writes: events of the
+ * queued transactions are written together, the slot is acknowledged up to the last
+ * transaction whose events are all durable, and only then are the events published.
+ * While a write is slow the handler's promise stays pending, which pauses the socket
+ * (pg-logical-replication flow control): memory stays bounded by `maxBatchEvents`.
+ */
+export class TransactionBatcher implements StreamHandler {
+  private pending: StoredEvent[] = []
+  private ackLsn: bigint | undefined
+  private completed = 0
+  private txn: OpenTransaction | undefined
+  private tail: Promise<void> = Promise.resolve()
+  private scheduled = false
+  private failure: Error | undefined
+  private closed: Promise<void> | undefined
+
+  constructor(private readonly deps: BatcherDeps) {}
+
+  begin(commitLsn: bigint, commitTime: Date): void | Promise<void> {
+    if (this.closed) return this.closed
+    this.txn = { lsn: commitLsn, time: commitTime, seq: 0 }
+  }
+
+  change(change: RowChange): void | Promise<void> {
+    if (this.closed) return this.closed
+    const txn = this.txn
+    if (txn === undefined) throw new Error('row change outside a transaction')
+    for (const draft of this.deps.registry.map(change)) {
+      this.pending.push(makeEvent({ lsn: txn.lsn, seq: txn.seq++ }, draft, txn.time))
+    }
+    // A huge transaction is written in chunks; ids stay deterministic (lsn, ordinal).
+    if (this.pending.length >= this.deps.maxBatchEvents) return this.flush()
+  }
+
+  message(): void | Promise<void> {
+    // Heartbeats are transactional messages: their commit is acknowledged like any other.
+    if (this.closed) return this.closed
+  }
+
+  commit(_commitLsn: bigint, endLsn: bigint): void | Promise<void> {
+    if (this.closed) return this.closed
+    this.txn = undefined
+    this.ackLsn = endLsn
+    this.completed++
+    if (this.pending.length >= this.deps.maxBatchEvents) return this.flush()
+    this.schedule()
+  }
+
+  /** Writes whatever is pending; resolves once durable, acknowledged and published. */
+  flush(): Promise<void> {
+    const run = this.tail.then(() => this.writePending())
+    this.tail = run.catch(() => {})
+    return run
+  }
+
+  /**
+   * Stops taking messages (later ones wait on `gate`, which holds the socket paused),
+   * then writes and acknowledges everything complete.
+   */
+  async close(gate: Promise<void>): Promise<void> {
+    this.closed = gate
+    await this.flush()
+  }
+
+  get failed(): Error | undefined {
+    return this.failure
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return
+    this.scheduled = true
+    // setImmediate lets every message already parsed from the socket join this batch.
+    setImmediate(() => {
+      this.scheduled = false
+      this.flush().catch(() => {})
+    })
+  }
+
+  private async writePending(): Promise<void> {
+    if (this.failure) throw this.failure
+    if (this.pending.length === 0 && this.ackLsn === undefined) return
+    const events = this.pending
+    const ack = this.ackLsn
+    const transactions = this.completed
+    this.pending = []
+    this.ackLsn = undefined
+    this.completed = 0
+    const started = performance.now()
+    try {
+      await this.deps.history.append(events)
+      this.deps.publish(events)
+      if (ack !== undefined) await this.deps.acknowledge(ack)
+    } catch (err) {
+      // Nothing after this point may be acknowledged on this connection: the caller
+      // reconnects and the server re-sends from the last durable position.
+      this.failure = err instanceof Error ? err : new Error(String(err))
+      throw this.failure
+    }
+    this.deps.onBatch?.({ events: events.length, transactions, durationMs: performance.now() - started, ackedLsn: ack })
+  }
+}

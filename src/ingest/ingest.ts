@@ -1,0 +1,188 @@
+import type { Database } from '../db/database.ts'
+import type { ReplicationConfig } from '../config.ts'
+import type { DomainRegistry } from '../domain/registry.ts'
+import type { HistoryStore } from '../history/store.ts'
+import type { Hub } from '../hub/hub.ts'
+import type { Logger } from '../log.ts'
+import { StartupError, WalcastError, isRetryable, sqlState } from '../errors.ts'
+import { formatEventId, formatLsn, ZERO_ID } from '../event-id.ts'
+import { createReplicationStream, type ReplicationStream } from '../replication/stream.ts'
+import { ensureSlot, getSlot, createSlot } from '../replication/slot.ts'
+import { TransactionBatcher, type BatchStats } from './batcher.ts'
+import { createPublisher } from './publisher.ts'
+
+export interface IngestDeps {
+  readonly database: Database
+  readonly connectionString: string
+  readonly config: ReplicationConfig
+  readonly registry: DomainRegistry
+  readonly history: HistoryStore
+  readonly hub: Hub
+  readonly log: Logger
+  readonly onBatch?: (stats: BatchStats) => void
+}
+
+export type IngestState = 'starting' | 'streaming' | 'waiting' | 'reconnecting' | 'stopped'
+
+export interface IngestStatus {
+  readonly state: IngestState
+  readonly reason: string | undefined
+  readonly durableLsn: bigint
+}
+
+export interface Ingest {
+  /** Resolves when the ingest has stopped (stop() or a fatal error, which it rejects with). */
+  readonly done: Promise<void>
+  status(): IngestStatus
+  /** Stops reading, writes and acknowledges the in-flight batch, disconnects. */
+  stop(): Promise<void>
+}
+
+const MAX_BACKOFF_MS = 30_000
+
+/**
+ * The replication supervisor: one connection at a time on the slot; reconnects after a
+ * failure from the last durable position; waits while another walcast holds the slot
+ * (the active slot is the lock) and takes over when it is released.
+ */
+export async function startIngest(deps: IngestDeps): Promise<Ingest> {
+  const { config, log, history, hub } = deps
+  const db = deps.database.db
+  const last = await history.lastId()
+  hub.setFloor(formatEventId(last ?? ZERO_ID))
+  const publish = createPublisher(hub)
+
+  let state: IngestState = 'starting'
+  let reason: string | undefined
+  let durableLsn = 0n
+  let stopping = false
+  let current: { stream: ReplicationStream; batcher: TransactionBatcher } | undefined
+  let wake: (() => void) | undefined
+  let knewSlot = false
+
+  const sleep = (ms: number): Promise<void> => new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms)
+    wake = () => { clearTimeout(timer); resolve() }
+  })
+
+  async function attempt(): Promise<void> {
+    const slot = await resolveSlot()
+    if (slot === undefined) return
+    if (slot.active) {
+      setState('waiting', `slot ${config.slot} is held by pid ${slot.activePid}`)
+      log.info({ slot: config.slot, pid: slot.activePid }, 'replication slot in use by another process; waiting to take over')
+      await sleep(config.takeoverRetryMs)
+      return
+    }
+    const stream = createReplicationStream(
+      { connectionString: deps.connectionString, slot: config.slot, publication: config.publication, statusIntervalMs: config.statusIntervalMs },
+      log,
+    )
+    const batcher = new TransactionBatcher({
+      registry: deps.registry,
+      history,
+      publish,
+      maxBatchEvents: config.maxBatchEvents,
+      acknowledge: async (lsn) => {
+        await stream.acknowledge(lsn)
+        durableLsn = lsn
+      },
+      onBatch: (stats) => {
+        log.debug({ slot: config.slot, events: stats.events, transactions: stats.transactions, ms: Math.round(stats.durationMs), lsn: stats.ackedLsn === undefined ? undefined : formatLsn(stats.ackedLsn) }, 'batch durable')
+        deps.onBatch?.(stats)
+      },
+    })
+    current = { stream, batcher }
+    const startLsn = slot.confirmedFlushLsn ?? 0n
+    durableLsn = startLsn
+    setState('streaming', undefined)
+    log.info({ slot: config.slot, publication: config.publication, lsn: formatLsn(startLsn) }, 'replication streaming')
+    try {
+      await stream.run(startLsn, batcher)
+    } finally {
+      current = undefined
+    }
+    if (!stopping) throw batcher.failed ?? new WalcastError('REPLICATION_FAILED', 'replication connection ended')
+  }
+
+  async function resolveSlot() {
+    const existing = await getSlot(db, config.slot)
+    if (existing === undefined && knewSlot) {
+      // The slot vanished under us (dropped by hand, or invalidated and removed): the WAL
+      // between our durable position and now is gone for good.
+      if (!config.slotRecreate) {
+        setState('waiting', `slot ${config.slot} is missing`)
+        log.error({ slot: config.slot, lsn: formatLsn(durableLsn) }, 'replication slot was dropped: changes after the last durable position are lost; set WALCAST_SLOT_RECREATE=true to recreate it and record the gap')
+        await sleep(config.takeoverRetryMs)
+        return undefined
+      }
+      const created = await createSlot(db, config.slot)
+      await history.recordGap(durableLsn, created.confirmedFlushLsn ?? 0n, 'slot_recreated')
+      log.error({ slot: config.slot, after: formatLsn(durableLsn), until: formatLsn(created.confirmedFlushLsn ?? 0n) }, 'replication slot recreated; recorded a gap, resumes across it get reset')
+      return created
+    }
+    if (existing?.walStatus === 'lost') {
+      throw new StartupError('SLOT_INVALID', `replication slot ${config.slot} was invalidated by Postgres (wal_status = lost): WAL it needed was removed`, {
+        hint: 'raise max_slot_wal_keep_size; then drop the slot (npx walcast slot drop) and restart with WALCAST_SLOT_RECREATE=true; clients resuming across the gap get reset',
+      })
+    }
+    const { slot, created } = await ensureSlot(db, config.slot)
+    if (created) log.info({ slot: config.slot }, 'created replication slot')
+    knewSlot = true
+    return slot
+  }
+
+  function setState(next: IngestState, why: string | undefined): void {
+    state = next
+    reason = why
+  }
+
+  const done = (async () => {
+    let backoff = 500
+    while (!stopping) {
+      try {
+        await attempt()
+        backoff = 500
+      } catch (err) {
+        if (stopping) break
+        if (err instanceof StartupError) throw err
+        if (sqlState(err) === '55006' || /is active for PID/i.test((err as Error).message)) {
+          setState('waiting', (err as Error).message)
+          log.info({ slot: config.slot }, 'replication slot in use by another process; waiting to take over')
+          await sleep(config.takeoverRetryMs)
+          continue
+        }
+        setState('reconnecting', (err as Error).message)
+        log.warn({ err, slot: config.slot, retryInMs: backoff, lsn: formatLsn(durableLsn) }, isRetryable(err) ? 'replication interrupted; reconnecting' : 'replication failed; retrying')
+        await sleep(backoff)
+        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS)
+      }
+    }
+    setState('stopped', undefined)
+  })()
+
+  return {
+    done,
+    status: () => ({ state, reason, durableLsn }),
+    async stop() {
+      if (stopping) return done.catch(() => {})
+      stopping = true
+      wake?.()
+      const active = current
+      if (active !== undefined) {
+        let release!: () => void
+        const gate = new Promise<void>((resolve) => { release = resolve })
+        try {
+          await active.batcher.close(gate)
+          log.info({ slot: config.slot, lsn: formatLsn(durableLsn) }, 'in-flight batch durable and acknowledged')
+        } catch (err) {
+          log.warn({ err }, 'could not finish the in-flight batch; it will be re-read on the next start')
+        } finally {
+          await active.stream.stop().catch(() => {})
+          release()
+        }
+      }
+      await done.catch(() => {})
+    },
+  }
+}

