@@ -35,6 +35,12 @@ export interface HistoryConfig {
   readonly pruneBatch: number
 }
 
+export interface HttpConfig {
+  readonly host: string
+  /** 0 picks a free port (tests). */
+  readonly port: number
+}
+
 export interface LogConfig {
   readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 }
@@ -44,6 +50,7 @@ export interface Config {
   readonly embedded: EmbeddedConfig
   readonly replication: ReplicationConfig
   readonly history: HistoryConfig
+  readonly http: HttpConfig
   readonly log: LogConfig
   /** true when walcast started its own Postgres: enables the demo data and writer. */
   readonly demo: boolean
@@ -139,6 +146,10 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       retentionMs: duration(env, 'WALCAST_RETENTION', '7d'),
       pruneIntervalMs: duration(env, 'WALCAST_PRUNE_INTERVAL', '60s'),
       pruneBatch: integer(env, 'WALCAST_PRUNE_BATCH', 5000, 1, 1_000_000),
+    },
+    http: {
+      host: read(env, 'WALCAST_HOST') ?? '127.0.0.1',
+      port: integer(env, 'WALCAST_PORT', 8080, 0, 65535),
     },
     log: { level: level as LogConfig['level'] },
     demo: url === undefined,

@@ -14,6 +14,9 @@ import { checkServerSettings } from './replication/preflight.ts'
 import { ensurePublication } from './replication/publication.ts'
 import { startHeartbeat } from './replication/heartbeat.ts'
 import { seedDemoData } from './demo/seed.ts'
+import { startHttpServer, type HttpServer } from './http/server.ts'
+import type { HttpRoute } from './http/route.ts'
+import { json } from './http/route.ts'
 
 export interface Service {
   readonly config: Config
@@ -23,6 +26,7 @@ export interface Service {
   readonly history: HistoryStore
   readonly hub: Hub
   readonly ingest: Ingest
+  readonly http: HttpServer
   /** Graceful: stop reading, finish and acknowledge the in-flight batch, close. */
   stop(): Promise<void>
 }
@@ -65,9 +69,16 @@ export async function startService(config: Config, log: Logger): Promise<Service
     const pruner = startPruner(database.db, config.history, log.child({ module: 'prune' }))
     const heartbeat = startHeartbeat(database.db, config.replication.heartbeatMs, log.child({ module: 'heartbeat' }))
 
+    // Plain HTTP routes contributed by each stage; transports mount themselves on http.app.
+    const routes: HttpRoute[] = [
+      { method: 'get', path: '/healthz', handle: () => json(200, { status: 'ok' }) },
+    ]
+    const http = await startHttpServer(config.http, routes, log.child({ module: 'http' }))
+
     let stopping: Promise<void> | undefined
     const stop = (): Promise<void> => {
       stopping ??= (async () => {
+        http.close()
         heartbeat.stop()
         await ingest.stop()
         await pruner.stop()
@@ -77,7 +88,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       })()
       return stopping
     }
-    return { config, database, connectionString, registry, history, hub, ingest, stop }
+    return { config, database, connectionString, registry, history, hub, ingest, http, stop }
   } catch (err) {
     await database.close().catch(() => {})
     await embedded?.stop().catch(() => {})

@@ -77,6 +77,7 @@ export async function createTestDatabase(t: Test, options: TestDatabaseOptions =
       WALCAST_LOG_LEVEL: 'silent',
       WALCAST_STATUS_INTERVAL: '1s',
       WALCAST_TAKEOVER_RETRY: '300ms',
+      WALCAST_PORT: '0',
       ...env,
     }),
   }
