@@ -45,6 +45,19 @@ export interface LogConfig {
   readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 }
 
+/** SSE, polling, the dashboard and its dev sign-in (docs/client.md). */
+export interface FeedConfig {
+  /** A comment line on every SSE stream this often, so proxies keep it open. */
+  readonly sseHeartbeatMs: number
+  /** Largest page GET /v1/events returns, whatever `limit` asks. */
+  readonly pollMaxLimit: number
+  /** Polling requests per second per user (token bucket), and the burst allowed. */
+  readonly pollRate: number
+  readonly pollBurst: number
+  /** WALCAST_DEV=1: the dev token endpoint outside the embedded default (never in production). */
+  readonly dev: boolean
+}
+
 export interface Config {
   readonly database: DatabaseConfig
   readonly embedded: EmbeddedConfig
@@ -54,6 +67,7 @@ export interface Config {
   readonly log: LogConfig
   /** true when walcast started its own Postgres: enables the demo data and writer. */
   readonly demo: boolean
+  readonly feed: FeedConfig
 }
 
 type Env = Record<string, string | undefined>
@@ -153,6 +167,13 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     },
     log: { level: level as LogConfig['level'] },
     demo: url === undefined,
+    feed: {
+      sseHeartbeatMs: duration(env, 'WALCAST_SSE_HEARTBEAT', '15s'),
+      pollMaxLimit: integer(env, 'WALCAST_POLL_MAX_LIMIT', 1000, 1, 100_000),
+      pollRate: integer(env, 'WALCAST_POLL_RATE', 20, 1, 100_000),
+      pollBurst: integer(env, 'WALCAST_POLL_BURST', 60, 1, 100_000),
+      dev: boolean(env, 'WALCAST_DEV', false),
+    },
   }
   return deepFreeze(config)
 }

@@ -3,6 +3,7 @@ import { createLogger } from '../log.ts'
 import { isWalcastError, WalcastError } from '../errors.ts'
 import { runServe } from './serve.ts'
 import { runMigrate } from './migrate.ts'
+import { runDemo } from './demo.ts'
 
 const HELP = `walcast: Postgres logical replication to a lossless real-time push feed
 
@@ -11,6 +12,7 @@ Usage: walcast [command] [--json]
 Commands:
   serve            run the service (default)
   migrate          apply the numbered SQL files of sql/
+  demo             write demo escrow activity (users 1-3) so events flow
   help             this text
 
 Configuration comes from environment variables: see docs/operations.md.`
@@ -30,6 +32,8 @@ export async function main(argv: string[]): Promise<number> {
         return await runServe(config, log)
       case 'migrate':
         return await runMigrate(config, log, argv.includes('--json'))
+      case 'demo':
+        return await runDemo(config, log)
       default:
         process.stderr.write(`walcast: unknown command ${JSON.stringify(command)}\nhint: run walcast --help\n`)
         return 2
