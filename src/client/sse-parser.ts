@@ -17,6 +17,8 @@ export function createSseParser(onMessage: (message: SseMessage) => void): (chun
     buffer += chunk
     let newline: number
     while ((newline = buffer.search(/\r\n|\r|\n/)) !== -1) {
+      // A CR at the end of a chunk may be the first half of a CRLF: wait for more.
+      if (newline === buffer.length - 1 && buffer.endsWith('\r')) break
       const line = buffer.slice(0, newline)
       buffer = buffer.slice(newline + (buffer.startsWith('\r\n', newline) ? 2 : 1))
       if (line === '') {
