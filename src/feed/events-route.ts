@@ -51,9 +51,8 @@ async function page(options: EventsRouteOptions, req: HttpRequest): Promise<Http
     const refusal = tokenRefusal(err)
     return httpError(refusal.status, refusal.code, refusal.message)
   }
-  const topics = readTopics(params, 1)
-  const topic = topics[0]!
   if (params.getAll('topic').length > 1) throw new FeedRequestError(400, 'bad_request', 'exactly one topic per request')
+  const topic = readTopics(params, 1)[0]!
   const after = readEventId(params.get('after'), 'after')
   const limit = readLimit(params.get('limit'), options.maxLimit)
   if (!options.limiter.take(principal.userId)) return httpError(429, 'rate_limited', 'too many requests: poll less often')
