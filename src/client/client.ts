@@ -81,6 +81,13 @@ export function createClient(options: ClientOptions): WalcastClient {
         if (listeners) emit(listeners, frame as unknown as WalcastEvent)
         return
       }
+      case 'position': {
+        // The transport vouches that every event of `topic` up to this id was delivered:
+        // a topic that had no event of its own still resumes from here after a drop.
+        const last = lastIds.get(topic)
+        if (lastIds.has(topic) && typeof frame.id === 'string' && (last === undefined || frame.id > last)) lastIds.set(topic, frame.id)
+        return
+      }
       case 'reset':
         if (!lastIds.has(topic)) return
         // The app refetches its state; live events continue from here.

@@ -65,6 +65,7 @@ export function openPollingTransport(context: TransportContext): Transport {
       if (page.reset) handlers.frame({ op: 'reset', topic, reason: 'history_gone' })
       for (const event of page.events) handlers.frame({ ...event, op: 'event', topic })
       cursors.set(topic, page.next)
+      handlers.frame({ op: 'position', topic, id: page.next })
       if (page.events.length >= PAGE) more = true
     }
     return more

@@ -59,7 +59,10 @@ export function openSseTransport(context: TransportContext): Transport {
         }
         const parse = createSseParser((message) => {
           const frame = parseFrame(message.data)
-          if (frame !== undefined && current()) handlers.frame(frame)
+          if (frame === undefined || !current()) return
+          handlers.frame(frame)
+          // One stream is in global id order: an id vouches for all of its topics.
+          if (message.id !== undefined) for (const topic of topics.keys()) handlers.frame({ op: 'position', topic, id: message.id })
         })
         const reader = response.body.pipeThrough(new TextDecoderStream()).getReader()
         for (;;) {
