@@ -82,14 +82,16 @@ export function createCore(deps: CoreDeps): GatewayCore {
       if (sub !== undefined) {
         conn.subscriptions.delete(topic)
         sub.cancelled = true
-        if (sub.state === 'live') {
-          if (!conn.closed) conn.ws?.unsubscribe(topic)
-          index.detach(conn, topic)
-          stats.subscriptions--
-        }
       }
       if (reason === 'revoked') stats.revocations++
+      // Send first: uWS flushes the socket's queued topic messages before a direct send,
+      // but unsubscribe() discards them.
       core.write(conn, unsubscribedFrame(topic, reason, ref))
+      if (sub?.state === 'live') {
+        if (!conn.closed) conn.ws?.unsubscribe(topic)
+        index.detach(conn, topic)
+        stats.subscriptions--
+      }
     },
     end(conn, code, reason) {
       if (conn.closed || conn.ws === undefined) return

@@ -77,6 +77,12 @@ export function createDelivery(core: GatewayCore, app: () => uWS.TemplatedApp | 
           }
           applyRevocations(event.id)
         }
+        // uWS queues small published frames per socket and writes them out later in
+        // the loop iteration: look again once they are in the buffers.
+        if (touched.size > 0) {
+          const later = new Set(touched)
+          setImmediate(() => checkTopics(later))
+        }
         checkTopics(touched)
       }
       applyRevocations(undefined)

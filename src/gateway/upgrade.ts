@@ -1,8 +1,7 @@
 import type uWS from 'uWebSockets.js'
 import type { TokenVerifier } from '../auth/token-verifier.ts'
 import { TokenError } from '../auth/token-verifier.ts'
-import { writeResponse } from '../http/server.ts'
-import { httpError, type HttpResponse } from '../http/route.ts'
+import { STATUS_TEXT, httpError, type HttpResponse } from '../http/route.ts'
 import type { Connection, SocketData } from './connection.ts'
 import type { GatewayCore } from './core.ts'
 import { TokenBucket } from './token-bucket.ts'
@@ -33,7 +32,13 @@ export function createUpgradeHandler(core: GatewayCore, verifier: TokenVerifier,
 
     const refuse = (response: HttpResponse): void => {
       stats.upgradesRejected++
-      if (!aborted) res.cork(() => writeResponse(res, response))
+      if (aborted) return
+      // A refused upgrade also ends the connection: the client has nothing more to ask.
+      res.cork(() => {
+        res.writeStatus(STATUS_TEXT[response.status]!)
+        for (const [name, value] of Object.entries(response.headers ?? {})) res.writeHeader(name, value)
+        res.end(response.body, true)
+      })
     }
     if (state.closing) return refuse(httpError(503, 'shutting_down', 'server is shutting down; reconnect to another instance'))
 

@@ -71,7 +71,10 @@ export async function connectWs(t: Test, port: number, token: string | undefined
   ws.on('error', () => {})
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve())
-    ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused with HTTP ${res.statusCode}`)))
+    ws.once('unexpected-response', (req, res) => {
+      req.destroy()
+      reject(new Error(`upgrade refused with HTTP ${res.statusCode}`))
+    })
     ws.once('error', reject)
   })
   t.teardown(() => { if (info === undefined) ws.terminate() })
@@ -116,10 +119,13 @@ export async function refusedUpgrade(port: number, token: string | undefined, pa
       ws.terminate()
       reject(new Error('the upgrade was accepted'))
     })
-    ws.once('unexpected-response', (_req, res) => {
+    ws.once('unexpected-response', (req, res) => {
       let body = ''
       res.on('data', (chunk: Buffer) => { body += chunk.toString() })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }))
+      res.on('end', () => {
+        req.destroy()
+        resolve({ status: res.statusCode ?? 0, body, headers: res.headers })
+      })
     })
   })
 }
