@@ -17,6 +17,8 @@ import { seedDemoData } from './demo/seed.ts'
 import { startHttpServer, type HttpServer } from './http/server.ts'
 import type { HttpRoute } from './http/route.ts'
 import { json } from './http/route.ts'
+import { createFeed, type Feed } from './feed/feed.ts'
+import { startDemoWriter } from './demo/writer.ts'
 import { createAuthorizer, type Authorizer } from './auth/authorizer.ts'
 import { createTokenVerifier, type TokenVerifier } from './auth/token-verifier.ts'
 import { createGateway, type Gateway } from './gateway/gateway.ts'
@@ -35,6 +37,8 @@ export interface Service {
   readonly verifier: TokenVerifier
   readonly authorizer: Authorizer
   readonly gateway: Gateway
+  /** SSE, polling, the dashboard (and its dev sign-in). */
+  readonly feed: Feed
   /** Graceful: stop reading, finish and acknowledge the in-flight batch, close. */
   stop(): Promise<void>
 }
@@ -72,6 +76,19 @@ export async function startService(config: Config, log: Logger): Promise<Service
     const gateway = createGateway({ config: config.gateway, hub, history, authorizer, verifier, log: log.child({ module: 'gateway' }) })
     if (config.auth.secret === DEMO_JWT_SECRET) log.warn('accepting tokens signed with the published demo secret (embedded demo mode); set WALCAST_JWT_SECRET or WALCAST_JWKS_URL')
     if (config.auth.secret === undefined && config.auth.jwksUrl === undefined) log.warn('no JWT key configured: every WebSocket upgrade is refused; set WALCAST_JWT_SECRET or WALCAST_JWKS_URL')
+    // The same verifier, authorizer and limits for SSE and polling as for the WebSocket.
+    const feed = createFeed({
+      config: config.feed,
+      limits: config.gateway,
+      auth: config.auth,
+      dev: config.demo || config.feed.dev,
+      db: database.db,
+      history,
+      hub,
+      verifier,
+      authorizer,
+      log: log.child({ module: 'feed' }),
+    })
     const ingest = await startIngest({
       database,
       connectionString,
@@ -87,8 +104,14 @@ export async function startService(config: Config, log: Logger): Promise<Service
     // Plain HTTP routes contributed by each stage; transports mount themselves on http.app.
     const routes: HttpRoute[] = [
       { method: 'get', path: '/healthz', handle: () => json(200, { status: 'ok' }) },
+      ...feed.routes,
     ]
-    const http = await startHttpServer(config.http, routes, log.child({ module: 'http' }), (app) => gateway.mount(app))
+    const http = await startHttpServer(config.http, routes, log.child({ module: 'http' }), (app) => {
+      gateway.mount(app)
+      feed.mount(app)
+    })
+    const demoWriter = config.demo ? startDemoWriter(database.db, log.child({ module: 'demo' }), 3000) : undefined
+    if (demoWriter) log.info({ dashboard: `http://${config.http.host}:${http.port}/` }, `dashboard: http://${config.http.host}:${http.port}/ (sign in as Ada Buyer, user 1)`)
 
     let stopping: Promise<void> | undefined
     const stop = (): Promise<void> => {
@@ -96,6 +119,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
         // Stop accepting, tell every client to go elsewhere, then finish the ingest.
         http.close()
         gateway.close()
+        feed.close()
+        await demoWriter?.stop()
         authorizer.close()
         heartbeat.stop()
         await ingest.stop()
@@ -106,7 +131,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       })()
       return stopping
     }
-    return { config, database, connectionString, registry, history, hub, ingest, http, verifier, authorizer, gateway, stop }
+    return { config, database, connectionString, registry, history, hub, ingest, http, verifier, authorizer, gateway, feed, stop }
   } catch (err) {
     await database.close().catch(() => {})
     await embedded?.stop().catch(() => {})

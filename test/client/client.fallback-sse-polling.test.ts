@@ -1,9 +1,10 @@
 import t from 'tap'
 import { pruneBatch } from '../../src/history/prune.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts'
-import { feedBaseUrl, signToken } from '../helpers/feed.ts'
+import { startFeedService } from '../helpers/feed.ts'
+import { signToken } from '../helpers/tokens.ts'
 import { connectClient, switchboard } from '../helpers/sdk.ts'
-import { startTestService, waitForHistory } from '../helpers/service.ts'
+import { waitForHistory } from '../helpers/service.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 async function seed(tdb: TestDatabase): Promise<void> {
@@ -18,9 +19,8 @@ const setStatus = (tdb: TestDatabase, status: string, id = 1) => tdb.query(`UPDA
 for (const only of ['sse', 'polling'] as const) {
   t.test(`${only} alone: live events in order, a cut network resumes with no gap and no duplicate`, async (t) => {
     const tdb = await createTestDatabase(t)
-    const service = await startTestService(t, tdb)
+    const { url } = await startFeedService(t, tdb)
     await seed(tdb)
-    const url = await feedBaseUrl(t, service)
     const net = switchboard()
     const { client, events } = connectClient(t, { url, token: await signToken('1'), transports: [only], fetch: net.fetch }, ['escrow:1', 'user:1'])
     await waitFor(() => client.status === 'open', 10_000, 'open')
@@ -45,9 +45,8 @@ for (const only of ['sse', 'polling'] as const) {
 
 t.test('fallback order: WebSocket unreachable → SSE; SSE blocked too → polling', async (t) => {
   const tdb = await createTestDatabase(t)
-  const service = await startTestService(t, tdb)
+  const { service, url } = await startFeedService(t, tdb)
   await seed(tdb)
-  const url = await feedBaseUrl(t, service)
   const net = switchboard()
   net.blocked.add('/v1/ws')
   const first = connectClient(t, { url, token: await signToken('1'), fetch: net.fetch, WebSocket: net.WebSocket, upgradeProbeMs: 200 }, ['escrow:1'])
@@ -62,9 +61,8 @@ t.test('fallback order: WebSocket unreachable → SSE; SSE blocked too → polli
 
 t.test('reset: the client resumes from before the retained history and is told to refetch', async (t) => {
   const tdb = await createTestDatabase(t)
-  const service = await startTestService(t, tdb)
+  const { service, url } = await startFeedService(t, tdb)
   await seed(tdb)
-  const url = await feedBaseUrl(t, service)
   const net = switchboard()
   const { client, events, resets } = connectClient(t, { url, token: await signToken('1'), transports: ['polling'], fetch: net.fetch }, ['escrow:1'])
   await waitFor(() => client.status === 'open', 10_000, 'open')
@@ -85,9 +83,8 @@ t.test('reset: the client resumes from before the retained history and is told t
 
 t.test('a forbidden topic is reported and dropped; the others keep flowing', async (t) => {
   const tdb = await createTestDatabase(t)
-  const service = await startTestService(t, tdb)
+  const { service, url } = await startFeedService(t, tdb)
   await seed(tdb)
-  const url = await feedBaseUrl(t, service)
   const { client, events } = connectClient(t, { url, token: await signToken('1'), transports: ['polling'] }, ['escrow:1'])
   await waitFor(() => client.status === 'open', 10_000, 'open')
   const errors: { topic?: string; code: string }[] = []

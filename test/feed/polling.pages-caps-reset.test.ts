@@ -1,8 +1,9 @@
 import t from 'tap'
 import { pruneBatch } from '../../src/history/prune.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts'
-import { feedBaseUrl, signToken } from '../helpers/feed.ts'
-import { startTestService, waitForHistory } from '../helpers/service.ts'
+import { startFeedService } from '../helpers/feed.ts'
+import { signToken } from '../helpers/tokens.ts'
+import { waitForHistory } from '../helpers/service.ts'
 
 interface Page {
   events: { id: string; topic: string; type: string; data: Record<string, unknown>; op: string }[]
@@ -20,9 +21,8 @@ async function seed(tdb: TestDatabase, statuses: number): Promise<void> {
 
 t.test('pages in id order until the head; limit=0 answers the head; caps', async (t) => {
   const tdb = await createTestDatabase(t)
-  const service = await startTestService(t, tdb)
+  const { service, url: base } = await startFeedService(t, tdb)
   await seed(tdb, 7)
-  const base = await feedBaseUrl(t, service)
   const auth = { authorization: `Bearer ${await signToken('1')}` }
   const get = async (query: string): Promise<Page> => {
     const response = await fetch(`${base}/v1/events?${query}`, { headers: auth })
@@ -65,9 +65,8 @@ t.test('pages in id order until the head; limit=0 answers the head; caps', async
 
 t.test('reset when after is older than the retained history', async (t) => {
   const tdb = await createTestDatabase(t)
-  const service = await startTestService(t, tdb)
+  const { service, url: base } = await startFeedService(t, tdb)
   await seed(tdb, 1)
-  const base = await feedBaseUrl(t, service)
   const auth = { authorization: `Bearer ${await signToken('1')}` }
   const first = (await (await fetch(`${base}/v1/events?topic=escrow:1`, { headers: auth })).json()) as Page
   await pruneBatch(service.database.db, new Date(Date.now() + 60_000), 10_000)
@@ -79,9 +78,8 @@ t.test('reset when after is older than the retained history', async (t) => {
 
 t.test('errors: 400, 401, 403, 413, 429 as JSON', async (t) => {
   const tdb = await createTestDatabase(t)
-  const service = await startTestService(t, tdb)
+  const { service, url: base } = await startFeedService(t, tdb, { WALCAST_POLL_RATE: '3', WALCAST_POLL_BURST: '3' })
   await seed(tdb, 0)
-  const base = await feedBaseUrl(t, service, { pollRate: 3 })
   const ada = { authorization: `Bearer ${await signToken('1')}` }
   const cases: [string, Record<string, string>, number, string][] = [
     ['topic=escrow:1', {}, 401, 'unauthorized'],

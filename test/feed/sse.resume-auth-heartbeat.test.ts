@@ -1,8 +1,9 @@
 import t from 'tap'
 import { pruneBatch } from '../../src/history/prune.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts'
-import { feedBaseUrl, openSse, signToken } from '../helpers/feed.ts'
-import { historyRows, startTestService, waitForHistory } from '../helpers/service.ts'
+import { openSse, startFeedService } from '../helpers/feed.ts'
+import { adminToken, signToken } from '../helpers/tokens.ts'
+import { historyRows, waitForHistory } from '../helpers/service.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 async function seed(tdb: TestDatabase): Promise<void> {
@@ -17,15 +18,14 @@ const events = (messages: { event: string; data: string }[]) => messages.filter(
 
 t.test('refusals are JSON errors with the right status, before any stream', async (t) => {
   const tdb = await createTestDatabase(t)
-  const service = await startTestService(t, tdb)
+  const { service, url: base } = await startFeedService(t, tdb)
   await seed(tdb)
-  const base = await feedBaseUrl(t, service)
   const ada = await signToken('1')
   const cases: [string, Record<string, string>, number, string][] = [
     ['/v1/sse?topic=escrow:1', {}, 401, 'unauthorized'],
     ['/v1/sse?topic=escrow:1', { authorization: 'Bearer not.a.jwt' }, 401, 'unauthorized'],
     ['/v1/sse?topic=escrow:1', { authorization: `Bearer ${await signToken('1', { secret: 'another-secret-of-at-least-32-characters' })}` }, 401, 'unauthorized'],
-    ['/v1/sse?topic=escrow:1', { authorization: `Bearer ${await signToken('1', { ttlSec: -60 })}` }, 401, 'unauthorized'],
+    ['/v1/sse?topic=escrow:1', { authorization: `Bearer ${await signToken('1', { expiresIn: -60 })}` }, 401, 'unauthorized'],
     ['/v1/sse?topic=escrow:2', { authorization: `Bearer ${ada}` }, 403, 'forbidden'],
     ['/v1/sse?topic=escrow:999', { authorization: `Bearer ${ada}` }, 403, 'forbidden'],
     ['/v1/sse?topic=admin:disputes', { authorization: `Bearer ${ada}` }, 403, 'forbidden'],
@@ -45,9 +45,8 @@ t.test('refusals are JSON errors with the right status, before any stream', asyn
 
 t.test('live events, resume with Last-Event-ID or lastEventId, token in the query, heartbeat', async (t) => {
   const tdb = await createTestDatabase(t)
-  const service = await startTestService(t, tdb)
+  const { service, url: base } = await startFeedService(t, tdb, { WALCAST_SSE_HEARTBEAT: '150ms' })
   await seed(tdb)
-  const base = await feedBaseUrl(t, service, { heartbeatMs: 150 })
   const ada = await signToken('1')
 
   const live = await openSse(`${base}/v1/sse?topic=escrow:1&topic=user:1`, { authorization: `Bearer ${ada}` })
@@ -82,10 +81,9 @@ t.test('live events, resume with Last-Event-ID or lastEventId, token in the quer
 
 t.test('an event on two subscribed topics: two messages, the id on the last', async (t) => {
   const tdb = await createTestDatabase(t)
-  const service = await startTestService(t, tdb)
+  const { service, url: base } = await startFeedService(t, tdb)
   await seed(tdb)
-  const base = await feedBaseUrl(t, service)
-  const admin = await signToken('9', { admin: true })
+  const admin = await adminToken('9')
   const stream = await openSse(`${base}/v1/sse?topic=escrow:1&topic=admin:disputes`, { authorization: `Bearer ${admin}` })
   t.teardown(() => stream.close())
   await tdb.query(`INSERT INTO disputes (escrow_id, filed_by, reason) VALUES (1, 1, 'late')`)
@@ -98,9 +96,8 @@ t.test('an event on two subscribed topics: two messages, the id on the last', as
 
 t.test('a resume from before the pruned history gets reset, then live', async (t) => {
   const tdb = await createTestDatabase(t)
-  const service = await startTestService(t, tdb)
+  const { service, url: base } = await startFeedService(t, tdb)
   await seed(tdb)
-  const base = await feedBaseUrl(t, service)
   const ada = await signToken('1')
   await tdb.query(`UPDATE escrows SET status = 'funded' WHERE id = 1`)
   const rows = await waitForHistory(tdb, 5)
@@ -118,10 +115,9 @@ t.test('a resume from before the pruned history gets reset, then live', async (t
 
 t.test('the stream ends cleanly when the token expires', async (t) => {
   const tdb = await createTestDatabase(t)
-  const service = await startTestService(t, tdb)
+  const { service, url: base } = await startFeedService(t, tdb)
   await seed(tdb)
-  const base = await feedBaseUrl(t, service)
-  const stream = await openSse(`${base}/v1/sse?topic=user:1`, { authorization: `Bearer ${await signToken('1', { ttlSec: 2 })}` })
+  const stream = await openSse(`${base}/v1/sse?topic=user:1`, { authorization: `Bearer ${await signToken('1', { expiresIn: 2 })}` })
   t.equal(stream.status, 200)
   await waitFor(() => stream.ended(), 10_000, 'end at expiry')
   t.ok(stream.raw().startsWith('retry: 1000'), 'the stream had started')
