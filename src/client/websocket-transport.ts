@@ -4,6 +4,7 @@ export function openWebSocketTransport(context: TransportContext): Transport {
   const { handlers, clock } = context
   let opened = false
   let finished = false
+  const live = new Set<string>()
   let socket: ReturnType<typeof connect>
   const send = (frame: Record<string, unknown>): void => {
     if (opened && !finished) socket?.send(JSON.stringify(frame))
@@ -44,7 +45,16 @@ export function openWebSocketTransport(context: TransportContext): Transport {
     }
     socket.onmessage = (message) => {
       const frame = parseFrame(message.data)
-      if (frame !== undefined && !finished) handlers.frame(frame)
+      if (frame === undefined || finished) return
+      handlers.frame(frame)
+      if (typeof frame.topic !== 'string') return
+      if (frame.op === 'subscribed') live.add(frame.topic)
+      else if (frame.op === 'unsubscribed') live.delete(frame.topic)
+      else if (frame.op === 'event' && typeof frame.id === 'string') {
+        // Once a topic is live on this socket, the hub's order holds across topics: an
+        // event of any topic vouches that the live topic missed nothing up to its id.
+        for (const topic of live) if (topic !== frame.topic) handlers.frame({ op: 'position', topic, id: frame.id })
+      }
     }
     socket.onclose = (event) => finish(event.code)
     socket.onerror = () => {}
@@ -52,7 +62,10 @@ export function openWebSocketTransport(context: TransportContext): Transport {
   return {
     name: 'websocket',
     subscribe: (topic, since) => send({ op: 'subscribe', topic, ...(since === undefined ? {} : { since }) }),
-    unsubscribe: (topic) => send({ op: 'unsubscribe', topic }),
+    unsubscribe: (topic) => {
+      live.delete(topic)
+      send({ op: 'unsubscribe', topic })
+    },
     auth: (token) => send({ op: 'auth', token }),
     close() {
       finished = true
