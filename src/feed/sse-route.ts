@@ -93,7 +93,9 @@ export function createSseStreams(options: SseOptions): SseStreams {
   function runStream(res: uWS.HttpResponse, principal: FeedPrincipal, initialTopics: string[], since: string | undefined, reset: boolean, onAbort: (h: () => void) => void): void {
     const topics = new Set(initialTopics)
     let ended = false
-    let queued = 0
+    // Bytes written since the socket last took a write whole: an upper bound of what uWS
+    // holds for this stream (uWS keeps what the kernel refuses; write() says when).
+    let backlog = 0
     let writable: (() => void) | undefined
     // undefined: live; an array: a replay runs and live events wait here.
     let pending: StoredEvent[] | undefined = since === undefined ? undefined : []
@@ -101,21 +103,26 @@ export function createSseStreams(options: SseOptions): SseStreams {
 
     const write = (text: string): void => {
       if (ended || text === '') return
-      queued += Buffer.byteLength(text)
-      res.cork(() => { res.write(text) })
-      if (queued - res.getWriteOffset() > options.maxBufferBytes) {
+      let ok = true
+      res.cork(() => { ok = res.write(text) })
+      if (ok) {
+        backlog = 0
+        return
+      }
+      backlog += Buffer.byteLength(text)
+      if (backlog > options.maxBufferBytes) {
         // Never drop silently: end the stream; the client resumes from its last id.
         options.log.info({ user: principal.userId }, 'sse stream ended: slow consumer')
         finish(true)
       }
     }
-    const buffered = (): number => (ended ? 0 : queued - res.getWriteOffset())
     res.onWritable(() => {
-      if (buffered() === 0) {
+      // uWS drains its buffer right after this handler: look again on the next turn.
+      setImmediate(() => {
         const resume = writable
         writable = undefined
         resume?.()
-      }
+      })
       return true
     })
 
@@ -204,7 +211,8 @@ export function createSseStreams(options: SseOptions): SseStreams {
             return
           }
           overflowed = false
-          if (buffered() > 0) await new Promise<void>((resolve) => { writable = resolve })
+          // Pace the replay by the client: the next page only once the socket drains.
+          if (backlog > 0) await new Promise<void>((resolve) => { writable = resolve })
         }
       } catch (err) {
         options.log.error({ err }, 'sse replay failed')
