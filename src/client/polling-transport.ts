@@ -18,12 +18,17 @@ export function openPollingTransport(context: TransportContext): Transport {
   let opened = false
   let finished = false
   let timer: unknown
+  const abort = new AbortController()
+  // A server that accepts connections but never answers must not hold the attempt forever.
+  const openTimer = clock.setTimeout(() => { if (!opened) fail() }, context.openTimeoutMs)
   const cursors = new Map<string, string | undefined>(context.topics())
 
   function fail(status?: number): void {
     if (finished) return
     finished = true
     clock.clearTimeout(timer)
+    clock.clearTimeout(openTimer)
+    abort.abort()
     handlers.closed({ opened, ...(status === undefined ? {} : { status }) })
   }
 
@@ -35,7 +40,7 @@ export function openPollingTransport(context: TransportContext): Transport {
       url.searchParams.set('after', after)
       url.searchParams.set('limit', String(PAGE))
     }
-    const response = await context.fetch!(url.toString(), { headers: { authorization: `Bearer ${context.token()}` } })
+    const response = await context.fetch!(url.toString(), { headers: { authorization: `Bearer ${context.token()}` }, signal: abort.signal })
     if (!response.ok) {
       await response.body?.cancel().catch(() => {})
       return response.status
@@ -60,6 +65,7 @@ export function openPollingTransport(context: TransportContext): Transport {
       }
       if (!opened) {
         opened = true
+        clock.clearTimeout(openTimer)
         handlers.open()
       }
       if (page.reset) handlers.frame({ op: 'reset', topic, reason: 'history_gone' })
@@ -85,6 +91,7 @@ export function openPollingTransport(context: TransportContext): Transport {
     clock.setTimeout(() => {
       if (finished) return
       opened = true
+      clock.clearTimeout(openTimer)
       handlers.open()
       schedule(context.pollIntervalMs)
     }, 0)
@@ -98,6 +105,8 @@ export function openPollingTransport(context: TransportContext): Transport {
     close() {
       finished = true
       clock.clearTimeout(timer)
+      clock.clearTimeout(openTimer)
+      abort.abort()
     },
   }
 }

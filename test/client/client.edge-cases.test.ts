@@ -1,0 +1,104 @@
+import net from 'node:net'
+import t from 'tap'
+import { createClient } from '../../src/client/index.ts'
+import type { StatusInfo, WebSocketConstructor } from '../../src/client/types.ts'
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts'
+import { startFeedService } from '../helpers/feed.ts'
+import { connectClient } from '../helpers/sdk.ts'
+import { waitForHistory } from '../helpers/service.ts'
+import { signToken } from '../helpers/tokens.ts'
+import { sleep, waitFor } from '../helpers/wait.ts'
+
+async function seed(tdb: TestDatabase): Promise<void> {
+  await tdb.query(`INSERT INTO users (id, display_name) VALUES (1, 'Ada')`)
+  await tdb.query(`INSERT INTO escrows (id, title, amount, currency, status) VALUES (1, 'A', 1, 'EUR', 'draft')`)
+  await tdb.query(`INSERT INTO escrow_parties (escrow_id, user_id, role, accepted_at) VALUES (1, 1, 'buyer', now())`)
+  await waitForHistory(tdb, 2)
+}
+const notify = (tdb: TestDatabase, title: string) => tdb.query(`INSERT INTO notifications (user_id, kind, title) VALUES (1, 'k', $1)`, [title])
+
+t.test('subscribe and unsubscribe on an open connection, on every transport; a throwing listener harms no one', async (t) => {
+  const tdb = await createTestDatabase(t)
+  const { url } = await startFeedService(t, tdb)
+  await seed(tdb)
+  for (const transport of ['websocket', 'sse', 'polling'] as const) {
+    const { client } = connectClient(t, { url, token: await signToken('1'), transports: [transport] }, [])
+    await waitFor(() => client.status === 'open', 10_000, `${transport} open with no topic`)
+    const got: string[] = []
+    const offThrowing = client.subscribe('user:1', () => { throw new Error('application bug') })
+    const off = client.subscribe('user:1', (e) => got.push(e.type === 'notification:new' ? e.data.title : e.type))
+    const offEscrow = client.subscribe('escrow:1', (e) => got.push(e.type))
+    await sleep(transport === 'polling' ? 400 : 200)
+    await notify(tdb, `${transport}-1`)
+    await waitFor(() => got.length === 1, 10_000, `${transport}: first event`)
+    offThrowing()
+    offEscrow()
+    t.equal(client.lastId('escrow:1'), undefined, 'a topic without listeners is forgotten')
+    await tdb.query(`UPDATE escrows SET status = 'funded' WHERE id = 1`)
+    await notify(tdb, `${transport}-2`)
+    await waitFor(() => got.length >= 2, 10_000, `${transport}: second event`)
+    await sleep(300)
+    t.same(got, [`${transport}-1`, `${transport}-2`], `${transport}: the unsubscribed topic delivers nothing more`)
+    off()
+    t.equal(client.lastId('user:1'), undefined)
+    t.equal(client.status, 'open', 'the connection stays open without topics')
+    client.close()
+    client.retry()
+    t.equal(client.status, 'open', 'retry() after close() does nothing')
+  }
+})
+
+t.test('getToken failing, a WebSocket that cannot be built, a server that never answers: failures, not exceptions', async (t) => {
+  let calls = 0
+  const statuses: StatusInfo[] = []
+  const failing = createClient({ url: 'http://127.0.0.1:9', getToken: () => { calls++; throw new Error('auth server down') }, backoff: { initialMs: 50 } })
+  t.teardown(() => failing.close())
+  failing.onStatus((s) => statuses.push(s))
+  await waitFor(() => statuses.some((s) => s.status === 'reconnecting' && s.failures === 2), 10_000, 'two failures')
+  t.ok(calls >= 2, 'getToken asked again on each attempt')
+
+  class Throwing { constructor() { throw new SyntaxError('bad url') } }
+  const held = new Set<net.Socket>()
+  const silent = net.createServer((socket) => { held.add(socket) })
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()))
+  t.teardown(() => new Promise<void>((resolve) => {
+    for (const socket of held) socket.destroy()
+    silent.close(() => resolve())
+  }))
+  const port = (silent.address() as net.AddressInfo).port
+  for (const WebSocket of [Throwing as unknown as WebSocketConstructor, undefined]) {
+    const seen: StatusInfo[] = []
+    const client = createClient({ url: `http://127.0.0.1:${port}`, token: 't', ...(WebSocket ? { WebSocket } : {}), openTimeoutMs: 200, backoff: { initialMs: 20_000 } })
+    client.onStatus((s) => seen.push(s))
+    client.subscribe('user:1', () => {})
+    await waitFor(() => client.status === 'reconnecting', 10_000, 'every transport timed out')
+    t.equal(seen.at(-1)!.failures, 1)
+    client.retry()
+    t.equal(client.status, 'connecting', 'retry() while waiting tries again at once')
+    client.close()
+  }
+  const unreachable = createClient({ url: 'http://127.0.0.1:9', token: 't', transports: ['websocket'] })
+  t.teardown(() => unreachable.close())
+  await waitFor(() => unreachable.status === 'reconnecting', 10_000, 'no WebSocket on Node 20 and none injected')
+})
+
+t.test('revocation and rate limits reach onError; the status observable can be left', async (t) => {
+  const tdb = await createTestDatabase(t)
+  const { url } = await startFeedService(t, tdb)
+  await seed(tdb)
+  const { client } = connectClient(t, { url, token: await signToken('1'), transports: ['websocket'] }, ['escrow:1'])
+  const errors: { topic?: string; code: string }[] = []
+  const offError = client.onError((e) => errors.push(e))
+  let statusCalls = 0
+  const offStatus = client.onStatus(() => statusCalls++)
+  offStatus()
+  await waitFor(() => client.status === 'open', 10_000, 'open')
+  await sleep(200)
+  await tdb.query(`DELETE FROM escrow_parties WHERE escrow_id = 1 AND user_id = 1`)
+  await waitFor(() => errors.length === 1, 10_000, 'revoked')
+  t.match(errors[0], { topic: 'escrow:1', code: 'revoked' })
+  t.equal(statusCalls, 1, 'a removed status listener is not called again')
+  offError()
+  const offReset = client.onReset(() => {})
+  offReset()
+})
