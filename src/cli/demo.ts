@@ -7,7 +7,7 @@ import { seedDemoData } from '../demo/seed.ts'
 import { startDemoWriter } from '../demo/writer.ts'
 
 /** `walcast demo`: seeds the demo users if the database has none, then writes until SIGTERM. */
-export async function runDemo(config: Config, log: Logger, intervalMs = 2000, signal?: AbortSignal): Promise<number> {
+export async function runDemo(config: Config, log: Logger, intervalMs = 2000): Promise<number> {
   const embedded = config.database.url === undefined ? await startEmbeddedPostgres(config.embedded, log) : undefined
   const database = createDatabase({ url: config.database.url ?? embedded!.url, poolSize: 2, applicationName: 'walcast-demo' })
   try {
@@ -16,8 +16,6 @@ export async function runDemo(config: Config, log: Logger, intervalMs = 2000, si
     const writer = startDemoWriter(database.db, log, intervalMs)
     process.stdout.write(`walcast demo writer: a step every ${intervalMs} ms; open the dashboard and sign in as Ada Buyer (user 1)\n`)
     await new Promise<void>((resolve) => {
-      if (signal?.aborted) return resolve()
-      signal?.addEventListener('abort', () => resolve(), { once: true })
       process.once('SIGTERM', () => resolve())
       process.once('SIGINT', () => resolve())
     })
