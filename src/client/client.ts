@@ -160,6 +160,9 @@ export function createClient(options: ClientOptions): WalcastClient {
   function attempt(forceToken = false): void {
     clock.clearTimeout(attemptTimer)
     if (closed) return
+    // A retry() during an attempt abandons it: its candidate must not linger open.
+    current?.close()
+    current = undefined
     const seq = ++attemptSeq
     const live = (): boolean => seq === attemptSeq && !closed
     const offline = (globalThis as { navigator?: { onLine?: boolean } }).navigator?.onLine === false

@@ -107,6 +107,8 @@ function onEvent(event) {
   $('feed').prepend(item)
   while ($('feed').children.length > 200) $('feed').lastElementChild.remove()
   if (event.type === 'notification:new') {
+    // A new escrow announces itself to its parties this way: pick up its topic.
+    if (event.data.kind === 'escrow') void loadEscrows()
     state.unread++
     $('badge').textContent = String(state.unread)
     $('badge').dataset.count = String(state.unread)
