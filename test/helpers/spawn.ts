@@ -50,6 +50,9 @@ function plainEnv(): NodeJS.ProcessEnv {
     if (key === 'NODE_V8_COVERAGE' || key === 'NODE_OPTIONS' || key.startsWith('_TAPJS') || key.startsWith('TAP')) continue
     env[key] = value
   }
+  // tap re-injects its loader into every child; this keeps the child's coverage (compiled
+  // by tsx, with other line maps) from being merged into, and garbling, the report.
+  env._TAPJS_PROCESSINFO_COVERAGE_ = '0'
   return env
 }
 
