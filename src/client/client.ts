@@ -25,7 +25,8 @@ export function createClient(options: ClientOptions): WalcastClient {
   const random = options.random ?? Math.random
   const policy: BackoffPolicy = { ...DEFAULT_BACKOFF, ...options.backoff }
   const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
-  const fetchImpl: FetchLike | undefined = options.fetch ?? (typeof globalThis.fetch === 'function' ? globalThis.fetch.bind(globalThis) as FetchLike : undefined)
+  // fetch is global in every browser and in Node 18+.
+  const fetchImpl: FetchLike = options.fetch ?? (globalThis.fetch.bind(globalThis) as FetchLike)
   const ladder = (options.transports ?? ['websocket', 'sse', 'polling']).filter((name) => name !== 'websocket' || WebSocketImpl !== undefined)
   const refreshBeforeMs = options.refreshBeforeExpiryMs ?? 30_000
   const upgradeProbeMs = options.upgradeProbeMs ?? 30_000

@@ -40,7 +40,7 @@ export function openPollingTransport(context: TransportContext): Transport {
       url.searchParams.set('after', after)
       url.searchParams.set('limit', String(PAGE))
     }
-    const response = await context.fetch!(url.toString(), { headers: { authorization: `Bearer ${context.token()}` }, signal: abort.signal })
+    const response = await context.fetch(url.toString(), { headers: { authorization: `Bearer ${context.token()}` }, signal: abort.signal })
     if (!response.ok) {
       await response.body?.cancel().catch(() => {})
       return response.status
@@ -86,8 +86,7 @@ export function openPollingTransport(context: TransportContext): Transport {
     }, ms)
   }
 
-  if (context.fetch === undefined) clock.setTimeout(() => fail(), 0)
-  else if (cursors.size === 0) {
+  if (cursors.size === 0) {
     clock.setTimeout(() => {
       if (finished) return
       opened = true

@@ -39,10 +39,6 @@ export function openSseTransport(context: TransportContext): Transport {
     const resumeId = streamResumeId(topics)
     const headers: Record<string, string> = { accept: 'text/event-stream', authorization: `Bearer ${context.token()}` }
     if (resumeId !== undefined) headers['last-event-id'] = resumeId
-    if (context.fetch === undefined) {
-      clock.setTimeout(() => fail(), 0)
-      return
-    }
     const current = (): boolean => mine === generation && !finished
     context.fetch(url.toString(), { headers, signal: abort.signal })
       .then(async (response) => {

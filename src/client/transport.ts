@@ -35,7 +35,7 @@ export interface TransportContext {
   readonly token: () => string
   readonly handlers: TransportHandlers
   readonly clock: Clock
-  readonly fetch: FetchLike | undefined
+  readonly fetch: FetchLike
   readonly WebSocket: WebSocketConstructor | undefined
   readonly pollIntervalMs: number
   readonly openTimeoutMs: number

@@ -1,5 +1,6 @@
 import net from 'node:net'
 import t from 'tap'
+import WS from 'ws'
 import { createClient } from '../../src/client/index.ts'
 import type { StatusInfo, WebSocketConstructor } from '../../src/client/types.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts'
@@ -66,9 +67,9 @@ t.test('getToken failing, a WebSocket that cannot be built, a server that never 
     silent.close(() => resolve())
   }))
   const port = (silent.address() as net.AddressInfo).port
-  for (const WebSocket of [Throwing as unknown as WebSocketConstructor, undefined]) {
+  for (const WebSocket of [Throwing as unknown as WebSocketConstructor, WS as unknown as WebSocketConstructor]) {
     const seen: StatusInfo[] = []
-    const client = createClient({ url: `http://127.0.0.1:${port}`, token: 't', ...(WebSocket ? { WebSocket } : {}), openTimeoutMs: 200, backoff: { initialMs: 20_000 } })
+    const client = createClient({ url: `http://127.0.0.1:${port}`, token: 't', WebSocket, openTimeoutMs: 200, backoff: { initialMs: 20_000 } })
     client.onStatus((s) => seen.push(s))
     client.subscribe('user:1', () => {})
     await waitFor(() => client.status === 'reconnecting', 10_000, 'every transport timed out')
@@ -101,4 +102,30 @@ t.test('revocation and rate limits reach onError; the status observable can be l
   offError()
   const offReset = client.onReset(() => {})
   offReset()
+})
+
+t.test('refused tokens: SSE and polling report the status and back off; an SSE stream ended at expiry reopens with a fresh token', async (t) => {
+  const tdb = await createTestDatabase(t)
+  const { url } = await startFeedService(t, tdb)
+  await seed(tdb)
+  const expired = await signToken('1', { expiresIn: -60 })
+  for (const transport of ['sse', 'polling'] as const) {
+    const seen: StatusInfo[] = []
+    const client = createClient({ url, token: expired, transports: [transport], backoff: { initialMs: 20_000 } })
+    client.onStatus((s) => seen.push(s))
+    client.subscribe('user:1', () => {})
+    await waitFor(() => client.status === 'reconnecting', 10_000, `${transport}: 401 is a failed attempt`)
+    t.equal(seen.at(-1)!.failures, 1)
+    client.close()
+  }
+
+  let issued = 0
+  const { client, events } = connectClient(t, { url, getToken: () => { issued++; return signToken('1', { expiresIn: 2 }) }, refreshBeforeExpiryMs: -60_000, transports: ['sse'] }, ['user:1'])
+  const statuses: StatusInfo[] = []
+  client.onStatus((s) => statuses.push(s))
+  await waitFor(() => client.status === 'open', 10_000, 'open')
+  await waitFor(() => issued >= 2 && client.status === 'open', 15_000, 'the server ended the stream at expiry; reopened with a new token')
+  t.ok(statuses.some((s) => s.status === 'reconnecting'), 'reconnecting in between')
+  await notify(tdb, 'after expiry')
+  await waitFor(() => events.length === 1, 10_000, 'delivery continues')
 })

@@ -76,3 +76,32 @@ t.test('streams per user are limited (429), a closed stream frees its place; shu
   await waitFor(() => third.ended(), 10_000, 'shutdown ends the stream')
   t.equal(service.feed.sseStreams(), 0)
 })
+
+t.test('a reader that pauses paces the replay instead of being cut off: everything arrives, in order', async (t) => {
+  const tdb = await createTestDatabase(t)
+  const seeded = await seedHistory(tdb, 'user:1', 2000, { padding: 5000 })
+  const { url } = await startFeedService(t, tdb, { WALCAST_MAX_BACKPRESSURE: String(64 * 1024 * 1024) })
+  const controller = new AbortController()
+  t.teardown(() => controller.abort())
+  const response = await fetch(`${url}/v1/sse?topic=user:1&lastEventId=0000000000000000-00000000`, {
+    headers: { authorization: `Bearer ${await signToken('1')}` }, signal: controller.signal,
+  })
+  // Not reading for a while fills the socket: the server has to wait for it to drain.
+  await new Promise((resolve) => setTimeout(resolve, 1500))
+  const ids: string[] = []
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader()
+  let text = ''
+  while (ids.length < seeded.length) {
+    const { done, value } = await reader.read()
+    if (done) break
+    text += value
+    let cut: number
+    while ((cut = text.indexOf('\n\n')) !== -1) {
+      const id = /^id: (.+)$/m.exec(text.slice(0, cut))?.[1]
+      if (id !== undefined) ids.push(id)
+      text = text.slice(cut + 2)
+    }
+  }
+  t.equal(ids.length, seeded.length, 'every event of 10 MB of replay')
+  t.same(ids, seeded, 'in order')
+})
