@@ -54,7 +54,7 @@ export function createCore(deps: CoreDeps): GatewayCore {
       let status = 0
       ws.cork(() => { status = ws.send(text) })
       if (status === 2) {
-        slowConsumer(conn, 'frame refused by the send buffer')
+        slowConsumer(conn, ws.getBufferedAmount())
         return false
       }
       stats.messagesSent++
@@ -65,7 +65,7 @@ export function createCore(deps: CoreDeps): GatewayCore {
       if (conn.closed || conn.ws === undefined) return false
       const buffered = conn.ws.getBufferedAmount()
       if (buffered <= config.maxBackpressure) return false
-      slowConsumer(conn, `send buffer at ${buffered} bytes`)
+      slowConsumer(conn, buffered)
       return true
     },
     attach(conn, sub) {
@@ -103,9 +103,10 @@ export function createCore(deps: CoreDeps): GatewayCore {
     },
   }
 
-  function slowConsumer(conn: Connection, why: string): void {
+  function slowConsumer(conn: Connection, buffered: number): void {
     stats.slowConsumerCloses++
-    log.info({ conn: conn.id, why }, 'closing slow consumer')
+    stats.slowConsumerMaxBuffered = Math.max(stats.slowConsumerMaxBuffered, buffered)
+    log.info({ conn: conn.id, buffered }, 'closing slow consumer')
     core.end(conn, CLOSE.slowConsumer, 'slow consumer')
   }
 
