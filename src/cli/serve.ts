@@ -18,8 +18,9 @@ export async function runServe(config: Config, log: Logger): Promise<number> {
         resolve(1)
       })
     }
-    process.once('SIGTERM', () => shutdown('SIGTERM'))
-    process.once('SIGINT', () => shutdown('SIGINT'))
+    // on, not once: a second listener (tsx's) exits the process when ours is gone.
+    process.on('SIGTERM', () => shutdown('SIGTERM'))
+    process.on('SIGINT', () => shutdown('SIGINT'))
     service.ingest.done.catch((err: unknown) => {
       reportFailure(err)
       void service.stop().finally(() => resolve(1))

