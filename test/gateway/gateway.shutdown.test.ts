@@ -1,25 +1,12 @@
-import { spawn } from 'node:child_process'
-import net from 'node:net'
-import path from 'node:path'
 import t from 'tap'
 import WebSocket from 'ws'
 import { createTestDatabase } from '../helpers/db.ts'
 import { seedHistory } from '../helpers/history-seed.ts'
 import { startTestService } from '../helpers/service.ts'
+import { childEnv, spawnWalcast } from '../helpers/spawn.ts'
 import { adminToken, authEnv, signToken, TEST_JWT_SECRET } from '../helpers/tokens.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { connectWs, wsUrl } from '../helpers/ws-client.ts'
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 t.test('stop(): every socket, live or replaying, is closed with 1001 and nothing new is accepted', async (t) => {
   const tdb = await createTestDatabase(t)
@@ -52,34 +39,23 @@ t.test('stop(): every socket, live or replaying, is closed with 1001 and nothing
 
 t.test('SIGTERM on walcast serve: clients get 1001, the process exits 0', async (t) => {
   const tdb = await createTestDatabase(t)
-  const port = await freePort()
-  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('src/cli/run.ts'), 'serve'], {
-    env: {
-      ...process.env,
-      DATABASE_URL: tdb.url,
-      WALCAST_SLOT: tdb.slot,
-      WALCAST_PUBLICATION: tdb.publication,
-      WALCAST_PORT: String(port),
-      WALCAST_JWT_SECRET: TEST_JWT_SECRET,
-      WALCAST_LOG_LEVEL: 'debug',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let output = ''
-  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
-  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
-  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  const walcast = spawnWalcast(['serve'], childEnv(tdb, { WALCAST_JWT_SECRET: TEST_JWT_SECRET, WALCAST_LOG_LEVEL: 'debug' }))
+  t.teardown(() => { if (walcast.child.exitCode === null) walcast.kill('SIGKILL') })
+  const output = (): string => walcast.stdout() + walcast.stderr()
+  const port = await waitFor(() => {
+    const line = output().split('\n').find((l) => l.includes('"http listening"'))
+    return line === undefined ? undefined : (JSON.parse(line) as { port: number }).port
+  }, 60_000, 'walcast serve to listen')
+  await waitFor(() => output().includes('replication streaming'), 30_000, 'the ingest to stream')
 
   const token = await signToken('1')
-  const client = await waitFor(() => connectWs(t, port, token).catch(() => undefined), 60_000, 'walcast serve to accept connections')
+  const client = await connectWs(t, port, token)
   t.equal((await client.subscribeAndWait('user:1')).op, 'subscribed')
-  await waitFor(() => output.includes('replication streaming'), 30_000, 'the ingest to stream')
-  child.kill('SIGTERM')
+  walcast.kill('SIGTERM')
   t.same(await client.closed, { code: 1001, reason: 'server shutting down' })
-  t.equal(await exited, 0, 'a clean exit')
-  t.match(output, /websocket gateway closed/)
-  t.match(output, /walcast stopped/)
-  t.notOk(output.includes(token), 'the token never reached the log')
-  t.notOk(output.includes(TEST_JWT_SECRET), 'nor the secret')
+  t.equal(await walcast.exited, 0, 'a clean exit')
+  t.match(output(), /websocket gateway closed/)
+  t.match(output(), /walcast stopped/)
+  t.notOk(output().includes(token), 'the token never reached the log')
+  t.notOk(output().includes(TEST_JWT_SECRET), 'nor the secret')
 })
