@@ -63,6 +63,28 @@ t.test('a resume from far back pages the history at the pace of the socket', asy
   t.ok(rss < 1024 * 1024 * 1024, `process memory stayed bounded (${Math.round(rss / 1e6)} MB)`)
 })
 
+t.test('a replay overtaken by the pruner ends with reset', async (t) => {
+  const tdb = await createTestDatabase(t)
+  await seedHistory(tdb, 'escrow:9', 30_000, { padding: 120, ageMs: 2 * 86_400_000 })
+  const service = await startTestService(t, tdb, authEnv({ WALCAST_WS_REPLAY_PAGE: String(PAGE) }))
+  const client = await connectWs(t, service.http.port, await adminToken())
+  client.subscribe('escrow:9', { since: '0000000000000000-00000000' })
+  await waitFor(() => client.events().length >= 100, 30_000, 'the replay to start')
+  client.pause()
+  await sleep(500)
+  const { pruneHistory } = await import('../../src/history/prune.ts')
+  t.equal((await pruneHistory(service.database.db, { retentionMs: 86_400_000, pruneIntervalMs: 60_000, pruneBatch: 10_000 })).deleted, 30_000)
+  client.resume()
+  const reset = await client.next((f) => f.op === 'reset', 60_000)
+  t.same(reset, { op: 'reset', topic: 'escrow:9', reason: 'history_gone' })
+  const after = client.frames.indexOf(reset)
+  t.same(client.frames.slice(after + 1, after + 2), [{ op: 'subscribed', topic: 'escrow:9' }], 'then live')
+  const ids = client.events().map((e) => e.id!)
+  t.ok(ids.length < 30_000, `${ids.length} events were sent before the holes`)
+  t.ok(ids.every((id, i) => i === 0 || id > ids[i - 1]!), 'what was sent was in order')
+  t.equal(service.gateway.stats().resets, 1)
+})
+
 t.test('a revocation stops a replay in progress', async (t) => {
   const tdb = await createTestDatabase(t)
   await seedHistory(tdb, 'escrow:9', 30_000, { padding: 120 })
