@@ -37,22 +37,10 @@ export interface SocketData {
 export class ConnectionIndex {
   private readonly byUser = new Map<string, Set<Connection>>()
   private readonly byTopic = new Map<string, Set<Connection>>()
-  private readonly reservations = new Map<string, number>()
   readonly all = new Set<Connection>()
 
-  /** Open sockets plus upgrades in flight for this user. */
   countForUser(userId: string): number {
-    return (this.byUser.get(userId)?.size ?? 0) + (this.reservations.get(userId) ?? 0)
-  }
-
-  reserve(userId: string): void {
-    this.reservations.set(userId, (this.reservations.get(userId) ?? 0) + 1)
-  }
-
-  release(userId: string): void {
-    const n = (this.reservations.get(userId) ?? 0) - 1
-    if (n > 0) this.reservations.set(userId, n)
-    else this.reservations.delete(userId)
+    return this.byUser.get(userId)?.size ?? 0
   }
 
   add(conn: Connection): void {

@@ -21,8 +21,8 @@ export interface GatewayCore {
   readonly log: Logger
   /** Sends one text frame; false when the socket is closed (maybe by this very send). */
   write(conn: Connection, text: string): boolean
-  /** Closes the socket if its send buffer is past the limit; true if it did. */
-  checkBackpressure(conn: Connection): boolean
+  /** Closes the socket if its send buffer is past the limit (or a frame was dropped); true if it did. */
+  checkBackpressure(conn: Connection, dropped?: boolean): boolean
   /** Goes live on the uWS topic and confirms with `subscribed`; nothing runs in between. */
   attach(conn: Connection, sub: Subscription): void
   /** Ends a subscription in any state and tells the client why (`ref`: the unsubscribe's). */
@@ -53,19 +53,16 @@ export function createCore(deps: CoreDeps): GatewayCore {
       if (conn.closed || ws === undefined) return false
       let status = 0
       ws.cork(() => { status = ws.send(text) })
-      if (status === 2) {
-        slowConsumer(conn, 'frame refused by the send buffer')
-        return false
-      }
       stats.messagesSent++
       stats.bytesSent += Buffer.byteLength(text)
-      return !core.checkBackpressure(conn)
+      // 2: uWS dropped the frame (its own cap, set far above ours, was reached).
+      return !core.checkBackpressure(conn, status === 2)
     },
-    checkBackpressure(conn) {
+    checkBackpressure(conn, dropped = false) {
       if (conn.closed || conn.ws === undefined) return false
       const buffered = conn.ws.getBufferedAmount()
-      if (buffered <= config.maxBackpressure) return false
-      slowConsumer(conn, `send buffer at ${buffered} bytes`)
+      if (buffered <= config.maxBackpressure && !dropped) return false
+      slowConsumer(conn, buffered)
       return true
     },
     attach(conn, sub) {
@@ -103,9 +100,10 @@ export function createCore(deps: CoreDeps): GatewayCore {
     },
   }
 
-  function slowConsumer(conn: Connection, why: string): void {
+  function slowConsumer(conn: Connection, buffered: number): void {
     stats.slowConsumerCloses++
-    log.info({ conn: conn.id, why }, 'closing slow consumer')
+    stats.slowConsumerMaxBuffered = Math.max(stats.slowConsumerMaxBuffered, buffered)
+    log.info({ conn: conn.id, buffered }, 'closing slow consumer')
     core.end(conn, CLOSE.slowConsumer, 'slow consumer')
   }
 

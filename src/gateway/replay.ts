@@ -31,15 +31,18 @@ export async function replayThenAttach(core: GatewayCore, conn: Connection, sub:
     await core.drained(conn)
     if (gone()) return
     const recent = hub.recentSince(sub.topic, cursor)
-    if (recent !== undefined && recent.length <= config.replayPage) {
-      const ws = conn.ws!
-      ws.cork(() => {
-        if (sendEvents(core, conn, sub.topic, recent, Infinity) === recent.length) core.attach(conn, sub)
-      })
-      return
-    }
     if (recent !== undefined) {
-      cursor = advance(cursor, recent, sendEvents(core, conn, sub.topic, recent.slice(0, config.replayPage), drainLevel(core)))
+      const batch = recent.slice(0, config.replayPage)
+      const frames = batch.map((event) => JSON.stringify(eventFrame(event, sub.topic)))
+      const ws = conn.ws!
+      if (recent.length === batch.length && ws.getBufferedAmount() + byteLength(frames) <= config.maxBackpressure) {
+        ws.cork(() => {
+          if (sendFrames(core, conn, frames, Infinity) === frames.length) core.attach(conn, sub)
+        })
+        return
+      }
+      // Too much left for one step: send what the buffer takes, wait for it to drain.
+      cursor = advance(cursor, batch, sendFrames(core, conn, frames, drainLevel(core)))
       continue
     }
     // Everything up to `before` is durable, so a page that stops short of it has seen
@@ -55,7 +58,7 @@ export async function replayThenAttach(core: GatewayCore, conn: Connection, sub:
     // Events durable but not yet published will also arrive live: leave them for later.
     const published = hub.lastId() ?? before
     const sendable = page.filter((event) => event.id <= published)
-    const sent = sendEvents(core, conn, sub.topic, sendable, drainLevel(core))
+    const sent = sendFrames(core, conn, sendable.map((event) => JSON.stringify(eventFrame(event, sub.topic))), drainLevel(core))
     if (gone()) return
     cursor = advance(cursor, sendable, sent)
     const sawEverythingBefore = sent === sendable.length && (page.length < config.replayPage || sendable.length < page.length)
@@ -69,14 +72,14 @@ function reset(core: GatewayCore, conn: Connection, sub: Subscription): void {
   if (core.write(conn, resetFrame(sub.topic))) core.attach(conn, sub)
 }
 
-/** Sends events until the buffer passes `stopAbove`; returns how many were sent. */
-function sendEvents(core: GatewayCore, conn: Connection, topic: string, events: readonly StoredEvent[], stopAbove: number): number {
+/** Sends frames until the buffer passes `stopAbove`; returns how many were sent. */
+function sendFrames(core: GatewayCore, conn: Connection, frames: readonly string[], stopAbove: number): number {
   let sent = 0
   const ws = conn.ws
   if (ws === undefined || conn.closed) return 0
   ws.cork(() => {
-    for (const event of events) {
-      if (!core.write(conn, JSON.stringify(eventFrame(event, topic)))) return
+    for (const frame of frames) {
+      if (!core.write(conn, frame)) return
       sent++
       if (ws.getBufferedAmount() > stopAbove) return
     }
@@ -84,6 +87,8 @@ function sendEvents(core: GatewayCore, conn: Connection, topic: string, events: 
   core.stats.replayEvents += sent
   return sent
 }
+
+const byteLength = (frames: readonly string[]): number => frames.reduce((sum, frame) => sum + Buffer.byteLength(frame), 0)
 
 function advance(cursor: string, events: readonly StoredEvent[], sent: number): string {
   return sent > 0 ? events[sent - 1]!.id : cursor

@@ -21,6 +21,8 @@ export interface GatewayStats {
   resets: number
   revocations: number
   slowConsumerCloses: number
+  /** Largest send buffer (bytes) seen when closing a slow consumer: how far past the limit one got. */
+  slowConsumerMaxBuffered: number
   rateLimitedFrames: number
   rateLimitCloses: number
   tokenExpiryCloses: number
@@ -42,6 +44,7 @@ export function createStats(): GatewayStats {
     resets: 0,
     revocations: 0,
     slowConsumerCloses: 0,
+    slowConsumerMaxBuffered: 0,
     rateLimitedFrames: 0,
     rateLimitCloses: 0,
     tokenExpiryCloses: 0,

@@ -20,11 +20,7 @@ export function createUpgradeHandler(core: GatewayCore, verifier: TokenVerifier,
   const { stats, index, config, log } = core
   return (res, req, context) => {
     let aborted = false
-    let reservedFor: string | undefined
-    res.onAborted(() => {
-      aborted = true
-      if (reservedFor !== undefined) index.release(reservedFor)
-    })
+    res.onAborted(() => { aborted = true })
     const key = req.getHeader('sec-websocket-key')
     const protocol = req.getHeader('sec-websocket-protocol')
     const extensions = req.getHeader('sec-websocket-extensions')
@@ -48,8 +44,6 @@ export function createUpgradeHandler(core: GatewayCore, verifier: TokenVerifier,
       if (index.countForUser(principal.userId) >= config.maxConnectionsPerUser) {
         return refuse(httpError(429, 'too_many_connections', `at most ${config.maxConnectionsPerUser} connections per user`))
       }
-      index.reserve(principal.userId)
-      reservedFor = principal.userId
       const conn: Connection = {
         id: ++state.nextId,
         principal,
@@ -60,10 +54,8 @@ export function createUpgradeHandler(core: GatewayCore, verifier: TokenVerifier,
         expiry: undefined,
         drainWaiters: [],
       }
-      // uWS opens the socket inside upgrade(), so the index counts it from here on.
+      // uWS runs `open` inside upgrade(): the per-user count above cannot be raced.
       res.cork(() => res.upgrade<SocketData>({ conn }, key, protocol, extensions, context))
-      index.release(principal.userId)
-      reservedFor = undefined
     }, (err: unknown) => {
       if (aborted) return
       const rejection = err instanceof TokenError ? err : new TokenError('malformed', 'token could not be verified', { cause: err })

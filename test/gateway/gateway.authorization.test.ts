@@ -1,6 +1,7 @@
 import t from 'tap'
 import { createTestDatabase } from '../helpers/db.ts'
-import { startTestService } from '../helpers/service.ts'
+import { startTestService, waitForHistory } from '../helpers/service.ts'
+import { waitFor } from '../helpers/wait.ts'
 import { adminToken, authEnv, signToken } from '../helpers/tokens.ts'
 import { connectWs, type TestWsClient } from '../helpers/ws-client.ts'
 
@@ -12,6 +13,9 @@ t.test('topic authorization and live membership', async (t) => {
   await tdb.query(`INSERT INTO escrows (id, title, amount, currency) VALUES (100, 'Shared', 1, 'EUR'), (200, 'Foreign', 1, 'EUR')`)
   await tdb.query(`INSERT INTO escrow_parties (escrow_id, user_id, role, accepted_at) VALUES (100, 1, 'buyer', now()), (100, 2, 'seller', now()), (200, 2, 'buyer', now())`)
   await tdb.query(`INSERT INTO escrow_parties (escrow_id, user_id, role) VALUES (200, 4, 'arbiter')`)
+  // Two escrows created, three parties accepted: let those events pass before subscribing.
+  const setup = await waitForHistory(tdb, 5)
+  await waitFor(() => (service.hub.lastId() ?? '') >= setup[4]!.id, 10_000, 'the setup events published')
   const connect = async (sub: string, admin = false): Promise<TestWsClient> => connectWs(t, port, admin ? await adminToken(sub) : await signToken(sub))
   const answer = async (client: TestWsClient, topic: string, ref = 'r'): Promise<Record<string, unknown>> => {
     const frame = await client.subscribeAndWait(topic, { ref })

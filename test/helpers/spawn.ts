@@ -19,7 +19,14 @@ const ENTRY = path.resolve('src/cli/run.ts')
  */
 export function spawnWalcast(args: string[], env: Record<string, string>, options: { plain?: boolean } = {}): WalcastProcess {
   const argv = options.plain ? ['--import', 'tsx', ENTRY, ...args] : [...process.execArgv, ENTRY, ...args]
-  const child = spawn(process.execPath, argv, {
+  // tap's processinfo hooks spawn() and puts its coverage loader back into any child's
+  // environment; `env -u` strips it again for a plain child. (Such a child's coverage,
+  // compiled by tsx rather than tap's loader, would otherwise be merged by file URL with
+  // the in-process coverage and corrupt the line counts of every src file.)
+  const [command, commandArgs] = options.plain
+    ? ['env', ['-u', 'NODE_OPTIONS', '-u', 'NODE_V8_COVERAGE', process.execPath, ...argv]]
+    : [process.execPath, argv]
+  const child = spawn(command, commandArgs, {
     env: { ...(options.plain ? plainEnv() : process.env), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -50,9 +57,6 @@ function plainEnv(): NodeJS.ProcessEnv {
     if (key === 'NODE_V8_COVERAGE' || key === 'NODE_OPTIONS' || key.startsWith('_TAPJS') || key.startsWith('TAP')) continue
     env[key] = value
   }
-  // tap re-injects its loader into every child; this keeps the child's coverage (compiled
-  // by tsx, with other line maps) from being merged into, and garbling, the report.
-  env._TAPJS_PROCESSINFO_COVERAGE_ = '0'
   return env
 }
 

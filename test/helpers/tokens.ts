@@ -40,3 +40,11 @@ export function unsignedToken(sub: string, claims: Record<string, unknown> = {})
   const part = (value: unknown): string => base64url.encode(JSON.stringify(value))
   return `${part({ alg: 'none', typ: 'JWT' })}.${part({ sub, exp: Math.floor(Date.now() / 1000) + 3600, ...claims })}.`
 }
+
+/** The same token with one signature character changed (a middle one: every bit counts). */
+export function tamperSignature(token: string): string {
+  const [header, payload, signature] = token.split('.') as [string, string, string]
+  const i = Math.floor(signature.length / 2)
+  const swapped = signature[i] === 'A' ? 'B' : 'A'
+  return `${header}.${payload}.${signature.slice(0, i)}${swapped}${signature.slice(i + 1)}`
+}

@@ -54,9 +54,15 @@ export function wsUrl(port: number, token: string | undefined, path = '/v1/ws'):
   return `ws://127.0.0.1:${port}${path}${token === undefined ? '' : `?token=${encodeURIComponent(token)}`}`
 }
 
+export interface ConnectOptions {
+  path?: string
+  /** false: never answer the server's pings (a dead peer). Default true. */
+  autoPong?: boolean
+}
+
 /** Opens a socket and waits for it to be open; closed at teardown. */
-export async function connectWs(t: Test, port: number, token: string | undefined, path?: string): Promise<TestWsClient> {
-  const ws = new WebSocket(wsUrl(port, token, path))
+export async function connectWs(t: Test, port: number, token: string | undefined, options: ConnectOptions = {}): Promise<TestWsClient> {
+  const ws = new WebSocket(wsUrl(port, token, options.path), { autoPong: options.autoPong ?? true })
   const frames: ServerFrame[] = []
   let info: CloseInfo | undefined
   const closed = new Promise<CloseInfo>((resolve) => {
