@@ -29,17 +29,19 @@ t.test('subscribe and unsubscribe on an open connection, on every transport; a t
     const offThrowing = client.subscribe('user:1', () => { throw new Error('application bug') })
     const off = client.subscribe('user:1', (e) => got.push(e.type === 'notification:new' ? e.data.title : e.type))
     const offEscrow = client.subscribe('escrow:1', (e) => got.push(e.type))
-    await sleep(transport === 'polling' ? 400 : 200)
-    await notify(tdb, `${transport}-1`)
-    await waitFor(() => got.length === 1, 10_000, `${transport}: first event`)
+    // The subscription is in place once a probe comes through (no timing assumptions).
+    await waitFor(async () => {
+      await notify(tdb, `${transport}-probe`)
+      return waitFor(() => got.length > 0, 1000, 'probe').catch(() => false)
+    }, 15_000, `${transport}: subscribed`)
     offThrowing()
     offEscrow()
     t.equal(client.lastId('escrow:1'), undefined, 'a topic without listeners is forgotten')
-    await tdb.query(`UPDATE escrows SET status = 'funded' WHERE id = 1`)
-    await notify(tdb, `${transport}-2`)
-    await waitFor(() => got.length >= 2, 10_000, `${transport}: second event`)
-    await sleep(300)
-    t.same(got, [`${transport}-1`, `${transport}-2`], `${transport}: the unsubscribed topic delivers nothing more`)
+    const before = got.length
+    await tdb.query(`UPDATE escrows SET status = CASE WHEN status = 'funded' THEN 'draft' ELSE 'funded' END WHERE id = 1`)
+    await notify(tdb, `${transport}-last`)
+    await waitFor(() => got.includes(`${transport}-last`), 10_000, `${transport}: last marker`)
+    t.same(got.slice(before).filter((x) => !x.endsWith('-probe')), [`${transport}-last`], `${transport}: the unsubscribed topic delivers nothing more`)
     off()
     t.equal(client.lastId('user:1'), undefined)
     t.equal(client.status, 'open', 'the connection stays open without topics')
@@ -93,8 +95,12 @@ t.test('revocation and rate limits reach onError; the status observable can be l
   let statusCalls = 0
   const offStatus = client.onStatus(() => statusCalls++)
   offStatus()
-  await waitFor(() => client.status === 'open', 10_000, 'open')
-  await sleep(200)
+  const delivered: string[] = []
+  client.subscribe('escrow:1', (e) => delivered.push(e.id))
+  await waitFor(async () => {
+    await tdb.query(`UPDATE escrows SET status = CASE WHEN status = 'funded' THEN 'draft' ELSE 'funded' END WHERE id = 1`)
+    return waitFor(() => delivered.length > 0, 1000, 'probe').catch(() => false)
+  }, 15_000, 'subscribed')
   await tdb.query(`DELETE FROM escrow_parties WHERE escrow_id = 1 AND user_id = 1`)
   await waitFor(() => errors.length === 1, 10_000, 'revoked')
   t.match(errors[0], { topic: 'escrow:1', code: 'revoked' })

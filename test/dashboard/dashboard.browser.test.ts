@@ -10,6 +10,7 @@ import { startFeedService } from '../helpers/feed.ts'
 import { silentLogger } from '../helpers/log.ts'
 import { freePort } from '../helpers/own-server.ts'
 import { waitForHistory } from '../helpers/service.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 const CHROMIUM = '/usr/bin/chromium'
 const ARTIFACTS = path.resolve('test-artifacts')
@@ -45,6 +46,7 @@ t.test('the dashboard in a real browser: sign in, live event, reconnecting…, m
   await page.locator('[data-testid="escrows"] tr').nth(1).waitFor({ timeout: 10_000 })
   t.equal(await page.locator('[data-testid="escrows"] tr').count(), 2, 'Ada’s two escrows')
   t.equal(await page.getByTestId('who').textContent(), 'Ada Buyer')
+  await waitFor(() => service.gateway.stats().subscriptions >= 3, 10_000, 'user:1, escrow:1 and escrow:2 live')
 
   await tdb.query(`UPDATE escrows SET status = 'in_progress' WHERE id = 1`)
   const feed = page.getByTestId('feed')
