@@ -50,6 +50,7 @@ t.test('a walcast restart: reconnecting, then exactly the missed events', async 
   const { client, events } = connectClient(t, { url: first.url, getToken: () => signToken('1') }, ['user:1', 'escrow:1'])
   client.onStatus((s) => statuses.push(s))
   await waitFor(() => client.transport === 'websocket', 10_000, 'websocket')
+  await waitFor(() => first.service.gateway.stats().subscriptions === 2, 10_000, 'both topics live')
   await notify(tdb, 'before')
   await waitFor(() => events.length === 1, 10_000, 'first event')
   await first.service.stop()
@@ -73,7 +74,7 @@ t.test('a walcast restart: reconnecting, then exactly the missed events', async 
 
 t.test('token refresh: before expiry with an auth frame, and after close 4001', async (t) => {
   const tdb = await createTestDatabase(t)
-  const { url } = await startFeedService(t, tdb)
+  const { service, url } = await startFeedService(t, tdb)
   await seed(tdb)
   let issued = 0
   const getToken = () => {
@@ -84,6 +85,7 @@ t.test('token refresh: before expiry with an auth frame, and after close 4001', 
   const statuses: string[] = []
   early.client.onStatus((s) => statuses.push(s.status))
   await waitFor(() => early.client.status === 'open', 10_000, 'open')
+  await waitFor(() => service.gateway.stats().subscriptions === 1, 10_000, 'subscribed')
   await waitFor(() => issued >= 3, 10_000, 'two refreshes')
   await notify(tdb, 'still here')
   await waitFor(() => early.events.length === 1, 10_000, 'event after the first token expired')
@@ -91,13 +93,16 @@ t.test('token refresh: before expiry with an auth frame, and after close 4001', 
   early.client.close()
 
   issued = 0
-  const late = connectClient(t, { url, getToken, refreshBeforeExpiryMs: -60_000, transports: ['websocket'] }, ['user:1'])
+  // The first token expires at once; the one fetched after 4001 lasts.
+  const lateToken = () => signToken('1', { expiresIn: ++issued === 1 ? 3 : 600 })
+  const late = connectClient(t, { url, getToken: lateToken, refreshBeforeExpiryMs: -60_000, transports: ['websocket'] }, ['user:1'])
   const lateStatuses: StatusInfo[] = []
   late.client.onStatus((s) => lateStatuses.push(s))
   await waitFor(() => late.client.status === 'open', 10_000, 'open')
   await waitFor(() => lateStatuses.filter((s) => s.status === 'open').length >= 2, 15_000, 'closed with 4001 and reopened')
   t.ok(issued >= 2, 'a new token was fetched for the reconnect')
   t.ok(lateStatuses.every((s) => s.failures === 0), 'a token expiry is not a failure')
+  await waitFor(() => service.gateway.stats().subscriptions === 1 && late.client.status === 'open', 10_000, 'subscribed again')
   await notify(tdb, 'after 4001')
   await waitFor(() => late.events.length === 1, 10_000, 'event after reconnect')
 })
