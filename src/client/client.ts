@@ -23,7 +23,11 @@ export function createClient(options: ClientOptions): WalcastClient {
   if (options.token === undefined && options.getToken === undefined) throw new TypeError('walcast client: pass token or getToken')
   const clock = options.clock ?? systemClock
   const random = options.random ?? Math.random
-  const policy: BackoffPolicy = { ...DEFAULT_BACKOFF, ...options.backoff }
+  const policy: BackoffPolicy = {
+    initialMs: options.backoff?.initialMs ?? DEFAULT_BACKOFF.initialMs,
+    maxMs: options.backoff?.maxMs ?? DEFAULT_BACKOFF.maxMs,
+    maxAttempts: options.backoff?.maxAttempts ?? DEFAULT_BACKOFF.maxAttempts,
+  }
   const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
   // fetch is global in every browser and in Node 18+.
   const fetchImpl: FetchLike = options.fetch ?? (globalThis.fetch.bind(globalThis) as FetchLike)

@@ -39,7 +39,8 @@ t.test('the dashboard in a real browser: sign in, live event, reconnecting…, m
   page.on('pageerror', (err) => problems.push(err.message))
   await fs.mkdir(ARTIFACTS, { recursive: true })
 
-  await page.goto(url)
+  // Three attempts instead of ten, so "offline" with Retry comes within seconds.
+  await page.goto(`${url}/?attempts=3`)
   await page.getByRole('button', { name: 'Ada Buyer' }).click()
   const connection = page.getByTestId('connection')
   await connection.getByText('connected').waitFor({ timeout: 15_000 })
@@ -64,11 +65,18 @@ t.test('the dashboard in a real browser: sign in, live event, reconnecting…, m
   await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-reconnecting.png'), fullPage: true })
   await tdb.query(`INSERT INTO notifications (user_id, kind, title, body) VALUES (1, 'escrow', 'Missed while down', 'delivered after the restart')`)
   await tdb.query(`UPDATE escrows SET status = 'funded' WHERE id = 2`)
+  await connection.getByText('offline').waitFor({ timeout: 30_000 })
+  const retry = page.getByTestId('retry')
+  t.ok(await retry.isVisible(), 'offline shows a Retry button')
+  await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-offline.png'), fullPage: true })
 
   ;({ service, url } = await startFeedService(t, tdb, env))
+  t.equal(await connection.textContent(), 'offline', 'no more attempts once failed, even with walcast back')
+  await retry.click()
   await feed.getByText('Missed while down: delivered after the restart').waitFor({ timeout: 30_000 })
   await feed.getByText('Escrow #2: draft → funded').waitFor({ timeout: 15_000 })
   await connection.getByText('connected').waitFor({ timeout: 15_000 })
+  t.notOk(await retry.isVisible(), 'Retry hidden once connected')
   t.equal(await page.getByTestId('badge').textContent(), '2', 'the missed notification counted once')
   const ids = await feed.locator('li').evaluateAll((items) => items.map((li) => (li as HTMLElement).dataset.id))
   t.equal(new Set(ids).size, ids.length, 'no event shown twice')

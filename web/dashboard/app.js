@@ -36,7 +36,9 @@ async function signIn(user) {
   $('escrows-panel').hidden = false
   $('feed-panel').hidden = false
   await getToken()
-  const client = createClient({ url: location.origin, getToken, onReset: () => loadEscrows() })
+  // ?attempts=N shortens the way to "offline" (demos, tests); the SDK default is 10.
+  const attempts = Number(new URLSearchParams(location.search).get('attempts')) || undefined
+  const client = createClient({ url: location.origin, getToken, onReset: () => loadEscrows(), backoff: { maxAttempts: attempts } })
   state.client = client
   client.onStatus(({ status, transport }) => {
     const label = $('connection')
