@@ -82,10 +82,11 @@ export function createSseStreams(options: SseOptions): SseStreams {
     for (const topic of topics) {
       if (!(await options.authorizer.canRead(principal, topic))) throw new FeedRequestError(403, 'forbidden', `not allowed to read ${topic}`)
     }
-    const streamsOfUser = perUser.get(principal.userId) ?? 0
-    if (streamsOfUser >= options.maxStreamsPerUser) throw new FeedRequestError(429, 'rate_limited', `at most ${options.maxStreamsPerUser} streams per user`)
     const reset = since !== undefined && !(await canResumeFrom(options.history, since))
     if (isAborted()) return
+    // Counted after the last await, so concurrent opens cannot slip past the limit.
+    const streamsOfUser = perUser.get(principal.userId) ?? 0
+    if (streamsOfUser >= options.maxStreamsPerUser) throw new FeedRequestError(429, 'rate_limited', `at most ${options.maxStreamsPerUser} streams per user`)
     perUser.set(principal.userId, streamsOfUser + 1)
     runStream(res, principal, topics, reset ? undefined : since, reset, onAbort)
   }
