@@ -41,6 +41,13 @@ export interface HttpConfig {
   readonly port: number
 }
 
+export interface ObservabilityConfig {
+  /** Retained WAL (bytes the slot holds back) above which walcast warns and /readyz stays up. */
+  readonly walWarnBytes: number
+  /** How often the slot's retained WAL and lag are measured. */
+  readonly walCheckIntervalMs: number
+}
+
 export interface LogConfig {
   readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 }
@@ -52,6 +59,7 @@ export interface Config {
   readonly history: HistoryConfig
   readonly http: HttpConfig
   readonly log: LogConfig
+  readonly observability: ObservabilityConfig
   /** true when walcast started its own Postgres: enables the demo data and writer. */
   readonly demo: boolean
 }
@@ -106,6 +114,21 @@ function identifier(env: Env, name: string, fallback: string): string {
   return value
 }
 
+const BYTES = /^(\d+)\s*(b|kb|mb|gb|tb|kib|mib|gib|tib)?$/i
+const UNIT_BYTES: Record<string, number> = {
+  b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40,
+}
+
+/** A byte count: a bare number of bytes, or with a unit (512MB, 1GiB). */
+function byteSize(env: Env, name: string, fallback: string): number {
+  const text = read(env, name) ?? fallback
+  const match = BYTES.exec(text)
+  if (!match) throw new ConfigError(name, `expected a size such as 1073741824, 512MB or 1GiB, got ${JSON.stringify(text)}`)
+  const bytes = Number(match[1]) * UNIT_BYTES[(match[2] ?? 'b').toLowerCase()]!
+  if (bytes <= 0 || !Number.isSafeInteger(bytes)) throw new ConfigError(name, `must be greater than zero and below 8 PiB, got ${JSON.stringify(text)}`)
+  return bytes
+}
+
 function databaseUrl(env: Env): string | undefined {
   const value = read(env, 'DATABASE_URL')
   if (value === undefined) return undefined
@@ -152,6 +175,10 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       port: integer(env, 'WALCAST_PORT', 8080, 0, 65535),
     },
     log: { level: level as LogConfig['level'] },
+    observability: {
+      walWarnBytes: byteSize(env, 'WALCAST_WAL_WARN_BYTES', '1GiB'),
+      walCheckIntervalMs: duration(env, 'WALCAST_WAL_CHECK_INTERVAL', '30s'),
+    },
     demo: url === undefined,
   }
   return deepFreeze(config)

@@ -16,7 +16,9 @@ import { startHeartbeat } from './replication/heartbeat.ts'
 import { seedDemoData } from './demo/seed.ts'
 import { startHttpServer, type HttpServer } from './http/server.ts'
 import type { HttpRoute } from './http/route.ts'
-import { json } from './http/route.ts'
+import { healthRoutes } from './observability/health.ts'
+import { createMetrics, type Metrics } from './observability/metrics.ts'
+import { createWalMonitor } from './observability/wal-monitor.ts'
 
 export interface Service {
   readonly config: Config
@@ -27,6 +29,7 @@ export interface Service {
   readonly hub: Hub
   readonly ingest: Ingest
   readonly http: HttpServer
+  readonly metrics: Metrics
   /** Graceful: stop reading, finish and acknowledge the in-flight batch, close. */
   stop(): Promise<void>
 }
@@ -57,6 +60,14 @@ export async function startService(config: Config, log: Logger): Promise<Service
 
     const history = createHistoryStore(database.db)
     const hub = createHub({ windowSize: HUB_WINDOW })
+    const walMonitor = createWalMonitor(database.db, {
+      slot: config.replication.slot, warnBytes: config.observability.walWarnBytes, intervalMs: config.observability.walCheckIntervalMs,
+    }, log.child({ module: 'wal' }))
+    // gatewayStats: the gateway's stats() once it is wired in; its series read 0 until then.
+    const metrics = createMetrics({
+      db: database.db, hub, ingestStatus: () => ingest.status(), walMonitor,
+      walWarnBytes: config.observability.walWarnBytes, gatewayStats: () => undefined,
+    })
     const ingest = await startIngest({
       database,
       connectionString,
@@ -65,13 +76,16 @@ export async function startService(config: Config, log: Logger): Promise<Service
       history,
       hub,
       log: log.child({ module: 'ingest' }),
+      onBatch: (stats) => metrics.observeBatch(stats),
     })
-    const pruner = startPruner(database.db, config.history, log.child({ module: 'prune' }))
+    const pruner = startPruner(database.db, config.history, log.child({ module: 'prune' }), (result) => metrics.recordPrune(result))
     const heartbeat = startHeartbeat(database.db, config.replication.heartbeatMs, log.child({ module: 'heartbeat' }))
+    walMonitor.start()
 
     // Plain HTTP routes contributed by each stage; transports mount themselves on http.app.
     const routes: HttpRoute[] = [
-      { method: 'get', path: '/healthz', handle: () => json(200, { status: 'ok' }) },
+      ...healthRoutes({ db: database.db, ingestStatus: () => ingest.status() }),
+      metrics.route,
     ]
     const http = await startHttpServer(config.http, routes, log.child({ module: 'http' }))
 
@@ -80,6 +94,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
       stopping ??= (async () => {
         http.close()
         heartbeat.stop()
+        walMonitor.stop()
+        metrics.stop()
         await ingest.stop()
         await pruner.stop()
         await database.close()
@@ -88,7 +104,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       })()
       return stopping
     }
-    return { config, database, connectionString, registry, history, hub, ingest, http, stop }
+    return { config, database, connectionString, registry, history, hub, ingest, http, metrics, stop }
   } catch (err) {
     await database.close().catch(() => {})
     await embedded?.stop().catch(() => {})
