@@ -66,7 +66,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     // gatewayStats: the gateway's stats() once it is wired in; its series read 0 until then.
     const metrics = createMetrics({
       db: database.db, hub, ingestStatus: () => ingest.status(), walMonitor,
-      walWarnBytes: config.observability.walWarnBytes, gatewayStats: () => undefined,
+      walWarnBytes: config.observability.walWarnBytes, slot: config.replication.slot, gatewayStats: () => undefined,
     })
     const ingest = await startIngest({
       database,

@@ -16,6 +16,7 @@ export interface MetricsDeps {
   readonly ingestStatus: () => IngestStatus
   readonly walMonitor: WalMonitor
   readonly walWarnBytes: number
+  readonly slot: string
   readonly gatewayStats: GatewayStatsSource
 }
 
@@ -41,6 +42,7 @@ const SAMPLE_REUSE_MS = 500
 
 export function createMetrics(deps: MetricsDeps): Metrics {
   const registry = new Registry()
+  const slot = deps.slot
   const registers = [registry]
 
   const ingested = new Counter({ name: 'walcast_events_ingested_total', help: 'Events made durable in the history, by type.', labelNames: ['type'], registers })
@@ -85,22 +87,25 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     }
   }
 
-  const databaseUp = new Gauge({ name: 'walcast_database_up', help: '1 when the last scrape could query Postgres.', registers })
+  const databaseUp = new Gauge({
+    name: 'walcast_database_up', help: '1 when this scrape could query Postgres.', registers,
+    collect: async () => { await fromDb(() => {}) },
+  })
   new Gauge({
     name: 'walcast_replication_streaming', help: '1 while the replication stream is connected and streaming.', registers,
     collect() { this.set(deps.ingestStatus().state === 'streaming' ? 1 : 0) },
   })
   new Gauge({
-    name: 'walcast_replication_lag_bytes', help: 'WAL written since the position walcast confirmed as durable.', registers,
-    collect: async function (this: Gauge) { this.reset(); await fromDb((s) => setIf(this, s.wal.slot?.lagBytes)) },
+    name: 'walcast_replication_lag_bytes', help: 'WAL written since the position walcast confirmed as durable.', labelNames: ['slot'], registers,
+    collect: async function (this: Gauge) { this.reset(); await fromDb((s) => setIf(this, slot, s.wal.slot?.lagBytes)) },
   })
   new Gauge({
-    name: 'walcast_replication_lag_seconds', help: "Postgres' flush_lag for walcast's walsender (0 when caught up).", registers,
-    collect: async function (this: Gauge) { this.reset(); await fromDb((s) => setIf(this, s.wal.lagSeconds)) },
+    name: 'walcast_replication_lag_seconds', help: "Postgres' flush_lag for walcast's walsender (0 when caught up).", labelNames: ['slot'], registers,
+    collect: async function (this: Gauge) { this.reset(); await fromDb((s) => setIf(this, slot, s.wal.lagSeconds)) },
   })
   new Gauge({
-    name: 'walcast_slot_retained_wal_bytes', help: 'WAL the server keeps for the slot (pg_current_wal_lsn() - restart_lsn).', registers,
-    collect: async function (this: Gauge) { this.reset(); await fromDb((s) => setIf(this, s.wal.slot?.retainedBytes)) },
+    name: 'walcast_slot_retained_wal_bytes', help: 'WAL the server keeps for the slot (pg_current_wal_lsn() - restart_lsn).', labelNames: ['slot'], registers,
+    collect: async function (this: Gauge) { this.reset(); await fromDb((s) => setIf(this, slot, s.wal.slot?.retainedBytes)) },
   })
   new Gauge({
     name: 'walcast_slot_retained_wal_over_threshold', help: '1 when retained WAL passes WALCAST_WAL_WARN_BYTES.', registers,
@@ -156,8 +161,9 @@ export function createMetrics(deps: MetricsDeps): Metrics {
   }
 }
 
-function setIf(gauge: Gauge, value: number | null | undefined): void {
-  if (value !== null && value !== undefined) gauge.set(value)
+/** An unknown figure is left out (labelled series can be absent), never reported as 0. */
+function setIf(gauge: Gauge, slot: string, value: number | null | undefined): void {
+  if (value !== null && value !== undefined) gauge.set({ slot }, value)
 }
 
 async function readDbSample(deps: MetricsDeps): Promise<DbSample> {
