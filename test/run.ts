@@ -37,7 +37,7 @@ async function main(): Promise<number> {
       postgresFlags: [
         '-c', 'wal_level=logical', '-c', 'max_replication_slots=64', '-c', 'max_wal_senders=64',
         '-c', 'max_connections=300', '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off',
-        '-c', 'wal_sender_timeout=60s',
+        '-c', 'wal_sender_timeout=60s', '-c', 'max_slot_wal_keep_size=8GB',
       ],
       onLog: () => {},
       onError: () => {},
