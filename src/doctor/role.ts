@@ -24,10 +24,13 @@ export async function checkRole(ctx: DoctorContext): Promise<CheckResult[]> {
     : fail('role.replication', `role ${me.name} lacks the REPLICATION attribute: it cannot open a replication connection`,
       `ALTER ROLE ${role} WITH REPLICATION; (as a superuser; see sql/role.sql)`))
 
+  // Looked up through the catalogs: to_regclass() itself fails without USAGE on the schema.
   const tracked = await sql<{ t: string; present: boolean; allowed: boolean | null }>`
-    SELECT t, to_regclass(t) IS NOT NULL AS present,
-           CASE WHEN to_regclass(t) IS NULL THEN NULL ELSE has_table_privilege(to_regclass(t), 'SELECT') END AS allowed
-    FROM unnest(${[...ctx.tracked]}::text[]) AS t ORDER BY t`.execute(ctx.db)
+    SELECT t, c.oid IS NOT NULL AS present, CASE WHEN c.oid IS NULL THEN NULL ELSE has_table_privilege(c.oid, 'SELECT') END AS allowed
+    FROM unnest(${[...ctx.tracked]}::text[]) AS t
+    LEFT JOIN pg_namespace n ON n.nspname = split_part(t, '.', 1)
+    LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = split_part(t, '.', 2)
+    ORDER BY t`.execute(ctx.db)
   const absent = tracked.rows.filter((r) => !r.present).map((r) => r.t)
   const unreadable = tracked.rows.filter((r) => r.present && !r.allowed).map((r) => r.t)
   if (absent.length > 0) {
@@ -50,12 +53,13 @@ export async function checkRole(ctx: DoctorContext): Promise<CheckResult[]> {
     if (!schema.usage) lacking.push('USAGE on schema walcast')
     for (const [table, privileges] of WALCAST_TABLES) {
       // has_table_privilege with a list is true when ANY is held: ask one at a time.
-      const row = (await sql<{ present: boolean; missing: string[] | null }>`
-        SELECT to_regclass(${table}) IS NOT NULL AS present,
-               CASE WHEN to_regclass(${table}) IS NULL THEN NULL ELSE
-                 ARRAY(SELECT p FROM unnest(string_to_array(${privileges}, ', ')) AS p WHERE NOT has_table_privilege(to_regclass(${table}), p))
-               END AS missing`.execute(ctx.db)).rows[0]!
-      if (!row.present) lacking.push(`${table} (missing: run walcast migrate)`)
+      const row = (await sql<{ oid: number | null; missing: string[] | null }>`
+        SELECT c.oid, CASE WHEN c.oid IS NULL THEN NULL ELSE
+                 ARRAY(SELECT p FROM unnest(string_to_array(${privileges}, ', ')) AS p WHERE NOT has_table_privilege(c.oid, p))
+               END AS missing
+        FROM (SELECT 1) AS one
+        LEFT JOIN pg_class c ON c.relnamespace = 'walcast'::regnamespace AND c.relname = split_part(${table}, '.', 2)`.execute(ctx.db)).rows[0]!
+      if (row.oid === null) lacking.push(`${table} (missing: run walcast migrate)`)
       else if (row.missing!.length > 0) lacking.push(`${row.missing!.join(', ')} on ${table}`)
     }
     results.push(lacking.length === 0
