@@ -64,7 +64,8 @@ t.test('a slot dropped while walcast was stopped is noticed at the next start', 
   await seedEscrow(tdb, 1)
   await waitForHistory(tdb, 1)
   await first.stop()
-  await tdb.query('SELECT pg_drop_replication_slot($1)', [tdb.slot])
+  // The walsender exits shortly after the connection closes.
+  await waitFor(() => tdb.query('SELECT pg_drop_replication_slot($1)', [tdb.slot]).then(() => true), 15_000, 'slot dropped')
 
   const { log, lines } = capturingLogger('info')
   const second = await startService(tdb.config(), log)
