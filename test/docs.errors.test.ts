@@ -1,0 +1,21 @@
+import fs from 'node:fs/promises'
+import t from 'tap'
+
+t.test('docs/errors.md has one heading per error code of src/errors.ts, and no other', async (t) => {
+  const source = await fs.readFile('src/errors.ts', 'utf8')
+  const union = /export type ErrorCode =([^]*?)\n\n/.exec(source)![1]!
+  const codes = [...union.matchAll(/'([A-Z_]+)'/g)].map((m) => m[1]!).sort()
+  const docs = await fs.readFile('docs/errors.md', 'utf8')
+  const headings = [...docs.matchAll(/^## ([A-Z_]+)$/gm)].map((m) => m[1]!).sort()
+  t.ok(codes.length >= 10, 'read the codes')
+  t.same(headings, codes)
+})
+
+t.test('docs/operations.md lists every variable src/config.ts reads, with its default', async (t) => {
+  const source = await fs.readFile('src/config.ts', 'utf8')
+  const variables = [...new Set([...source.matchAll(/'((?:WALCAST|DATABASE)_[A-Z_]+)'/g)].map((m) => m[1]!))].sort()
+  const docs = await fs.readFile('docs/operations.md', 'utf8')
+  const rows = [...docs.matchAll(/^\| `((?:WALCAST|DATABASE)_[A-Z_]+)` \|/gm)].map((m) => m[1]!).sort()
+  t.ok(variables.length >= 15, 'read the variables')
+  t.same(rows, variables)
+})
