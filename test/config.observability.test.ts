@@ -13,5 +13,5 @@ t.test('WALCAST_WAL_WARN_BYTES and WALCAST_WAL_CHECK_INTERVAL', async (t) => {
   t.throws(() => read('0'), { code: 'CONFIG_INVALID', variable: 'WALCAST_WAL_WARN_BYTES', message: /must be greater than zero/ })
   t.throws(() => read('99999TiB'), { code: 'CONFIG_INVALID', message: /below 8 PiB/ })
   t.throws(() => read('-5'), { code: 'CONFIG_INVALID', message: /expected a size such as/ })
-  t.throws(() => loadConfig({ WALCAST_WAL_CHECK_INTERVAL: 'often' }), { variable: 'WALCAST_WAL_CHECK_INTERVAL' })
+  t.throws(() => loadConfig({ WALCAST_WAL_CHECK_INTERVAL: 'often' }), { variable: 'WALCAST_WAL_CHECK_INTERVAL', message: /expected a duration/ })
 })

@@ -1,19 +1,11 @@
 import { spawn } from 'node:child_process'
 import fs from 'node:fs/promises'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { runCli } from '../helpers/cli.ts'
 import { waitFor } from '../helpers/wait.ts'
-
-async function freePort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as net.AddressInfo).port
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
+import { freePort } from '../helpers/own-server.ts'
 
 t.test('walcast serve on the embedded default: demo data, /readyz, CLI alongside, graceful SIGTERM', async (t) => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'walcast-serve-'))

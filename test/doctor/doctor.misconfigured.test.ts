@@ -1,6 +1,6 @@
 import pg from 'pg'
 import t from 'tap'
-import { startSecondServer } from '../helpers/second-server.ts'
+import { startOwnPostgres } from '../helpers/own-server.ts'
 import { runCli } from '../helpers/cli.ts'
 import { createDatabase } from '../../src/db/database.ts'
 import { migrate } from '../../src/db/migrate.ts'
@@ -12,11 +12,11 @@ import { createHistoryStore } from '../../src/history/store.ts'
 import { createSlotRecordingGap } from '../../src/replication/slot-admin.ts'
 
 t.test('doctor on a misconfigured server reports each problem with its fix', async (t) => {
-  const server = await startSecondServer(t, ['-c', 'wal_level=replica', '-c', 'max_wal_senders=0'])
-  const database = createDatabase({ url: server.url(), poolSize: 2 })
+  const server = await startOwnPostgres(t, ['wal_level=replica', 'max_wal_senders=0'])
+  const database = createDatabase({ url: server.url, poolSize: 2 })
   t.teardown(() => database.close())
   await migrate(database.db)
-  const admin = new pg.Client({ connectionString: server.url() })
+  const admin = new pg.Client({ connectionString: server.url })
   await admin.connect()
   t.teardown(() => admin.end())
   await admin.query(`
@@ -68,7 +68,7 @@ t.test('doctor on a misconfigured server reports each problem with its fix', asy
   await t.rejects(createSlotRecordingGap(database.db, createHistoryStore(database.db), 'walcast'), { code: 'WAL_LEVEL_NOT_LOGICAL' }, 'Postgres\' own refusal is translated too')
 
   // As a role with no REPLICATION and no grants.
-  const weak = new URL(server.url())
+  const weak = new URL(server.url)
   weak.username = 'doctor_weak'
   weak.password = 'weak-pw'
   const asWeak = await runCli(['doctor', '--json'], { DATABASE_URL: weak.toString() })

@@ -1,6 +1,7 @@
 import pg from 'pg'
 import t from 'tap'
-import { startSecondServer } from '../helpers/second-server.ts'
+import { startOwnPostgres } from '../helpers/own-server.ts'
+import { urlForDatabase } from '../helpers/db.ts'
 import { capturingLogger, silentLogger } from '../helpers/log.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { loadConfig } from '../../src/config.ts'
@@ -15,12 +16,12 @@ import { startService } from '../../src/service.ts'
 
 t.test('a slot Postgres invalidated (wal_status = lost): doctor fails it, walcast stops without WALCAST_SLOT_RECREATE and replaces it with a gap with it', async (t) => {
   // A tiny max_slot_wal_keep_size makes Postgres invalidate an idle slot after a few segments.
-  const server = await startSecondServer(t, ['-c', 'wal_level=logical', '-c', 'max_slot_wal_keep_size=1MB', '-c', 'max_wal_size=32MB'])
-  const admin = new pg.Client({ connectionString: server.url() })
+  const server = await startOwnPostgres(t, ['wal_level=logical', 'max_slot_wal_keep_size=1MB', 'max_wal_size=32MB'])
+  const admin = new pg.Client({ connectionString: server.url })
   await admin.connect()
   t.teardown(() => admin.end())
   await admin.query('CREATE DATABASE app')
-  const url = server.url('app')
+  const url = urlForDatabase('app', server.url)
   const database = createDatabase({ url, poolSize: 2 })
   t.teardown(() => database.close())
   const registry = createDomainRegistry([escrowDomain])
