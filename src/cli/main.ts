@@ -81,6 +81,7 @@ export async function main(argv: string[]): Promise<number> {
 /** SQLSTATEs an operator meets with these commands, and what to do about them. */
 const PG_HINTS: Record<string, string> = {
   '42501': 'the role lacks a privilege for this: run it as the object\'s owner, or see sql/role.sql',
+  '42P01': 'a table walcast needs is missing: run walcast migrate (as the schema owner)',
   '55006': 'the object is in use by another process: see walcast slot status',
   '53400': 'a server limit was reached: see walcast doctor',
 }

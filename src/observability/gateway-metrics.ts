@@ -5,6 +5,7 @@ import { Counter, Gauge, type Registry } from 'prom-client'
  * gateway owns the numbers, the metrics only read them at scrape time.
  */
 export interface GatewayStats {
+  // Field names follow the gateway's own stats object, so its stats() plugs in as it is.
   readonly connections: number
   readonly subscriptions: number
   readonly messagesSent: number
@@ -12,7 +13,9 @@ export interface GatewayStats {
   readonly slowConsumerCloses: number
   readonly authFailures: number
   readonly replayRequests: number
-  readonly replayedEvents: number
+  readonly replayEvents: number
+  /** Resumes answered with `reset` (pruned history, a recorded gap). */
+  readonly resets?: number
 }
 
 /** undefined while no gateway runs: the series then read 0. */
@@ -29,7 +32,8 @@ const COUNTERS: ReadonlyArray<[keyof GatewayStats, string, string]> = [
   ['slowConsumerCloses', 'walcast_gateway_slow_consumer_closes_total', 'Connections closed because the client read too slowly.'],
   ['authFailures', 'walcast_gateway_auth_failures_total', 'Rejected tokens.'],
   ['replayRequests', 'walcast_gateway_replay_requests_total', 'Resumes that needed events from before the live stream.'],
-  ['replayedEvents', 'walcast_gateway_replayed_events_total', 'Events sent while replaying.'],
+  ['replayEvents', 'walcast_gateway_replayed_events_total', 'Events sent while replaying.'],
+  ['resets', 'walcast_gateway_resets_total', 'Resumes answered with reset: the history could not prove them complete.'],
 ]
 
 export function registerGatewayMetrics(registry: Registry, source: GatewayStatsSource): void {

@@ -22,6 +22,8 @@ export async function createSlotRecordingGap(db: Db, history: HistoryStore, name
       hint: 'walcast slot status shows it; drop it first (walcast slot drop --force) to start over',
     })
   }
+  // Read first: a missing history table must fail before a slot starts pinning WAL.
+  const last = await history.lastId()
   let slot: SlotInfo
   try {
     slot = await createSlot(db, name)
@@ -34,7 +36,6 @@ export async function createSlotRecordingGap(db: Db, history: HistoryStore, name
     }
     throw err
   }
-  const last = await history.lastId()
   if (last === undefined || assumeNoWrites) return { slot, gap: undefined }
   const gap = { afterLsn: last.lsn, untilLsn: slot.confirmedFlushLsn ?? 0n }
   await history.recordGap(gap.afterLsn, gap.untilLsn, 'slot_created')

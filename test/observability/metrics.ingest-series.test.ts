@@ -44,7 +44,7 @@ t.test('/metrics exposes each ingest and database series after traffic', async (
   t.equal(value(text, 'walcast_database_up'), 1)
   t.ok(value(text, 'walcast_history_bytes')! > 0, 'history size')
   for (const q of ['0.5', '0.99', '1']) t.ok(value(text, `walcast_event_loop_delay_seconds{quantile="${q}"}`)! >= 0, `event-loop delay ${q}`)
-  for (const name of ['connections', 'subscriptions', 'messages_sent_total', 'bytes_sent_total', 'slow_consumer_closes_total', 'auth_failures_total', 'replay_requests_total', 'replayed_events_total']) {
+  for (const name of ['connections', 'subscriptions', 'messages_sent_total', 'bytes_sent_total', 'slow_consumer_closes_total', 'auth_failures_total', 'replay_requests_total', 'replayed_events_total', 'resets_total']) {
     t.equal(value(text, `walcast_gateway_${name}`), 0, `gateway ${name} reads 0 until a gateway is wired`)
   }
 
@@ -71,7 +71,7 @@ t.test('gateway series read the injected stats', async (t) => {
   const registry = new Registry()
   let stats: GatewayStats | undefined = {
     connections: 3, subscriptions: 7, messagesSent: 120, bytesSent: 4096,
-    slowConsumerCloses: 1, authFailures: 2, replayRequests: 5, replayedEvents: 40,
+    slowConsumerCloses: 1, authFailures: 2, replayRequests: 5, replayEvents: 40, resets: 6,
   }
   registerGatewayMetrics(registry, () => stats)
   const text = await registry.metrics()
@@ -83,6 +83,7 @@ t.test('gateway series read the injected stats', async (t) => {
   t.equal(value(text, 'walcast_gateway_auth_failures_total'), 2)
   t.equal(value(text, 'walcast_gateway_replay_requests_total'), 5)
   t.equal(value(text, 'walcast_gateway_replayed_events_total'), 40)
+  t.equal(value(text, 'walcast_gateway_resets_total'), 6)
   t.match(text, /# TYPE walcast_gateway_bytes_sent_total counter/)
   stats = { ...stats, messagesSent: 121 }
   t.equal(value(await registry.metrics(), 'walcast_gateway_messages_sent_total'), 121, 'totals follow the gateway, never double-counted')
