@@ -2,7 +2,7 @@ import t from 'tap'
 import { createTestDatabase } from '../helpers/db.ts'
 import { startTestService, waitForHistory } from '../helpers/service.ts'
 import { cliEnv, runCli } from '../helpers/cli.ts'
-import { slotRow } from '../helpers/slot.ts'
+import { slotRow, waitForActiveSlot } from '../helpers/slot.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 interface SlotJson {
@@ -24,6 +24,7 @@ t.test('slot status, slot drop and slot create, as a DBA runs them', async (t) =
   }
   const lsnGreater = async (a: string, b: string) => (await tdb.query<{ gt: boolean }>('SELECT $1::pg_lsn > $2::pg_lsn AS gt', [a, b])).rows[0]!.gt
 
+  await waitForActiveSlot(tdb)
   const s1 = await ours()
   const walsender = await tdb.query<{ pid: number }>(`SELECT pid FROM pg_stat_replication WHERE application_name = $1`, [`walcast:${tdb.slot}`])
   t.match(s1, { walcast: true, active: true, activePid: walsender.rows[0]!.pid, walStatus: 'reserved' }, 'active, with the walsender pid')

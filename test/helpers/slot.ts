@@ -39,3 +39,14 @@ export async function currentLsn(tdb: TestDatabase): Promise<string> {
   const result = await tdb.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')
   return result.rows[0]!.lsn
 }
+
+/**
+ * The ingest reports `streaming` as it opens the replication connection; the walsender
+ * holds the slot a moment later. Tests that need the slot held wait for this.
+ */
+export async function waitForActiveSlot(tdb: TestDatabase, slot: string = tdb.slot): Promise<SlotRow> {
+  return waitFor(async () => {
+    const row = await slotRow(tdb, slot)
+    return row?.active ? row : undefined
+  }, 15_000, `slot ${slot} active`)
+}

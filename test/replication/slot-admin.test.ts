@@ -1,13 +1,14 @@
 import t from 'tap'
 import { createTestDatabase } from '../helpers/db.ts'
 import { startTestService } from '../helpers/service.ts'
-import { slotRow } from '../helpers/slot.ts'
+import { slotRow, waitForActiveSlot } from '../helpers/slot.ts'
 import { createHistoryStore } from '../../src/history/store.ts'
 import { createSlotRecordingGap, dropSlot } from '../../src/replication/slot-admin.ts'
 
 t.test('dropSlot lets Postgres refuse an active slot, and names a missing one', async (t) => {
   const tdb = await createTestDatabase(t)
   await startTestService(t, tdb)
+  await waitForActiveSlot(tdb)
   const db = tdb.database.db
   await t.rejects(dropSlot(db, tdb.slot), { code: 'SLOT_ACTIVE', message: `replication slot ${tdb.slot} is active; an active slot is never dropped` })
   t.ok((await slotRow(tdb))?.active, 'still there and streaming')
