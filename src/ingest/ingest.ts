@@ -78,8 +78,14 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
       await sleep(config.takeoverRetryMs)
       return
     }
+    const startLsn = slot.confirmedFlushLsn ?? 0n
+    // `streaming` (what /readyz reports) only once the walsender holds the slot.
+    const onStart = (): void => {
+      setState('streaming', undefined)
+      log.info({ slot: config.slot, publication: config.publication, lsn: formatLsn(startLsn) }, 'replication streaming')
+    }
     const stream = createReplicationStream(
-      { connectionString: deps.connectionString, slot: config.slot, publication: config.publication, statusIntervalMs: config.statusIntervalMs },
+      { connectionString: deps.connectionString, slot: config.slot, publication: config.publication, statusIntervalMs: config.statusIntervalMs, onStart },
       log,
     )
     const batcher = new TransactionBatcher({
@@ -97,10 +103,7 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
       },
     })
     current = { stream, batcher }
-    const startLsn = slot.confirmedFlushLsn ?? 0n
     durableLsn = startLsn
-    setState('streaming', undefined)
-    log.info({ slot: config.slot, publication: config.publication, lsn: formatLsn(startLsn) }, 'replication streaming')
     try {
       await stream.run(startLsn, batcher)
     } finally {

@@ -18,6 +18,8 @@ export interface StreamOptions {
   slot: string
   publication: string
   statusIntervalMs: number
+  /** Called once the server has started streaming: the walsender now holds the slot. */
+  onStart?: () => void
 }
 
 /** One replication connection. Create a new one per attempt: it holds connection state. */
@@ -63,6 +65,7 @@ export function createReplicationStream(options: StreamOptions, log: Logger): Re
       service.on('start', () => {
         statusTimer = setInterval(() => void sendStatus().catch(() => {}), options.statusIntervalMs)
         statusTimer.unref()
+        options.onStart?.()
       })
       try {
         await service.subscribe(plugin, options.slot, formatLsn(startLsn))
