@@ -42,7 +42,7 @@ export interface HttpConfig {
 }
 
 export interface ObservabilityConfig {
-  /** Retained WAL (bytes the slot holds back) above which walcast warns and /readyz stays up. */
+  /** Retained WAL (bytes the slot pins) above which walcast logs a warning and raises a metric. */
   readonly walWarnBytes: number
   /** How often the slot's retained WAL and lag are measured. */
   readonly walCheckIntervalMs: number
