@@ -8,6 +8,7 @@ const WALCAST_TABLES: ReadonlyArray<[string, string]> = [
   ['walcast.event_topics', 'SELECT, INSERT, DELETE'],
   ['walcast.horizon', 'SELECT, INSERT, UPDATE'],
   ['walcast.gaps', 'SELECT, INSERT'],
+  ['walcast.slots', 'SELECT, INSERT'],
   ['walcast.migrations', 'SELECT'],
 ]
 

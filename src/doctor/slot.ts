@@ -7,9 +7,10 @@ import { fail, pass, warn, type CheckResult, type DoctorContext } from './check.
 export async function checkSlot(ctx: DoctorContext): Promise<CheckResult[]> {
   const slot = await slotStats(ctx.db, ctx.slot)
   if (slot === undefined) {
-    const history = await sql<{ any: boolean }>`SELECT EXISTS (SELECT 1 FROM walcast.events) AS any`.execute(ctx.db).catch(() => undefined)
-    if (history?.rows[0]?.any) {
-      return [fail('slot.exists', `replication slot ${ctx.slot} is missing although the history holds events: changes since the last event were never read`,
+    const used = await sql<{ known: boolean }>`
+      SELECT EXISTS (SELECT 1 FROM walcast.slots WHERE name = ${ctx.slot}) OR EXISTS (SELECT 1 FROM walcast.events) AS known`.execute(ctx.db).catch(() => undefined)
+    if (used?.rows[0]?.known) {
+      return [fail('slot.exists', `replication slot ${ctx.slot} is missing although walcast streamed from it (or the history holds events): changes since were never read`,
         'walcast slot create (records the gap so resuming clients get reset), or start walcast with WALCAST_SLOT_RECREATE=true')]
     }
     return [warn('slot.exists', `replication slot ${ctx.slot} does not exist yet (walcast creates it on first start)`, 'walcast slot create, or start walcast')]

@@ -8,7 +8,7 @@ import { StartupError, WalcastError, isRetryable, sqlState } from '../errors.ts'
 import { formatEventId, formatLsn, ZERO_ID } from '../event-id.ts'
 import { createReplicationStream, type ReplicationStream } from '../replication/stream.ts'
 import { ensureSlot, getSlot, createSlot } from '../replication/slot.ts'
-import { dropSlot } from '../replication/slot-admin.ts'
+import { dropSlot, isKnownSlot, rememberSlot } from '../replication/slot-admin.ts'
 import { TransactionBatcher, type BatchStats } from './batcher.ts'
 import { createPublisher } from './publisher.ts'
 
@@ -59,9 +59,9 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
   let stopping = false
   let current: { stream: ReplicationStream; batcher: TransactionBatcher } | undefined
   let wake: (() => void) | undefined
-  // Events in the history mean a slot existed: finding none at start-up is the same loss
-  // as one vanishing while running (dropped while walcast was stopped).
-  let knewSlot = last !== undefined
+  // A slot walcast streamed from before (walcast.slots) that is missing at start-up was
+  // dropped while walcast was stopped: the same loss as one vanishing while running.
+  let knewSlot = await isKnownSlot(db, config.slot)
   let reportedMissing = false
 
   const sleep = (ms: number): Promise<void> => new Promise((resolve) => {
@@ -138,6 +138,7 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
         return undefined
       }
       const created = await createSlot(db, config.slot)
+      await rememberSlot(db, config.slot)
       await history.recordGap(durableLsn, created.confirmedFlushLsn ?? 0n, 'slot_recreated')
       log.error({ slot: config.slot, after: formatLsn(durableLsn), until: formatLsn(created.confirmedFlushLsn ?? 0n) }, 'replication slot recreated; recorded a gap, resumes across it get reset')
       knewSlot = true
@@ -146,6 +147,7 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
     reportedMissing = false
     const { slot, created } = await ensureSlot(db, config.slot)
     if (created) log.info({ slot: config.slot }, 'created replication slot')
+    if (!knewSlot) await rememberSlot(db, config.slot)
     knewSlot = true
     return slot
   }

@@ -69,3 +69,14 @@ export function slotMissingError(name: string): WalcastError {
     hint: 'walcast slot status lists the slots; WALCAST_SLOT names the one walcast uses',
   })
 }
+
+/** Notes that walcast streams from `name` (walcast.slots): from now on, its absence is a loss. */
+export async function rememberSlot(db: Db, name: string): Promise<void> {
+  await sql`INSERT INTO walcast.slots (name) VALUES (${name}) ON CONFLICT (name) DO NOTHING`.execute(db)
+}
+
+/** Whether walcast has streamed from `name` before (so a missing slot means lost changes). */
+export async function isKnownSlot(db: Db, name: string): Promise<boolean> {
+  const result = await sql<{ known: boolean }>`SELECT EXISTS (SELECT 1 FROM walcast.slots WHERE name = ${name}) AS known`.execute(db)
+  return result.rows[0]!.known
+}

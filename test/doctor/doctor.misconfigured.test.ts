@@ -45,7 +45,7 @@ t.test('doctor on a misconfigured server reports each problem with its fix', asy
   expectFinding('publication.tables', 'fail', /lacks tracked table\(s\) public\.notifications/, 'ALTER PUBLICATION "walcast" ADD TABLE "public"."notifications";')
   expectFinding('replica_identity.public.escrows', 'fail', /REPLICA IDENTITY DEFAULT, but walcast needs the full old row/, 'ALTER TABLE public.escrows REPLICA IDENTITY FULL;')
   expectFinding('replica_identity.public.notifications', 'fail', /REPLICA IDENTITY NOTHING: Postgres rejects UPDATE and DELETE/, /^ALTER TABLE public\.notifications REPLICA IDENTITY FULL;/)
-  expectFinding('slot.exists', 'fail', /missing although the history holds events/, /walcast slot create/)
+  expectFinding('slot.exists', 'fail', /missing although walcast streamed from it \(or the history holds events\)/, /walcast slot create/)
   expectFinding('history.retention', 'warn', /the oldest event is 30d old, retention is 7d/, /walcast history prune/)
   expectFinding('history.position', 'fail', /the history ends at LSN FF\/0, beyond this server's WAL position/, /upgrading-postgres/)
   for (const id of ['settings.max_replication_slots', 'role.replication', 'publication.exists', 'publication.operations', 'replica_identity.public.milestones', 'history.size', 'history.gaps']) {
