@@ -11,6 +11,8 @@ export interface StreamHandler {
   message(prefix: string, content: Uint8Array, lsn: bigint): void | Promise<void>
   /** `endLsn` is the position to acknowledge once the transaction is durable. */
   commit(commitLsn: bigint, endLsn: bigint): void | Promise<void>
+  /** True when nothing handed over is still open, pending or being written. */
+  isIdle(): boolean
 }
 
 export interface StreamOptions {
@@ -56,8 +58,16 @@ export function createReplicationStream(options: StreamOptions, log: Logger): Re
         log.debug({ err }, 'replication connection error')
         void service.stop().catch(() => {})
       })
-      service.on('heartbeat', (_lsn: string, _ts: number, shouldRespond: boolean) => {
-        if (shouldRespond) void sendStatus().catch(() => {})
+      service.on('heartbeat', (lsn: string, _ts: number, shouldRespond: boolean) => {
+        // A keepalive carries the position the walsender has decoded up to. When every
+        // message before it has been handled and is durable, that position is safe to
+        // confirm: transactions still open commit later, beyond it. Without this the slot
+        // never moves past WAL of untracked tables, and a server shutdown waits forever
+        // for walcast to confirm the shutdown checkpoint.
+        const position = parseLsn(lsn)
+        const advance = position > durable && handler.isIdle() && libraryIdle(service)
+        if (advance) durable = position
+        if (advance || shouldRespond) void sendStatus().catch(() => {})
       })
       service.on('data', (_lsn: string, msg: Pgoutput.Message) => dispatch(msg, handler, log))
       service.on('start', () => {
@@ -81,6 +91,16 @@ export function createReplicationStream(options: StreamOptions, log: Logger): Re
       await service.stop()
     },
   }
+}
+
+/**
+ * pg-logical-replication queues decoded messages (flow control) but delivers keepalives
+ * at once; a keepalive may only be confirmed when that queue is empty. The queue is not
+ * public: if a future version renames it, this answers false (never confirms early).
+ */
+function libraryIdle(service: LogicalReplicationService): boolean {
+  const internals = service as unknown as { _messageQueue?: unknown[]; _processing?: boolean }
+  return Array.isArray(internals._messageQueue) && internals._messageQueue.length === 0 && internals._processing === false
 }
 
 function dispatch(msg: Pgoutput.Message, handler: StreamHandler, log: Logger): void | Promise<void> {
