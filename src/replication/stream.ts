@@ -44,6 +44,7 @@ export function createReplicationStream(options: StreamOptions, log: Logger): Re
   let durable = 0n
   let statusTimer: NodeJS.Timeout | undefined
   let failure: Error | undefined
+  let stopped = false
 
   async function sendStatus(): Promise<void> {
     // The library reports lsn + 1; the server expects the position itself.
@@ -71,9 +72,15 @@ export function createReplicationStream(options: StreamOptions, log: Logger): Re
       })
       service.on('data', (_lsn: string, msg: Pgoutput.Message) => dispatch(msg, handler, log))
       service.on('start', () => {
+        // stop() may have run while the connection was still being set up.
+        if (stopped) {
+          void service.stop().catch(() => {})
+          return
+        }
         statusTimer = setInterval(() => void sendStatus().catch(() => {}), options.statusIntervalMs)
         statusTimer.unref()
       })
+      if (stopped) return
       try {
         await service.subscribe(plugin, options.slot, formatLsn(startLsn))
       } finally {
@@ -87,6 +94,7 @@ export function createReplicationStream(options: StreamOptions, log: Logger): Re
       await sendStatus()
     },
     async stop() {
+      stopped = true
       if (statusTimer !== undefined) clearInterval(statusTimer)
       await service.stop()
     },
