@@ -48,6 +48,36 @@ export interface ObservabilityConfig {
   readonly walCheckIntervalMs: number
 }
 
+/** JWT verification for every transport (docs/protocol.md#authentication). */
+export interface AuthConfig {
+  /** HS256 shared secret (at least 32 characters). */
+  readonly secret: string | undefined
+  /** RS256/ES256 keys, fetched and cached from this JWKS URL. */
+  readonly jwksUrl: string | undefined
+  readonly issuer: string | undefined
+  readonly audience: string | undefined
+  readonly clockToleranceSec: number
+}
+
+/** The WebSocket gateway's limits (docs/protocol.md#limits). */
+export interface GatewayConfig {
+  /** A socket whose send buffer passes this many bytes is closed with 4008. */
+  readonly maxBackpressure: number
+  /** Largest client frame accepted; a bigger one closes the socket with 1009. */
+  readonly maxPayload: number
+  readonly maxSubscriptions: number
+  readonly maxConnectionsPerUser: number
+  /** Inbound frames per second refilled into each connection's token bucket. */
+  readonly rate: number
+  readonly burst: number
+  /** Frames sent on an empty bucket (each answered rate_limited) before closing with 4029. */
+  readonly rateTolerance: number
+  /** Seconds without traffic before a socket is dropped; pings are sent automatically. */
+  readonly idleTimeoutSec: number
+  /** Events read from the history per page during a replay. */
+  readonly replayPage: number
+}
+
 export interface LogConfig {
   readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 }
@@ -58,6 +88,8 @@ export interface Config {
   readonly replication: ReplicationConfig
   readonly history: HistoryConfig
   readonly http: HttpConfig
+  readonly auth: AuthConfig
+  readonly gateway: GatewayConfig
   readonly log: LogConfig
   readonly observability: ObservabilityConfig
   /** true when walcast started its own Postgres: enables the demo data and writer. */
@@ -174,6 +206,19 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       host: read(env, 'WALCAST_HOST') ?? '127.0.0.1',
       port: integer(env, 'WALCAST_PORT', 8080, 0, 65535),
     },
+    auth: authConfig(env, url === undefined),
+    gateway: {
+      maxBackpressure: integer(env, 'WALCAST_MAX_BACKPRESSURE', 1_048_576, 65_536, 1_073_741_824),
+      maxPayload: integer(env, 'WALCAST_WS_MAX_PAYLOAD', 16_384, 1024, 1_048_576),
+      maxSubscriptions: integer(env, 'WALCAST_WS_MAX_SUBSCRIPTIONS', 100, 1, 100_000),
+      maxConnectionsPerUser: integer(env, 'WALCAST_WS_MAX_CONNECTIONS_PER_USER', 20, 1, 100_000),
+      rate: integer(env, 'WALCAST_WS_RATE', 50, 1, 1_000_000),
+      burst: integer(env, 'WALCAST_WS_BURST', 200, 1, 1_000_000),
+      rateTolerance: integer(env, 'WALCAST_WS_RATE_TOLERANCE', 50, 0, 1_000_000),
+      // uWS aborts the process on an idle timeout between 1 and 7 s: refuse it here.
+      idleTimeoutSec: integer(env, 'WALCAST_WS_IDLE_TIMEOUT', 60, 8, 960),
+      replayPage: integer(env, 'WALCAST_WS_REPLAY_PAGE', 500, 1, 100_000),
+    },
     log: { level: level as LogConfig['level'] },
     observability: {
       walWarnBytes: byteSize(env, 'WALCAST_WAL_WARN_BYTES', '1GiB'),
@@ -182,6 +227,35 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     demo: url === undefined,
   }
   return deepFreeze(config)
+}
+
+/**
+ * The embedded demo (no DATABASE_URL) accepts tokens signed with this published secret
+ * unless a key is configured, so `npm start` can be tried with a one-line token.
+ */
+export const DEMO_JWT_SECRET = 'walcast-demo-secret-never-use-in-production'
+
+function authConfig(env: Env, demo: boolean): AuthConfig {
+  const secret = read(env, 'WALCAST_JWT_SECRET')
+  if (secret !== undefined && secret.length < 32) {
+    throw new ConfigError('WALCAST_JWT_SECRET', 'must be at least 32 characters (HS256 needs a 256-bit secret)')
+  }
+  const jwksUrl = read(env, 'WALCAST_JWKS_URL')
+  if (jwksUrl !== undefined) {
+    let url: URL | undefined
+    try { url = new URL(jwksUrl) } catch { url = undefined }
+    if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+      throw new ConfigError('WALCAST_JWKS_URL', `expected an http(s) URL of a JSON Web Key Set, got ${JSON.stringify(jwksUrl)}`)
+    }
+  }
+  const tolerance = read(env, 'WALCAST_JWT_CLOCK_TOLERANCE') ?? '5s'
+  return {
+    secret: secret ?? (demo && jwksUrl === undefined ? DEMO_JWT_SECRET : undefined),
+    jwksUrl,
+    issuer: read(env, 'WALCAST_JWT_ISSUER'),
+    audience: read(env, 'WALCAST_JWT_AUDIENCE'),
+    clockToleranceSec: tolerance === '0' ? 0 : Math.round(parseDuration('WALCAST_JWT_CLOCK_TOLERANCE', tolerance) / 1000),
+  }
 }
 
 function deepFreeze<T extends object>(value: T): T {

@@ -19,6 +19,8 @@ export type ErrorCode =
   | 'HISTORY_WRITE_FAILED'
   | 'EVENT_ID_INVALID'
   | 'SHUTTING_DOWN'
+  | 'TOKEN_REJECTED'
+  | 'AUTH_UNAVAILABLE'
 
 export interface WalcastErrorOptions {
   cause?: unknown

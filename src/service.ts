@@ -19,6 +19,10 @@ import type { HttpRoute } from './http/route.ts'
 import { healthRoutes } from './observability/health.ts'
 import { createMetrics, type Metrics } from './observability/metrics.ts'
 import { createWalMonitor } from './observability/wal-monitor.ts'
+import { createAuthorizer, type Authorizer } from './auth/authorizer.ts'
+import { createTokenVerifier, type TokenVerifier } from './auth/token-verifier.ts'
+import { createGateway, type Gateway } from './gateway/gateway.ts'
+import { DEMO_JWT_SECRET } from './config.ts'
 
 export interface Service {
   readonly config: Config
@@ -29,6 +33,10 @@ export interface Service {
   readonly hub: Hub
   readonly ingest: Ingest
   readonly http: HttpServer
+  /** Token verification and topic authorization, shared by every transport. */
+  readonly verifier: TokenVerifier
+  readonly authorizer: Authorizer
+  readonly gateway: Gateway
   readonly metrics: Metrics
   /** Graceful: stop reading, finish and acknowledge the in-flight batch, close. */
   stop(): Promise<void>
@@ -60,13 +68,19 @@ export async function startService(config: Config, log: Logger): Promise<Service
 
     const history = createHistoryStore(database.db)
     const hub = createHub({ windowSize: HUB_WINDOW })
+    // The authorizer subscribes to the hub before any transport: it must see a
+    // party_left before the transports deliver the batch that carries it.
+    const verifier = createTokenVerifier(config.auth)
+    const authorizer = createAuthorizer(database.db, hub)
+    const gateway = createGateway({ config: config.gateway, hub, history, authorizer, verifier, log: log.child({ module: 'gateway' }) })
+    if (config.auth.secret === DEMO_JWT_SECRET) log.warn('accepting tokens signed with the published demo secret (embedded demo mode); set WALCAST_JWT_SECRET or WALCAST_JWKS_URL')
+    if (config.auth.secret === undefined && config.auth.jwksUrl === undefined) log.warn('no JWT key configured: every WebSocket upgrade is refused; set WALCAST_JWT_SECRET or WALCAST_JWKS_URL')
     const walMonitor = createWalMonitor(database.db, {
       slot: config.replication.slot, warnBytes: config.observability.walWarnBytes, intervalMs: config.observability.walCheckIntervalMs,
     }, log.child({ module: 'wal' }))
-    // gatewayStats: the gateway's stats() once it is wired in; its series read 0 until then.
     const metrics = createMetrics({
       db: database.db, hub, ingestStatus: () => ingest.status(), walMonitor,
-      walWarnBytes: config.observability.walWarnBytes, slot: config.replication.slot, gatewayStats: () => undefined,
+      walWarnBytes: config.observability.walWarnBytes, slot: config.replication.slot, gatewayStats: () => gateway.stats(),
     })
     const ingest = await startIngest({
       database,
@@ -87,12 +101,15 @@ export async function startService(config: Config, log: Logger): Promise<Service
       ...healthRoutes({ db: database.db, ingestStatus: () => ingest.status() }),
       metrics.route,
     ]
-    const http = await startHttpServer(config.http, routes, log.child({ module: 'http' }))
+    const http = await startHttpServer(config.http, routes, log.child({ module: 'http' }), (app) => gateway.mount(app))
 
     let stopping: Promise<void> | undefined
     const stop = (): Promise<void> => {
       stopping ??= (async () => {
+        // Stop accepting, tell every client to go elsewhere, then finish the ingest.
         http.close()
+        gateway.close()
+        authorizer.close()
         heartbeat.stop()
         walMonitor.stop()
         metrics.stop()
@@ -104,7 +121,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       })()
       return stopping
     }
-    return { config, database, connectionString, registry, history, hub, ingest, http, metrics, stop }
+    return { config, database, connectionString, registry, history, hub, ingest, http, verifier, authorizer, gateway, metrics, stop }
   } catch (err) {
     await database.close().catch(() => {})
     await embedded?.stop().catch(() => {})

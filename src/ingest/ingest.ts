@@ -71,7 +71,7 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
 
   async function attempt(): Promise<void> {
     const slot = await resolveSlot()
-    if (slot === undefined) return
+    if (slot === undefined || stopping) return
     if (slot.active) {
       setState('waiting', `slot ${config.slot} is held by pid ${slot.activePid}`)
       log.info({ slot: config.slot, pid: slot.activePid }, 'replication slot in use by another process; waiting to take over')

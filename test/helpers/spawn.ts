@@ -19,7 +19,14 @@ const ENTRY = path.resolve('src/cli/run.ts')
  */
 export function spawnWalcast(args: string[], env: Record<string, string>, options: { plain?: boolean } = {}): WalcastProcess {
   const argv = options.plain ? ['--import', 'tsx', ENTRY, ...args] : [...process.execArgv, ENTRY, ...args]
-  const child = spawn(process.execPath, argv, {
+  // tap's processinfo hooks spawn() and puts its coverage loader back into any child's
+  // environment; `env -u` strips it again for a plain child. (Such a child's coverage,
+  // compiled by tsx rather than tap's loader, would otherwise be merged by file URL with
+  // the in-process coverage and corrupt the line counts of every src file.)
+  const [command, commandArgs] = options.plain
+    ? ['env', ['-u', 'NODE_OPTIONS', '-u', 'NODE_V8_COVERAGE', process.execPath, ...argv]]
+    : [process.execPath, argv]
+  const child = spawn(command, commandArgs, {
     env: { ...(options.plain ? plainEnv() : process.env), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

@@ -45,7 +45,7 @@ t.test('/metrics exposes each ingest and database series after traffic', async (
   t.ok(value(text, 'walcast_history_bytes')! > 0, 'history size')
   for (const q of ['0.5', '0.99', '1']) t.ok(value(text, `walcast_event_loop_delay_seconds{quantile="${q}"}`)! >= 0, `event-loop delay ${q}`)
   for (const name of ['connections', 'subscriptions', 'messages_sent_total', 'bytes_sent_total', 'slow_consumer_closes_total', 'auth_failures_total', 'replay_requests_total', 'replayed_events_total', 'resets_total']) {
-    t.equal(value(text, `walcast_gateway_${name}`), 0, `gateway ${name} reads 0 until a gateway is wired`)
+    t.equal(value(text, `walcast_gateway_${name}`), 0, `gateway ${name} is exposed (no client yet)`)
   }
 
   // Retention of 1 s: the pruner deletes the events and counts them.
