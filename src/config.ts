@@ -41,6 +41,13 @@ export interface HttpConfig {
   readonly port: number
 }
 
+export interface ObservabilityConfig {
+  /** Retained WAL (bytes the slot pins) above which walcast logs a warning and raises a metric. */
+  readonly walWarnBytes: number
+  /** How often the slot's retained WAL and lag are measured. */
+  readonly walCheckIntervalMs: number
+}
+
 /** JWT verification for every transport (docs/protocol.md#authentication). */
 export interface AuthConfig {
   /** HS256 shared secret (at least 32 characters). */
@@ -97,6 +104,7 @@ export interface Config {
   readonly auth: AuthConfig
   readonly gateway: GatewayConfig
   readonly log: LogConfig
+  readonly observability: ObservabilityConfig
   /** true when walcast started its own Postgres: enables the demo data and writer. */
   readonly demo: boolean
   readonly feed: FeedConfig
@@ -150,6 +158,21 @@ function identifier(env: Env, name: string, fallback: string): string {
     throw new ConfigError(name, `must be a lower-case Postgres identifier (letters, digits, _; at most 63), got ${JSON.stringify(value)}`)
   }
   return value
+}
+
+const BYTES = /^(\d+)\s*(b|kb|mb|gb|tb|kib|mib|gib|tib)?$/i
+const UNIT_BYTES: Record<string, number> = {
+  b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40,
+}
+
+/** A byte count: a bare number of bytes, or with a unit (512MB, 1GiB). */
+function byteSize(env: Env, name: string, fallback: string): number {
+  const text = read(env, name) ?? fallback
+  const match = BYTES.exec(text)
+  if (!match) throw new ConfigError(name, `expected a size such as 1073741824, 512MB or 1GiB, got ${JSON.stringify(text)}`)
+  const bytes = Number(match[1]) * UNIT_BYTES[(match[2] ?? 'b').toLowerCase()]!
+  if (bytes <= 0 || !Number.isSafeInteger(bytes)) throw new ConfigError(name, `must be greater than zero and below 8 PiB, got ${JSON.stringify(text)}`)
+  return bytes
 }
 
 function databaseUrl(env: Env): string | undefined {
@@ -211,6 +234,10 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       replayPage: integer(env, 'WALCAST_WS_REPLAY_PAGE', 500, 1, 100_000),
     },
     log: { level: level as LogConfig['level'] },
+    observability: {
+      walWarnBytes: byteSize(env, 'WALCAST_WAL_WARN_BYTES', '1GiB'),
+      walCheckIntervalMs: duration(env, 'WALCAST_WAL_CHECK_INTERVAL', '30s'),
+    },
     demo: url === undefined,
     feed: {
       sseHeartbeatMs: duration(env, 'WALCAST_SSE_HEARTBEAT', '15s'),

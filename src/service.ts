@@ -16,9 +16,11 @@ import { startHeartbeat } from './replication/heartbeat.ts'
 import { seedDemoData } from './demo/seed.ts'
 import { startHttpServer, type HttpServer } from './http/server.ts'
 import type { HttpRoute } from './http/route.ts'
-import { json } from './http/route.ts'
+import { healthRoutes } from './observability/health.ts'
 import { createFeed, type Feed } from './feed/feed.ts'
 import { startDemoWriter } from './demo/writer.ts'
+import { createMetrics, type Metrics } from './observability/metrics.ts'
+import { createWalMonitor } from './observability/wal-monitor.ts'
 import { createAuthorizer, type Authorizer } from './auth/authorizer.ts'
 import { createTokenVerifier, type TokenVerifier } from './auth/token-verifier.ts'
 import { createGateway, type Gateway } from './gateway/gateway.ts'
@@ -37,6 +39,7 @@ export interface Service {
   readonly verifier: TokenVerifier
   readonly authorizer: Authorizer
   readonly gateway: Gateway
+  readonly metrics: Metrics
   /** SSE, polling, the dashboard (and its dev sign-in). */
   readonly feed: Feed
   /** Graceful: stop reading, finish and acknowledge the in-flight batch, close. */
@@ -89,6 +92,13 @@ export async function startService(config: Config, log: Logger): Promise<Service
       authorizer,
       log: log.child({ module: 'feed' }),
     })
+    const walMonitor = createWalMonitor(database.db, {
+      slot: config.replication.slot, warnBytes: config.observability.walWarnBytes, intervalMs: config.observability.walCheckIntervalMs,
+    }, log.child({ module: 'wal' }))
+    const metrics = createMetrics({
+      db: database.db, hub, ingestStatus: () => ingest.status(), walMonitor,
+      walWarnBytes: config.observability.walWarnBytes, slot: config.replication.slot, gatewayStats: () => gateway.stats(),
+    })
     const ingest = await startIngest({
       database,
       connectionString,
@@ -97,13 +107,16 @@ export async function startService(config: Config, log: Logger): Promise<Service
       history,
       hub,
       log: log.child({ module: 'ingest' }),
+      onBatch: (stats) => metrics.observeBatch(stats),
     })
-    const pruner = startPruner(database.db, config.history, log.child({ module: 'prune' }))
+    const pruner = startPruner(database.db, config.history, log.child({ module: 'prune' }), (result) => metrics.recordPrune(result))
     const heartbeat = startHeartbeat(database.db, config.replication.heartbeatMs, log.child({ module: 'heartbeat' }))
+    walMonitor.start()
 
     // Plain HTTP routes contributed by each stage; transports mount themselves on http.app.
     const routes: HttpRoute[] = [
-      { method: 'get', path: '/healthz', handle: () => json(200, { status: 'ok' }) },
+      ...healthRoutes({ db: database.db, ingestStatus: () => ingest.status() }),
+      metrics.route,
       ...feed.routes,
     ]
     const http = await startHttpServer(config.http, routes, log.child({ module: 'http' }), (app) => {
@@ -123,6 +136,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
         await demoWriter?.stop()
         authorizer.close()
         heartbeat.stop()
+        walMonitor.stop()
+        metrics.stop()
         await ingest.stop()
         await pruner.stop()
         await database.close()
@@ -131,7 +146,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       })()
       return stopping
     }
-    return { config, database, connectionString, registry, history, hub, ingest, http, verifier, authorizer, gateway, feed, stop }
+    return { config, database, connectionString, registry, history, hub, ingest, http, verifier, authorizer, gateway, metrics, feed, stop }
   } catch (err) {
     await database.close().catch(() => {})
     await embedded?.stop().catch(() => {})

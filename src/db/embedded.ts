@@ -12,6 +12,11 @@ export interface EmbeddedServer {
 const USER = 'postgres'
 const PASSWORD = 'walcast'
 
+/** How walcast (and the CLI, while `walcast serve` runs it) connects to the embedded server. */
+export function embeddedUrl(port: number): string {
+  return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`
+}
+
 /**
  * The zero-setup default: a PG 18 cluster under .walcast/ with logical decoding on.
  * A data directory that already exists is started, never initialised again (initdb
@@ -48,7 +53,7 @@ export async function startEmbeddedPostgres(
   }
   await removeStalePid(config.dataDir, log)
   await server.start()
-  const url = `postgres://${USER}:${PASSWORD}@127.0.0.1:${config.port}/postgres`
+  const url = embeddedUrl(config.port)
   log.info({ port: config.port, dataDir: config.dataDir }, 'embedded postgres started')
   return {
     url,

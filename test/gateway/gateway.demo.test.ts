@@ -1,6 +1,5 @@
 import { execSync } from 'node:child_process'
 import fs from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
@@ -9,18 +8,8 @@ import { startService } from '../../src/service.ts'
 import { capturingLogger } from '../helpers/log.ts'
 import { signToken } from '../helpers/tokens.ts'
 import { waitFor } from '../helpers/wait.ts'
+import { freePort } from '../helpers/own-server.ts'
 import { connectWs, refusedUpgrade } from '../helpers/ws-client.ts'
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 /** The token one-liner of docs/protocol.md, run as written (inside `TOKEN=$(…)`). */
 function mintTokenAsDocumented(secret: string): string {

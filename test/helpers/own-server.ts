@@ -19,6 +19,8 @@ export async function freePort(): Promise<number> {
 export interface OwnServer {
   readonly url: string
   readonly port: number
+  /** Its data directory (the CLI finds a running embedded server through it). */
+  readonly dataDir: string
   start(): Promise<void>
   stop(): Promise<void>
 }
@@ -50,6 +52,7 @@ export async function startOwnPostgres(t: Test, settings: string[] = ['wal_level
   })
   return {
     url: `postgres://postgres:walcast@127.0.0.1:${port}/postgres`,
+    dataDir: dir,
     port,
     async start() {
       await server.start()

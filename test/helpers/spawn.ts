@@ -57,6 +57,10 @@ function plainEnv(): NodeJS.ProcessEnv {
     if (key === 'NODE_V8_COVERAGE' || key === 'NODE_OPTIONS' || key.startsWith('_TAPJS') || key.startsWith('TAP')) continue
     env[key] = value
   }
+  // tap still wraps every spawn with its process-info hook; this keeps the child's V8
+  // coverage out of the report. Its sources are compiled by tsx, not the test loader, so
+  // its counts would land on the wrong lines and pull every file's coverage down.
+  env._TAPJS_PROCESSINFO_COVERAGE_ = '0'
   return env
 }
 
