@@ -48,6 +48,8 @@ export class StreamCheck {
   readonly counters = new Map<string, number>()
   /** Last event id seen per topic (the `since` of a resume). */
   readonly lastIds = new Map<string, string>()
+  /** Distinct writer events accepted per topic (for loss against the writer's count). */
+  readonly accepted = new Map<string, number>()
   received = 0
   missing = 0
   duplicates = 0
@@ -71,7 +73,10 @@ export class StreamCheck {
       if (counter <= last) duplicate = true
       else missing = counter - last - 1
     }
-    if (!duplicate) this.counters.set(frame.topic, counter)
+    if (!duplicate) {
+      this.counters.set(frame.topic, counter)
+      this.accepted.set(frame.topic, (this.accepted.get(frame.topic) ?? 0) + 1)
+    }
     this.missing += missing
     if (duplicate) this.duplicates++
     return { missing, duplicate, latencyMs }
