@@ -1,0 +1,69 @@
+import * as vega from 'vega'
+import { compile, type TopLevelSpec } from 'vega-lite'
+
+/** Renders a Vega-Lite spec to an SVG string, server-side (no browser, no canvas). */
+export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' })
+  const svg = await view.toSVG()
+  view.finalize()
+  return svg
+}
+
+const COLORS = { domain: ['walcast', 'Socket.IO + NOTIFY'], range: ['#2b6cb0', '#c05621'] }
+
+export function groupedBars(title: string, rows: ReadonlyArray<Record<string, unknown>>, x: string, y: string, yTitle: string, column?: string): TopLevelSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title,
+    data: { values: rows as Array<Record<string, unknown>> },
+    mark: { type: 'bar', tooltip: true },
+    width: 180,
+    height: 200,
+    encoding: {
+      x: { field: x, type: 'nominal', title: null, sort: null },
+      xOffset: { field: 'system' },
+      y: { field: y, type: 'quantitative', title: yTitle },
+      color: { field: 'system', type: 'nominal', scale: COLORS, title: null },
+      ...(column === undefined ? {} : { column: { field: column, type: 'nominal', title: null } }),
+    },
+  } as TopLevelSpec
+}
+
+export function ratioBars(title: string, rows: ReadonlyArray<{ metric: string; ratio: number }>): TopLevelSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title,
+    width: 420,
+    height: { step: 28 },
+    data: { values: rows as unknown as Array<Record<string, unknown>> },
+    layer: [
+      {
+        mark: { type: 'bar', color: '#2b6cb0' },
+        encoding: {
+          y: { field: 'metric', type: 'nominal', title: null, sort: null },
+          x: { field: 'ratio', type: 'quantitative', title: 'walcast advantage (×, log scale; 1 = parity)', scale: { type: 'log' } },
+        },
+      },
+      { mark: { type: 'rule', color: '#444', strokeDash: [4, 3] }, encoding: { x: { datum: 1 } } },
+      {
+        mark: { type: 'text', align: 'left', dx: 4 },
+        encoding: { y: { field: 'metric', type: 'nominal', sort: null }, x: { field: 'ratio', type: 'quantitative' }, text: { field: 'ratio', format: '.2f' } },
+      },
+    ],
+  } as TopLevelSpec
+}
+
+export function line(title: string, rows: ReadonlyArray<Record<string, unknown>>, x: string, y: string, xTitle: string, yTitle: string): TopLevelSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title,
+    width: 420,
+    height: 180,
+    data: { values: rows as Array<Record<string, unknown>> },
+    mark: { type: 'line', point: true, color: '#2b6cb0' },
+    encoding: {
+      x: { field: x, type: 'quantitative', title: xTitle },
+      y: { field: y, type: 'quantitative', title: yTitle },
+    },
+  } as TopLevelSpec
+}

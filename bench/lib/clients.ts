@@ -1,0 +1,256 @@
+import WebSocket from 'ws'
+import { io, type Socket } from 'socket.io-client'
+import { StreamCheck, type EventFrame } from '../../load/lib/stream-check.ts'
+import { LatencySample, type Percentiles } from './latencies.ts'
+import { signToken } from './token.ts'
+
+export type SystemKind = 'walcast' | 'socketio'
+
+export interface ClientSpec {
+  readonly user: number
+  readonly topics: readonly string[]
+}
+
+export interface PoolOptions {
+  readonly kind: SystemKind
+  /** walcast: ws://127.0.0.1:port/v1/ws; socketio: http://127.0.0.1:port */
+  readonly url: string
+  readonly secret: string
+  readonly clients: readonly ClientSpec[]
+  /** walcast only: the first subscribe of every topic asks for replay after this id. */
+  readonly since?: string
+  /** Do not count latency or continuity (idle-connection memory). */
+  readonly idle?: boolean
+  readonly connectConcurrency?: number
+}
+
+export interface PoolStats {
+  readonly clients: number
+  readonly open: number
+  readonly received: number
+  readonly missing: number
+  readonly duplicates: number
+  readonly resets: number
+  readonly reconnects: number
+  readonly errors: number
+  readonly closeCodes: Record<string, number>
+  readonly latency: Percentiles
+  readonly firstEventAt: number | undefined
+  readonly lastEventAt: number | undefined
+  /** Events the writer committed (start, final] that a client never accepted, summed over clients and topics. */
+  readonly lost: number | undefined
+}
+
+interface Client {
+  readonly spec: ClientSpec
+  readonly check: StreamCheck
+  open: boolean
+  drop(): void
+  close(): void
+}
+
+/** Many clients in one process: the benchmark's load generator (bench/lib/load-generator.ts). */
+export class ClientPool {
+  private readonly clients: Client[] = []
+  private readonly latency = new LatencySample()
+  private received = 0
+  private resets = 0
+  private reconnects = 0
+  private errors = 0
+  private readonly closeCodes: Record<string, number> = {}
+  private firstEventAt: number | undefined
+  private lastEventAt: number | undefined
+  private baseMissing = 0
+  private baseDuplicates = 0
+
+  constructor(private readonly options: PoolOptions) {}
+
+  /** Connects every client; resolves when each has all its topics subscribed. */
+  async open(timeoutMs: number): Promise<{ connected: number; subscribeMs: Percentiles }> {
+    const concurrency = this.options.connectConcurrency ?? 200
+    const times = new LatencySample()
+    const deadline = Date.now() + timeoutMs
+    let next = 0
+    const worker = async (): Promise<void> => {
+      while (next < this.options.clients.length && Date.now() < deadline) {
+        const spec = this.options.clients[next++]!
+        const started = performance.now()
+        const client = await this.connect(spec, Math.max(1000, deadline - Date.now())).catch(() => undefined)
+        if (client !== undefined) {
+          this.clients.push(client)
+          times.add(performance.now() - started)
+        } else {
+          this.errors++
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: concurrency }, worker))
+    return { connected: this.clients.length, subscribeMs: times.percentiles() }
+  }
+
+  /** Abruptly drops every connection at once; each resumes on its own. */
+  dropAll(): void {
+    for (const client of this.clients) client.drop()
+  }
+
+  resetStats(): void {
+    this.latency.clear()
+    this.received = 0
+    this.firstEventAt = undefined
+    this.lastEventAt = undefined
+    this.baseMissing = this.sum((c) => c.check.missing)
+    this.baseDuplicates = this.sum((c) => c.check.duplicates)
+  }
+
+  stats(start?: Record<string, number>, final?: Record<string, number>): PoolStats {
+    let lost: number | undefined
+    if (start !== undefined && final !== undefined) {
+      lost = 0
+      for (const client of this.clients) {
+        for (const topic of client.spec.topics) {
+          const expected = (final[topic] ?? 0) - (start[topic] ?? 0)
+          lost += Math.max(0, expected - (client.check.accepted.get(topic) ?? 0))
+        }
+      }
+    }
+    return {
+      clients: this.clients.length,
+      open: this.clients.filter((c) => c.open).length,
+      received: this.received,
+      missing: this.sum((c) => c.check.missing) - this.baseMissing,
+      duplicates: this.sum((c) => c.check.duplicates) - this.baseDuplicates,
+      resets: this.resets,
+      reconnects: this.reconnects,
+      errors: this.errors,
+      closeCodes: this.closeCodes,
+      latency: this.latency.percentiles(),
+      firstEventAt: this.firstEventAt,
+      lastEventAt: this.lastEventAt,
+      lost,
+    }
+  }
+
+  close(): void {
+    for (const client of this.clients) client.close()
+  }
+
+  private sum(pick: (client: Client) => number): number {
+    let total = 0
+    for (const client of this.clients) total += pick(client)
+    return total
+  }
+
+  private onEvent(check: StreamCheck, frame: EventFrame): void {
+    const now = performance.timeOrigin + performance.now()
+    this.received++
+    this.firstEventAt ??= now
+    this.lastEventAt = now
+    if (this.options.idle === true) return
+    const seen = check.observe(frame, now)
+    if (seen.latencyMs !== undefined) this.latency.add(seen.latencyMs)
+  }
+
+  private async connect(spec: ClientSpec, timeoutMs: number): Promise<Client> {
+    const token = await signToken(this.options.secret, String(spec.user))
+    return this.options.kind === 'walcast' ? this.connectWalcast(spec, token, timeoutMs) : this.connectSocketIo(spec, token, timeoutMs)
+  }
+
+  private connectWalcast(spec: ClientSpec, token: string, timeoutMs: number): Promise<Client> {
+    const check = new StreamCheck()
+    let ws: WebSocket
+    let closing = false
+    let first = true
+    const client: Client = {
+      spec,
+      check,
+      open: false,
+      drop: () => ws.terminate(),
+      close: () => { closing = true; ws.close(1000) },
+    }
+    return new Promise<Client>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('subscribe timed out')), timeoutMs)
+      const dial = (): void => {
+        ws = new WebSocket(`${this.options.url}?token=${encodeURIComponent(token)}`, { perMessageDeflate: false })
+        let pending = spec.topics.length
+        ws.on('open', () => {
+          for (const topic of spec.topics) {
+            const since = check.lastIds.get(topic) ?? (first ? this.options.since : undefined)
+            ws.send(JSON.stringify(since === undefined ? { op: 'subscribe', topic } : { op: 'subscribe', topic, since }))
+          }
+          first = false
+        })
+        ws.on('message', (data: Buffer) => {
+          const frame = JSON.parse(data.toString()) as { op: string; topic?: string }
+          if (frame.op === 'event') this.onEvent(check, frame as EventFrame)
+          else if (frame.op === 'subscribed') {
+            if (--pending === 0) {
+              client.open = true
+              clearTimeout(timer)
+              resolve(client)
+            }
+          } else if (frame.op === 'reset') {
+            this.resets++
+            if (frame.topic !== undefined) check.restart(frame.topic)
+          } else if (frame.op === 'error') this.errors++
+        })
+        ws.on('error', () => { if (!closing) this.errors++ })
+        ws.on('close', (code) => {
+          client.open = false
+          this.closeCodes[code] = (this.closeCodes[code] ?? 0) + 1
+          if (closing) return
+          // Every close that was not ours is resumed from the last id seen (the protocol's contract).
+          this.reconnects++
+          setTimeout(dial, code === 1006 ? 0 : 50)
+        })
+      }
+      dial()
+    })
+  }
+
+  private connectSocketIo(spec: ClientSpec, token: string, timeoutMs: number): Promise<Client> {
+    const check = new StreamCheck()
+    const socket: Socket = io(this.options.url, {
+      transports: ['websocket'],
+      auth: { token },
+      forceNew: true,
+      reconnectionDelay: 50,
+      reconnectionDelayMax: 1000,
+    })
+    let closing = false
+    const client: Client = {
+      spec,
+      check,
+      open: false,
+      drop: () => { socket.io.engine?.close() },
+      close: () => { closing = true; socket.close() },
+    }
+    socket.on('event', (frame: EventFrame) => this.onEvent(check, frame))
+    socket.on('disconnect', (reason) => {
+      client.open = false
+      this.closeCodes[reason] = (this.closeCodes[reason] ?? 0) + 1
+      if (!closing) this.reconnects++
+    })
+    return new Promise<Client>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('subscribe timed out')), timeoutMs)
+      socket.on('connect', () => {
+        if (socket.recovered) {
+          client.open = true
+          return
+        }
+        // Not recovered: rooms are gone; join again (whatever was missed is lost).
+        let pending = spec.topics.length
+        for (const topic of spec.topics) {
+          socket.emit('subscribe', { topic }, (reply: { ok: boolean }) => {
+            if (!reply.ok) this.errors++
+            if (--pending === 0) {
+              client.open = true
+              clearTimeout(timer)
+              resolve(client)
+            }
+          })
+        }
+      })
+      socket.on('connect_error', () => { this.errors++ })
+    })
+  }
+}

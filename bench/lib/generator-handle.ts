@@ -1,0 +1,43 @@
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { PoolOptions, PoolStats } from './clients.ts'
+import type { Percentiles } from './latencies.ts'
+import { forkTs, type ChildHandle } from './processes.ts'
+
+const ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'load-generator.ts')
+
+/** The driver's side of the load generator process. */
+export interface LoadGenerator extends ChildHandle {
+  open(options: PoolOptions, timeoutMs: number): Promise<{ connected: number; subscribeMs: Percentiles }>
+  stats(start?: Record<string, number>, final?: Record<string, number>): Promise<PoolStats>
+  resetStats(): Promise<void>
+  dropAll(): Promise<void>
+  closeClients(): Promise<void>
+}
+
+export async function startLoadGenerator(): Promise<LoadGenerator> {
+  const { handle } = await forkTs(ENTRY, { NODE_OPTIONS: '--max-old-space-size=4096' })
+  let nextId = 0
+  const waiting = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>()
+  handle.child.on('message', (message) => {
+    const reply = message as { id?: number; result?: unknown; error?: string }
+    if (reply.id === undefined) return
+    const entry = waiting.get(reply.id)
+    waiting.delete(reply.id)
+    if (reply.error !== undefined) entry?.reject(new Error(reply.error))
+    else entry?.resolve(reply.result)
+  })
+  const call = <T>(cmd: string, args?: unknown): Promise<T> => new Promise<T>((resolve, reject) => {
+    const id = nextId++
+    waiting.set(id, { resolve: resolve as (value: unknown) => void, reject })
+    handle.child.send({ id, cmd, args })
+  })
+  return {
+    ...handle,
+    open: (options, timeoutMs) => call('open', { options, timeoutMs }),
+    stats: (start, final) => call('stats', { start, final }),
+    resetStats: () => call('resetStats'),
+    dropAll: () => call('dropAll'),
+    closeClients: () => call('close'),
+  }
+}

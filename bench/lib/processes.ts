@@ -1,0 +1,129 @@
+import { fork, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const HERE = path.dirname(fileURLToPath(import.meta.url))
+export const REPO = path.resolve(HERE, '../..')
+
+export interface ChildHandle {
+  readonly pid: number
+  readonly child: ChildProcess
+  /** Graceful stop (IPC 'stop', then SIGTERM, then SIGKILL), bounded in time. */
+  stop(): Promise<void>
+}
+
+export interface WalcastProcess extends ChildHandle {
+  readonly port: number
+}
+
+/** Forks a TypeScript entry under tsx with IPC; resolves on its first `{ ready }` message. */
+export async function forkTs<T extends { ready: true }>(entry: string, env: Record<string, string>, timeoutMs = 60_000): Promise<{ handle: ChildHandle; ready: T }> {
+  const child = fork(entry, [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    cwd: REPO,
+  })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const ready = await new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${path.basename(entry)} not ready after ${timeoutMs} ms`)), timeoutMs)
+    child.on('message', (message) => {
+      if (message !== null && typeof message === 'object' && (message as { ready?: unknown }).ready === true) {
+        clearTimeout(timer)
+        resolve(message as T)
+      }
+    })
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`${path.basename(entry)} exited with ${code} before it was ready`))
+    })
+  }).catch(async (err: unknown) => {
+    child.kill('SIGKILL')
+    throw err
+  })
+  const handle: ChildHandle = {
+    pid: child.pid!,
+    child,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      if (child.connected) child.send('stop')
+      const timer1 = setTimeout(() => child.kill('SIGTERM'), 10_000)
+      const timer2 = setTimeout(() => child.kill('SIGKILL'), 15_000)
+      await exited
+      clearTimeout(timer1)
+      clearTimeout(timer2)
+    },
+  }
+  return { handle, ready }
+}
+
+/** walcast (src/service.ts) in its own process on a free loopback port. */
+export async function startWalcastProcess(env: Record<string, string>): Promise<WalcastProcess> {
+  const { handle, ready } = await forkTs<{ ready: true; port: number }>(path.join(HERE, 'walcast-child.ts'), {
+    WALCAST_HOST: '127.0.0.1',
+    WALCAST_PORT: '0',
+    WALCAST_LOG_LEVEL: 'warn',
+    ...env,
+  })
+  return { ...handle, port: ready.port }
+}
+
+/** Resident set size of a process, in bytes (Linux /proc). */
+export function rssBytes(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
+  const match = /VmRSS:\s+(\d+) kB/.exec(status)
+  return match === null ? 0 : Number(match[1]) * 1024
+}
+
+/** Peak resident set size (VmHWM), in bytes. */
+export function peakRssBytes(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
+  const match = /VmHWM:\s+(\d+) kB/.exec(status)
+  return match === null ? 0 : Number(match[1]) * 1024
+}
+
+const TICKS = 100
+
+/** CPU seconds (user + system) a process has used so far. */
+export function cpuSeconds(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / TICKS
+}
+
+/** Kernel TCP socket memory in bytes (/proc/net/sockstat "mem", in pages). */
+export function tcpSocketMemoryBytes(): number {
+  const text = fs.readFileSync('/proc/net/sockstat', 'utf8')
+  const match = /TCP:.* mem (\d+)/.exec(text)
+  return match === null ? 0 : Number(match[1]) * 4096
+}
+
+/** Samples CPU of a set of processes between start() and stop(): percent of one core. */
+export function cpuMeter(pids: Record<string, number>): { stop(): Record<string, number> } {
+  const t0 = performance.now()
+  const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, safeCpu(pid)]))
+  return {
+    stop() {
+      const seconds = (performance.now() - t0) / 1000
+      return Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, Math.round(((safeCpu(pid) - before[name]!) / seconds) * 1000) / 10]))
+    },
+  }
+}
+
+function safeCpu(pid: number): number {
+  try {
+    return cpuSeconds(pid)
+  } catch {
+    return 0
+  }
+}
+
+export function findK6(): string | undefined {
+  const candidates = [process.env.K6_BIN, ...((process.env.PATH ?? '').split(':').map((dir) => path.join(dir, 'k6'))), path.join(os.homedir(), 'go/bin/k6')]
+  for (const candidate of candidates) {
+    if (candidate !== undefined && candidate !== '' && fs.existsSync(candidate)) return candidate
+  }
+  return undefined
+}

@@ -1,0 +1,15 @@
+import { SignJWT } from 'jose'
+
+export const BENCH_JWT_SECRET = 'walcast-bench-secret-at-least-32-bytes-long'
+
+/** An HS256 token as the gateway expects it: sub = user id, optional role, exp required. */
+export async function signToken(secret: string, sub: string, options: { role?: string; ttlSeconds?: number } = {}): Promise<string> {
+  const claims: Record<string, unknown> = {}
+  if (options.role !== undefined) claims.role = options.role
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(sub)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + (options.ttlSeconds ?? 3600))
+    .sign(new TextEncoder().encode(secret))
+}

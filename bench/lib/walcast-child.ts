@@ -1,0 +1,23 @@
+/**
+ * walcast as a child process of the benchmark driver, so its CPU and RSS are its own.
+ * Configured by the environment like `walcast serve`; reports its HTTP port over IPC and
+ * stops gracefully on a 'stop' message or SIGTERM.
+ */
+import { loadConfig } from '../../src/config.ts'
+import { createLogger } from '../../src/log.ts'
+import { startService } from '../../src/service.ts'
+
+const config = loadConfig(process.env)
+const log = createLogger(config.log)
+const service = await startService(config, log)
+for (let i = 0; i < 300 && service.ingest.status().state !== 'streaming'; i++) await new Promise((resolve) => setTimeout(resolve, 50))
+const port = service.http.port
+const stop = async (): Promise<void> => {
+  await service.stop().catch(() => {})
+  process.exit(0)
+}
+process.on('message', (message) => {
+  if (message === 'stop') void stop()
+})
+process.once('SIGTERM', () => void stop())
+process.send?.({ ready: true, port })

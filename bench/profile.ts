@@ -1,0 +1,49 @@
+/** Sizes of each measurement: `--smoke` (CI, seconds), `--quick` (< 1 minute), full (< 15 minutes). */
+export interface Profile {
+  readonly name: 'smoke' | 'quick' | 'full'
+  /** A B A B: how many times each system runs each client-facing phase. */
+  readonly rounds: number
+  readonly population: { users: number; escrows: number }
+  readonly ingest: { backlogEvents: number; rowsPerTransaction: number; singleRowSeconds: number; singleRowWriters: number; bigTransactionRows: number }
+  readonly latency: { clients: number; rates: readonly number[]; seconds: number }
+  readonly fanout: { subscribers: number; eventsPerSecond: number; seconds: number }
+  readonly replay: { events: number }
+  readonly loss: { clients: number; eventsPerSecond: number; seconds: number; drops: number }
+  readonly idle: { connections: number }
+}
+
+export const PROFILES: Record<Profile['name'], Profile> = {
+  smoke: {
+    name: 'smoke',
+    rounds: 1,
+    population: { users: 100, escrows: 10 },
+    ingest: { backlogEvents: 2_000, rowsPerTransaction: 100, singleRowSeconds: 1, singleRowWriters: 2, bigTransactionRows: 0 },
+    latency: { clients: 40, rates: [200], seconds: 2 },
+    fanout: { subscribers: 40, eventsPerSecond: 50, seconds: 2 },
+    replay: { events: 2_000 },
+    loss: { clients: 20, eventsPerSecond: 200, seconds: 3, drops: 1 },
+    idle: { connections: 100 },
+  },
+  quick: {
+    name: 'quick',
+    rounds: 1,
+    population: { users: 1_000, escrows: 100 },
+    ingest: { backlogEvents: 20_000, rowsPerTransaction: 100, singleRowSeconds: 3, singleRowWriters: 8, bigTransactionRows: 0 },
+    latency: { clients: 200, rates: [500], seconds: 3 },
+    fanout: { subscribers: 500, eventsPerSecond: 100, seconds: 3 },
+    replay: { events: 20_000 },
+    loss: { clients: 100, eventsPerSecond: 500, seconds: 4, drops: 2 },
+    idle: { connections: 1_000 },
+  },
+  full: {
+    name: 'full',
+    rounds: 2,
+    population: { users: 10_000, escrows: 100 },
+    ingest: { backlogEvents: 200_000, rowsPerTransaction: 100, singleRowSeconds: 20, singleRowWriters: 8, bigTransactionRows: 1_000_000 },
+    latency: { clients: 1_000, rates: [500, 2_000], seconds: 15 },
+    fanout: { subscribers: 5_000, eventsPerSecond: 40, seconds: 10 },
+    replay: { events: 100_000 },
+    loss: { clients: 500, eventsPerSecond: 500, seconds: 10, drops: 2 },
+    idle: { connections: 10_000 },
+  },
+}

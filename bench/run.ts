@@ -1,0 +1,123 @@
+/**
+ * `npm run bench [-- --quick | --smoke] [--out DIR] [--only ingest,latency,...]`
+ *
+ * Real SQL writes and real clients on loopback: walcast and the Socket.IO + NOTIFY peer,
+ * each in its own process on its own database of one Postgres (DATABASE_URL's server, or
+ * an embedded one in a temp directory), clients in a separate load-generator process.
+ * Client-facing phases interleave the systems (A B A B). Writes <out>/<date>.json and
+ * regenerates BENCHMARKS.md (with --out, the report goes there instead). Every loop is
+ * bounded in time.
+ */
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { startLoadGenerator, type LoadGenerator } from './lib/generator-handle.ts'
+import { startBenchPostgres } from './lib/postgres.ts'
+import { REPO } from './lib/processes.ts'
+import { startSocketIoSystem, startWalcastSystem, type SystemUnderTest } from './lib/systems.ts'
+import { describeMachine } from './lib/machine.ts'
+import { PROFILES, type Profile } from './profile.ts'
+import type { BenchContext } from './scenarios/context.ts'
+import { measureIngest } from './scenarios/ingest.ts'
+import { measureFanout, measureIdle, measureLatency, measureLoss, measureReplay } from './scenarios/clients.ts'
+import { writeReport, type BenchResults } from './report.ts'
+
+export const SCENARIOS = ['ingest', 'latency', 'fanout', 'replay', 'loss', 'idle'] as const
+type Scenario = (typeof SCENARIOS)[number]
+
+export interface BenchRunOptions {
+  readonly profile: Profile
+  readonly only: readonly Scenario[]
+  readonly outDir: string
+  readonly reportPath: string
+  readonly databaseUrl: string | undefined
+  readonly log: (message: string) => void
+}
+
+export async function runBench(options: BenchRunOptions): Promise<{ results: BenchResults; jsonPath: string }> {
+  const started = Date.now()
+  const suffix = randomBytes(3).toString('hex')
+  const postgres = await startBenchPostgres(options.databaseUrl)
+  const results: BenchResults = {
+    profile: options.profile.name,
+    startedAt: new Date(started).toISOString(),
+    durationSeconds: 0,
+    machine: await describeMachine(postgres.url),
+    command: `npm run bench${options.profile.name === 'full' ? '' : ` -- --${options.profile.name}`}`,
+    errors: {},
+  }
+  const systems: SystemUnderTest[] = []
+  let generator: LoadGenerator | undefined
+  const attempt = async <T>(name: Scenario, run: () => Promise<T>): Promise<T | undefined> => {
+    if (!options.only.includes(name)) return undefined
+    try {
+      return await run()
+    } catch (err) {
+      results.errors[name] = err instanceof Error ? err.message : String(err)
+      options.log(`${name} failed: ${results.errors[name]}`)
+      return undefined
+    }
+  }
+  try {
+    const base = { profile: options.profile, postgres, suffix, log: options.log }
+    results.ingest = await attempt('ingest', () => measureIngest({ ...base, systems: [], generator: undefined as never }))
+    if (options.only.some((name) => name !== 'ingest')) {
+      systems.push(await startWalcastSystem(postgres, options.profile.population, suffix))
+      systems.push(await startSocketIoSystem(postgres, options.profile.population, suffix))
+      generator = await startLoadGenerator()
+      const context: BenchContext = { ...base, systems, generator }
+      results.latency = await attempt('latency', () => measureLatency(context))
+      results.fanout = await attempt('fanout', () => measureFanout(context))
+      results.replay = await attempt('replay', () => measureReplay(context, systems[0]!))
+      results.loss = await attempt('loss', () => measureLoss(context))
+      results.idle = await attempt('idle', () => measureIdle(context))
+    }
+  } finally {
+    await generator?.stop().catch(() => {})
+    for (const system of systems) await system.stop().catch(() => {})
+    await postgres.stop().catch(() => {})
+  }
+  results.durationSeconds = Math.round((Date.now() - started) / 1000)
+  await fs.mkdir(options.outDir, { recursive: true })
+  const jsonPath = path.join(options.outDir, `${results.startedAt.slice(0, 19).replaceAll(':', '-')}-${options.profile.name}.json`)
+  await fs.writeFile(jsonPath, `${JSON.stringify(results, null, 2)}\n`)
+  await writeReport(results, jsonPath, options.reportPath)
+  return { results, jsonPath }
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      smoke: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      only: { type: 'string' },
+    },
+  })
+  const profile = PROFILES[values.smoke ? 'smoke' : values.quick ? 'quick' : 'full']
+  const only = (values.only?.split(',') ?? [...SCENARIOS]) as Scenario[]
+  for (const name of only) {
+    if (!(SCENARIOS as readonly string[]).includes(name)) throw new Error(`--only: unknown scenario ${name}; expected ${SCENARIOS.join(', ')}`)
+  }
+  const outDir = values.out ?? path.join(REPO, 'bench/results')
+  const reportPath = values.out === undefined ? path.join(REPO, 'BENCHMARKS.md') : path.join(values.out, 'BENCHMARKS.md')
+  const { results, jsonPath } = await runBench({
+    profile,
+    only,
+    outDir,
+    reportPath,
+    // The benchmark's own setting (walcast's config lives in src/config.ts).
+    databaseUrl: process.env.DATABASE_URL,
+    log: (message) => process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`),
+  })
+  process.stdout.write(`wrote ${jsonPath} and ${reportPath} in ${results.durationSeconds}s\n`)
+  return Object.keys(results.errors).length === 0 ? 0 : 1
+}
+
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
+  main().then((code) => process.exit(code), (err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`)
+    process.exit(1)
+  })
+}

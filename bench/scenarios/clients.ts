@@ -1,0 +1,271 @@
+import type { ClientSpec, PoolStats } from '../lib/clients.ts'
+import type { Percentiles } from '../lib/latencies.ts'
+import { cpuMeter, rssBytes, tcpSocketMemoryBytes } from '../lib/processes.ts'
+import { HOT_ESCROW, replayEscrow, spreadEscrowOf, spreadEscrows, type Population } from '../lib/seed.ts'
+import type { SystemUnderTest } from '../lib/systems.ts'
+import { BENCH_JWT_SECRET as BENCH_SECRET } from '../lib/token.ts'
+import { currentAmounts, startWriter } from '../lib/writer.ts'
+import { interleave, round, sleep, waitUntil, type BenchContext } from './context.ts'
+
+export interface PhaseBase {
+  readonly system: string
+  readonly kind: string
+  readonly round: number
+  /** Percent of one core over the phase. */
+  readonly cpu: { readonly server: number; readonly generator: number }
+}
+
+function spreadClients(count: number, population: Population): ClientSpec[] {
+  return Array.from({ length: count }, (_, i) => ({ user: i + 1, topics: [`escrow:${spreadEscrowOf(i + 1, population)}`] }))
+}
+
+function hotClients(count: number): ClientSpec[] {
+  return Array.from({ length: count }, (_, i) => ({ user: i + 1, topics: [`escrow:${HOT_ESCROW}`] }))
+}
+
+function topicMap(amounts: Map<number, number>, escrows: readonly number[]): Record<string, number> {
+  return Object.fromEntries(escrows.map((e) => [`escrow:${e}`, amounts.get(e) ?? 0]))
+}
+
+async function openClients(context: BenchContext, system: SystemUnderTest, clients: ClientSpec[], extra: { since?: string; idle?: boolean } = {}): Promise<void> {
+  const opened = await context.generator.open({ kind: system.kind, url: system.clientUrl, secret: BENCH_SECRET, clients, ...extra }, 120_000)
+  if (opened.connected < clients.length) throw new Error(`${system.label}: only ${opened.connected} of ${clients.length} clients connected`)
+}
+
+/** Let the last frames arrive: until nothing new is received for `quietMs`. */
+async function drain(context: BenchContext, quietMs = 500, timeoutMs = 20_000): Promise<PoolStats> {
+  let last = await context.generator.stats()
+  let since = performance.now()
+  const deadline = performance.now() + timeoutMs
+  while (performance.now() < deadline) {
+    await sleep(100)
+    const now = await context.generator.stats()
+    if (now.received !== last.received) since = performance.now()
+    else if (performance.now() - since >= quietMs) return now
+    last = now
+  }
+  return last
+}
+
+// ---------------------------------------------------------------------------------------
+export interface LatencyPhase extends PhaseBase {
+  readonly clients: number
+  readonly eventsPerSecond: number
+  readonly offered: number
+  readonly deliveries: number
+  readonly missing: number
+  readonly duplicates: number
+  readonly latency: Percentiles
+}
+
+/** Commit-to-client latency: clients on spread escrow topics, a paced single-row writer. */
+export async function measureLatency(context: BenchContext): Promise<LatencyPhase[]> {
+  const { profile } = context
+  const out: LatencyPhase[] = []
+  for (const { round: r, system } of interleave(context)) {
+    await openClients(context, system, spreadClients(profile.latency.clients, profile.population))
+    for (const rate of profile.latency.rates) {
+      await context.generator.resetStats()
+      const meter = cpuMeter({ server: system.pid, generator: context.generator.pid })
+      const writer = await startWriter({ url: system.databaseUrl, escrows: spreadEscrows(profile.population), rowsPerTransaction: 1, eventsPerSecond: rate, durationMs: profile.latency.seconds * 1000 })
+      const written = await writer.done
+      const stats = await drain(context)
+      const cpu = meter.stop()
+      const perEvent = profile.latency.clients / profile.population.escrows
+      out.push({
+        system: system.label, kind: system.kind, round: r, clients: profile.latency.clients, eventsPerSecond: rate,
+        offered: Math.round(written.events * perEvent), deliveries: stats.received, missing: stats.missing, duplicates: stats.duplicates,
+        latency: stats.latency, cpu: { server: cpu.server!, generator: cpu.generator! },
+      })
+      context.log(`latency ${system.label} r${r} @${rate}/s: p50 ${stats.latency.p50} p99 ${stats.latency.p99} ms (${stats.received} deliveries, server ${cpu.server}% gen ${cpu.generator}%)`)
+    }
+    await context.generator.closeClients()
+    await sleep(300)
+  }
+  return out
+}
+
+// ---------------------------------------------------------------------------------------
+export interface FanoutPhase extends PhaseBase {
+  readonly subscribers: number
+  readonly eventsPerSecond: number
+  readonly events: number
+  readonly offeredDeliveries: number
+  readonly deliveries: number
+  readonly deliveriesPerSecond: number
+  readonly missing: number
+  readonly duplicates: number
+  readonly reconnects: number
+  readonly latency: Percentiles
+  /** Server CPU time per delivered frame. */
+  readonly serverMicrosPerDelivery: number
+}
+
+/** One hot topic, many subscribers, a paced writer: deliveries/s and their continuity. */
+export async function measureFanout(context: BenchContext): Promise<FanoutPhase[]> {
+  const { profile } = context
+  const out: FanoutPhase[] = []
+  for (const { round: r, system } of interleave(context)) {
+    await openClients(context, system, hotClients(profile.fanout.subscribers))
+    await context.generator.resetStats()
+    const meter = cpuMeter({ server: system.pid, generator: context.generator.pid })
+    const t0 = performance.now()
+    const writer = await startWriter({ url: system.databaseUrl, escrows: [HOT_ESCROW], rowsPerTransaction: 1, eventsPerSecond: profile.fanout.eventsPerSecond, durationMs: profile.fanout.seconds * 1000 })
+    const written = await writer.done
+    const stats = await drain(context)
+    const cpu = meter.stop()
+    const seconds = ((stats.lastEventAt ?? 0) - (stats.firstEventAt ?? 0)) / 1000
+    const cpuSeconds = (cpu.server! / 100) * ((performance.now() - t0) / 1000)
+    out.push({
+      system: system.label, kind: system.kind, round: r, subscribers: profile.fanout.subscribers, eventsPerSecond: profile.fanout.eventsPerSecond,
+      events: written.events, offeredDeliveries: written.events * profile.fanout.subscribers, deliveries: stats.received,
+      deliveriesPerSecond: Math.round(stats.received / Math.max(seconds, 0.001)), missing: stats.missing, duplicates: stats.duplicates,
+      reconnects: stats.reconnects, latency: stats.latency, serverMicrosPerDelivery: round((cpuSeconds * 1e6) / Math.max(1, stats.received), 2),
+      cpu: { server: cpu.server!, generator: cpu.generator! },
+    })
+    context.log(`fanout ${system.label} r${r}: ${out.at(-1)!.deliveriesPerSecond} deliveries/s, p99 ${stats.latency.p99} ms, ${out.at(-1)!.serverMicrosPerDelivery} µs server CPU/delivery, gen ${cpu.generator}%`)
+    await context.generator.closeClients()
+    await sleep(300)
+  }
+  return out
+}
+
+// ---------------------------------------------------------------------------------------
+export interface ReplayResult {
+  readonly events: number
+  readonly firstEventMs: number
+  readonly allEventsMs: number
+  readonly eventsPerSecond: number
+  readonly missing: number
+  readonly duplicates: number
+}
+
+/** One client resumes from the beginning of a topic holding `events` events. */
+export async function measureReplay(context: BenchContext, system: SystemUnderTest): Promise<ReplayResult> {
+  const { profile } = context
+  const escrow = replayEscrow(profile.population)
+  const writer = await startWriter({ url: system.databaseUrl, escrows: [escrow], rowsPerTransaction: 100, eventsPerSecond: 0, durationMs: 300_000, maxEvents: profile.replay.events })
+  await writer.done
+  // The replay must come from history: wait until walcast has it all durable.
+  const wanted = (await currentAmounts(system.databaseUrl)).get(escrow) ?? 0
+  await sleep(500)
+  await waitUntil(async () => {
+    const done = await historyCount(system.databaseUrl, `escrow:${escrow}`)
+    return done >= wanted ? true : undefined
+  }, 120_000, 200)
+  const started = Date.now()
+  await openClients(context, system, [{ user: 1, topics: [`escrow:${escrow}`] }], { since: '0000000000000000-00000000' })
+  const stats = await waitUntil(async () => {
+    const s = await context.generator.stats()
+    return s.received >= profile.replay.events ? s : undefined
+  }, 120_000, 10) ?? await context.generator.stats()
+  await context.generator.closeClients()
+  const all = (stats.lastEventAt ?? started) - started
+  const result = {
+    events: stats.received,
+    firstEventMs: Math.round((stats.firstEventAt ?? started) - started),
+    allEventsMs: Math.round(all),
+    eventsPerSecond: Math.round(stats.received / Math.max(all / 1000, 0.001)),
+    missing: stats.missing,
+    duplicates: stats.duplicates,
+  }
+  context.log(`replay: ${result.events} events in ${result.allEventsMs} ms (${result.eventsPerSecond}/s), first after ${result.firstEventMs} ms`)
+  return result
+}
+
+async function historyCount(url: string, topic: string): Promise<number> {
+  const pg = (await import('pg')).default
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    const result = await client.query<{ n: string }>('SELECT count(*) AS n FROM walcast.event_topics WHERE topic = $1', [topic])
+    return Number(result.rows[0]?.n ?? 0)
+  } finally {
+    await client.end()
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+export interface LossPhase extends PhaseBase {
+  readonly clients: number
+  readonly drops: number
+  readonly written: number
+  readonly expected: number
+  readonly lost: number
+  readonly duplicates: number
+  readonly reconnects: number
+}
+
+/** Every client is cut off `drops` times while a writer runs; events never received are lost. */
+export async function measureLoss(context: BenchContext): Promise<LossPhase[]> {
+  const { profile } = context
+  const out: LossPhase[] = []
+  const escrows = spreadEscrows(profile.population)
+  for (const { round: r, system } of interleave(context)) {
+    const clients = spreadClients(profile.loss.clients, profile.population)
+    await openClients(context, system, clients)
+    await context.generator.resetStats()
+    const start = topicMap(await currentAmounts(system.databaseUrl), escrows)
+    const meter = cpuMeter({ server: system.pid, generator: context.generator.pid })
+    const writer = await startWriter({ url: system.databaseUrl, escrows, rowsPerTransaction: 1, eventsPerSecond: profile.loss.eventsPerSecond, durationMs: profile.loss.seconds * 1000 })
+    for (let i = 1; i <= profile.loss.drops; i++) {
+      await sleep((profile.loss.seconds * 1000) / (profile.loss.drops + 1))
+      await context.generator.dropAll()
+    }
+    const written = await writer.done
+    const final = topicMap(written.lastAmount as Map<number, number>, escrows)
+    await sleep(1000)
+    const stats = await drain(context, 1000)
+    const withLoss = await context.generator.stats(start, final)
+    const cpu = meter.stop()
+    let expected = 0
+    for (const client of clients) for (const topic of client.topics) expected += (final[topic] ?? 0) - (start[topic] ?? 0)
+    out.push({
+      system: system.label, kind: system.kind, round: r, clients: clients.length, drops: profile.loss.drops, written: written.events,
+      expected, lost: withLoss.lost ?? 0, duplicates: stats.duplicates, reconnects: stats.reconnects, cpu: { server: cpu.server!, generator: cpu.generator! },
+    })
+    context.log(`loss ${system.label} r${r}: ${withLoss.lost} of ${expected} events lost across ${profile.loss.drops} forced reconnects (${stats.reconnects} reconnects)`)
+    await context.generator.closeClients()
+    await sleep(300)
+  }
+  return out
+}
+
+// ---------------------------------------------------------------------------------------
+export interface IdlePhase {
+  readonly system: string
+  readonly kind: string
+  readonly round: number
+  readonly connections: number
+  readonly rssBeforeMb: number
+  readonly rssAfterMb: number
+  readonly bytesPerConnection: number
+  /** Kernel TCP buffers for both ends (client and server share the host). */
+  readonly kernelBytesPerConnection: number
+}
+
+/** N connected, subscribed, silent clients: server RSS delta / N, and kernel socket memory. */
+export async function measureIdle(context: BenchContext): Promise<IdlePhase[]> {
+  const { profile } = context
+  const out: IdlePhase[] = []
+  for (const system of context.systems) {
+    global.gc?.()
+    await sleep(500)
+    const before = rssBytes(system.pid)
+    const kernelBefore = tcpSocketMemoryBytes()
+    await openClients(context, system, spreadClients(profile.idle.connections, profile.population), { idle: true })
+    await sleep(2000)
+    const after = rssBytes(system.pid)
+    const kernelAfter = tcpSocketMemoryBytes()
+    const n = profile.idle.connections
+    out.push({
+      system: system.label, kind: system.kind, round: 1, connections: n,
+      rssBeforeMb: round(before / 1048576), rssAfterMb: round(after / 1048576),
+      bytesPerConnection: Math.round((after - before) / n), kernelBytesPerConnection: Math.round((kernelAfter - kernelBefore) / n),
+    })
+    context.log(`idle ${system.label}: ${out.at(-1)!.bytesPerConnection} bytes RSS per connection at ${n} (kernel ${out.at(-1)!.kernelBytesPerConnection})`)
+    await context.generator.closeClients()
+    await sleep(1000)
+  }
+  return out
+}

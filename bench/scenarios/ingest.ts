@@ -1,0 +1,166 @@
+import pg from 'pg'
+import { loadConfig } from '../../src/config.ts'
+import { createLogger } from '../../src/log.ts'
+import { startService, type Service } from '../../src/service.ts'
+import { bulkEscrow, seedPopulation, sentinelEscrow, spreadEscrows } from '../lib/seed.ts'
+import { startWriter } from '../lib/writer.ts'
+import { round, sleep, waitUntil, type BenchContext } from './context.ts'
+
+export interface IngestResult {
+  readonly backlog: {
+    readonly events: number
+    readonly rowsPerTransaction: number
+    readonly writeSeconds: number
+    readonly drainSeconds: number
+    /** Durable in walcast.events and published by the hub, per second. */
+    readonly eventsPerSecond: number
+    readonly peakRssMb: number
+  }
+  readonly singleRow: {
+    readonly writers: number
+    readonly seconds: number
+    readonly transactionsPerSecond: number
+    readonly publishedPerSecond: number
+    readonly lag: ReadonlyArray<{ readonly t: number; readonly bytes: number }>
+    readonly maxLagBytes: number
+    readonly catchUpMs: number
+  }
+  readonly bigTransaction: {
+    readonly rows: number
+    readonly commitSeconds: number
+    readonly ingestSeconds: number
+    readonly baselineRssMb: number
+    readonly peakRssMb: number
+  } | undefined
+}
+
+const mb = (bytes: number): number => round(bytes / 1024 / 1024, 1)
+
+/**
+ * Ingest through to durable history and the hub, with walcast started in-process
+ * (startService) so the hub's publications are observed directly.
+ */
+export async function measureIngest(context: BenchContext): Promise<IngestResult> {
+  const { profile, postgres, suffix } = context
+  const population = { users: 10, escrows: profile.population.escrows }
+  const url = await postgres.createDatabase(`bench_ingest_${suffix}`)
+  await seedPopulation(url, population)
+  const slot = `ingest_${suffix}`
+  const config = loadConfig({ DATABASE_URL: url, WALCAST_SLOT: slot, WALCAST_PORT: '0', WALCAST_HOST: '127.0.0.1', WALCAST_LOG_LEVEL: 'warn', WALCAST_JWT_SECRET: 'x'.repeat(32) })
+  const log = createLogger(config.log)
+  const sql = new pg.Client({ connectionString: url })
+  await sql.connect()
+  let sentinel = 0
+  const writeSentinel = async (): Promise<string> => {
+    sentinel++
+    await sql.query(`INSERT INTO public.milestones (escrow_id, title, amount, currency, status, released_at) VALUES ($1, 'sentinel', $2, 'EUR', 'released', clock_timestamp())`, [sentinelEscrow(population), sentinel])
+    return `escrow:${sentinelEscrow(population)}`
+  }
+
+  // Create the slot, then stop: the backlog is written while nothing reads it.
+  let service: Service | undefined = await startService(config, log)
+  await waitUntil(() => service!.ingest.status().state === 'streaming' ? true : undefined, 15_000)
+  await service.stop()
+  service = undefined
+  try {
+    context.log(`ingest: writing a backlog of ${profile.ingest.backlogEvents} events in ${profile.ingest.rowsPerTransaction}-row transactions`)
+    const writer = await startWriter({ url, escrows: spreadEscrows(population), rowsPerTransaction: profile.ingest.rowsPerTransaction, eventsPerSecond: 0, durationMs: 300_000, maxEvents: profile.ingest.backlogEvents })
+    const written = await writer.done
+    const sentinelTopic = await writeSentinel()
+
+    const rss = rssSampler()
+    service = await startService(config, log)
+    let counted = 0
+    let first = 0
+    let last = 0
+    let sentinelSeen = 0
+    service.hub.subscribe((events) => {
+      const now = performance.now()
+      if (counted === 0) first = now
+      counted += events.length
+      last = now
+      for (const event of events) if (event.topics.includes(sentinelTopic)) sentinelSeen++
+    })
+    await waitUntil(() => sentinelSeen >= 1 ? true : undefined, 300_000, 5)
+    const drainMs = last - first
+    const backlog = {
+      events: written.events,
+      rowsPerTransaction: profile.ingest.rowsPerTransaction,
+      writeSeconds: round(written.elapsedMs / 1000, 2),
+      drainSeconds: round(drainMs / 1000, 2),
+      eventsPerSecond: Math.round(counted / Math.max(drainMs / 1000, 0.001)),
+      peakRssMb: mb(rss.stop()),
+    }
+    context.log(`ingest: backlog drained at ${backlog.eventsPerSecond} events/s`)
+
+    // Single-row transactions from concurrent writers; the slot lag is sampled as they run.
+    const lag: Array<{ t: number; bytes: number }> = []
+    const t0 = performance.now()
+    const publishedBefore = counted
+    const singleWriter = await startWriter({ url, escrows: spreadEscrows(population), rowsPerTransaction: 1, eventsPerSecond: 0, durationMs: profile.ingest.singleRowSeconds * 1000, connections: profile.ingest.singleRowWriters })
+    let sampling = true
+    const sampler = (async () => {
+      while (sampling) {
+        const result = await sql.query<{ bytes: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint AS bytes FROM pg_replication_slots WHERE slot_name = $1', [slot])
+        lag.push({ t: round((performance.now() - t0) / 1000, 2), bytes: Number(result.rows[0]?.bytes ?? 0) })
+        await sleep(250)
+      }
+    })()
+    const single = await singleWriter.done
+    const publishedDuring = counted - publishedBefore
+    const writerEnded = performance.now()
+    const topic = await writeSentinel()
+    await waitUntil(() => sentinelSeen >= 2 ? true : undefined, 120_000, 5)
+    const catchUpMs = performance.now() - writerEnded
+    sampling = false
+    await sampler
+    void topic
+    const singleRow = {
+      writers: profile.ingest.singleRowWriters,
+      seconds: profile.ingest.singleRowSeconds,
+      transactionsPerSecond: Math.round(single.transactions / (single.elapsedMs / 1000)),
+      publishedPerSecond: Math.round(publishedDuring / (single.elapsedMs / 1000)),
+      lag,
+      maxLagBytes: Math.max(0, ...lag.map((s) => s.bytes)),
+      catchUpMs: Math.round(catchUpMs),
+    }
+    context.log(`ingest: ${singleRow.writers} single-row writers at ${singleRow.transactionsPerSecond} tx/s, max slot lag ${singleRow.maxLagBytes} bytes`)
+
+    let bigTransaction: IngestResult['bigTransaction']
+    if (profile.ingest.bigTransactionRows > 0) {
+      const baseline = process.memoryUsage().rss
+      const big = rssSampler()
+      const started = performance.now()
+      context.log(`ingest: one ${profile.ingest.bigTransactionRows}-row transaction`)
+      await sql.query(`INSERT INTO public.milestones (escrow_id, title, amount, currency, status, released_at) SELECT $1, 'bulk', g, 'EUR', 'released', clock_timestamp() FROM generate_series(1, $2::int) g`, [bulkEscrow(population), profile.ingest.bigTransactionRows])
+      const committed = performance.now()
+      await writeSentinel()
+      await waitUntil(() => sentinelSeen >= 3 ? true : undefined, 600_000, 10)
+      bigTransaction = {
+        rows: profile.ingest.bigTransactionRows,
+        commitSeconds: round((committed - started) / 1000, 2),
+        ingestSeconds: round((performance.now() - committed) / 1000, 2),
+        baselineRssMb: mb(baseline),
+        peakRssMb: mb(big.stop()),
+      }
+      context.log(`ingest: big transaction durable ${bigTransaction.ingestSeconds}s after commit, peak RSS ${bigTransaction.peakRssMb} MB`)
+    }
+    return { backlog, singleRow, bigTransaction }
+  } finally {
+    await service?.stop().catch(() => {})
+    await sql.end().catch(() => {})
+    await postgres.dropDatabase(`bench_ingest_${suffix}`).catch(() => {})
+  }
+}
+
+/** Peak RSS of this process between creation and stop(), sampled every 20 ms. */
+function rssSampler(): { stop(): number } {
+  let peak = process.memoryUsage().rss
+  const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss) }, 20)
+  return {
+    stop() {
+      clearInterval(timer)
+      return Math.max(peak, process.memoryUsage().rss)
+    },
+  }
+}
