@@ -7,6 +7,7 @@ import { silentLogger } from '../helpers/log.ts'
 import { startOwnPostgres } from '../helpers/own-server.ts'
 import { childEnv, spawnWalcast } from '../helpers/spawn.ts'
 import { migrate } from '../../src/db/migrate.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 function configFor(url: string, slot = 'walcast_startup') {
   return loadConfig({ DATABASE_URL: url, WALCAST_SLOT: slot, WALCAST_LOG_LEVEL: 'silent', WALCAST_PORT: '0' })
@@ -48,7 +49,12 @@ t.test('the publication lacks a tracked table', async (t) => {
 t.test('a missing publication is created with exactly the tracked tables', async (t) => {
   const tdb = await createTestDatabase(t, { prepared: false })
   const service = await startService(tdb.config(), silentLogger())
-  t.teardown(() => service.stop())
+  // Stopped here, not in a teardown: the test database's own teardown drops the database.
+  try {
+    await waitFor(() => service.ingest.status().state === 'streaming', 30_000, 'ingest streaming')
+  } finally {
+    await service.stop()
+  }
   const tables = await tdb.query<{ t: string }>(`SELECT schemaname || '.' || tablename AS t FROM pg_publication_tables WHERE pubname = 'walcast' ORDER BY 1`)
   t.same(tables.rows.map((r) => r.t), ['public.disputes', 'public.escrow_parties', 'public.escrows', 'public.milestones', 'public.notifications'])
 })
