@@ -33,7 +33,8 @@ async function openClients(context: BenchContext, system: SystemUnderTest, clien
 }
 
 /** Let the last frames arrive: until nothing new is received for `quietMs`. */
-async function drain(context: BenchContext, quietMs = 500, timeoutMs = 20_000): Promise<PoolStats> {
+async function drain(context: BenchContext, timeoutMs = 20_000): Promise<PoolStats> {
+  const quietMs = context.profile.settleMs
   let last = await context.generator.stats()
   let since = performance.now()
   const deadline = performance.now() + timeoutMs
@@ -214,8 +215,7 @@ export async function measureLoss(context: BenchContext): Promise<LossPhase[]> {
     }
     const written = await writer.done
     const final = topicMap(written.lastAmount as Map<number, number>, escrows)
-    await sleep(1000)
-    const stats = await drain(context, 1000)
+    const stats = await drain(context)
     const withLoss = await context.generator.stats(start, final)
     const cpu = meter.stop()
     let expected = 0
@@ -249,12 +249,11 @@ export async function measureIdle(context: BenchContext): Promise<IdlePhase[]> {
   const { profile } = context
   const out: IdlePhase[] = []
   for (const system of context.systems) {
-    global.gc?.()
-    await sleep(500)
+    await sleep(context.profile.settleMs)
     const before = rssBytes(system.pid)
     const kernelBefore = tcpSocketMemoryBytes()
     await openClients(context, system, spreadClients(profile.idle.connections, profile.population), { idle: true })
-    await sleep(2000)
+    await sleep(context.profile.settleMs * 2)
     const after = rssBytes(system.pid)
     const kernelAfter = tcpSocketMemoryBytes()
     const n = profile.idle.connections
@@ -265,7 +264,7 @@ export async function measureIdle(context: BenchContext): Promise<IdlePhase[]> {
     })
     context.log(`idle ${system.label}: ${out.at(-1)!.bytesPerConnection} bytes RSS per connection at ${n} (kernel ${out.at(-1)!.kernelBytesPerConnection})`)
     await context.generator.closeClients()
-    await sleep(1000)
+    await sleep(context.profile.settleMs)
   }
   return out
 }
