@@ -41,8 +41,58 @@ export interface HttpConfig {
   readonly port: number
 }
 
+export interface ObservabilityConfig {
+  /** Retained WAL (bytes the slot pins) above which walcast logs a warning and raises a metric. */
+  readonly walWarnBytes: number
+  /** How often the slot's retained WAL and lag are measured. */
+  readonly walCheckIntervalMs: number
+}
+
+/** JWT verification for every transport (docs/protocol.md#authentication). */
+export interface AuthConfig {
+  /** HS256 shared secret (at least 32 characters). */
+  readonly secret: string | undefined
+  /** RS256/ES256 keys, fetched and cached from this JWKS URL. */
+  readonly jwksUrl: string | undefined
+  readonly issuer: string | undefined
+  readonly audience: string | undefined
+  readonly clockToleranceSec: number
+}
+
+/** The WebSocket gateway's limits (docs/protocol.md#limits). */
+export interface GatewayConfig {
+  /** A socket whose send buffer passes this many bytes is closed with 4008. */
+  readonly maxBackpressure: number
+  /** Largest client frame accepted; a bigger one closes the socket with 1009. */
+  readonly maxPayload: number
+  readonly maxSubscriptions: number
+  readonly maxConnectionsPerUser: number
+  /** Inbound frames per second refilled into each connection's token bucket. */
+  readonly rate: number
+  readonly burst: number
+  /** Frames sent on an empty bucket (each answered rate_limited) before closing with 4029. */
+  readonly rateTolerance: number
+  /** Seconds without traffic before a socket is dropped; pings are sent automatically. */
+  readonly idleTimeoutSec: number
+  /** Events read from the history per page during a replay. */
+  readonly replayPage: number
+}
+
 export interface LogConfig {
   readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+}
+
+/** SSE, polling, the dashboard and its dev sign-in (docs/client.md). */
+export interface FeedConfig {
+  /** A comment line on every SSE stream this often, so proxies keep it open. */
+  readonly sseHeartbeatMs: number
+  /** Largest page GET /v1/events returns, whatever `limit` asks. */
+  readonly pollMaxLimit: number
+  /** Polling requests per second per user (token bucket), and the burst allowed. */
+  readonly pollRate: number
+  readonly pollBurst: number
+  /** WALCAST_DEV=1: the dev token endpoint outside the embedded default (never in production). */
+  readonly dev: boolean
 }
 
 export interface Config {
@@ -51,9 +101,13 @@ export interface Config {
   readonly replication: ReplicationConfig
   readonly history: HistoryConfig
   readonly http: HttpConfig
+  readonly auth: AuthConfig
+  readonly gateway: GatewayConfig
   readonly log: LogConfig
+  readonly observability: ObservabilityConfig
   /** true when walcast started its own Postgres: enables the demo data and writer. */
   readonly demo: boolean
+  readonly feed: FeedConfig
 }
 
 type Env = Record<string, string | undefined>
@@ -106,6 +160,21 @@ function identifier(env: Env, name: string, fallback: string): string {
   return value
 }
 
+const BYTES = /^(\d+)\s*(b|kb|mb|gb|tb|kib|mib|gib|tib)?$/i
+const UNIT_BYTES: Record<string, number> = {
+  b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40,
+}
+
+/** A byte count: a bare number of bytes, or with a unit (512MB, 1GiB). */
+function byteSize(env: Env, name: string, fallback: string): number {
+  const text = read(env, name) ?? fallback
+  const match = BYTES.exec(text)
+  if (!match) throw new ConfigError(name, `expected a size such as 1073741824, 512MB or 1GiB, got ${JSON.stringify(text)}`)
+  const bytes = Number(match[1]) * UNIT_BYTES[(match[2] ?? 'b').toLowerCase()]!
+  if (bytes <= 0 || !Number.isSafeInteger(bytes)) throw new ConfigError(name, `must be greater than zero and below 8 PiB, got ${JSON.stringify(text)}`)
+  return bytes
+}
+
 function databaseUrl(env: Env): string | undefined {
   const value = read(env, 'DATABASE_URL')
   if (value === undefined) return undefined
@@ -151,10 +220,63 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       host: read(env, 'WALCAST_HOST') ?? '127.0.0.1',
       port: integer(env, 'WALCAST_PORT', 8080, 0, 65535),
     },
+    auth: authConfig(env, url === undefined),
+    gateway: {
+      maxBackpressure: integer(env, 'WALCAST_MAX_BACKPRESSURE', 1_048_576, 65_536, 1_073_741_824),
+      maxPayload: integer(env, 'WALCAST_WS_MAX_PAYLOAD', 16_384, 1024, 1_048_576),
+      maxSubscriptions: integer(env, 'WALCAST_WS_MAX_SUBSCRIPTIONS', 100, 1, 100_000),
+      maxConnectionsPerUser: integer(env, 'WALCAST_WS_MAX_CONNECTIONS_PER_USER', 20, 1, 100_000),
+      rate: integer(env, 'WALCAST_WS_RATE', 50, 1, 1_000_000),
+      burst: integer(env, 'WALCAST_WS_BURST', 200, 1, 1_000_000),
+      rateTolerance: integer(env, 'WALCAST_WS_RATE_TOLERANCE', 50, 0, 1_000_000),
+      // uWS aborts the process on an idle timeout between 1 and 7 s: refuse it here.
+      idleTimeoutSec: integer(env, 'WALCAST_WS_IDLE_TIMEOUT', 60, 8, 960),
+      replayPage: integer(env, 'WALCAST_WS_REPLAY_PAGE', 500, 1, 100_000),
+    },
     log: { level: level as LogConfig['level'] },
+    observability: {
+      walWarnBytes: byteSize(env, 'WALCAST_WAL_WARN_BYTES', '1GiB'),
+      walCheckIntervalMs: duration(env, 'WALCAST_WAL_CHECK_INTERVAL', '30s'),
+    },
     demo: url === undefined,
+    feed: {
+      sseHeartbeatMs: duration(env, 'WALCAST_SSE_HEARTBEAT', '15s'),
+      pollMaxLimit: integer(env, 'WALCAST_POLL_MAX_LIMIT', 1000, 1, 100_000),
+      pollRate: integer(env, 'WALCAST_POLL_RATE', 20, 1, 100_000),
+      pollBurst: integer(env, 'WALCAST_POLL_BURST', 60, 1, 100_000),
+      dev: boolean(env, 'WALCAST_DEV', false),
+    },
   }
   return deepFreeze(config)
+}
+
+/**
+ * The embedded demo (no DATABASE_URL) accepts tokens signed with this published secret
+ * unless a key is configured, so `npm start` can be tried with a one-line token.
+ */
+export const DEMO_JWT_SECRET = 'walcast-demo-secret-never-use-in-production'
+
+function authConfig(env: Env, demo: boolean): AuthConfig {
+  const secret = read(env, 'WALCAST_JWT_SECRET')
+  if (secret !== undefined && secret.length < 32) {
+    throw new ConfigError('WALCAST_JWT_SECRET', 'must be at least 32 characters (HS256 needs a 256-bit secret)')
+  }
+  const jwksUrl = read(env, 'WALCAST_JWKS_URL')
+  if (jwksUrl !== undefined) {
+    let url: URL | undefined
+    try { url = new URL(jwksUrl) } catch { url = undefined }
+    if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+      throw new ConfigError('WALCAST_JWKS_URL', `expected an http(s) URL of a JSON Web Key Set, got ${JSON.stringify(jwksUrl)}`)
+    }
+  }
+  const tolerance = read(env, 'WALCAST_JWT_CLOCK_TOLERANCE') ?? '5s'
+  return {
+    secret: secret ?? (demo && jwksUrl === undefined ? DEMO_JWT_SECRET : undefined),
+    jwksUrl,
+    issuer: read(env, 'WALCAST_JWT_ISSUER'),
+    audience: read(env, 'WALCAST_JWT_AUDIENCE'),
+    clockToleranceSec: tolerance === '0' ? 0 : Math.round(parseDuration('WALCAST_JWT_CLOCK_TOLERANCE', tolerance) / 1000),
+  }
 }
 
 function deepFreeze<T extends object>(value: T): T {

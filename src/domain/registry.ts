@@ -4,6 +4,8 @@ import type { Domain, DraftEvent, RowChange, TableMapper } from './types.ts'
 export interface DomainRegistry {
   /** Every tracked table, qualified, sorted: what the publication must contain. */
   readonly tables: readonly string[]
+  /** Tracked tables that need REPLICA IDENTITY FULL (checked by walcast doctor). */
+  readonly fullIdentityTables: readonly string[]
   map(change: RowChange): DraftEvent[]
 }
 
@@ -17,6 +19,7 @@ export function createDomainRegistry(domains: readonly Domain[]): DomainRegistry
   }
   return {
     tables: [...byTable.keys()].sort(),
+    fullIdentityTables: domains.flatMap((d) => d.fullIdentityTables ?? []).sort(),
     map(change) {
       const mapper = byTable.get(change.table)
       return mapper === undefined ? [] : mapper.map(change)

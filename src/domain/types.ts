@@ -33,4 +33,6 @@ export interface TableMapper {
 export interface Domain {
   readonly name: string
   readonly mappers: readonly TableMapper[]
+  /** Tables whose mappers read the old row (transitions, deletes): need REPLICA IDENTITY FULL. */
+  readonly fullIdentityTables?: readonly string[]
 }

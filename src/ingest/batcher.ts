@@ -42,6 +42,7 @@ export class TransactionBatcher implements StreamHandler {
   private txn: OpenTransaction | undefined
   private tail: Promise<void> = Promise.resolve()
   private scheduled = false
+  private writing = 0
   private failure: Error | undefined
   private closed: Promise<void> | undefined
 
@@ -79,7 +80,8 @@ export class TransactionBatcher implements StreamHandler {
 
   /** Writes whatever is pending; resolves once durable, acknowledged and published. */
   flush(): Promise<void> {
-    const run = this.tail.then(() => this.writePending())
+    this.writing++
+    const run = this.tail.then(() => this.writePending()).finally(() => { this.writing-- })
     this.tail = run.catch(() => {})
     return run
   }
@@ -91,6 +93,10 @@ export class TransactionBatcher implements StreamHandler {
   async close(gate: Promise<void>): Promise<void> {
     this.closed = gate
     await this.flush()
+  }
+
+  isIdle(): boolean {
+    return this.txn === undefined && this.pending.length === 0 && this.ackLsn === undefined && !this.scheduled && this.writing === 0 && this.failure === undefined
   }
 
   get failed(): Error | undefined {

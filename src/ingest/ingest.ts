@@ -8,6 +8,7 @@ import { StartupError, WalcastError, isRetryable, sqlState } from '../errors.ts'
 import { formatEventId, formatLsn, ZERO_ID } from '../event-id.ts'
 import { createReplicationStream, type ReplicationStream } from '../replication/stream.ts'
 import { ensureSlot, getSlot, createSlot } from '../replication/slot.ts'
+import { dropSlot, isKnownSlot, rememberSlot } from '../replication/slot-admin.ts'
 import { TransactionBatcher, type BatchStats } from './batcher.ts'
 import { createPublisher } from './publisher.ts'
 
@@ -58,7 +59,10 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
   let stopping = false
   let current: { stream: ReplicationStream; batcher: TransactionBatcher } | undefined
   let wake: (() => void) | undefined
-  let knewSlot = false
+  // A slot walcast streamed from before (walcast.slots) that is missing at start-up was
+  // dropped while walcast was stopped: the same loss as one vanishing while running.
+  let knewSlot = await isKnownSlot(db, config.slot)
+  let reportedMissing = false
 
   const sleep = (ms: number): Promise<void> => new Promise((resolve) => {
     const timer = setTimeout(resolve, ms)
@@ -67,15 +71,21 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
 
   async function attempt(): Promise<void> {
     const slot = await resolveSlot()
-    if (slot === undefined) return
+    if (slot === undefined || stopping) return
     if (slot.active) {
       setState('waiting', `slot ${config.slot} is held by pid ${slot.activePid}`)
       log.info({ slot: config.slot, pid: slot.activePid }, 'replication slot in use by another process; waiting to take over')
       await sleep(config.takeoverRetryMs)
       return
     }
+    const startLsn = slot.confirmedFlushLsn ?? 0n
+    // `streaming` (what /readyz reports) only once the walsender holds the slot.
+    const onStart = (): void => {
+      setState('streaming', undefined)
+      log.info({ slot: config.slot, publication: config.publication, lsn: formatLsn(startLsn) }, 'replication streaming')
+    }
     const stream = createReplicationStream(
-      { connectionString: deps.connectionString, slot: config.slot, publication: config.publication, statusIntervalMs: config.statusIntervalMs },
+      { connectionString: deps.connectionString, slot: config.slot, publication: config.publication, statusIntervalMs: config.statusIntervalMs, onStart },
       log,
     )
     const batcher = new TransactionBatcher({
@@ -93,10 +103,7 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
       },
     })
     current = { stream, batcher }
-    const startLsn = slot.confirmedFlushLsn ?? 0n
     durableLsn = startLsn
-    setState('streaming', undefined)
-    log.info({ slot: config.slot, publication: config.publication, lsn: formatLsn(startLsn) }, 'replication streaming')
     try {
       await stream.run(startLsn, batcher)
     } finally {
@@ -106,28 +113,41 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
   }
 
   async function resolveSlot() {
-    const existing = await getSlot(db, config.slot)
+    let existing = await getSlot(db, config.slot)
+    if (existing?.walStatus === 'lost') {
+      if (!config.slotRecreate) {
+        throw new StartupError('SLOT_INVALID', `replication slot ${config.slot} was invalidated by Postgres (wal_status = lost): WAL it needed was removed`, {
+          hint: 'raise max_slot_wal_keep_size; then restart with WALCAST_SLOT_RECREATE=true (walcast replaces the slot and records the gap; clients resuming across it get reset)',
+        })
+      }
+      // Its position means nothing any more: replace it exactly like a dropped slot.
+      log.error({ slot: config.slot }, 'replication slot was invalidated by Postgres (wal_status = lost); dropping it to recreate')
+      await dropSlot(db, config.slot)
+      existing = undefined
+      knewSlot = true
+    }
     if (existing === undefined && knewSlot) {
       // The slot vanished under us (dropped by hand, or invalidated and removed): the WAL
       // between our durable position and now is gone for good.
       if (!config.slotRecreate) {
         setState('waiting', `slot ${config.slot} is missing`)
-        log.error({ slot: config.slot, lsn: formatLsn(durableLsn) }, 'replication slot was dropped: changes after the last durable position are lost; set WALCAST_SLOT_RECREATE=true to recreate it and record the gap')
+        // Once per episode: the condition persists until a DBA acts.
+        if (!reportedMissing) log.error({ slot: config.slot, lsn: formatLsn(durableLsn) }, 'replication slot was dropped: changes after the last durable position are lost; set WALCAST_SLOT_RECREATE=true to recreate it and record the gap (or run walcast slot create)')
+        reportedMissing = true
         await sleep(config.takeoverRetryMs)
         return undefined
       }
       const created = await createSlot(db, config.slot)
+      await rememberSlot(db, config.slot)
       await history.recordGap(durableLsn, created.confirmedFlushLsn ?? 0n, 'slot_recreated')
       log.error({ slot: config.slot, after: formatLsn(durableLsn), until: formatLsn(created.confirmedFlushLsn ?? 0n) }, 'replication slot recreated; recorded a gap, resumes across it get reset')
+      knewSlot = true
       return created
     }
-    if (existing?.walStatus === 'lost') {
-      throw new StartupError('SLOT_INVALID', `replication slot ${config.slot} was invalidated by Postgres (wal_status = lost): WAL it needed was removed`, {
-        hint: 'raise max_slot_wal_keep_size; then drop the slot (npx walcast slot drop) and restart with WALCAST_SLOT_RECREATE=true; clients resuming across the gap get reset',
-      })
-    }
+    reportedMissing = false
     const { slot, created } = await ensureSlot(db, config.slot)
     if (created) log.info({ slot: config.slot }, 'created replication slot')
+    if (!knewSlot) await rememberSlot(db, config.slot)
     knewSlot = true
     return slot
   }

@@ -11,6 +11,8 @@ export interface StreamHandler {
   message(prefix: string, content: Uint8Array, lsn: bigint): void | Promise<void>
   /** `endLsn` is the position to acknowledge once the transaction is durable. */
   commit(commitLsn: bigint, endLsn: bigint): void | Promise<void>
+  /** True when nothing handed over is still open, pending or being written. */
+  isIdle(): boolean
 }
 
 export interface StreamOptions {
@@ -18,6 +20,8 @@ export interface StreamOptions {
   slot: string
   publication: string
   statusIntervalMs: number
+  /** Called once the server has started streaming: the walsender now holds the slot. */
+  onStart?: () => void
 }
 
 /** One replication connection. Create a new one per attempt: it holds connection state. */
@@ -42,6 +46,7 @@ export function createReplicationStream(options: StreamOptions, log: Logger): Re
   let durable = 0n
   let statusTimer: NodeJS.Timeout | undefined
   let failure: Error | undefined
+  let stopped = false
 
   async function sendStatus(): Promise<void> {
     // The library reports lsn + 1; the server expects the position itself.
@@ -56,14 +61,29 @@ export function createReplicationStream(options: StreamOptions, log: Logger): Re
         log.debug({ err }, 'replication connection error')
         void service.stop().catch(() => {})
       })
-      service.on('heartbeat', (_lsn: string, _ts: number, shouldRespond: boolean) => {
-        if (shouldRespond) void sendStatus().catch(() => {})
+      service.on('heartbeat', (lsn: string, _ts: number, shouldRespond: boolean) => {
+        // A keepalive carries the position the walsender has decoded up to. When every
+        // message before it has been handled and is durable, that position is safe to
+        // confirm: transactions still open commit later, beyond it. Without this the slot
+        // never moves past WAL of untracked tables, and a server shutdown waits forever
+        // for walcast to confirm the shutdown checkpoint.
+        const position = parseLsn(lsn)
+        const advance = position > durable && handler.isIdle() && libraryIdle(service)
+        if (advance) durable = position
+        if (advance || shouldRespond) void sendStatus().catch(() => {})
       })
       service.on('data', (_lsn: string, msg: Pgoutput.Message) => dispatch(msg, handler, log))
       service.on('start', () => {
+        // stop() may have run while the connection was still being set up.
+        if (stopped) {
+          void service.stop().catch(() => {})
+          return
+        }
         statusTimer = setInterval(() => void sendStatus().catch(() => {}), options.statusIntervalMs)
         statusTimer.unref()
+        options.onStart?.()
       })
+      if (stopped) return
       try {
         await service.subscribe(plugin, options.slot, formatLsn(startLsn))
       } finally {
@@ -77,10 +97,21 @@ export function createReplicationStream(options: StreamOptions, log: Logger): Re
       await sendStatus()
     },
     async stop() {
+      stopped = true
       if (statusTimer !== undefined) clearInterval(statusTimer)
       await service.stop()
     },
   }
+}
+
+/**
+ * pg-logical-replication queues decoded messages (flow control) but delivers keepalives
+ * at once; a keepalive may only be confirmed when that queue is empty. The queue is not
+ * public: if a future version renames it, this answers false (never confirms early).
+ */
+function libraryIdle(service: LogicalReplicationService): boolean {
+  const internals = service as unknown as { _messageQueue?: unknown[]; _processing?: boolean }
+  return Array.isArray(internals._messageQueue) && internals._messageQueue.length === 0 && internals._processing === false
 }
 
 function dispatch(msg: Pgoutput.Message, handler: StreamHandler, log: Logger): void | Promise<void> {

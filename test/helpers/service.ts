@@ -43,3 +43,7 @@ export async function waitForHistory(tdb: TestDatabase, n: number, ms = 20_000):
     return rows.length >= n ? rows : undefined
   }, ms, `${n} events in history`)
 }
+
+export async function countEvents(tdb: TestDatabase): Promise<number> {
+  return (await tdb.query<{ n: number }>('SELECT count(*)::int AS n FROM walcast.events')).rows[0]!.n
+}

@@ -9,4 +9,6 @@ import { partiesMapper } from './parties.ts'
 export const escrowDomain: Domain = {
   name: 'escrow',
   mappers: [escrowsMapper, partiesMapper, milestonesMapper, disputesMapper, notificationsMapper],
+  // Status transitions compare old and new rows; a deleted party must still name its escrow.
+  fullIdentityTables: ['public.escrows', 'public.escrow_parties', 'public.milestones', 'public.disputes'],
 }

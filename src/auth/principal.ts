@@ -1,0 +1,9 @@
+/** Who is on the other end of a connection, as its verified token says. */
+export interface Principal {
+  /** The token's `sub`. */
+  readonly userId: string
+  /** `role: "admin"` in the token. */
+  readonly admin: boolean
+  /** The token's `exp`, in seconds since the epoch. */
+  readonly exp: number
+}

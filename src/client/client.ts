@@ -1,0 +1,306 @@
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts'
+import { systemClock } from './clock.ts'
+import { openPollingTransport } from './polling-transport.ts'
+import { openSseTransport } from './sse-transport.ts'
+import { tokenExpiry } from './token.ts'
+import type { ServerFrame, Transport, TransportClose, TransportContext, TransportFactory } from './transport.ts'
+import type { ClientOptions, FetchLike, ServerErrorInfo, Status, StatusInfo, TransportName, WalcastClient, WalcastEvent, WebSocketConstructor } from './types.ts'
+import { openWebSocketTransport } from './websocket-transport.ts'
+
+const FACTORIES: Record<TransportName, TransportFactory> = {
+  websocket: openWebSocketTransport,
+  sse: openSseTransport,
+  polling: openPollingTransport,
+}
+
+/** Close codes after which reconnecting at once is right (docs/protocol.md). */
+const TOKEN_EXPIRED = 4001
+const RATE_LIMITED = 4029
+
+type Listener<T> = (value: T) => void
+
+export function createClient(options: ClientOptions): WalcastClient {
+  if (options.token === undefined && options.getToken === undefined) throw new TypeError('walcast client: pass token or getToken')
+  const clock = options.clock ?? systemClock
+  const random = options.random ?? Math.random
+  const policy: BackoffPolicy = {
+    initialMs: options.backoff?.initialMs ?? DEFAULT_BACKOFF.initialMs,
+    maxMs: options.backoff?.maxMs ?? DEFAULT_BACKOFF.maxMs,
+    maxAttempts: options.backoff?.maxAttempts ?? DEFAULT_BACKOFF.maxAttempts,
+  }
+  const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
+  // fetch is global in every browser and in Node 18+.
+  const fetchImpl: FetchLike = options.fetch ?? (globalThis.fetch.bind(globalThis) as FetchLike)
+  const ladder = (options.transports ?? ['websocket', 'sse', 'polling']).filter((name) => name !== 'websocket' || WebSocketImpl !== undefined)
+  const refreshBeforeMs = options.refreshBeforeExpiryMs ?? 30_000
+  const upgradeProbeMs = options.upgradeProbeMs ?? 30_000
+
+  const handlers = new Map<string, Set<(event: WalcastEvent) => void>>()
+  const lastIds = new Map<string, string | undefined>()
+  const statusListeners = new Set<Listener<StatusInfo>>()
+  const resetListeners = new Set<Listener<string>>()
+  const errorListeners = new Set<Listener<ServerErrorInfo>>()
+  if (options.onReset) resetListeners.add(options.onReset)
+
+  let info: StatusInfo = { status: 'connecting', failures: 0 }
+  let token = options.token
+  let current: Transport | undefined
+  let probe: Transport | undefined
+  let failures = 0
+  let closed = false
+  let attemptTimer: unknown
+  let refreshTimer: unknown
+  let probeTimer: unknown
+  let attemptSeq = 0
+
+  function emit<T>(listeners: Set<Listener<T>>, value: T): void {
+    for (const listener of [...listeners]) {
+      try {
+        listener(value)
+      } catch (err) {
+        // An application bug must not break delivery to everyone else.
+        ;(globalThis as { reportError?: (e: unknown) => void }).reportError?.(err)
+      }
+    }
+  }
+
+  function setStatus(status: Status, extra: Partial<StatusInfo> = {}): void {
+    info = { status, failures, ...extra }
+    emit(statusListeners, info)
+  }
+
+  const topicsWithCursor = (): ReadonlyMap<string, string | undefined> => new Map(lastIds)
+
+  function onFrame(from: Transport, frame: ServerFrame): void {
+    if (from !== current && from !== probe) return
+    const topic = frame.topic
+    if (typeof topic !== 'string') return
+    switch (frame.op) {
+      case 'event': {
+        if (!lastIds.has(topic) || typeof frame.id !== 'string') return
+        const last = lastIds.get(topic)
+        // Ids are fixed width: string order is stream order, so this drops every replayed duplicate.
+        if (last !== undefined && frame.id <= last) return
+        lastIds.set(topic, frame.id)
+        const listeners = handlers.get(topic)
+        if (listeners) emit(listeners, frame as unknown as WalcastEvent)
+        return
+      }
+      case 'position': {
+        // The transport vouches that every event of `topic` up to this id was delivered:
+        // a topic that had no event of its own still resumes from here after a drop.
+        const last = lastIds.get(topic)
+        if (lastIds.has(topic) && typeof frame.id === 'string' && (last === undefined || frame.id > last)) lastIds.set(topic, frame.id)
+        return
+      }
+      case 'reset':
+        if (!lastIds.has(topic)) return
+        // The app refetches its state; live events continue from here.
+        lastIds.set(topic, undefined)
+        emit(resetListeners, topic)
+        return
+      case 'unsubscribed':
+        if (frame.reason === 'revoked') emit(errorListeners, { topic, code: 'revoked', message: `access to ${topic} was revoked` })
+        return
+      case 'error':
+        if (frame.code === 'forbidden') dropTopic(topic)
+        emit(errorListeners, { topic, code: String(frame.code), message: String(frame.message ?? '') })
+        return
+      default:
+    }
+  }
+
+  function dropTopic(topic: string): void {
+    lastIds.delete(topic)
+    handlers.delete(topic)
+    current?.unsubscribe(topic)
+  }
+
+  function context(attempt: () => boolean, onOpen: (t: Transport) => void, onClosed: (t: Transport, c: TransportClose) => void): (name: TransportName) => Transport {
+    return (name) => {
+      let transport: Transport | undefined
+      const ctx: TransportContext = {
+        baseUrl: options.url,
+        topics: topicsWithCursor,
+        token: () => token ?? '',
+        clock,
+        fetch: fetchImpl,
+        WebSocket: WebSocketImpl,
+        pollIntervalMs: options.pollIntervalMs ?? 2000,
+        openTimeoutMs: options.openTimeoutMs ?? 10_000,
+        handlers: {
+          open: () => { if (attempt() && transport) onOpen(transport) },
+          frame: (frame) => { if (transport) onFrame(transport, frame) },
+          closed: (close) => { if (attempt() && transport) onClosed(transport, close) },
+        },
+      }
+      transport = FACTORIES[name](ctx)
+      return transport
+    }
+  }
+
+  async function ensureToken(force: boolean): Promise<void> {
+    if (options.getToken === undefined) return
+    const expiry = token === undefined ? undefined : tokenExpiry(token)
+    if (force || token === undefined || (expiry !== undefined && expiry - refreshBeforeMs <= clock.now())) {
+      token = await options.getToken()
+    }
+  }
+
+  function scheduleRefresh(): void {
+    clock.clearTimeout(refreshTimer)
+    if (options.getToken === undefined || token === undefined) return
+    const expiry = tokenExpiry(token)
+    if (expiry === undefined) return
+    refreshTimer = clock.setTimeout(() => {
+      ensureToken(true).then(() => {
+        if (closed || token === undefined) return
+        current?.auth(token)
+        scheduleRefresh()
+      }, () => { refreshTimer = clock.setTimeout(scheduleRefresh, 1000) })
+    }, Math.max(0, expiry - refreshBeforeMs - clock.now()))
+  }
+
+  /** One pass down the ladder; the first transport that opens wins. */
+  function attempt(forceToken = false): void {
+    clock.clearTimeout(attemptTimer)
+    if (closed) return
+    // A retry() during an attempt abandons it: its candidate must not linger open.
+    current?.close()
+    current = undefined
+    const seq = ++attemptSeq
+    const live = (): boolean => seq === attemptSeq && !closed
+    const offline = (globalThis as { navigator?: { onLine?: boolean } }).navigator?.onLine === false
+    if (offline && typeof globalThis.addEventListener === 'function') {
+      setStatus('offline')
+      globalThis.addEventListener('online', () => { if (live()) attempt() }, { once: true })
+      return
+    }
+    ensureToken(forceToken).then(() => {
+      if (!live()) return
+      let opening = true
+      const open = context(live, (transport) => {
+        if (!opening || transport !== current) return
+        opening = false
+        failures = 0
+        setStatus('open', { transport: transport.name })
+        scheduleRefresh()
+        scheduleProbe()
+      }, (transport, close) => {
+        if (transport !== current) return
+        if (!opening) dropped(close)
+        else tryNext(ladder.indexOf(transport.name) + 1, close)
+      })
+      // While trying, `current` is the candidate: its frames count once it opens.
+      const tryNext = (index: number, close?: TransportClose): void => {
+        if (index >= ladder.length) return failed(close)
+        current = open(ladder[index]!)
+      }
+      tryNext(0)
+    }, () => { if (live()) failed() })
+  }
+
+  function failed(close?: TransportClose): void {
+    current = undefined
+    failures++
+    if (failures >= policy.maxAttempts) {
+      setStatus('failed')
+      return
+    }
+    const delayMs = backoffDelay(policy, failures, random())
+    setStatus('reconnecting', { delayMs })
+    attemptTimer = clock.setTimeout(() => attempt(close?.status === 401), delayMs)
+  }
+
+  function dropped(close: TransportClose): void {
+    current = undefined
+    clock.clearTimeout(probeTimer)
+    probe?.close()
+    probe = undefined
+    if (close.code === RATE_LIMITED) return failed(close)
+    // A lost connection is retried at once (the resume makes it free); failures back off.
+    setStatus('reconnecting', { delayMs: 0 })
+    attempt(close.code === TOKEN_EXPIRED || close.status === 401)
+  }
+
+  /** While on a fallback, try WebSocket again now and then; switch when it opens. */
+  function scheduleProbe(): void {
+    clock.clearTimeout(probeTimer)
+    if (current === undefined || current.name === 'websocket' || ladder[0] !== 'websocket') return
+    probeTimer = clock.setTimeout(() => {
+      const seq = attemptSeq
+      const live = (): boolean => seq === attemptSeq && !closed
+      const open = context(live, (transport) => {
+        if (transport !== probe) return
+        const old = current
+        current = transport
+        probe = undefined
+        old?.close()
+        setStatus('open', { transport: 'websocket' })
+      }, (transport, close) => {
+        if (transport === current) return dropped(close)
+        probe = undefined
+        scheduleProbe()
+      })
+      probe = open('websocket')
+    }, upgradeProbeMs)
+  }
+
+  attempt()
+
+  return {
+    subscribe(topic, onEvent) {
+      let set = handlers.get(topic)
+      if (set === undefined) {
+        set = new Set()
+        handlers.set(topic, set)
+      }
+      set.add(onEvent)
+      if (!lastIds.has(topic)) {
+        lastIds.set(topic, undefined)
+        current?.subscribe(topic, undefined)
+        probe?.subscribe(topic, undefined)
+      }
+      return () => {
+        set!.delete(onEvent)
+        if (set!.size === 0 && handlers.get(topic) === set) {
+          handlers.delete(topic)
+          lastIds.delete(topic)
+          current?.unsubscribe(topic)
+          probe?.unsubscribe(topic)
+        }
+      }
+    },
+    get status() { return info.status },
+    get transport() { return info.status === 'open' ? current?.name : undefined },
+    onStatus(listener) {
+      statusListeners.add(listener)
+      listener(info)
+      return () => statusListeners.delete(listener)
+    },
+    onReset(listener) {
+      resetListeners.add(listener)
+      return () => resetListeners.delete(listener)
+    },
+    onError(listener) {
+      errorListeners.add(listener)
+      return () => errorListeners.delete(listener)
+    },
+    lastId: (topic) => lastIds.get(topic),
+    retry() {
+      if (closed || info.status === 'open') return
+      failures = 0
+      setStatus('connecting')
+      attempt()
+    },
+    close() {
+      closed = true
+      attemptSeq++
+      for (const timer of [attemptTimer, refreshTimer, probeTimer]) clock.clearTimeout(timer)
+      current?.close()
+      probe?.close()
+      current = undefined
+      probe = undefined
+    },
+  }
+}

@@ -1,0 +1,10 @@
+/**
+ * walcast client SDK: browsers and Node 20, ESM, no Node-only imports.
+ * See docs/client.md.
+ */
+export { createClient } from './client.ts'
+export { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts'
+export type {
+  ClientOptions, Clock, EscrowEventMap, EscrowEventType, FetchLike, ServerErrorInfo, Status, StatusInfo,
+  TransportName, WalcastClient, WalcastEvent, WebSocketConstructor, WebSocketLike,
+} from './types.ts'

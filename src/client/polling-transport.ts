@@ -1,0 +1,111 @@
+import { endpoint, type ServerFrame, type TransportContext, type Transport } from './transport.ts'
+
+interface Page {
+  events: ServerFrame[]
+  next: string
+  reset: boolean
+}
+
+const PAGE = 200
+
+/**
+ * Long-standing fallback: GET /v1/events per topic every interval, from the topic's last
+ * id. A topic without one first asks for `limit=0`, which answers the current head: live
+ * from now, as a WebSocket subscribe without `since`.
+ */
+export function openPollingTransport(context: TransportContext): Transport {
+  const { handlers, clock } = context
+  let opened = false
+  let finished = false
+  let timer: unknown
+  const abort = new AbortController()
+  // A server that accepts connections but never answers must not hold the attempt forever.
+  const openTimer = clock.setTimeout(() => { if (!opened) fail() }, context.openTimeoutMs)
+  const cursors = new Map<string, string | undefined>(context.topics())
+
+  function fail(status?: number): void {
+    if (finished) return
+    finished = true
+    clock.clearTimeout(timer)
+    clock.clearTimeout(openTimer)
+    abort.abort()
+    handlers.closed({ opened, ...(status === undefined ? {} : { status }) })
+  }
+
+  async function fetchPage(topic: string, after: string | undefined): Promise<Page | number> {
+    const url = endpoint(context.baseUrl, '/v1/events')
+    url.searchParams.set('topic', topic)
+    if (after === undefined) url.searchParams.set('limit', '0')
+    else {
+      url.searchParams.set('after', after)
+      url.searchParams.set('limit', String(PAGE))
+    }
+    const response = await context.fetch(url.toString(), { headers: { authorization: `Bearer ${context.token()}` }, signal: abort.signal })
+    if (!response.ok) {
+      await response.body?.cancel().catch(() => {})
+      return response.status
+    }
+    return (await response.json()) as Page
+  }
+
+  /** One round over every topic; returns whether another page is waiting. */
+  async function round(): Promise<boolean> {
+    let more = false
+    for (const [topic, after] of [...cursors]) {
+      const page = await fetchPage(topic, after)
+      if (finished || !cursors.has(topic)) continue
+      if (typeof page === 'number') {
+        if (page === 403 || page === 404 || page === 400) {
+          cursors.delete(topic)
+          handlers.frame({ op: 'error', topic, code: page === 403 ? 'forbidden' : 'bad_request', message: `polling ${topic} refused with ${page}` })
+          continue
+        }
+        if (page === 429) return false
+        throw Object.assign(new Error(`polling refused with ${page}`), { status: page })
+      }
+      if (!opened) {
+        opened = true
+        clock.clearTimeout(openTimer)
+        handlers.open()
+      }
+      if (page.reset) handlers.frame({ op: 'reset', topic, reason: 'history_gone' })
+      for (const event of page.events) handlers.frame({ ...event, op: 'event', topic })
+      cursors.set(topic, page.next)
+      handlers.frame({ op: 'position', topic, id: page.next })
+      if (page.events.length >= PAGE) more = true
+    }
+    return more
+  }
+
+  function schedule(ms: number): void {
+    timer = clock.setTimeout(() => {
+      round().then(
+        (more) => { if (!finished) schedule(more ? 0 : context.pollIntervalMs) },
+        (err: { status?: number }) => fail(err?.status),
+      )
+    }, ms)
+  }
+
+  if (cursors.size === 0) {
+    clock.setTimeout(() => {
+      if (finished) return
+      opened = true
+      clock.clearTimeout(openTimer)
+      handlers.open()
+      schedule(context.pollIntervalMs)
+    }, 0)
+  } else schedule(0)
+
+  return {
+    name: 'polling',
+    subscribe: (topic, since) => { if (!cursors.has(topic)) cursors.set(topic, since) },
+    unsubscribe: (topic) => { cursors.delete(topic) },
+    auth: () => {},
+    close() {
+      finished = true
+      clock.clearTimeout(timer)
+      clock.clearTimeout(openTimer)
+      abort.abort()
+    },
+  }
+}

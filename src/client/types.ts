@@ -1,0 +1,101 @@
+import type { EscrowEventMap, EscrowEventType } from '../domain/escrow/events.ts'
+
+/** One event as every transport delivers it (the WebSocket `event` frame). */
+export type WalcastEvent = {
+  [K in EscrowEventType]: {
+    readonly id: string
+    readonly topic: string
+    readonly type: K
+    readonly data: EscrowEventMap[K]
+    /** Commit time of the source transaction, ISO-8601. */
+    readonly ts: string
+    readonly lsn: string
+  }
+}[EscrowEventType]
+
+export type { EscrowEventMap, EscrowEventType }
+
+export type Status = 'connecting' | 'open' | 'reconnecting' | 'offline' | 'failed'
+export type TransportName = 'websocket' | 'sse' | 'polling'
+
+export interface StatusInfo {
+  readonly status: Status
+  /** Consecutive failed connection attempts since the last successful one. */
+  readonly failures: number
+  /** While reconnecting: how long until the next attempt. */
+  readonly delayMs?: number
+  /** While open: the transport in use. */
+  readonly transport?: TransportName
+}
+
+/** What the client needs of a timer: injectable so backoff can be tested on a fake clock. */
+export interface Clock {
+  now(): number
+  setTimeout(fn: () => void, ms: number): unknown
+  clearTimeout(handle: unknown): void
+}
+
+/** The subset of the WHATWG WebSocket the client uses (browsers, Node 22+, the `ws` package). */
+export interface WebSocketLike {
+  readonly readyState: number
+  onopen: ((event: unknown) => void) | null
+  onmessage: ((event: { data: unknown }) => void) | null
+  onclose: ((event: { code: number; reason: string }) => void) | null
+  onerror: ((event: unknown) => void) | null
+  send(data: string): void
+  close(code?: number, reason?: string): void
+}
+
+export type WebSocketConstructor = new (url: string) => WebSocketLike
+
+export type FetchLike = (input: string, init?: { headers?: Record<string, string>; signal?: AbortSignal; method?: string }) => Promise<Response>
+
+export interface ClientOptions {
+  /** Base URL of walcast, e.g. `https://feed.example.com` or `http://127.0.0.1:8080`. */
+  readonly url: string
+  /** A fixed token; prefer `getToken` so the client can refresh it before it expires. */
+  readonly token?: string
+  readonly getToken?: () => string | Promise<string>
+  /** Required on Node 20, which has no global WebSocket (pass the `ws` package's). */
+  readonly WebSocket?: WebSocketConstructor
+  readonly fetch?: FetchLike
+  /** Transports to try, in order (default websocket, sse, polling). */
+  readonly transports?: readonly TransportName[]
+  readonly onReset?: (topic: string) => void
+  readonly clock?: Clock
+  /** Jitter source in [0, 1]; injectable for tests. */
+  readonly random?: () => number
+  readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number; readonly maxAttempts?: number }
+  readonly pollIntervalMs?: number
+  /** While on SSE or polling, how often to try WebSocket again. */
+  readonly upgradeProbeMs?: number
+  /** Ask getToken for a new token this long before the current one expires. */
+  readonly refreshBeforeExpiryMs?: number
+  /** A transport that has not opened after this long counts as failed. */
+  readonly openTimeoutMs?: number
+}
+
+export interface ServerErrorInfo {
+  readonly topic?: string
+  readonly code: string
+  readonly message: string
+}
+
+export interface WalcastClient {
+  /** Delivers each event of `topic` once, in order, across reconnects; returns unsubscribe. */
+  subscribe(topic: string, onEvent: (event: WalcastEvent) => void): () => void
+  readonly status: Status
+  /** The transport in use while open. */
+  readonly transport: TransportName | undefined
+  /** Observes the status; called at once with the current value. Returns unsubscribe. */
+  onStatus(listener: (info: StatusInfo) => void): () => void
+  /** The server could not prove the stream complete for `topic`: refetch its state. */
+  onReset(listener: (topic: string) => void): () => void
+  /** Server-side refusals (forbidden topic, revoked access, rate limits). */
+  onError(listener: (error: ServerErrorInfo) => void): () => void
+  /** The last event id delivered for a topic. */
+  lastId(topic: string): string | undefined
+  /** Starts over after `failed` (or reconnects at once while waiting). */
+  retry(): void
+  close(): void
+}

@@ -1,0 +1,67 @@
+import { SignJWT } from 'jose'
+import { sql } from 'kysely'
+import type { Db } from '../db/database.ts'
+import { bearerToken, tokenRefusal, type FeedVerifier } from '../feed/access.ts'
+import { httpError, json, type HttpRoute } from '../http/route.ts'
+
+export interface DevRoutesOptions {
+  readonly db: Db
+  readonly verifier: FeedVerifier
+  /** HS256 secret the tokens are signed with (the one the verifier accepts). */
+  readonly secret: string | undefined
+  readonly issuer: string | undefined
+  readonly audience: string | undefined
+  readonly tokenTtlSec: number
+}
+
+/**
+ * Dev-only sign-in for the dashboard: anyone can get a token for any user, so these
+ * routes are mounted only on the embedded default or with WALCAST_DEV=1 (service.ts).
+ */
+export function devRoutes(options: DevRoutesOptions): HttpRoute[] {
+  return [
+    {
+      method: 'get',
+      path: '/v1/dev/users',
+      async handle() {
+        const users = await sql<{ id: string; name: string }>`SELECT id::text AS id, display_name AS name FROM public.users ORDER BY id LIMIT 50`.execute(options.db)
+        return json(200, { users: users.rows })
+      },
+    },
+    {
+      method: 'get',
+      path: '/v1/dev/token',
+      async handle(req) {
+        const user = new URLSearchParams(req.query).get('user') ?? ''
+        if (!/^[1-9][0-9]{0,18}$/.test(user)) return httpError(400, 'bad_request', 'user must be a user id, e.g. ?user=1')
+        if (options.secret === undefined) return httpError(503, 'auth_unavailable', 'dev tokens need WALCAST_JWT_SECRET')
+        const found = await sql<{ name: string }>`SELECT display_name AS name FROM public.users WHERE id = ${user}::bigint`.execute(options.db)
+        if (found.rows.length === 0) return httpError(404, 'not_found', `no user ${user}`)
+        let jwt = new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(user).setIssuedAt().setExpirationTime(`${options.tokenTtlSec}s`)
+        if (options.issuer !== undefined) jwt = jwt.setIssuer(options.issuer)
+        if (options.audience !== undefined) jwt = jwt.setAudience(options.audience)
+        const token = await jwt.sign(new TextEncoder().encode(options.secret))
+        return json(200, { token, user: { id: user, name: found.rows[0]!.name } }, { 'cache-control': 'no-store' })
+      },
+    },
+    {
+      method: 'get',
+      path: '/v1/dev/escrows',
+      async handle(req) {
+        let userId: string
+        try {
+          userId = (await options.verifier.verify(bearerToken(req.header('authorization')))).userId
+        } catch (err) {
+          const refusal = tokenRefusal(err)
+          return httpError(refusal.status, refusal.code, refusal.message)
+        }
+        if (!/^[1-9][0-9]{0,18}$/.test(userId)) return json(200, { escrows: [] })
+        const escrows = await sql<{ id: string; title: string; amount: string; currency: string; status: string; role: string }>`
+          SELECT e.id::text AS id, e.title, e.amount::text AS amount, e.currency, e.status, p.role
+          FROM public.escrow_parties p JOIN public.escrows e ON e.id = p.escrow_id
+          WHERE p.user_id = ${userId}::bigint ORDER BY e.id`.execute(options.db)
+        return json(200, { escrows: escrows.rows })
+      },
+    },
+  ]
+}

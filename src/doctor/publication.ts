@@ -1,0 +1,32 @@
+import { sql } from 'kysely'
+import { quoteIdent, quoteQualified } from '../replication/preflight.ts'
+import { inspectPublication } from '../replication/publication.ts'
+import { fail, pass, warn, type CheckResult, type DoctorContext } from './check.ts'
+
+/** The publication must carry exactly the tracked tables, with inserts, updates and deletes. */
+export async function checkPublication(ctx: DoctorContext): Promise<CheckResult[]> {
+  const name = quoteIdent(ctx.publication)
+  const state = await inspectPublication(ctx.db, ctx.publication, ctx.tracked)
+  if (!state.exists) {
+    return [fail('publication.exists', `publication ${ctx.publication} does not exist`,
+      `CREATE PUBLICATION ${name} FOR TABLE ${ctx.tracked.map(quoteQualified).join(', ')}; (or walcast publication sync; walcast also creates it at start-up)`)]
+  }
+  const results: CheckResult[] = [pass('publication.exists', `publication ${ctx.publication} exists`)]
+  if (state.missing.length > 0) {
+    results.push(fail('publication.tables', `publication ${ctx.publication} lacks tracked table(s) ${state.missing.join(', ')}: their changes never reach walcast`,
+      `ALTER PUBLICATION ${name} ADD TABLE ${state.missing.map(quoteQualified).join(', ')}; (or walcast publication sync)`))
+  } else if (state.extra.length > 0) {
+    results.push(warn('publication.tables', `publication ${ctx.publication} also carries untracked table(s) ${state.extra.join(', ')}: decoded and thrown away`,
+      `ALTER PUBLICATION ${name} DROP TABLE ${state.extra.map(quoteQualified).join(', ')}; (or walcast publication sync)`))
+  } else {
+    results.push(pass('publication.tables', `publication ${ctx.publication} carries exactly the ${ctx.tracked.length} tracked tables`))
+  }
+  const ops = (await sql<{ pubinsert: boolean; pubupdate: boolean; pubdelete: boolean }>`
+    SELECT pubinsert, pubupdate, pubdelete FROM pg_publication WHERE pubname = ${ctx.publication}`.execute(ctx.db)).rows[0]!
+  const lacking = (['insert', 'update', 'delete'] as const).filter((op) => !ops[`pub${op}`])
+  results.push(lacking.length === 0
+    ? pass('publication.operations', 'publishes inserts, updates and deletes')
+    : fail('publication.operations', `publication ${ctx.publication} does not publish ${lacking.join(', ')}`,
+      `ALTER PUBLICATION ${name} SET (publish = 'insert, update, delete, truncate');`))
+  return results
+}

@@ -1,0 +1,87 @@
+import type uWS from 'uWebSockets.js'
+import type { Principal } from '../auth/principal.ts'
+import type { Ref } from './protocol.ts'
+import type { TokenBucket } from './token-bucket.ts'
+
+export interface Subscription {
+  readonly topic: string
+  readonly ref: Ref | undefined
+  /** pending: authorizing or replaying; live: attached to the uWS topic. */
+  state: 'pending' | 'live'
+  /** Set when it ends before going live, so the replay stops at its next step. */
+  cancelled: boolean
+}
+
+/** One client socket's state; also the uWS user data (`{ conn }`). */
+export interface Connection {
+  readonly id: number
+  principal: Principal
+  /** Set on open; never touched once `closed`. */
+  ws: uWS.WebSocket<SocketData> | undefined
+  closed: boolean
+  readonly subscriptions: Map<string, Subscription>
+  readonly bucket: TokenBucket
+  expiry: NodeJS.Timeout | undefined
+  /** Replays waiting for the send buffer to drain. */
+  drainWaiters: (() => void)[]
+}
+
+export interface SocketData {
+  readonly conn: Connection
+}
+
+/**
+ * Which connections belong to which user, and which are live on which topic: the
+ * indexes revocation, per-user limits and backpressure checks need.
+ */
+export class ConnectionIndex {
+  private readonly byUser = new Map<string, Set<Connection>>()
+  private readonly byTopic = new Map<string, Set<Connection>>()
+  readonly all = new Set<Connection>()
+
+  countForUser(userId: string): number {
+    return this.byUser.get(userId)?.size ?? 0
+  }
+
+  add(conn: Connection): void {
+    this.all.add(conn)
+    addTo(this.byUser, conn.principal.userId, conn)
+  }
+
+  remove(conn: Connection): void {
+    this.all.delete(conn)
+    removeFrom(this.byUser, conn.principal.userId, conn)
+    for (const topic of conn.subscriptions.keys()) removeFrom(this.byTopic, topic, conn)
+  }
+
+  attach(conn: Connection, topic: string): void {
+    addTo(this.byTopic, topic, conn)
+  }
+
+  detach(conn: Connection, topic: string): void {
+    removeFrom(this.byTopic, topic, conn)
+  }
+
+  forUser(userId: string): ReadonlySet<Connection> {
+    return this.byUser.get(userId) ?? EMPTY
+  }
+
+  forTopic(topic: string): ReadonlySet<Connection> {
+    return this.byTopic.get(topic) ?? EMPTY
+  }
+}
+
+const EMPTY: ReadonlySet<Connection> = new Set()
+
+function addTo(map: Map<string, Set<Connection>>, key: string, conn: Connection): void {
+  let set = map.get(key)
+  if (set === undefined) map.set(key, (set = new Set()))
+  set.add(conn)
+}
+
+function removeFrom(map: Map<string, Set<Connection>>, key: string, conn: Connection): void {
+  const set = map.get(key)
+  if (set === undefined) return
+  set.delete(conn)
+  if (set.size === 0) map.delete(key)
+}

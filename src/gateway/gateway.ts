@@ -1,0 +1,105 @@
+import uWS from 'uWebSockets.js'
+import type { Authorizer } from '../auth/authorizer.ts'
+import type { TokenVerifier } from '../auth/token-verifier.ts'
+import type { GatewayConfig } from '../config.ts'
+import type { HistoryStore } from '../history/store.ts'
+import type { Hub } from '../hub/hub.ts'
+import type { Logger } from '../log.ts'
+import type { SocketData } from './connection.ts'
+import { createCore, wakeDrainWaiters } from './core.ts'
+import { createDelivery } from './delivery.ts'
+import { CLOSE } from './protocol.ts'
+import { createSession } from './session.ts'
+import { createStats, type GatewayStats } from './stats.ts'
+import { createUpgradeHandler, type UpgradeState } from './upgrade.ts'
+
+export const WS_PATH = '/v1/ws'
+
+export interface GatewayDeps {
+  readonly config: GatewayConfig
+  readonly hub: Hub
+  readonly history: HistoryStore
+  readonly authorizer: Authorizer
+  readonly verifier: TokenVerifier
+  readonly log: Logger
+}
+
+export interface Gateway {
+  /** Adds `GET /v1/ws` to the app (the HTTP server's `configure` hook). */
+  mount(app: uWS.TemplatedApp): void
+  /** Refuses new upgrades and closes every socket with 1001. */
+  close(): void
+  /** A snapshot of the counters, for metrics. */
+  stats(): Readonly<GatewayStats>
+}
+
+/**
+ * The WebSocket transport: JWT upgrade, the subscribe/replay protocol, live fan-out
+ * from the hub through uWS topics, and the limits that keep one client from hurting
+ * the others. Create it after the authorizer, so revocations precede each delivery.
+ */
+export function createGateway(deps: GatewayDeps): Gateway {
+  const { config, log } = deps
+  const stats = createStats()
+  const core = createCore({ config, stats, hub: deps.hub, history: deps.history, log })
+  const session = createSession(core, deps.authorizer, deps.verifier)
+  const state: UpgradeState = { closing: false, nextId: 0 }
+  const drainLevel = Math.floor(config.maxBackpressure / 4)
+  let app: uWS.TemplatedApp | undefined
+  const delivery = createDelivery(core, () => app)
+  const unsubscribeHub = deps.hub.subscribe((events) => delivery.deliver(events))
+  const unsubscribeRevoke = deps.authorizer.onRevoke((revocation) => delivery.revoke(revocation))
+
+  return {
+    mount(target) {
+      app = target
+      target.ws<SocketData>(WS_PATH, {
+        // uWS's own ceilings sit above walcast's so walcast decides: a frame over
+        // maxPayload closes with 1009, a buffer over maxBackpressure with 4008.
+        maxPayloadLength: config.maxPayload * 4,
+        maxBackpressure: config.maxBackpressure * 4 + 16 * 1024 * 1024,
+        idleTimeout: config.idleTimeoutSec,
+        sendPingsAutomatically: true,
+        compression: uWS.DISABLED,
+        upgrade: createUpgradeHandler(core, deps.verifier, state),
+        open(ws) {
+          const conn = ws.getUserData().conn
+          conn.ws = ws
+          core.index.add(conn)
+          stats.connections++
+          stats.connectionsOpened++
+          session.armExpiry(conn)
+        },
+        message(ws, data, isBinary) {
+          session.receive(ws.getUserData().conn, data, isBinary)
+        },
+        drain(ws) {
+          wakeDrainWaiters(ws.getUserData().conn, drainLevel)
+        },
+        close(ws) {
+          const conn = ws.getUserData().conn
+          conn.closed = true
+          clearTimeout(conn.expiry)
+          for (const sub of conn.subscriptions.values()) {
+            sub.cancelled = true
+            if (sub.state === 'live') stats.subscriptions--
+          }
+          core.index.remove(conn)
+          conn.subscriptions.clear()
+          stats.connections--
+          wakeDrainWaiters(conn, drainLevel)
+        },
+      })
+    },
+    close() {
+      if (state.closing) return
+      state.closing = true
+      unsubscribeHub()
+      unsubscribeRevoke()
+      const open = [...core.index.all]
+      for (const conn of open) core.end(conn, CLOSE.goingAway, 'server shutting down')
+      log.info({ closed: open.length }, 'websocket gateway closed')
+    },
+    stats: () => ({ ...stats }),
+  }
+}

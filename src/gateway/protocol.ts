@@ -1,0 +1,95 @@
+import { isEventId } from '../event-id.ts'
+
+/** The WebSocket wire protocol (docs/protocol.md). Client frames are JSON text. */
+export type Ref = string | number
+
+export type ClientFrame =
+  | { op: 'subscribe'; topic: string; since?: string; ref?: Ref }
+  | { op: 'unsubscribe'; topic: string; ref?: Ref }
+  | { op: 'auth'; token: string; ref?: Ref }
+  | { op: 'ping'; ref?: Ref }
+
+export type ErrorCode = 'bad_request' | 'unknown_op' | 'forbidden' | 'rate_limited' | 'too_many_subscriptions'
+
+export interface FrameError {
+  readonly op: 'invalid'
+  readonly code: ErrorCode
+  readonly message: string
+  readonly ref?: Ref
+}
+
+export const MAX_TOPIC_LENGTH = 256
+export const MAX_REF_LENGTH = 128
+
+/** Close codes: 4xxx are walcast's; see docs/protocol.md#close-codes. */
+export const CLOSE = {
+  goingAway: 1001,
+  tooBig: 1009,
+  internalError: 1011,
+  tokenExpired: 4001,
+  slowConsumer: 4008,
+  rateLimited: 4029,
+} as const
+
+const KNOWN_OPS = new Set(['subscribe', 'unsubscribe', 'auth', 'ping'])
+
+/** Parses one text frame; anything malformed becomes a FrameError the client is told about. */
+export function parseClientFrame(text: string): ClientFrame | FrameError {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    return invalid('bad_request', 'frame is not JSON')
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return invalid('bad_request', 'frame must be a JSON object')
+  const frame = value as Record<string, unknown>
+  const ref = frame.ref
+  if (ref !== undefined && !isRef(ref)) return invalid('bad_request', `ref must be a string of at most ${MAX_REF_LENGTH} characters or a number`)
+  const op = frame.op
+  if (typeof op !== 'string') return invalid('bad_request', 'op is required', ref)
+  if (!KNOWN_OPS.has(op)) return invalid('unknown_op', `unknown op ${JSON.stringify(op.slice(0, 32))}`, ref)
+  switch (op) {
+    case 'subscribe':
+    case 'unsubscribe': {
+      const topic = frame.topic
+      if (typeof topic !== 'string' || topic === '') return invalid('bad_request', 'topic must be a non-empty string', ref)
+      if (topic.length > MAX_TOPIC_LENGTH) return invalid('bad_request', `topic longer than ${MAX_TOPIC_LENGTH} characters`, ref)
+      if (op === 'unsubscribe') return withRef({ op, topic }, ref)
+      const since = frame.since
+      if (since !== undefined && since !== null && !isEventId(since)) {
+        return invalid('bad_request', 'since must be an event id exactly as received (e.g. 0000000001a2b3c4-00000000)', ref)
+      }
+      return withRef({ op, topic, ...(typeof since === 'string' ? { since } : {}) }, ref)
+    }
+    case 'auth': {
+      const token = frame.token
+      if (typeof token !== 'string' || token === '') return invalid('bad_request', 'token must be a non-empty string', ref)
+      return withRef({ op, token }, ref)
+    }
+    default:
+      return withRef({ op: 'ping' }, ref)
+  }
+}
+
+export function isFrameError(frame: ClientFrame | FrameError): frame is FrameError {
+  return frame.op === 'invalid'
+}
+
+function isRef(value: unknown): value is Ref {
+  return (typeof value === 'string' && value.length <= MAX_REF_LENGTH) || (typeof value === 'number' && Number.isFinite(value))
+}
+
+function withRef<T extends object>(frame: T, ref: Ref | undefined): T & { ref?: Ref } {
+  return ref === undefined ? frame : { ...frame, ref }
+}
+
+function invalid(code: ErrorCode, message: string, ref?: Ref): FrameError {
+  return ref === undefined ? { op: 'invalid', code, message } : { op: 'invalid', code, message, ref }
+}
+
+// Server frames. JSON.stringify drops an undefined ref.
+export const errorFrame = (code: ErrorCode, message: string, ref?: Ref): string => JSON.stringify({ op: 'error', ref, code, message })
+export const subscribedFrame = (topic: string, ref?: Ref): string => JSON.stringify({ op: 'subscribed', topic, ref })
+export const unsubscribedFrame = (topic: string, reason: 'client' | 'revoked', ref?: Ref): string => JSON.stringify({ op: 'unsubscribed', topic, ref, reason })
+export const resetFrame = (topic: string): string => JSON.stringify({ op: 'reset', topic, reason: 'history_gone' })
+export const pongFrame = (ref?: Ref): string => JSON.stringify({ op: 'pong', ref })

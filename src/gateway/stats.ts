@@ -1,0 +1,53 @@
+/**
+ * Counters the gateway keeps for metrics; the ops stage turns them into Prometheus
+ * series. Gauges are current values, everything else only grows.
+ */
+export interface GatewayStats {
+  /** Gauge: open sockets. */
+  connections: number
+  /** Gauge: live subscriptions (replay finished). */
+  subscriptions: number
+  connectionsOpened: number
+  /** Upgrades refused: bad token (401), per-user limit (429), shutting down/auth down (503). */
+  upgradesRejected: number
+  authFailures: number
+  /** Event frames serialized (once per topic) and handed to uWS. */
+  eventsPublished: number
+  /** Frames delivered to sockets (publish fan-out counts each recipient). */
+  messagesSent: number
+  bytesSent: number
+  replayRequests: number
+  replayEvents: number
+  resets: number
+  revocations: number
+  slowConsumerCloses: number
+  /** Largest send buffer (bytes) seen when closing a slow consumer: how far past the limit one got. */
+  slowConsumerMaxBuffered: number
+  rateLimitedFrames: number
+  rateLimitCloses: number
+  tokenExpiryCloses: number
+  badFrames: number
+}
+
+export function createStats(): GatewayStats {
+  return {
+    connections: 0,
+    subscriptions: 0,
+    connectionsOpened: 0,
+    upgradesRejected: 0,
+    authFailures: 0,
+    eventsPublished: 0,
+    messagesSent: 0,
+    bytesSent: 0,
+    replayRequests: 0,
+    replayEvents: 0,
+    resets: 0,
+    revocations: 0,
+    slowConsumerCloses: 0,
+    slowConsumerMaxBuffered: 0,
+    rateLimitedFrames: 0,
+    rateLimitCloses: 0,
+    tokenExpiryCloses: 0,
+    badFrames: 0,
+  }
+}

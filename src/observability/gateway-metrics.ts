@@ -1,0 +1,56 @@
+import { Counter, Gauge, type Registry } from 'prom-client'
+
+/**
+ * What the gateway reports about its clients. Counters are totals since start; the
+ * gateway owns the numbers, the metrics only read them at scrape time.
+ */
+export interface GatewayStats {
+  // Field names follow the gateway's own stats object, so its stats() plugs in as it is.
+  readonly connections: number
+  readonly subscriptions: number
+  readonly messagesSent: number
+  readonly bytesSent: number
+  readonly slowConsumerCloses: number
+  readonly authFailures: number
+  readonly replayRequests: number
+  readonly replayEvents: number
+  /** Resumes answered with `reset` (pruned history, a recorded gap). */
+  readonly resets?: number
+}
+
+/** undefined while no gateway runs: the series then read 0. */
+export type GatewayStatsSource = () => GatewayStats | undefined
+
+const GAUGES: ReadonlyArray<[keyof GatewayStats, string, string]> = [
+  ['connections', 'walcast_gateway_connections', 'Open client connections.'],
+  ['subscriptions', 'walcast_gateway_subscriptions', 'Active topic subscriptions over all connections.'],
+]
+
+const COUNTERS: ReadonlyArray<[keyof GatewayStats, string, string]> = [
+  ['messagesSent', 'walcast_gateway_messages_sent_total', 'Messages sent to clients.'],
+  ['bytesSent', 'walcast_gateway_bytes_sent_total', 'Bytes sent to clients.'],
+  ['slowConsumerCloses', 'walcast_gateway_slow_consumer_closes_total', 'Connections closed because the client read too slowly.'],
+  ['authFailures', 'walcast_gateway_auth_failures_total', 'Rejected tokens.'],
+  ['replayRequests', 'walcast_gateway_replay_requests_total', 'Resumes that needed events from before the live stream.'],
+  ['replayEvents', 'walcast_gateway_replayed_events_total', 'Events sent while replaying.'],
+  ['resets', 'walcast_gateway_resets_total', 'Resumes answered with reset: the history could not prove them complete.'],
+]
+
+export function registerGatewayMetrics(registry: Registry, source: GatewayStatsSource): void {
+  for (const [key, name, help] of GAUGES) {
+    new Gauge({
+      name, help, registers: [registry],
+      collect() { this.set(source()?.[key] ?? 0) },
+    })
+  }
+  for (const [key, name, help] of COUNTERS) {
+    new Counter({
+      name, help, registers: [registry],
+      // The gateway keeps the running total; a counter has no set(), so reset and add.
+      collect() {
+        this.reset()
+        this.inc(source()?.[key] ?? 0)
+      },
+    })
+  }
+}

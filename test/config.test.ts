@@ -1,0 +1,61 @@
+import t from 'tap'
+import { loadConfig, parseDuration } from '../src/config.ts'
+import { ConfigError } from '../src/errors.ts'
+
+t.test('defaults', async (t) => {
+  const config = loadConfig({}, '/srv/app')
+  t.equal(config.database.url, undefined, 'no DATABASE_URL: embedded')
+  t.equal(config.demo, true)
+  t.equal(config.embedded.dataDir, '/srv/app/.walcast/pgdata')
+  t.equal(config.replication.slot, 'walcast')
+  t.equal(config.replication.publication, 'walcast')
+  t.equal(config.history.retentionMs, 7 * 86_400_000)
+  t.equal(config.log.level, 'info')
+  t.equal(config.http.port, 8080)
+  t.equal(config.http.host, '127.0.0.1')
+  t.ok(Object.isFrozen(config) && Object.isFrozen(config.replication), 'frozen')
+})
+
+t.test('explicit values', async (t) => {
+  const config = loadConfig({
+    DATABASE_URL: 'postgresql://u:p@db:5432/app', WALCAST_SLOT: 'walcast_eu', WALCAST_PUBLICATION: 'pub',
+    WALCAST_RETENTION: '36h', WALCAST_LOG_LEVEL: 'DEBUG', WALCAST_SLOT_RECREATE: 'yes', WALCAST_HEARTBEAT: '500ms',
+    WALCAST_BATCH_EVENTS: '100', WALCAST_DATA_DIR: '/data', WALCAST_PORT: '0',
+  })
+  t.equal(config.database.url, 'postgresql://u:p@db:5432/app')
+  t.equal(config.demo, false)
+  t.equal(config.replication.slot, 'walcast_eu')
+  t.equal(config.history.retentionMs, 36 * 3_600_000)
+  t.equal(config.log.level, 'debug')
+  t.equal(config.replication.slotRecreate, true)
+  t.equal(config.replication.heartbeatMs, 500)
+  t.equal(config.replication.maxBatchEvents, 100)
+  t.equal(config.embedded.dataDir, '/data')
+  t.equal(config.http.port, 0)
+  t.equal(loadConfig({ WALCAST_SLOT_RECREATE: 'off' }).replication.slotRecreate, false)
+  t.equal(parseDuration('X', '90'), 90_000, 'a bare number is seconds')
+})
+
+t.test('each invalid value names its variable', async (t) => {
+  const cases: Array<[Record<string, string>, string, RegExp]> = [
+    [{ DATABASE_URL: 'not a url' }, 'DATABASE_URL', /is not a URL/],
+    [{ DATABASE_URL: 'mysql://x/y' }, 'DATABASE_URL', /expected a postgres:\/\/ URL/],
+    [{ WALCAST_SLOT: 'Bad-Slot' }, 'WALCAST_SLOT', /lower-case Postgres identifier/],
+    [{ WALCAST_PUBLICATION: 'x'.repeat(64) }, 'WALCAST_PUBLICATION', /at most 63/],
+    [{ WALCAST_RETENTION: '7 days' }, 'WALCAST_RETENTION', /expected a duration/],
+    [{ WALCAST_RETENTION: '0s' }, 'WALCAST_RETENTION', /greater than zero/],
+    [{ WALCAST_LOG_LEVEL: 'loud' }, 'WALCAST_LOG_LEVEL', /expected one of/],
+    [{ WALCAST_BATCH_EVENTS: '-1' }, 'WALCAST_BATCH_EVENTS', /whole number/],
+    [{ WALCAST_BATCH_EVENTS: '0' }, 'WALCAST_BATCH_EVENTS', /between 1 and/],
+    [{ WALCAST_SLOT_RECREATE: 'maybe' }, 'WALCAST_SLOT_RECREATE', /true or false/],
+    [{ WALCAST_PORT: '70000' }, 'WALCAST_PORT', /between 0 and 65535/],
+  ]
+  for (const [env, variable, message] of cases) {
+    t.throws(() => loadConfig(env), { name: 'ConfigError', code: 'CONFIG_INVALID', variable, message }, variable)
+  }
+  t.type(new ConfigError('X', 'y'), Error)
+})
+
+t.test('blank values count as unset', async (t) => {
+  t.equal(loadConfig({ DATABASE_URL: '  ', WALCAST_SLOT: '' }).replication.slot, 'walcast')
+})

@@ -1,0 +1,110 @@
+import t from 'tap'
+import WebSocket from 'ws'
+import type { StoredEvent } from '../../src/history/event.ts'
+import { createTestDatabase } from '../helpers/db.ts'
+import { seedHistory } from '../helpers/history-seed.ts'
+import { startTestService } from '../helpers/service.ts'
+import { adminToken, authEnv, signToken } from '../helpers/tokens.ts'
+import { sleep, waitFor } from '../helpers/wait.ts'
+import { connectWs, wsUrl } from '../helpers/ws-client.ts'
+
+const PAGE = 500
+const EVENTS = 60_000
+
+t.test('a resume from far back pages the history at the pace of the socket', async (t) => {
+  const tdb = await createTestDatabase(t)
+  const seeded = await seedHistory(tdb, 'escrow:9', EVENTS, { padding: 120 })
+  const service = await startTestService(t, tdb, authEnv({ WALCAST_WS_REPLAY_PAGE: String(PAGE) }))
+  // Watch the reads the gateway makes (the real store underneath).
+  const reads: { limit: number; rows: number }[] = []
+  const readSince = service.history.readSince.bind(service.history)
+  service.history.readSince = async (topic, after, limit): Promise<StoredEvent[]> => {
+    const rows = await readSince(topic, after, limit)
+    reads.push({ limit, rows: rows.length })
+    return rows
+  }
+
+  // A lean client: 60,000 frames are counted, not kept.
+  const ws = new WebSocket(wsUrl(service.http.port, await adminToken()))
+  const ids: string[] = []
+  let subscribed = -1
+  ws.on('message', (data) => {
+    const frame = JSON.parse(data.toString()) as { op: string; id?: string }
+    if (frame.op === 'event') ids.push(frame.id!)
+    else if (frame.op === 'subscribed') subscribed = ids.length
+  })
+  await new Promise((resolve) => ws.once('open', resolve))
+  t.teardown(() => ws.terminate())
+  ws.send(JSON.stringify({ op: 'subscribe', topic: 'escrow:9', since: '0000000000000000-00000000' }))
+  await waitFor(() => ids.length >= 2000, 30_000, 'the replay to start')
+  const socket = (ws as unknown as { _socket: { pause(): void; resume(): void } })._socket
+  socket.pause()
+  // Once the socket buffers are full the server must stop reading pages.
+  let stable = -1
+  await waitFor(async () => {
+    const before = reads.length
+    await sleep(700)
+    stable = reads.length
+    return reads.length === before
+  }, 20_000, 'the server to stop reading while the client does not')
+  const paused = reads.length
+  await sleep(1000)
+  t.equal(reads.length, paused, `no page is read while the client is not reading (stopped after ${stable} of ${EVENTS / PAGE}+ pages)`)
+  t.ok(paused < EVENTS / PAGE, 'the replay did not run ahead of the client')
+  socket.resume()
+
+  await waitFor(() => subscribed >= 0, 120_000, 'the replay to finish')
+  t.equal(ids.length, EVENTS, 'every event')
+  t.equal(subscribed, EVENTS, 'then subscribed')
+  t.ok(ids.every((id, i) => id === seeded[i]), 'in order, each exactly once')
+  t.ok(reads.every((r) => r.limit <= PAGE), 'no read asks for more than a page')
+  t.ok(reads.length >= EVENTS / PAGE, `${reads.length} pages`)
+  const rss = process.memoryUsage().rss
+  t.ok(rss < 1024 * 1024 * 1024, `process memory stayed bounded (${Math.round(rss / 1e6)} MB)`)
+})
+
+t.test('a replay overtaken by the pruner ends with reset', async (t) => {
+  const tdb = await createTestDatabase(t)
+  await seedHistory(tdb, 'escrow:9', 30_000, { padding: 120, ageMs: 2 * 86_400_000 })
+  const service = await startTestService(t, tdb, authEnv({ WALCAST_WS_REPLAY_PAGE: String(PAGE) }))
+  const client = await connectWs(t, service.http.port, await adminToken())
+  client.subscribe('escrow:9', { since: '0000000000000000-00000000' })
+  await waitFor(() => client.events().length >= 100, 30_000, 'the replay to start')
+  client.pause()
+  await sleep(500)
+  const { pruneHistory } = await import('../../src/history/prune.ts')
+  t.equal((await pruneHistory(service.database.db, { retentionMs: 86_400_000, pruneIntervalMs: 60_000, pruneBatch: 10_000 })).deleted, 30_000)
+  client.resume()
+  const reset = await client.next((f) => f.op === 'reset', 60_000)
+  t.same(reset, { op: 'reset', topic: 'escrow:9', reason: 'history_gone' })
+  const after = client.frames.indexOf(reset)
+  t.same(client.frames.slice(after + 1, after + 2), [{ op: 'subscribed', topic: 'escrow:9' }], 'then live')
+  const ids = client.events().map((e) => e.id!)
+  t.ok(ids.length < 30_000, `${ids.length} events were sent before the holes`)
+  t.ok(ids.every((id, i) => i === 0 || id > ids[i - 1]!), 'what was sent was in order')
+  t.equal(service.gateway.stats().resets, 1)
+})
+
+t.test('a revocation stops a replay in progress', async (t) => {
+  const tdb = await createTestDatabase(t)
+  await seedHistory(tdb, 'escrow:9', 30_000, { padding: 120 })
+  const service = await startTestService(t, tdb, authEnv({ WALCAST_WS_REPLAY_PAGE: String(PAGE) }))
+  await tdb.query(`INSERT INTO users (id, display_name) VALUES (1, 'U')`)
+  await tdb.query(`INSERT INTO escrows (id, title, amount, currency) VALUES (9, 'E', 1, 'EUR')`)
+  await tdb.query(`INSERT INTO escrow_parties (escrow_id, user_id, role, accepted_at) VALUES (9, 1, 'buyer', now())`)
+  const party = await connectWs(t, service.http.port, await signToken('1'))
+  party.subscribe('escrow:9', { since: '0000000000000000-00000000', ref: 'r' })
+  await waitFor(() => party.events().length >= 100, 30_000, 'the replay to start')
+  party.pause()
+  await sleep(500)
+  await tdb.query(`DELETE FROM escrow_parties WHERE escrow_id = 9 AND user_id = 1`)
+  await waitFor(() => service.gateway.stats().revocations >= 1, 20_000, 'the revocation')
+  party.resume()
+  const end = await party.next((f) => f.op === 'unsubscribed', 60_000)
+  t.same(end, { op: 'unsubscribed', topic: 'escrow:9', reason: 'revoked' })
+  party.send({ op: 'ping' })
+  await party.next((f) => f.op === 'pong')
+  t.notOk(party.frames.some((f) => f.op === 'subscribed'), 'the replay never went live')
+  t.ok(party.events().length < 30_000, `it stopped (${party.events().length} events sent)`)
+  t.equal(party.frames.at(-1)?.op, 'pong', 'nothing after the revocation but the pong')
+})

@@ -1,0 +1,25 @@
+import type { TestDatabase } from './db.ts'
+
+/**
+ * Writes `count` events of `topic` straight into the history, at LSNs far below any
+ * real commit (0/1000 upwards), as if walcast had stored them long ago. Returns their
+ * ids in order. Fast enough for hundreds of thousands of rows; use it for replays from
+ * far back. `padding` adds that many characters to each payload.
+ */
+export async function seedHistory(tdb: TestDatabase, topic: string, count: number, options: { padding?: number; firstLsn?: number; ageMs?: number } = {}): Promise<string[]> {
+  const first = options.firstLsn ?? 0x1000
+  const padding = 'p'.repeat(options.padding ?? 0)
+  await tdb.query(`
+    WITH rows AS (
+      SELECT ($1::bigint + i) AS lsn, i FROM generate_series(0, $2::int - 1) AS i
+    ), ins AS (
+      INSERT INTO walcast.events (commit_lsn, seq, topics, type, payload, committed_at)
+      SELECT ('0/' || to_hex(lsn))::pg_lsn, 0, ARRAY[$3::text], 'escrow:status_changed',
+             jsonb_build_object('escrowId', '0', 'from', 'funded', 'to', 'in_progress', 'n', i, 'padding', $4::text),
+             now() - make_interval(secs => $5::double precision / 1000) + make_interval(secs => i / 1000.0)
+      FROM rows
+    )
+    INSERT INTO walcast.event_topics (topic, commit_lsn, seq)
+    SELECT $3, ('0/' || to_hex(lsn))::pg_lsn, 0 FROM rows`, [first, count, topic, padding, options.ageMs ?? 3_600_000])
+  return Array.from({ length: count }, (_, i) => `${(first + i).toString(16).padStart(16, '0')}-00000000`)
+}

