@@ -40,8 +40,11 @@ export function ratioBars(title: string, rows: ReadonlyArray<{ metric: string; r
       {
         mark: { type: 'bar', color: '#2b6cb0' },
         encoding: {
-          y: { field: 'metric', type: 'nominal', title: null, sort: null },
+          y: { field: 'metric', type: 'nominal', title: null, sort: null, axis: { labelLimit: 320 } },
           x: { field: 'ratio', type: 'quantitative', title: 'walcast advantage (×, log scale; 1 = parity)', scale: { type: 'log' } },
+          // Bars start at parity: on a log scale there is no zero to start from.
+          x2: { datum: 1 },
+          color: { condition: { test: 'datum.ratio >= 1', value: '#2b6cb0' }, value: '#c05621' },
         },
       },
       { mark: { type: 'rule', color: '#444', strokeDash: [4, 3] }, encoding: { x: { datum: 1 } } },

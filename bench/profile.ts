@@ -3,6 +3,8 @@ export interface Profile {
   readonly name: 'smoke' | 'quick' | 'full'
   /** A B A B: how many times each system runs each client-facing phase. */
   readonly rounds: number
+  /** A phase is over once no frame arrived for this long. */
+  readonly settleMs: number
   readonly population: { users: number; escrows: number }
   readonly ingest: { backlogEvents: number; rowsPerTransaction: number; singleRowSeconds: number; singleRowWriters: number; bigTransactionRows: number }
   readonly latency: { clients: number; rates: readonly number[]; seconds: number }
@@ -16,17 +18,19 @@ export const PROFILES: Record<Profile['name'], Profile> = {
   smoke: {
     name: 'smoke',
     rounds: 1,
+    settleMs: 300,
     population: { users: 100, escrows: 10 },
     ingest: { backlogEvents: 2_000, rowsPerTransaction: 100, singleRowSeconds: 1, singleRowWriters: 2, bigTransactionRows: 0 },
-    latency: { clients: 40, rates: [200], seconds: 2 },
-    fanout: { subscribers: 40, eventsPerSecond: 50, seconds: 2 },
+    latency: { clients: 40, rates: [200], seconds: 1.5 },
+    fanout: { subscribers: 40, eventsPerSecond: 50, seconds: 1.5 },
     replay: { events: 2_000 },
-    loss: { clients: 20, eventsPerSecond: 200, seconds: 3, drops: 1 },
+    loss: { clients: 20, eventsPerSecond: 200, seconds: 2, drops: 1 },
     idle: { connections: 100 },
   },
   quick: {
     name: 'quick',
     rounds: 1,
+    settleMs: 500,
     population: { users: 1_000, escrows: 100 },
     ingest: { backlogEvents: 20_000, rowsPerTransaction: 100, singleRowSeconds: 3, singleRowWriters: 8, bigTransactionRows: 0 },
     latency: { clients: 200, rates: [500], seconds: 3 },
@@ -38,6 +42,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
   full: {
     name: 'full',
     rounds: 2,
+    settleMs: 1000,
     population: { users: 10_000, escrows: 100 },
     ingest: { backlogEvents: 200_000, rowsPerTransaction: 100, singleRowSeconds: 20, singleRowWriters: 8, bigTransactionRows: 1_000_000 },
     latency: { clients: 1_000, rates: [500, 2_000], seconds: 15 },

@@ -105,7 +105,7 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
     ratios.push({ metric: `p50 latency @${topRate}/s (peer / walcast)`, ratio: mean(peerTop.map((p) => p.latency.p50)) / mean(top.map((p) => p.latency.p50)) })
     ratios.push({ metric: `p99 latency @${topRate}/s (peer / walcast)`, ratio: mean(peerTop.map((p) => p.latency.p99)) / mean(top.map((p) => p.latency.p99)) })
   }
-  if (idleW && idleP) ratios.push({ metric: 'RSS per idle connection (peer / walcast)', ratio: idleP.bytesPerConnection / Math.max(1, idleW.bytesPerConnection) })
+  if (idleW && idleP && idleW.bytesPerConnection > 0) ratios.push({ metric: 'RSS per idle connection (peer / walcast)', ratio: idleP.bytesPerConnection / Math.max(1, idleW.bytesPerConnection) })
   const finite = ratios.filter((r) => Number.isFinite(r.ratio) && r.ratio > 0)
   if (finite.length > 0) {
     add('## walcast / peer', '', 'Each ratio is oriented so that > 1 means walcast is better.', '', '| metric | ratio |', '|---|---|', ...finite.map((r) => `| ${r.metric} | ×${fmt(r.ratio)} |`), '')

@@ -32,11 +32,19 @@ async function openClients(context: BenchContext, system: SystemUnderTest, clien
   if (opened.connected < clients.length) throw new Error(`${system.label}: only ${opened.connected} of ${clients.length} clients connected`)
 }
 
-/** Let the last frames arrive: until nothing new is received for `quietMs`. */
-async function drain(context: BenchContext, quietMs = 500, timeoutMs = 20_000): Promise<PoolStats> {
-  let last = await context.generator.stats()
-  let since = performance.now()
+/**
+ * Let the last frames arrive: until `expected` frames were received (when known), then
+ * until nothing new arrives for the profile's settle time; bounded by `timeoutMs`.
+ */
+async function drain(context: BenchContext, expected?: number, timeoutMs = 20_000): Promise<PoolStats> {
+  const quietMs = context.profile.settleMs
   const deadline = performance.now() + timeoutMs
+  let last = await context.generator.stats()
+  while (expected !== undefined && last.received < expected && performance.now() < deadline) {
+    await sleep(50)
+    last = await context.generator.stats()
+  }
+  let since = performance.now()
   while (performance.now() < deadline) {
     await sleep(100)
     const now = await context.generator.stats()
@@ -69,7 +77,7 @@ export async function measureLatency(context: BenchContext): Promise<LatencyPhas
       const meter = cpuMeter({ server: system.pid, generator: context.generator.pid })
       const writer = await startWriter({ url: system.databaseUrl, escrows: spreadEscrows(profile.population), rowsPerTransaction: 1, eventsPerSecond: rate, durationMs: profile.latency.seconds * 1000 })
       const written = await writer.done
-      const stats = await drain(context)
+      const stats = await drain(context, Math.floor(written.events * (profile.latency.clients / profile.population.escrows)))
       const cpu = meter.stop()
       const perEvent = profile.latency.clients / profile.population.escrows
       out.push({
@@ -112,7 +120,7 @@ export async function measureFanout(context: BenchContext): Promise<FanoutPhase[
     const t0 = performance.now()
     const writer = await startWriter({ url: system.databaseUrl, escrows: [HOT_ESCROW], rowsPerTransaction: 1, eventsPerSecond: profile.fanout.eventsPerSecond, durationMs: profile.fanout.seconds * 1000 })
     const written = await writer.done
-    const stats = await drain(context)
+    const stats = await drain(context, written.events * profile.fanout.subscribers)
     const cpu = meter.stop()
     const seconds = ((stats.lastEventAt ?? 0) - (stats.firstEventAt ?? 0)) / 1000
     const cpuSeconds = (cpu.server! / 100) * ((performance.now() - t0) / 1000)
@@ -214,8 +222,9 @@ export async function measureLoss(context: BenchContext): Promise<LossPhase[]> {
     }
     const written = await writer.done
     const final = topicMap(written.lastAmount as Map<number, number>, escrows)
-    await sleep(1000)
-    const stats = await drain(context, 1000)
+    let expectedFrames = 0
+    for (const client of clients) for (const topic of client.topics) expectedFrames += (final[topic] ?? 0) - (start[topic] ?? 0)
+    const stats = await drain(context, expectedFrames)
     const withLoss = await context.generator.stats(start, final)
     const cpu = meter.stop()
     let expected = 0
@@ -249,12 +258,11 @@ export async function measureIdle(context: BenchContext): Promise<IdlePhase[]> {
   const { profile } = context
   const out: IdlePhase[] = []
   for (const system of context.systems) {
-    global.gc?.()
-    await sleep(500)
+    await sleep(context.profile.settleMs)
     const before = rssBytes(system.pid)
     const kernelBefore = tcpSocketMemoryBytes()
     await openClients(context, system, spreadClients(profile.idle.connections, profile.population), { idle: true })
-    await sleep(2000)
+    await sleep(context.profile.settleMs * 2)
     const after = rssBytes(system.pid)
     const kernelAfter = tcpSocketMemoryBytes()
     const n = profile.idle.connections
@@ -265,7 +273,7 @@ export async function measureIdle(context: BenchContext): Promise<IdlePhase[]> {
     })
     context.log(`idle ${system.label}: ${out.at(-1)!.bytesPerConnection} bytes RSS per connection at ${n} (kernel ${out.at(-1)!.kernelBytesPerConnection})`)
     await context.generator.closeClients()
-    await sleep(1000)
+    await sleep(context.profile.settleMs)
   }
   return out
 }

@@ -1,0 +1,43 @@
+/**
+ * `npm run bench -- --smoke` end to end, on the test server: both systems start, every
+ * phase produces figures, walcast loses nothing across the forced reconnects, and the
+ * report with its SVG charts is written. Figures are not compared with targets here.
+ */
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import t from 'tap'
+import { SCENARIOS, runBench } from '../../bench/run.ts'
+import { PROFILES } from '../../bench/profile.ts'
+import { adminUrl } from '../helpers/db.ts'
+
+const out = await fs.mkdtemp(path.join(os.tmpdir(), 'walcast-bench-'))
+t.teardown(() => fs.rm(out, { recursive: true, force: true }))
+
+const reportPath = path.join(out, 'BENCHMARKS.md')
+const { results, jsonPath } = await runBench({ profile: PROFILES.smoke, only: [...SCENARIOS], outDir: out, reportPath, databaseUrl: adminUrl(), log: () => {} })
+
+t.same(results.errors, {}, 'every phase ran')
+t.ok(results.ingest!.backlog.eventsPerSecond > 0, 'ingest throughput measured')
+t.equal(results.ingest!.backlog.events, PROFILES.smoke.ingest.backlogEvents, 'the whole backlog was written')
+for (const kind of ['walcast', 'socketio']) {
+  const latency = results.latency!.filter((p) => p.kind === kind)
+  t.ok(latency.length > 0 && latency.every((p) => p.deliveries > 0 && p.latency.p50 > 0), `${kind}: latency measured on real deliveries`)
+  const fanout = results.fanout!.filter((p) => p.kind === kind)
+  t.ok(fanout.length > 0 && fanout.every((p) => p.deliveries === p.offeredDeliveries && p.missing === 0 && p.duplicates === 0), `${kind}: every fan-out frame delivered once`)
+  t.ok(results.idle!.some((p) => p.kind === kind && p.connections === PROFILES.smoke.idle.connections), `${kind}: idle connections opened`)
+}
+const walcastLoss = results.loss!.filter((p) => p.kind === 'walcast')
+t.ok(walcastLoss.length > 0 && walcastLoss.every((p) => p.expected > 0 && p.lost === 0 && p.duplicates === 0 && p.reconnects >= p.clients), 'walcast: nothing lost or duplicated across forced reconnects')
+t.equal(results.replay!.events, PROFILES.smoke.replay.events, 'replay delivered every missed event')
+t.equal(results.replay!.missing + results.replay!.duplicates, 0, 'replay in order, no duplicates')
+
+const saved = JSON.parse(await fs.readFile(jsonPath, 'utf8')) as { profile: string }
+t.equal(saved.profile, 'smoke', 'results JSON written')
+const report = await fs.readFile(reportPath, 'utf8')
+t.match(report, /## Targets \(reported, not asserted\)/)
+t.match(report, /!\[latency\]\(charts\/latency\.svg\)/)
+for (const name of ['latency', 'fanout', 'ratios', 'slot-lag']) {
+  const svg = await fs.readFile(path.join(out, 'charts', `${name}.svg`), 'utf8')
+  t.match(svg, /^<svg/, `${name}.svg is an SVG`)
+}
