@@ -47,6 +47,11 @@ export function createReplicationStream(options: StreamOptions, log: Logger): Re
   let statusTimer: NodeJS.Timeout | undefined
   let failure: Error | undefined
   let stopped = false
+  // pg's Client.connect() never settles when end() lands while it is still connecting
+  // (its 'end' handler skips the callback once ending), and the library's subscribe()
+  // waits on it. run() therefore also ends when stop() has closed the connection.
+  let markStopped!: () => void
+  const stoppedSignal = new Promise<void>((resolve) => { markStopped = resolve })
 
   async function sendStatus(): Promise<void> {
     // The library reports lsn + 1; the server expects the position itself.
@@ -84,8 +89,11 @@ export function createReplicationStream(options: StreamOptions, log: Logger): Re
         options.onStart?.()
       })
       if (stopped) return
+      const subscribed = service.subscribe(plugin, options.slot, formatLsn(startLsn))
+      // A failure after stop() is the closing connection; 'error' already recorded others.
+      subscribed.catch(() => {})
       try {
-        await service.subscribe(plugin, options.slot, formatLsn(startLsn))
+        await Promise.race([subscribed, stoppedSignal])
       } finally {
         if (statusTimer !== undefined) clearInterval(statusTimer)
       }
@@ -99,7 +107,11 @@ export function createReplicationStream(options: StreamOptions, log: Logger): Re
     async stop() {
       stopped = true
       if (statusTimer !== undefined) clearInterval(statusTimer)
-      await service.stop()
+      try {
+        await service.stop()
+      } finally {
+        markStopped()
+      }
     },
   }
 }
