@@ -146,6 +146,9 @@ export interface ReplayResult {
   readonly eventsPerSecond: number
   readonly missing: number
   readonly duplicates: number
+  /** Percent of one core over the replay: is the one reading client the limit? */
+  readonly serverCpu: number
+  readonly generatorCpu: number
 }
 
 /** One client resumes from the beginning of a topic holding `events` events. */
@@ -162,11 +165,13 @@ export async function measureReplay(context: BenchContext, system: SystemUnderTe
     return done >= wanted ? true : undefined
   }, 120_000, 200)
   const started = Date.now()
+  const meter = cpuMeter({ server: system.pid, generator: context.generator.pid })
   await openClients(context, system, [{ user: 1, topics: [`escrow:${escrow}`] }], { since: '0000000000000000-00000000' })
   const stats = await waitUntil(async () => {
     const s = await context.generator.stats()
     return s.received >= profile.replay.events ? s : undefined
   }, 120_000, 10) ?? await context.generator.stats()
+  const cpu = meter.stop()
   await context.generator.closeClients()
   const all = (stats.lastEventAt ?? started) - started
   const result = {
@@ -176,8 +181,10 @@ export async function measureReplay(context: BenchContext, system: SystemUnderTe
     eventsPerSecond: Math.round(stats.received / Math.max(all / 1000, 0.001)),
     missing: stats.missing,
     duplicates: stats.duplicates,
+    serverCpu: cpu.server!,
+    generatorCpu: cpu.generator!,
   }
-  context.log(`replay: ${result.events} events in ${result.allEventsMs} ms (${result.eventsPerSecond}/s), first after ${result.firstEventMs} ms`)
+  context.log(`replay: ${result.events} events in ${result.allEventsMs} ms (${result.eventsPerSecond}/s), first after ${result.firstEventMs} ms; CPU server ${result.serverCpu}%, generator ${result.generatorCpu}%`)
   return result
 }
 

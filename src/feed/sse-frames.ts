@@ -1,4 +1,4 @@
-import { eventFrame, type StoredEvent } from '../history/event.ts'
+import { eventFrameJson, type StoredEvent } from '../history/event.ts'
 
 /**
  * SSE text for one event on the subscribed topics it belongs to. An event on two topics
@@ -16,7 +16,7 @@ export function sseEventText(event: StoredEvent, topics: readonly string[]): str
   let text = ''
   topics.forEach((topic, index) => {
     const id = index === topics.length - 1 ? `id: ${event.id}\n` : ''
-    text += `${id}event: ${event.type}\ndata: ${JSON.stringify(eventFrame(event, topic))}\n\n`
+    text += `${id}event: ${event.type}\ndata: ${eventFrameJson(event, topic)}\n\n`
   })
   if (forEvent === undefined) {
     forEvent = new Map()

@@ -1,6 +1,6 @@
 import type uWS from 'uWebSockets.js'
 import type { Revocation } from '../auth/authorizer.ts'
-import { eventFrame, type StoredEvent } from '../history/event.ts'
+import { eventFrameJson, type StoredEvent } from '../history/event.ts'
 import type { Connection } from './connection.ts'
 import type { GatewayCore } from './core.ts'
 
@@ -62,7 +62,7 @@ export function createDelivery(core: GatewayCore, app: () => uWS.TemplatedApp | 
           for (const topic of event.topics) {
             const receivers = uws.numSubscribers(topic)
             if (receivers === 0) continue
-            const frame = JSON.stringify(eventFrame(event, topic))
+            const frame = eventFrameJson(event, topic)
             uws.publish(topic, frame, false)
             const bytes = Buffer.byteLength(frame)
             stats.eventsPublished++

@@ -10,6 +10,11 @@ export interface StoredEvent {
   readonly data: Readonly<Record<string, unknown>>
   /** Commit time of the source transaction, ISO-8601. */
   readonly ts: string
+  /**
+   * `data` as JSON text, when the event was read back from the history: frames splice it
+   * in as it came from Postgres instead of parsing and re-serialising every payload.
+   */
+  readonly dataJson?: string
 }
 
 export function makeEvent(
@@ -31,4 +36,31 @@ export function makeEvent(
 /** The wire form of an event for one topic (WebSocket `event` frame, SSE data, polling). */
 export function eventFrame(event: StoredEvent, topic: string): Record<string, unknown> {
   return { op: 'event', id: event.id, topic, type: event.type, data: event.data, ts: event.ts, lsn: formatLsn(event.lsn) }
+}
+
+/** `JSON.stringify(eventFrame(event, topic))`, without touching `data` when its text is at hand. */
+export function eventFrameJson(event: StoredEvent, topic: string): string {
+  if (event.dataJson === undefined) return JSON.stringify(eventFrame(event, topic))
+  return `{"op":"event","id":${JSON.stringify(event.id)},"topic":${JSON.stringify(topic)},"type":${JSON.stringify(event.type)},"data":${event.dataJson},"ts":${JSON.stringify(event.ts)},"lsn":"${formatLsn(event.lsn)}"}`
+}
+
+/**
+ * An event read back from the history, its payload still JSON text: `data` is parsed the
+ * first time something asks for it (polling builds objects; sockets never need to).
+ */
+export function storedEventFromJson(id: EventId, type: string, topics: readonly string[], dataJson: string, ts: string): StoredEvent {
+  let data: Readonly<Record<string, unknown>> | undefined
+  return {
+    id: formatEventId(id),
+    lsn: id.lsn,
+    seq: id.seq,
+    topics,
+    type,
+    get data() {
+      data ??= JSON.parse(dataJson) as Record<string, unknown>
+      return data
+    },
+    ts,
+    dataJson,
+  }
 }

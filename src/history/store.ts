@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import type { Db } from '../db/database.ts'
 import { formatLsn, parseLsn, type EventId } from '../event-id.ts'
-import { makeEvent, type StoredEvent } from './event.ts'
+import { storedEventFromJson, type StoredEvent } from './event.ts'
 
 /** The durable, idempotent event history. */
 export interface HistoryStore {
@@ -18,17 +18,15 @@ export interface HistoryStore {
   recordGap(afterLsn: bigint, untilLsn: bigint, reason: string): Promise<void>
 }
 
-interface EventRow {
+interface PageRow {
   commit_lsn: string
   seq: number
-  topics: string[]
+  /** JSON array text */
+  topics: string
   type: string
-  payload: unknown
-  committed_at: Date
-}
-
-export function rowToEvent(row: EventRow): StoredEvent {
-  return makeEvent({ lsn: parseLsn(row.commit_lsn), seq: row.seq }, { type: row.type, topics: row.topics, data: row.payload as Record<string, unknown> }, row.committed_at)
+  /** JSON text */
+  payload: string
+  ts: string
 }
 
 export function createHistoryStore(db: Db): HistoryStore {
@@ -76,14 +74,28 @@ export function createHistoryStore(db: Db): HistoryStore {
     },
 
     async readSince(topic, after, limit) {
-      const rows = await sql<EventRow>`
-        SELECT e.commit_lsn::text AS commit_lsn, e.seq, e.topics, e.type, e.payload, e.committed_at
-        FROM walcast.event_topics t
-        JOIN walcast.events e ON e.commit_lsn = t.commit_lsn AND e.seq = t.seq
-        WHERE t.topic = ${topic} AND (t.commit_lsn, t.seq) > (${formatLsn(after.lsn)}::pg_lsn, ${after.seq}::int)
-        ORDER BY t.commit_lsn, t.seq
-        LIMIT ${limit}`.execute(db)
-      return rows.rows.map(rowToEvent)
+      // A page must cost what it returns, not what is left of the topic. The LIMIT sits on
+      // the topic index alone, and bitmap scans are off for this one statement: with the
+      // statistics of a table that just grew (a burst, a fresh install) the planner
+      // believed a topic held a few dozen rows and bitmap-scanned every remaining one,
+      // then sorted, for each page — a long replay became quadratic (BENCHMARKS.md).
+      const rows = await db.transaction().execute(async (trx) => {
+        await sql`SET LOCAL enable_bitmapscan = off`.execute(trx)
+        return sql<PageRow>`
+          SELECT e.commit_lsn::text AS commit_lsn, e.seq, array_to_json(e.topics)::text AS topics, e.type, e.payload::text AS payload,
+            to_char(e.committed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ts
+          FROM (
+            SELECT commit_lsn, seq FROM walcast.event_topics
+            WHERE topic = ${topic} AND (commit_lsn, seq) > (${formatLsn(after.lsn)}::pg_lsn, ${after.seq}::int)
+            ORDER BY commit_lsn, seq
+            LIMIT ${limit}
+          ) t
+          JOIN walcast.events e ON e.commit_lsn = t.commit_lsn AND e.seq = t.seq
+          ORDER BY t.commit_lsn, t.seq`.execute(trx)
+      })
+      // Text columns: pg's jsonb, text[] and timestamptz parsers cost more per row than
+      // the rest of a replay put together; ts comes out exactly as Date.toISOString() did.
+      return rows.rows.map((row) => storedEventFromJson({ lsn: parseLsn(row.commit_lsn), seq: row.seq }, row.type, JSON.parse(row.topics) as string[], row.payload, row.ts))
     },
 
     async lastId() {
