@@ -25,9 +25,9 @@ function uncountedEnv(): NodeJS.ProcessEnv {
 }
 
 /** Forks a TypeScript entry under tsx with IPC; resolves on its first `{ ready }` message. */
-export async function forkTs<T extends { ready: true }>(entry: string, env: Record<string, string>, timeoutMs = 60_000): Promise<{ handle: ChildHandle; ready: T }> {
+export async function forkTs<T extends { ready: true }>(entry: string, env: Record<string, string>, timeoutMs = 60_000, nodeArgs: readonly string[] = []): Promise<{ handle: ChildHandle; ready: T }> {
   const child = fork(entry, [], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', ...nodeArgs],
     // Under tap (the k6 smoke test) a tsx child's coverage would be merged onto the wrong
     // lines of src/: these children are measured, not counted.
     env: { ...uncountedEnv(), ...env },
@@ -67,14 +67,20 @@ export async function forkTs<T extends { ready: true }>(entry: string, env: Reco
   return { handle, ready }
 }
 
-/** walcast (src/service.ts) in its own process on a free loopback port. */
+/**
+ * walcast (src/service.ts) in its own process on a free loopback port. With
+ * BENCH_CPU_PROF_DIR set, it writes a V8 CPU profile there when it stops (`--cpu-prof`
+ * is refused in NODE_OPTIONS, and profiling the driver too would blur the picture).
+ */
 export async function startWalcastProcess(env: Record<string, string>): Promise<WalcastProcess> {
+  const profileDir = process.env.BENCH_CPU_PROF_DIR
+  const nodeArgs = profileDir === undefined || profileDir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]
   const { handle, ready } = await forkTs<{ ready: true; port: number }>(path.join(HERE, 'walcast-child.ts'), {
     WALCAST_HOST: '127.0.0.1',
     WALCAST_PORT: '0',
     WALCAST_LOG_LEVEL: 'warn',
     ...env,
-  })
+  }, 60_000, nodeArgs)
   return { ...handle, port: ready.port }
 }
 

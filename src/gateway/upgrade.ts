@@ -13,8 +13,8 @@ export interface UpgradeState {
 
 /**
  * `GET /v1/ws?token=<JWT>`: verifies the token before any socket exists. uWS rules for
- * an async upgrade: register onAborted first, copy the headers now (the request dies
- * with this callback), and upgrade inside cork. The token is never logged.
+ * an async upgrade: register onAborted first and copy the headers now (the request dies
+ * with this callback). The token is never logged.
  */
 export function createUpgradeHandler(core: GatewayCore, verifier: TokenVerifier, state: UpgradeState): uWS.WebSocketBehavior<SocketData>['upgrade'] {
   const { stats, index, config, log } = core
@@ -55,7 +55,12 @@ export function createUpgradeHandler(core: GatewayCore, verifier: TokenVerifier,
         drainWaiters: [],
       }
       // uWS runs `open` inside upgrade(): the per-user count above cannot be raced.
-      res.cork(() => res.upgrade<SocketData>({ conn }, key, protocol, extensions, context))
+      // Not inside res.cork(): in uWebSockets.js 20.30 the cork wrapper goes on using the
+      // HTTP response's memory after upgrade() has moved the socket, and now and then
+      // (reliably for a fresh process's first client under a profiler) it shuts the new
+      // socket down right after the 101. The price is uWS's "writes must be made from
+      // within a corked callback" warning on stderr for each upgrade (docs/operations.md).
+      res.upgrade<SocketData>({ conn }, key, protocol, extensions, context)
     }, (err: unknown) => {
       if (aborted) return
       const rejection = err instanceof TokenError ? err : new TokenError('malformed', 'token could not be verified', { cause: err })

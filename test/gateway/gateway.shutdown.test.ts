@@ -42,6 +42,8 @@ t.test('SIGTERM on walcast serve: clients get 1001, the process exits 0', async 
   const walcast = spawnWalcast(['serve'], childEnv(tdb, { WALCAST_JWT_SECRET: TEST_JWT_SECRET, WALCAST_LOG_LEVEL: 'debug' }))
   t.teardown(() => { if (walcast.child.exitCode === null) walcast.kill('SIGKILL') })
   const output = (): string => walcast.stdout() + walcast.stderr()
+  // A failure here has been seen once in a full run and never alone: keep the evidence.
+  t.teardown(() => { if (!t.passing()) t.comment(output().split('\n').slice(-60).join('\n')) })
   const port = await waitFor(() => {
     const line = output().split('\n').find((l) => l.includes('"http listening"'))
     return line === undefined ? undefined : (JSON.parse(line) as { port: number }).port

@@ -93,7 +93,10 @@ export async function connectWs(t: Test, port: number, token: string | undefined
     send: (frame) => ws.send(JSON.stringify(frame)),
     sendRaw: (data, binary = false) => ws.send(data, { binary }),
     subscribe: (topic, options = {}) => client.send({ op: 'subscribe', topic, ...options }),
-    next: (match, ms = 10_000, from = 0) => waitFor(() => frames.slice(from).find(match), ms, 'a matching frame'),
+    // On a timeout the error lists what did arrive: a flake then explains itself.
+    next: (match, ms = 10_000, from = 0) => waitFor(() => frames.slice(from).find(match), ms, 'a matching frame').catch((err: Error) => {
+      throw new Error(`${err.message}; frames since: ${JSON.stringify(frames.slice(from)).slice(0, 2000)}; socket state ${ws.readyState}`)
+    }),
     async subscribeAndWait(topic, options = {}, ms = 15_000) {
       const from = frames.length
       client.subscribe(topic, options)
