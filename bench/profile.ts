@@ -12,6 +12,8 @@ export interface Profile {
   readonly replay: { events: number }
   readonly loss: { clients: number; eventsPerSecond: number; seconds: number; drops: number }
   readonly idle: { connections: number }
+  /** `slowClients` of `clients` stop reading for `slowSeconds` after a `baselineSeconds` window where all read. */
+  readonly slow: { clients: number; slowClients: number; eventsPerSecond: number; baselineSeconds: number; slowSeconds: number }
 }
 
 export const PROFILES: Record<Profile['name'], Profile> = {
@@ -26,6 +28,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     replay: { events: 2_000 },
     loss: { clients: 20, eventsPerSecond: 200, seconds: 2, drops: 1 },
     idle: { connections: 100 },
+    slow: { clients: 40, slowClients: 1, eventsPerSecond: 200, baselineSeconds: 1, slowSeconds: 1.5 },
   },
   quick: {
     name: 'quick',
@@ -38,6 +41,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     replay: { events: 20_000 },
     loss: { clients: 100, eventsPerSecond: 500, seconds: 4, drops: 2 },
     idle: { connections: 1_000 },
+    slow: { clients: 200, slowClients: 2, eventsPerSecond: 500, baselineSeconds: 2, slowSeconds: 2 },
   },
   full: {
     name: 'full',
@@ -50,5 +54,8 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     replay: { events: 100_000 },
     loss: { clients: 500, eventsPerSecond: 500, seconds: 10, drops: 2 },
     idle: { connections: 10_000 },
+    // 2,000 events/s would reach walcast's 4008 within the window (~10 s after the pause),
+    // but with 1,000 clients it saturates these 2 cores in the baseline (bench/findings.md).
+    slow: { clients: 1_000, slowClients: 10, eventsPerSecond: 500, baselineSeconds: 4, slowSeconds: 6 },
   },
 }

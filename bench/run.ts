@@ -21,9 +21,10 @@ import { PROFILES, type Profile } from './profile.ts'
 import type { BenchContext } from './scenarios/context.ts'
 import { measureIngest } from './scenarios/ingest.ts'
 import { measureFanout, measureIdle, measureLatency, measureLoss, measureReplay } from './scenarios/clients.ts'
+import { measureSlow } from './scenarios/slow.ts'
 import { writeReport, type BenchResults } from './report.ts'
 
-export const SCENARIOS = ['ingest', 'latency', 'fanout', 'replay', 'loss', 'idle'] as const
+export const SCENARIOS = ['ingest', 'latency', 'fanout', 'replay', 'slow', 'loss', 'idle'] as const
 type Scenario = (typeof SCENARIOS)[number]
 
 export interface BenchRunOptions {
@@ -70,6 +71,7 @@ export async function runBench(options: BenchRunOptions): Promise<{ results: Ben
       results.latency = await attempt('latency', () => measureLatency(context))
       results.fanout = await attempt('fanout', () => measureFanout(context))
       results.replay = await attempt('replay', () => measureReplay(context, systems[0]!))
+      results.slow = await attempt('slow', () => measureSlow(context))
       results.loss = await attempt('loss', () => measureLoss(context))
       results.idle = await attempt('idle', () => measureIdle(context))
     }

@@ -9,6 +9,13 @@ export type SystemKind = 'walcast' | 'socketio'
 export interface ClientSpec {
   readonly user: number
   readonly topics: readonly string[]
+  /** The token's role claim (`admin` may subscribe to any escrow). */
+  readonly role?: string
+  /**
+   * Stops reading on pauseSlow() (the slow-consumer phase). Its figures are kept apart in
+   * PoolStats.slow, so the pool's own figures describe the other clients only.
+   */
+  readonly slow?: boolean
 }
 
 export interface PoolOptions {
@@ -24,6 +31,21 @@ export interface PoolOptions {
   readonly connectConcurrency?: number
 }
 
+/** The clients marked `slow`, counted apart from the others. */
+export interface SlowGroupStats {
+  readonly clients: number
+  readonly open: number
+  readonly paused: boolean
+  readonly received: number
+  readonly missing: number
+  readonly duplicates: number
+  readonly reconnects: number
+  /** walcast: WebSocket close codes; socketio: disconnect reasons. */
+  readonly closeCodes: Record<string, number>
+  readonly lost: number | undefined
+}
+
+/** Figures of the clients not marked `slow` (all of them, outside the slow-consumer phase). */
 export interface PoolStats {
   readonly clients: number
   readonly open: number
@@ -39,6 +61,8 @@ export interface PoolStats {
   readonly lastEventAt: number | undefined
   /** Events the writer committed (start, final] that a client never accepted, summed over clients and topics. */
   readonly lost: number | undefined
+  /** Present when some clients are marked `slow`. */
+  readonly slow: SlowGroupStats | undefined
 }
 
 interface Client {
@@ -47,6 +71,17 @@ interface Client {
   open: boolean
   drop(): void
   close(): void
+  /** Stops reading the socket: the kernel buffers fill and the server sees backpressure. */
+  pause(): void
+  resume(): void
+}
+
+interface SlowTally {
+  received: number
+  reconnects: number
+  readonly closeCodes: Record<string, number>
+  baseMissing: number
+  baseDuplicates: number
 }
 
 /** Many clients in one process: the benchmark's load generator (bench/lib/load-generator.ts). */
@@ -62,6 +97,8 @@ export class ClientPool {
   private lastEventAt: number | undefined
   private baseMissing = 0
   private baseDuplicates = 0
+  private readonly slow: SlowTally = { received: 0, reconnects: 0, closeCodes: {}, baseMissing: 0, baseDuplicates: 0 }
+  private paused = false
 
   constructor(private readonly options: PoolOptions) {}
 
@@ -93,6 +130,17 @@ export class ClientPool {
     for (const client of this.clients) client.drop()
   }
 
+  /** The clients marked `slow` stop reading (their sockets stay open). */
+  pauseSlow(): void {
+    this.paused = true
+    for (const client of this.clients) if (client.spec.slow === true) client.pause()
+  }
+
+  resumeSlow(): void {
+    this.paused = false
+    for (const client of this.clients) if (client.spec.slow === true) client.resume()
+  }
+
   resetStats(): void {
     this.latency.clear()
     this.received = 0
@@ -100,22 +148,28 @@ export class ClientPool {
     this.lastEventAt = undefined
     this.baseMissing = this.sum((c) => c.check.missing)
     this.baseDuplicates = this.sum((c) => c.check.duplicates)
+    this.slow.received = 0
+    this.slow.baseMissing = this.sum((c) => c.check.missing, true)
+    this.slow.baseDuplicates = this.sum((c) => c.check.duplicates, true)
   }
 
   stats(start?: Record<string, number>, final?: Record<string, number>): PoolStats {
-    let lost: number | undefined
-    if (start !== undefined && final !== undefined) {
-      lost = 0
+    const lost = (slow: boolean): number | undefined => {
+      if (start === undefined || final === undefined) return undefined
+      let total = 0
       for (const client of this.clients) {
+        if ((client.spec.slow === true) !== slow) continue
         for (const topic of client.spec.topics) {
           const expected = (final[topic] ?? 0) - (start[topic] ?? 0)
-          lost += Math.max(0, expected - (client.check.accepted.get(topic) ?? 0))
+          total += Math.max(0, expected - (client.check.accepted.get(topic) ?? 0))
         }
       }
+      return total
     }
+    const slowClients = this.clients.filter((c) => c.spec.slow === true)
     return {
-      clients: this.clients.length,
-      open: this.clients.filter((c) => c.open).length,
+      clients: this.clients.length - slowClients.length,
+      open: this.clients.filter((c) => c.open && c.spec.slow !== true).length,
       received: this.received,
       missing: this.sum((c) => c.check.missing) - this.baseMissing,
       duplicates: this.sum((c) => c.check.duplicates) - this.baseDuplicates,
@@ -126,7 +180,18 @@ export class ClientPool {
       latency: this.latency.percentiles(),
       firstEventAt: this.firstEventAt,
       lastEventAt: this.lastEventAt,
-      lost,
+      lost: lost(false),
+      slow: slowClients.length === 0 ? undefined : {
+        clients: slowClients.length,
+        open: slowClients.filter((c) => c.open).length,
+        paused: this.paused,
+        received: this.slow.received,
+        missing: this.sum((c) => c.check.missing, true) - this.slow.baseMissing,
+        duplicates: this.sum((c) => c.check.duplicates, true) - this.slow.baseDuplicates,
+        reconnects: this.slow.reconnects,
+        closeCodes: this.slow.closeCodes,
+        lost: lost(true),
+      },
     }
   }
 
@@ -134,14 +199,31 @@ export class ClientPool {
     for (const client of this.clients) client.close()
   }
 
-  private sum(pick: (client: Client) => number): number {
+  private sum(pick: (client: Client) => number, slow = false): number {
     let total = 0
-    for (const client of this.clients) total += pick(client)
+    for (const client of this.clients) if ((client.spec.slow === true) === slow) total += pick(client)
     return total
   }
 
-  private onEvent(check: StreamCheck, frame: EventFrame): void {
+  /** A close (walcast: its code; socketio: the disconnect reason), counted in its group. */
+  private countClose(spec: ClientSpec, code: string | number, reconnect: boolean): void {
+    if (spec.slow === true) {
+      this.slow.closeCodes[code] = (this.slow.closeCodes[code] ?? 0) + 1
+      if (reconnect) this.slow.reconnects++
+      return
+    }
+    this.closeCodes[code] = (this.closeCodes[code] ?? 0) + 1
+    if (reconnect) this.reconnects++
+  }
+
+  private onEvent(spec: ClientSpec, check: StreamCheck, frame: EventFrame): void {
     const now = performance.timeOrigin + performance.now()
+    if (spec.slow === true) {
+      // A slow client's latency is its own stall, not the server's: counted apart.
+      this.slow.received++
+      check.observe(frame, now)
+      return
+    }
     this.received++
     this.firstEventAt ??= now
     this.lastEventAt = now
@@ -151,7 +233,7 @@ export class ClientPool {
   }
 
   private async connect(spec: ClientSpec, timeoutMs: number): Promise<Client> {
-    const token = await signToken(this.options.secret, String(spec.user))
+    const token = await signToken(this.options.secret, String(spec.user), spec.role === undefined ? {} : { role: spec.role })
     return this.options.kind === 'walcast' ? this.connectWalcast(spec, token, timeoutMs) : this.connectSocketIo(spec, token, timeoutMs)
   }
 
@@ -160,12 +242,15 @@ export class ClientPool {
     let ws: WebSocket
     let closing = false
     let first = true
+    let paused = false
     const client: Client = {
       spec,
       check,
       open: false,
       drop: () => ws.terminate(),
-      close: () => { closing = true; ws.close(1000) },
+      close: () => { closing = true; ws.resume(); ws.close(1000) },
+      pause: () => { paused = true; ws.pause() },
+      resume: () => { paused = false; ws.resume() },
     }
     return new Promise<Client>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('subscribe timed out')), timeoutMs)
@@ -173,6 +258,7 @@ export class ClientPool {
         ws = new WebSocket(`${this.options.url}?token=${encodeURIComponent(token)}`, { perMessageDeflate: false })
         let pending = spec.topics.length
         ws.on('open', () => {
+          if (paused) ws.pause()
           for (const topic of spec.topics) {
             const since = check.lastIds.get(topic) ?? (first ? this.options.since : undefined)
             ws.send(JSON.stringify(since === undefined ? { op: 'subscribe', topic } : { op: 'subscribe', topic, since }))
@@ -181,7 +267,7 @@ export class ClientPool {
         })
         ws.on('message', (data: Buffer) => {
           const frame = JSON.parse(data.toString()) as { op: string; topic?: string }
-          if (frame.op === 'event') this.onEvent(check, frame as EventFrame)
+          if (frame.op === 'event') this.onEvent(spec, check, frame as EventFrame)
           else if (frame.op === 'subscribed') {
             if (--pending === 0) {
               client.open = true
@@ -196,10 +282,9 @@ export class ClientPool {
         ws.on('error', () => { if (!closing) this.errors++ })
         ws.on('close', (code) => {
           client.open = false
-          this.closeCodes[code] = (this.closeCodes[code] ?? 0) + 1
+          this.countClose(spec, code, !closing)
           if (closing) return
           // Every close that was not ours is resumed from the last id seen (the protocol's contract).
-          this.reconnects++
           setTimeout(dial, code === 1006 ? 0 : 50)
         })
       }
@@ -217,18 +302,21 @@ export class ClientPool {
       reconnectionDelayMax: 1000,
     })
     let closing = false
+    // The engine's WebSocket transport holds a `ws` WebSocket (engine.io-client in Node).
+    const transportSocket = (): WebSocket | undefined => (socket.io.engine?.transport as unknown as { ws?: WebSocket } | undefined)?.ws ?? undefined
     const client: Client = {
       spec,
       check,
       open: false,
       drop: () => { socket.io.engine?.close() },
-      close: () => { closing = true; socket.close() },
+      close: () => { closing = true; transportSocket()?.resume(); socket.close() },
+      pause: () => { transportSocket()?.pause() },
+      resume: () => { transportSocket()?.resume() },
     }
-    socket.on('event', (frame: EventFrame) => this.onEvent(check, frame))
+    socket.on('event', (frame: EventFrame) => this.onEvent(spec, check, frame))
     socket.on('disconnect', (reason) => {
       client.open = false
-      this.closeCodes[reason] = (this.closeCodes[reason] ?? 0) + 1
-      if (!closing) this.reconnects++
+      this.countClose(spec, reason, !closing)
     })
     return new Promise<Client>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('subscribe timed out')), timeoutMs)

@@ -12,6 +12,9 @@ export interface LoadGenerator extends ChildHandle {
   stats(start?: Record<string, number>, final?: Record<string, number>): Promise<PoolStats>
   resetStats(): Promise<void>
   dropAll(): Promise<void>
+  /** The clients opened with `slow: true` stop reading / read again. */
+  pauseSlow(): Promise<void>
+  resumeSlow(): Promise<void>
   closeClients(): Promise<void>
 }
 
@@ -38,6 +41,8 @@ export async function startLoadGenerator(): Promise<LoadGenerator> {
     stats: (start, final) => call('stats', { start, final }),
     resetStats: () => call('resetStats'),
     dropAll: () => call('dropAll'),
+    pauseSlow: () => call('pauseSlow'),
+    resumeSlow: () => call('resumeSlow'),
     closeClients: () => call('close'),
   }
 }

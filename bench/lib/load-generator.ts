@@ -26,6 +26,12 @@ async function handle(request: Request): Promise<unknown> {
     case 'dropAll':
       pool?.dropAll()
       return true
+    case 'pauseSlow':
+      pool?.pauseSlow()
+      return true
+    case 'resumeSlow':
+      pool?.resumeSlow()
+      return true
     case 'close':
       pool?.close()
       pool = undefined

@@ -141,3 +141,28 @@ export function findK6(): string | undefined {
   }
   return undefined
 }
+
+/** Samples a process's RSS every `intervalMs` until stop(): the last and the highest value, in bytes. */
+export function rssSampler(pid: number, intervalMs = 100): { stop(): { last: number; peak: number } } {
+  let last = safeRss(pid)
+  let peak = last
+  const timer = setInterval(() => {
+    last = safeRss(pid)
+    peak = Math.max(peak, last)
+  }, intervalMs)
+  return {
+    stop() {
+      clearInterval(timer)
+      last = safeRss(pid)
+      return { last, peak: Math.max(peak, last) }
+    },
+  }
+}
+
+function safeRss(pid: number): number {
+  try {
+    return rssBytes(pid)
+  } catch {
+    return 0
+  }
+}

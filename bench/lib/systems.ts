@@ -17,6 +17,8 @@ export interface SystemUnderTest extends ChildHandle {
   readonly databaseUrl: string
   /** What clients connect to. */
   readonly clientUrl: string
+  /** Prometheus metrics, when the system has them (walcast). */
+  readonly metricsUrl?: string
 }
 
 export async function startWalcastSystem(postgres: BenchPostgres, population: Population, suffix: string): Promise<SystemUnderTest> {
@@ -29,7 +31,7 @@ export async function startWalcastSystem(postgres: BenchPostgres, population: Po
     // The bench opens thousands of connections from one address and user space.
     NODE_OPTIONS: '--max-old-space-size=4096',
   })
-  return { ...walcast, kind: 'walcast', label: 'walcast', databaseUrl, clientUrl: `ws://127.0.0.1:${walcast.port}/v1/ws` }
+  return { ...walcast, kind: 'walcast', label: 'walcast', databaseUrl, clientUrl: `ws://127.0.0.1:${walcast.port}/v1/ws`, metricsUrl: `http://127.0.0.1:${walcast.port}/metrics` }
 }
 
 export async function startSocketIoSystem(postgres: BenchPostgres, population: Population, suffix: string): Promise<SystemUnderTest> {

@@ -15,7 +15,7 @@ export interface PhaseBase {
   readonly cpu: { readonly server: number; readonly generator: number }
 }
 
-function spreadClients(count: number, population: Population): ClientSpec[] {
+export function spreadClients(count: number, population: Population): ClientSpec[] {
   return Array.from({ length: count }, (_, i) => ({ user: i + 1, topics: [`escrow:${spreadEscrowOf(i + 1, population)}`] }))
 }
 
@@ -23,11 +23,11 @@ function hotClients(count: number): ClientSpec[] {
   return Array.from({ length: count }, (_, i) => ({ user: i + 1, topics: [`escrow:${HOT_ESCROW}`] }))
 }
 
-function topicMap(amounts: Map<number, number>, escrows: readonly number[]): Record<string, number> {
+export function topicMap(amounts: Map<number, number>, escrows: readonly number[]): Record<string, number> {
   return Object.fromEntries(escrows.map((e) => [`escrow:${e}`, amounts.get(e) ?? 0]))
 }
 
-async function openClients(context: BenchContext, system: SystemUnderTest, clients: ClientSpec[], extra: { since?: string; idle?: boolean } = {}): Promise<void> {
+export async function openClients(context: BenchContext, system: SystemUnderTest, clients: ClientSpec[], extra: { since?: string; idle?: boolean } = {}): Promise<void> {
   const opened = await context.generator.open({ kind: system.kind, url: system.clientUrl, secret: BENCH_SECRET, clients, ...extra }, 120_000)
   if (opened.connected < clients.length) throw new Error(`${system.label}: only ${opened.connected} of ${clients.length} clients connected`)
 }

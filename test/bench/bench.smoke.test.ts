@@ -16,6 +16,12 @@ t.teardown(() => fs.rm(out, { recursive: true, force: true }))
 
 const reportPath = path.join(out, 'BENCHMARKS.md')
 const { results, jsonPath } = await runBench({ profile: PROFILES.smoke, only: [...SCENARIOS], outDir: out, reportPath, databaseUrl: adminUrl(), log: () => {} })
+// Read every file before the first assertion: with a teardown registered, tap ends the
+// root test once it has been idle for a few timer turns, which a slow read can span.
+const saved = JSON.parse(await fs.readFile(jsonPath, 'utf8')) as { profile: string }
+const report = await fs.readFile(reportPath, 'utf8')
+const charts = ['latency', 'fanout', 'slow', 'ratios', 'slot-lag']
+const svgs = await Promise.all(charts.map((name) => fs.readFile(path.join(out, 'charts', `${name}.svg`), 'utf8')))
 
 t.same(results.errors, {}, 'every phase ran')
 t.ok(results.ingest!.backlog.eventsPerSecond > 0, 'ingest throughput measured')
@@ -26,18 +32,22 @@ for (const kind of ['walcast', 'socketio']) {
   const fanout = results.fanout!.filter((p) => p.kind === kind)
   t.ok(fanout.length > 0 && fanout.every((p) => p.deliveries === p.offeredDeliveries && p.missing === 0 && p.duplicates === 0), `${kind}: every fan-out frame delivered once`)
   t.ok(results.idle!.some((p) => p.kind === kind && p.connections === PROFILES.smoke.idle.connections), `${kind}: idle connections opened`)
+  const slow = results.slow!.filter((p) => p.kind === kind)
+  t.ok(slow.length > 0 && slow.every((p) => p.slowClients === PROFILES.smoke.slow.slowClients && p.windows.length === 2), `${kind}: slow-consumer phase ran`)
+  t.ok(slow.every((p) => p.windows.every((w) => w.deliveries > 0 && w.latency.p50 > 0 && w.peakRssMb > 0)), `${kind}: fast clients' latency and server RSS measured in both windows`)
+  t.ok(slow.every((p) => p.windows.every((w) => w.missing === 0 && w.duplicates === 0) && p.fastLost === 0), `${kind}: fast clients got every frame once while slow clients were paused`)
+  t.ok(slow.every((p) => p.windows[0].slowReceived > 0), `${kind}: slow clients read during the baseline`)
 }
+const walcastSlow = results.slow!.filter((p) => p.kind === 'walcast')
+t.ok(walcastSlow.every((p) => p.slow.lost === 0 && p.slow.duplicates === 0 && p.slow.catchUpMs !== undefined), 'walcast: paused clients caught up without loss or duplicates once they read again')
+t.ok(walcastSlow.every((p) => p.windows.every((w) => w.serverCloses !== undefined)), 'walcast: slow-consumer closes read from its metrics')
 const walcastLoss = results.loss!.filter((p) => p.kind === 'walcast')
 t.ok(walcastLoss.length > 0 && walcastLoss.every((p) => p.expected > 0 && p.lost === 0 && p.duplicates === 0 && p.reconnects >= p.clients), 'walcast: nothing lost or duplicated across forced reconnects')
 t.equal(results.replay!.events, PROFILES.smoke.replay.events, 'replay delivered every missed event')
 t.equal(results.replay!.missing + results.replay!.duplicates, 0, 'replay in order, no duplicates')
 
-const saved = JSON.parse(await fs.readFile(jsonPath, 'utf8')) as { profile: string }
 t.equal(saved.profile, 'smoke', 'results JSON written')
-const report = await fs.readFile(reportPath, 'utf8')
 t.match(report, /## Targets \(reported, not asserted\)/)
 t.match(report, /!\[latency\]\(charts\/latency\.svg\)/)
-for (const name of ['latency', 'fanout', 'ratios', 'slot-lag']) {
-  const svg = await fs.readFile(path.join(out, 'charts', `${name}.svg`), 'utf8')
-  t.match(svg, /^<svg/, `${name}.svg is an SVG`)
-}
+t.match(report, /## 6\. Slow consumers/)
+charts.forEach((name, i) => t.match(svgs[i], /^<svg/, `${name}.svg is an SVG`))
