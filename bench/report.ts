@@ -135,7 +135,7 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
       '',
       `How: walcast started in-process (\`startService\`), its slot created, then stopped; the writer committed ${fmt(i.backlog.events)} released milestones in ${i.backlog.rowsPerTransaction}-row transactions (${fmt(i.backlog.writeSeconds)} s); walcast restarted and the hub's publications were counted from the first to the last (each event durable in \`walcast.events\` and acknowledged before it is published).`,
       '',
-      `- backlog: **${fmt(i.backlog.eventsPerSecond)} events/s** durable + published (${fmt(i.backlog.drainSeconds)} s), peak RSS ${fmt(i.backlog.peakRssMb)} MB (driver process, walcast in it)`,
+      `- backlog: **${fmt(i.backlog.eventsPerSecond)} events/s** durable + published (${fmt(i.backlog.drainSeconds)} s), peak RSS ${fmt(i.backlog.peakRssMb)} MB (driver process, walcast in it); CPU during the drain: walcast ${fmt(i.backlog.walcastCpu)}%, all postgres processes ${fmt(i.backlog.postgresCpu)}% (of one core)`,
       `- ${i.singleRow.writers} concurrent single-row writers for ${i.singleRow.seconds} s: ${fmt(i.singleRow.transactionsPerSecond)} tx/s written, ${fmt(i.singleRow.publishedPerSecond)} events/s published meanwhile; slot lag (\`pg_current_wal_lsn() - confirmed_flush_lsn\`) max ${fmt(i.singleRow.maxLagBytes)} bytes; caught up ${fmt(i.singleRow.catchUpMs)} ms after the writers stopped`,
       i.bigTransaction
         ? `- one ${fmt(i.bigTransaction.rows)}-row transaction: commit took ${fmt(i.bigTransaction.commitSeconds)} s; all events durable and published ${fmt(i.bigTransaction.ingestSeconds)} s after the commit; RSS ${fmt(i.bigTransaction.baselineRssMb)} MB before, peak ${fmt(i.bigTransaction.peakRssMb)} MB`
@@ -190,7 +190,7 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
       '',
       `How: ${fmt(r.events)} events committed to one escrow (100-row transactions) and durable; one client subscribes with \`since\` = the zero id and reads until it has them all.`,
       '',
-      `- walcast: **${fmt(r.eventsPerSecond)} events/s**; first event after ${fmt(r.firstEventMs)} ms (connect + token check + first history page); all after ${fmt(r.allEventsMs)} ms; gaps ${r.missing}, duplicates ${r.duplicates}`,
+      `- walcast: **${fmt(r.eventsPerSecond)} events/s**; first event after ${fmt(r.firstEventMs)} ms (connect + token check + first history page); all after ${fmt(r.allEventsMs)} ms; gaps ${r.missing}, duplicates ${r.duplicates}; CPU over the replay: walcast ${fmt(r.serverCpu)}%, load generator ${fmt(r.generatorCpu)}% (of one core)`,
       `- ${PEER}: no history — a client that was away gets nothing it missed beyond Socket.IO's in-memory recovery buffer (which is per server process and lost on restart).`,
       '',
     )

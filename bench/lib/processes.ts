@@ -166,3 +166,20 @@ function safeRss(pid: number): number {
     return 0
   }
 }
+
+/** CPU seconds used so far by every `postgres` process on this host (the walsender, backends, ...). */
+export function postgresCpuSeconds(): number {
+  let total = 0
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8')
+      if (!stat.includes('(postgres)')) continue
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      total += (Number(fields[11]) + Number(fields[12])) / TICKS
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return total
+}

@@ -3,6 +3,7 @@ import { loadConfig } from '../../src/config.ts'
 import { createLogger } from '../../src/log.ts'
 import { startService, type Service } from '../../src/service.ts'
 import { bulkEscrow, seedPopulation, sentinelEscrow, spreadEscrows } from '../lib/seed.ts'
+import { postgresCpuSeconds } from '../lib/processes.ts'
 import { startWriter } from '../lib/writer.ts'
 import { round, sleep, waitUntil, type BenchContext } from './context.ts'
 
@@ -15,6 +16,9 @@ export interface IngestResult {
     /** Durable in walcast.events and published by the hub, per second. */
     readonly eventsPerSecond: number
     readonly peakRssMb: number
+    /** Percent of one core during the drain: walcast's process, and every postgres process. */
+    readonly walcastCpu: number
+    readonly postgresCpu: number
   }
   readonly singleRow: {
     readonly writers: number
@@ -69,6 +73,7 @@ export async function measureIngest(context: BenchContext): Promise<IngestResult
     const sentinelTopic = await writeSentinel()
 
     const rss = rssSampler()
+    let cpuStart = { walcast: process.cpuUsage(), postgres: postgresCpuSeconds(), at: performance.now() }
     service = await startService(config, log)
     let counted = 0
     let first = 0
@@ -76,12 +81,19 @@ export async function measureIngest(context: BenchContext): Promise<IngestResult
     let sentinelSeen = 0
     service.hub.subscribe((events) => {
       const now = performance.now()
-      if (counted === 0) first = now
+      if (counted === 0) {
+        first = now
+        // From the first publication: start-up is not part of the drain.
+        cpuStart = { walcast: process.cpuUsage(), postgres: postgresCpuSeconds(), at: now }
+      }
       counted += events.length
       last = now
       for (const event of events) if (event.topics.includes(sentinelTopic)) sentinelSeen++
     })
     await waitUntil(() => sentinelSeen >= 1 ? true : undefined, 300_000, 5)
+    const cpuSeconds = (performance.now() - cpuStart.at) / 1000
+    const walcastCpu = round(((process.cpuUsage(cpuStart.walcast).user + process.cpuUsage(cpuStart.walcast).system) / 1e6 / cpuSeconds) * 100, 1)
+    const postgresCpu = round(((postgresCpuSeconds() - cpuStart.postgres) / cpuSeconds) * 100, 1)
     const drainMs = last - first
     const backlog = {
       events: written.events,
@@ -90,8 +102,10 @@ export async function measureIngest(context: BenchContext): Promise<IngestResult
       drainSeconds: round(drainMs / 1000, 2),
       eventsPerSecond: Math.round(counted / Math.max(drainMs / 1000, 0.001)),
       peakRssMb: mb(rss.stop()),
+      walcastCpu,
+      postgresCpu,
     }
-    context.log(`ingest: backlog drained at ${backlog.eventsPerSecond} events/s`)
+    context.log(`ingest: backlog drained at ${backlog.eventsPerSecond} events/s; CPU walcast ${walcastCpu}%, postgres ${postgresCpu}%`)
 
     // Single-row transactions from concurrent writers; the slot lag is sampled as they run.
     const lag: Array<{ t: number; bytes: number }> = []

@@ -97,6 +97,10 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
         await stream.acknowledge(lsn)
         durableLsn = lsn
       },
+      onFailure: (err) => {
+        log.warn({ err, slot: config.slot, lsn: formatLsn(durableLsn) }, 'history write failed; reconnecting from the last durable position')
+        void stream.stop().catch(() => {})
+      },
       onBatch: (stats) => {
         log.debug({ slot: config.slot, events: stats.events, transactions: stats.transactions, ms: Math.round(stats.durationMs), lsn: stats.ackedLsn === undefined ? undefined : formatLsn(stats.ackedLsn) }, 'batch durable')
         deps.onBatch?.(stats)
