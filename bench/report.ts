@@ -267,6 +267,7 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
     'npm run bench -- --smoke   # seconds; what CI runs (test/bench/bench.smoke.test.ts)',
     'npm run bench -- --only fanout,loss   # selected phases',
     'DATABASE_URL=postgres://… npm run bench   # use that server (wal_level=logical) instead of an embedded one',
+    'BENCH_CPU_PROF_DIR=/tmp/prof npm run bench -- --quick --only replay   # V8 CPU profile of the walcast process',
     '```',
     '',
   )

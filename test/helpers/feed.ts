@@ -1,4 +1,5 @@
 import type { Test } from 'tap'
+import type { Logger } from '../../src/log.ts'
 import type { Service } from '../../src/service.ts'
 import { createSseParser, type SseMessage } from '../../src/client/sse-parser.ts'
 import type { TestDatabase } from './db.ts'
@@ -6,8 +7,8 @@ import { startTestService } from './service.ts'
 import { authEnv } from './tokens.ts'
 
 /** A walcast accepting test tokens (tokens.ts), and the base URL of its HTTP port. */
-export async function startFeedService(t: Test, tdb: TestDatabase, env: Record<string, string> = {}): Promise<{ service: Service; url: string }> {
-  const service = await startTestService(t, tdb, authEnv(env))
+export async function startFeedService(t: Test, tdb: TestDatabase, env: Record<string, string> = {}, log?: Logger): Promise<{ service: Service; url: string }> {
+  const service = await startTestService(t, tdb, authEnv(env), log)
   return { service, url: `http://127.0.0.1:${service.http.port}` }
 }
 
