@@ -31,9 +31,10 @@ export async function forkTs<T extends { ready: true }>(entry: string, env: Reco
     // Under tap (the k6 smoke test) a tsx child's coverage would be merged onto the wrong
     // lines of src/: these children are measured, not counted.
     env: { ...uncountedEnv(), ...env },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     cwd: REPO,
   })
+  forwardStderr(child)
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   const ready = await new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${path.basename(entry)} not ready after ${timeoutMs} ms`)), timeoutMs)
@@ -182,4 +183,20 @@ export function postgresCpuSeconds(): number {
     }
   }
   return total
+}
+
+// uWebSockets.js prints this once per WebSocket upgrade (see docs/operations.md): with
+// thousands of benchmark clients it would bury everything else the children say.
+const UWS_CORK_WARNING = 'Warning: uWS.HttpResponse writes must be made from within a corked callback'
+
+function forwardStderr(child: ChildProcess): void {
+  let partial = ''
+  const keep = (line: string): boolean => !line.startsWith(UWS_CORK_WARNING)
+  child.stderr?.on('data', (chunk: Buffer) => {
+    const lines = (partial + chunk.toString()).split('\n')
+    partial = lines.pop() ?? ''
+    const kept = lines.filter(keep)
+    if (kept.length > 0) process.stderr.write(`${kept.join('\n')}\n`)
+  })
+  child.stderr?.on('end', () => { if (partial !== '' && keep(partial)) process.stderr.write(`${partial}\n`) })
 }
