@@ -31,10 +31,16 @@ export interface ReplicationStream {
    * confirmed position) until stop() or a failure; rejects with the failure.
    */
   run(startLsn: bigint, handler: StreamHandler): Promise<void>
-  /** Reports everything up to `lsn` as durable; never called with a position not yet durable. */
+  /**
+   * Reports everything up to `lsn` as durable (to the server within ACK_COALESCE_MS, and
+   * before stop() closes); never called with a position not yet durable.
+   */
   acknowledge(lsn: bigint): Promise<void>
   stop(): Promise<void>
 }
+
+/** The longest a durable position waits before the server hears of it (see reportSoon). */
+const ACK_COALESCE_MS = 50
 
 export function createReplicationStream(options: StreamOptions, log: Logger): ReplicationStream {
   // Automatic acknowledgement acks what was *received*; walcast acks only what is durable.
@@ -53,9 +59,34 @@ export function createReplicationStream(options: StreamOptions, log: Logger): Re
   let markStopped!: () => void
   const stoppedSignal = new Promise<void>((resolve) => { markStopped = resolve })
 
+  let reported = 0n
+  let reportedAt = 0
+  let coalesceTimer: NodeJS.Timeout | undefined
+
   async function sendStatus(): Promise<void> {
+    if (coalesceTimer !== undefined) clearTimeout(coalesceTimer)
+    coalesceTimer = undefined
+    reported = durable
+    reportedAt = performance.now()
     // The library reports lsn + 1; the server expects the position itself.
     if (durable > 0n) await service.acknowledge(formatLsn(durable - 1n))
+  }
+
+  /**
+   * At most one status update per ACK_COALESCE_MS while batches keep coming: at a few
+   * thousand small transactions a second, one per batch cost walcast a socket write and
+   * the walsender a wake-up each, a measurable share of both on a busy host. The slot
+   * still moves within that window; stop() reports the last position before it closes.
+   */
+  function reportSoon(): void {
+    if (coalesceTimer !== undefined) return
+    const wait = ACK_COALESCE_MS - (performance.now() - reportedAt)
+    if (wait <= 0) {
+      void sendStatus().catch(() => {})
+      return
+    }
+    coalesceTimer = setTimeout(() => void sendStatus().catch(() => {}), wait)
+    coalesceTimer.unref()
   }
 
   return {
@@ -102,11 +133,14 @@ export function createReplicationStream(options: StreamOptions, log: Logger): Re
     async acknowledge(lsn) {
       if (lsn <= durable) return
       durable = lsn
-      await sendStatus()
+      reportSoon()
     },
     async stop() {
       stopped = true
       if (statusTimer !== undefined) clearInterval(statusTimer)
+      // Everything acknowledged so far reaches the server before the connection closes.
+      if (durable > reported) await sendStatus().catch(() => {})
+      if (coalesceTimer !== undefined) clearTimeout(coalesceTimer)
       try {
         await service.stop()
       } finally {
