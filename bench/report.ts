@@ -246,11 +246,11 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
     add(
       '## 4. Memory per idle connection',
       '',
-      'How: N clients connect, authenticate and subscribe to one topic each, then stay silent; server RSS (VmRSS) before and 2 s after, divided by N. Kernel TCP memory (`/proc/net/sockstat`, both ends, since clients share the host) is reported beside it.',
+      'How: N clients connect, authenticate and subscribe to one topic each, then stay silent; server RSS (VmRSS) before and 2 s after, divided by N, each reading taken after full garbage collections in the server (`--expose-gc`, asked over IPC), so garbage left by earlier phases does not blur the difference. The JavaScript share (V8 heap used + external, same readings) is beside it, and kernel TCP memory (`/proc/net/sockstat`, both ends, since clients share the host).',
       '',
-      '| system | connections | RSS before MB | RSS after MB | bytes / connection | kernel bytes / connection |',
-      '|---|---|---|---|---|---|',
-      ...results.idle.map((p) => `| ${p.system} | ${fmt(p.connections)} | ${p.rssBeforeMb} | ${p.rssAfterMb} | ${fmt(p.bytesPerConnection)} | ${fmt(p.kernelBytesPerConnection)} |`),
+      '| system | connections | RSS before MB | RSS after MB | bytes / connection | of which JS heap | kernel bytes / connection |',
+      '|---|---|---|---|---|---|---|',
+      ...results.idle.map((p) => `| ${p.system} | ${fmt(p.connections)} | ${p.rssBeforeMb} | ${p.rssAfterMb} | ${fmt(p.bytesPerConnection)} | ${fmt(p.heapBytesPerConnection)} | ${fmt(p.kernelBytesPerConnection)} |`),
       '',
     )
   }

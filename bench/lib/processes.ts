@@ -12,6 +12,8 @@ export interface ChildHandle {
   readonly child: ChildProcess
   /** Graceful stop (IPC 'stop', then SIGTERM, then SIGKILL), bounded in time. */
   stop(): Promise<void>
+  /** A full garbage collection in the child (IPC 'gc'), so RSS is compared without garbage; its memory after it. */
+  collectGarbage(): Promise<NodeJS.MemoryUsage | undefined>
 }
 
 export interface WalcastProcess extends ChildHandle {
@@ -27,7 +29,8 @@ function uncountedEnv(): NodeJS.ProcessEnv {
 /** Forks a TypeScript entry under tsx with IPC; resolves on its first `{ ready }` message. */
 export async function forkTs<T extends { ready: true }>(entry: string, env: Record<string, string>, timeoutMs = 60_000, nodeArgs: readonly string[] = []): Promise<{ handle: ChildHandle; ready: T }> {
   const child = fork(entry, [], {
-    execArgv: ['--import', 'tsx', ...nodeArgs],
+    // --expose-gc: memory phases collect garbage before they read RSS (collectGarbage).
+    execArgv: ['--import', 'tsx', '--expose-gc', ...nodeArgs],
     // Under tap (the k6 smoke test) a tsx child's coverage would be merged onto the wrong
     // lines of src/: these children are measured, not counted.
     env: { ...uncountedEnv(), ...env },
@@ -55,6 +58,20 @@ export async function forkTs<T extends { ready: true }>(entry: string, env: Reco
   const handle: ChildHandle = {
     pid: child.pid!,
     child,
+    collectGarbage: () => new Promise<NodeJS.MemoryUsage | undefined>((resolve) => {
+      const timer = setTimeout(done, 5_000)
+      function done(memory?: NodeJS.MemoryUsage): void {
+        clearTimeout(timer)
+        child.off('message', onMessage)
+        resolve(memory)
+      }
+      function onMessage(message: unknown): void {
+        if (message !== null && typeof message === 'object' && (message as { gc?: unknown }).gc === true) done((message as { memory?: NodeJS.MemoryUsage }).memory)
+      }
+      child.on('message', onMessage)
+      if (child.connected) child.send('gc')
+      else done(undefined)
+    }),
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return
       if (child.connected) child.send('stop')

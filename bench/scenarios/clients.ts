@@ -258,6 +258,8 @@ export interface IdlePhase {
   readonly bytesPerConnection: number
   /** Kernel TCP buffers for both ends (client and server share the host). */
   readonly kernelBytesPerConnection: number
+  /** The JavaScript part of it: V8 heap used + external, after a full collection. */
+  readonly heapBytesPerConnection: number | undefined
 }
 
 /** N connected, subscribed, silent clients: server RSS delta / N, and kernel socket memory. */
@@ -266,19 +268,25 @@ export async function measureIdle(context: BenchContext): Promise<IdlePhase[]> {
   const out: IdlePhase[] = []
   for (const system of context.systems) {
     await sleep(context.profile.settleMs)
+    // Both readings follow full collections: garbage of the earlier phases, collected
+    // between the two readings, once made the difference negative.
+    const heapBefore = await system.collectGarbage()
     const before = rssBytes(system.pid)
     const kernelBefore = tcpSocketMemoryBytes()
     await openClients(context, system, spreadClients(profile.idle.connections, profile.population), { idle: true })
     await sleep(context.profile.settleMs * 2)
+    const heapAfter = await system.collectGarbage()
     const after = rssBytes(system.pid)
+    const heapBytesPerConnection = heapBefore === undefined || heapAfter === undefined ? undefined : Math.round((heapAfter.heapUsed + heapAfter.external - heapBefore.heapUsed - heapBefore.external) / profile.idle.connections)
     const kernelAfter = tcpSocketMemoryBytes()
     const n = profile.idle.connections
     out.push({
       system: system.label, kind: system.kind, round: 1, connections: n,
       rssBeforeMb: round(before / 1048576), rssAfterMb: round(after / 1048576),
       bytesPerConnection: Math.round((after - before) / n), kernelBytesPerConnection: Math.round((kernelAfter - kernelBefore) / n),
+      heapBytesPerConnection,
     })
-    context.log(`idle ${system.label}: ${out.at(-1)!.bytesPerConnection} bytes RSS per connection at ${n} (kernel ${out.at(-1)!.kernelBytesPerConnection})`)
+    context.log(`idle ${system.label}: ${out.at(-1)!.bytesPerConnection} bytes RSS per connection at ${n} (JS heap ${heapBytesPerConnection}, kernel ${out.at(-1)!.kernelBytesPerConnection})`)
     await context.generator.closeClients()
     await sleep(context.profile.settleMs)
   }
