@@ -1,4 +1,4 @@
-import { compareEventIds, formatEventId, parseEventId, ZERO_ID, type EventId } from '../event-id.ts'
+import { compareEventIds, formatEventId, parseEventId, ZERO_ID } from '../event-id.ts'
 import { eventFrameJson, type StoredEvent } from '../history/event.ts'
 import type { Connection, Subscription } from './connection.ts'
 import type { GatewayCore } from './core.ts'
@@ -26,31 +26,12 @@ export async function replayThenAttach(core: GatewayCore, conn: Connection, sub:
     return reset(core, conn, sub)
   }
 
-  // One page is read ahead while the current one is sent: a long replay is then bound by
-  // the slower of the database and the socket rather than by their sum.
-  const fetchPage = async (from: string): Promise<Fetched> => {
-    // Everything up to `before` is durable, so a page that stops short of it has seen
-    // every event of the topic up to there.
-    const before = hub.lastId() ?? formatEventId(ZERO_ID)
-    const page = await history.readSince(sub.topic, parseEventId(from), config.replayPage)
-    // Read after the page: a prune that finished before it is seen here.
-    const prunedTo = await history.horizon()
-    return { from, before, page, prunedTo }
-  }
-  let ahead: Promise<Fetched> | undefined
-  const readAhead = (from: string): void => {
-    ahead = fetchPage(from)
-    // Abandoned when the socket goes or the window takes over: never an unhandled rejection.
-    ahead.catch(() => {})
-  }
-
   let cursor = since
   for (;;) {
     await core.drained(conn)
     if (gone()) return
     const recent = hub.recentSince(sub.topic, cursor)
     if (recent !== undefined) {
-      ahead = undefined
       const batch = recent.slice(0, config.replayPage)
       const frames = batch.map((event) => eventFrameJson(event, sub.topic))
       const ws = conn.ws!
@@ -64,9 +45,11 @@ export async function replayThenAttach(core: GatewayCore, conn: Connection, sub:
       cursor = advance(cursor, batch, sendFrames(core, conn, frames, drainLevel(core)))
       continue
     }
-    const pending = ahead
-    ahead = undefined
-    const { before, page, prunedTo } = await (pending !== undefined && (await pending).from === cursor ? pending : fetchPage(cursor))
+    // Everything up to `before` is durable, so a page that stops short of it has seen
+    // every event of the topic up to there.
+    const before = hub.lastId() ?? formatEventId(ZERO_ID)
+    const page = await history.readSince(sub.topic, parseEventId(cursor), config.replayPage)
+    const prunedTo = await history.horizon()
     if (gone()) return
     if (prunedTo !== undefined && compareEventIds(prunedTo, parseEventId(cursor)) > 0) {
       // The pruner overtook this replay: the page may have holes.
@@ -75,21 +58,12 @@ export async function replayThenAttach(core: GatewayCore, conn: Connection, sub:
     // Events durable but not yet published will also arrive live: leave them for later.
     const published = hub.lastId() ?? before
     const sendable = page.filter((event) => event.id <= published)
-    const full = page.length === config.replayPage && sendable.length === page.length
-    if (full) readAhead(page[page.length - 1]!.id)
     const sent = sendFrames(core, conn, sendable.map((event) => eventFrameJson(event, sub.topic)), drainLevel(core))
     if (gone()) return
     cursor = advance(cursor, sendable, sent)
     const sawEverythingBefore = sent === sendable.length && (page.length < config.replayPage || sendable.length < page.length)
     if (sawEverythingBefore && cursor < before) cursor = before
   }
-}
-
-interface Fetched {
-  readonly from: string
-  readonly before: string
-  readonly page: StoredEvent[]
-  readonly prunedTo: EventId | undefined
 }
 
 function reset(core: GatewayCore, conn: Connection, sub: Subscription): void {
