@@ -17,8 +17,9 @@ const ENTRY = path.resolve('src/cli/run.ts')
  * Runs the walcast CLI in a child process with this test's own loader flags, so the
  * child's coverage counts and TypeScript runs the same way.
  */
-export function spawnWalcast(args: string[], env: Record<string, string>, options: { plain?: boolean } = {}): WalcastProcess {
-  const argv = options.plain ? ['--import', 'tsx', ENTRY, ...args] : [...process.execArgv, ENTRY, ...args]
+export function spawnWalcast(args: string[], env: Record<string, string>, options: { plain?: boolean; nodeArgs?: readonly string[] } = {}): WalcastProcess {
+  const nodeArgs = options.nodeArgs ?? []
+  const argv = options.plain ? ['--import', 'tsx', ...nodeArgs, ENTRY, ...args] : [...process.execArgv, ...nodeArgs, ENTRY, ...args]
   // tap's processinfo hooks spawn() and puts its coverage loader back into any child's
   // environment; `env -u` strips it again for a plain child. (Such a child's coverage,
   // compiled by tsx rather than tap's loader, would otherwise be merged by file URL with
