@@ -11,7 +11,8 @@ export interface EventId {
   readonly seq: number
 }
 
-const ID_PATTERN = /^[0-9a-f]{16}-[0-9a-f]{8}$/
+// The sequence is an int4 in the history: at most 7fffffff, so its first digit is 0-7.
+const ID_PATTERN = /^[0-9a-f]{16}-[0-7][0-9a-f]{7}$/
 const LSN_TEXT = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/
 
 /** Fixed width, lower-case hex: string order equals stream order. */
@@ -50,3 +51,17 @@ export function formatLsn(lsn: bigint): string {
 }
 
 export const ZERO_ID: EventId = Object.freeze({ lsn: 0n, seq: 0 })
+
+/** The largest sequence an id can carry (the history's int4). */
+export const MAX_SEQ = 0x7fffffff
+
+/**
+ * The resume position that stands for "told about the gap ending at `untilLsn`": above
+ * every event before the gap (their commits end at or before `untilLsn`, so their LSNs
+ * are below `untilLsn - 1`: a WAL record is longer than a byte) and below every event
+ * after it (commit LSN >= `untilLsn`). No event has this id, so a client that holds it
+ * neither skips an event nor is told `reset` for the same gap twice.
+ */
+export function gapMark(untilLsn: bigint): string {
+  return formatEventId({ lsn: untilLsn - 1n, seq: MAX_SEQ })
+}

@@ -24,6 +24,7 @@ import { createWalMonitor } from './observability/wal-monitor.ts'
 import { createAuthorizer, type Authorizer } from './auth/authorizer.ts'
 import { createTokenVerifier, type TokenVerifier } from './auth/token-verifier.ts'
 import { createGateway, type Gateway } from './gateway/gateway.ts'
+import { createSubscriptionCore, type SubscriptionCore } from './subscription/core.ts'
 import { DEMO_JWT_SECRET } from './config.ts'
 
 export interface Service {
@@ -38,6 +39,7 @@ export interface Service {
   /** Token verification and topic authorization, shared by every transport. */
   readonly verifier: TokenVerifier
   readonly authorizer: Authorizer
+  readonly subscriptions: SubscriptionCore
   readonly gateway: Gateway
   readonly metrics: Metrics
   /** SSE, polling, the dashboard (and its dev sign-in). */
@@ -71,12 +73,19 @@ export async function startService(config: Config, log: Logger): Promise<Service
     if (config.demo) await seedDemoData(database.db, log.child({ module: 'demo' }))
 
     const history = createHistoryStore(database.db)
-    const hub = createHub({ windowSize: HUB_WINDOW })
-    // The authorizer subscribes to the hub before any transport: it must see a
-    // party_left before the transports deliver the batch that carries it.
+    const hub = createHub({ windowSize: HUB_WINDOW, log: log.child({ module: 'hub' }) })
+    // The authorizer subscribes to the hub before the subscription core: it must see a
+    // party_left before the core delivers the batch that carries it.
     const verifier = createTokenVerifier(config.auth)
     const authorizer = createAuthorizer(database.db, hub)
-    const gateway = createGateway({ config: config.gateway, hub, history, authorizer, verifier, log: log.child({ module: 'gateway' }) })
+    // One core for every transport: access, resume, replay, live, revocation, resets.
+    const subscriptions = createSubscriptionCore({
+      hub, history, authorizer, log: log.child({ module: 'subscriptions' }),
+      pageSize: config.gateway.replayPage, drainLevel: Math.floor(config.gateway.maxBackpressure / 4),
+      // The WebSocket's idle limit, for every transport: a client that takes nothing that long is gone.
+      stallMs: config.gateway.idleTimeoutSec * 1000,
+    })
+    const gateway = createGateway({ config: config.gateway, subscriptions, verifier, log: log.child({ module: 'gateway' }) })
     if (config.auth.secret === DEMO_JWT_SECRET) log.warn('accepting tokens signed with the published demo secret (embedded demo mode); set WALCAST_JWT_SECRET or WALCAST_JWKS_URL')
     if (config.auth.secret === undefined && config.auth.jwksUrl === undefined) log.warn('no JWT key configured: every WebSocket upgrade is refused; set WALCAST_JWT_SECRET or WALCAST_JWKS_URL')
     // The same verifier, authorizer and limits for SSE and polling as for the WebSocket.
@@ -86,10 +95,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
       auth: config.auth,
       dev: config.demo || config.feed.dev,
       db: database.db,
-      history,
-      hub,
+      subscriptions,
       verifier,
-      authorizer,
       log: log.child({ module: 'feed' }),
     })
     const walMonitor = createWalMonitor(database.db, {
@@ -134,6 +141,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
         gateway.close()
         feed.close()
         await demoWriter?.stop()
+        subscriptions.close()
         authorizer.close()
         heartbeat.stop()
         walMonitor.stop()
@@ -146,7 +154,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       })()
       return stopping
     }
-    return { config, database, connectionString, registry, history, hub, ingest, http, verifier, authorizer, gateway, metrics, feed, stop }
+    return { config, database, connectionString, registry, history, hub, ingest, http, verifier, authorizer, subscriptions, gateway, metrics, feed, stop }
   } catch (err) {
     await database.close().catch(() => {})
     await embedded?.stop().catch(() => {})

@@ -20,3 +20,11 @@ t.test('docs/operations.md documents every variable src/config.ts reads, with it
   t.same(variables.filter((v) => !rows.has(v)), [], 'no variable is undocumented')
   t.ok(variables.every((v) => rows.get(v)!.length > 0), 'each row states a default')
 })
+
+t.test('docs/errors.md lists every client error code of src/protocol/error-codes.ts with its HTTP status', async (t) => {
+  const { ERROR_STATUS } = await import('../src/protocol/error-codes.ts')
+  const docs = await fs.readFile('docs/errors.md', 'utf8')
+  const rows = new Map([...docs.matchAll(/^\| `([a-z_]+)` \| (\d{3}) \|/gm)].map((m) => [m[1]!, Number(m[2])]))
+  for (const [code, status] of Object.entries(ERROR_STATUS)) t.equal(rows.get(code), status, `${code}: ${status}`)
+  t.same([...rows.keys()].filter((code) => !(code in ERROR_STATUS)), [], 'and no code the protocol does not declare')
+})

@@ -1,10 +1,13 @@
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts'
 import { systemClock } from './clock.ts'
+import { afterClose } from './close-policy.ts'
 import { openPollingTransport } from './polling-transport.ts'
 import { openSseTransport } from './sse-transport.ts'
 import { tokenExpiry } from './token.ts'
-import type { ServerFrame, Transport, TransportClose, TransportContext, TransportFactory } from './transport.ts'
-import type { ClientOptions, FetchLike, ServerErrorInfo, Status, StatusInfo, TransportName, WalcastClient, WalcastEvent, WebSocketConstructor } from './types.ts'
+import type { IncomingFrame, Transport, TransportClose, TransportContext, TransportFactory } from './transport.ts'
+import type {
+  ClientOptions, FetchLike, ResetInfo, ServerErrorInfo, Status, StatusInfo, TransportName, WalcastClient, WalcastEvent, WebSocketConstructor,
+} from './types.ts'
 import { openWebSocketTransport } from './websocket-transport.ts'
 
 const FACTORIES: Record<TransportName, TransportFactory> = {
@@ -13,11 +16,7 @@ const FACTORIES: Record<TransportName, TransportFactory> = {
   polling: openPollingTransport,
 }
 
-/** Close codes after which reconnecting at once is right (docs/protocol.md). */
-const TOKEN_EXPIRED = 4001
-const RATE_LIMITED = 4029
-
-type Listener<T> = (value: T) => void
+type Listener<T extends unknown[]> = (...args: T) => void
 
 export function createClient(options: ClientOptions): WalcastClient {
   if (options.token === undefined && options.getToken === undefined) throw new TypeError('walcast client: pass token or getToken')
@@ -37,9 +36,9 @@ export function createClient(options: ClientOptions): WalcastClient {
 
   const handlers = new Map<string, Set<(event: WalcastEvent) => void>>()
   const lastIds = new Map<string, string | undefined>()
-  const statusListeners = new Set<Listener<StatusInfo>>()
-  const resetListeners = new Set<Listener<string>>()
-  const errorListeners = new Set<Listener<ServerErrorInfo>>()
+  const statusListeners = new Set<Listener<[StatusInfo]>>()
+  const resetListeners = new Set<Listener<[string, ResetInfo]>>()
+  const errorListeners = new Set<Listener<[ServerErrorInfo]>>()
   if (options.onReset) resetListeners.add(options.onReset)
 
   let info: StatusInfo = { status: 'connecting', failures: 0 }
@@ -47,16 +46,19 @@ export function createClient(options: ClientOptions): WalcastClient {
   let current: Transport | undefined
   let probe: Transport | undefined
   let failures = 0
+  // The last connection ended with a terminal close (4029, 1009): opening again does not
+  // make up for it, so such closes in a row back off as failed attempts do, up to `failed`.
+  let terminalStreak = false
   let closed = false
   let attemptTimer: unknown
   let refreshTimer: unknown
   let probeTimer: unknown
   let attemptSeq = 0
 
-  function emit<T>(listeners: Set<Listener<T>>, value: T): void {
+  function emit<T extends unknown[]>(listeners: Set<Listener<T>>, ...args: T): void {
     for (const listener of [...listeners]) {
       try {
-        listener(value)
+        listener(...args)
       } catch (err) {
         // An application bug must not break delivery to everyone else.
         ;(globalThis as { reportError?: (e: unknown) => void }).reportError?.(err)
@@ -71,13 +73,12 @@ export function createClient(options: ClientOptions): WalcastClient {
 
   const topicsWithCursor = (): ReadonlyMap<string, string | undefined> => new Map(lastIds)
 
-  function onFrame(from: Transport, frame: ServerFrame): void {
+  function onFrame(from: Transport, frame: IncomingFrame): void {
     if (from !== current && from !== probe) return
-    const topic = frame.topic
-    if (typeof topic !== 'string') return
     switch (frame.op) {
       case 'event': {
-        if (!lastIds.has(topic) || typeof frame.id !== 'string') return
+        const topic = frame.topic
+        if (!lastIds.has(topic)) return
         const last = lastIds.get(topic)
         // Ids are fixed width: string order is stream order, so this drops every replayed duplicate.
         if (last !== undefined && frame.id <= last) return
@@ -86,28 +87,41 @@ export function createClient(options: ClientOptions): WalcastClient {
         if (listeners) emit(listeners, frame as unknown as WalcastEvent)
         return
       }
-      case 'position': {
-        // The transport vouches that every event of `topic` up to this id was delivered:
+      case 'position':
+        // The transport vouches that every event of the topic up to this id was delivered:
         // a topic that had no event of its own still resumes from here after a drop.
-        const last = lastIds.get(topic)
-        if (lastIds.has(topic) && typeof frame.id === 'string' && (last === undefined || frame.id > last)) lastIds.set(topic, frame.id)
+        return advance(frame.topic, frame.id)
+      case 'subscribed':
+        // Live from `head`: nothing of the topic at or before it is still to come (I3).
+        if (frame.head !== undefined) advance(frame.topic, frame.head)
+        return
+      case 'reset': {
+        const topic = frame.topic
+        if (!lastIds.has(topic)) return
+        // The app refetches its state; live events continue after `head`, so the topic
+        // resumes from there: forgetting it would let a drop right after the reset skip
+        // what was committed meanwhile. Even backwards: after `unknown_position` the old
+        // point is not of this stream, and keeping it would filter live events out.
+        lastIds.set(topic, frame.head)
+        emit(resetListeners, topic, { reason: frame.reason, head: frame.head })
         return
       }
-      case 'reset':
-        if (!lastIds.has(topic)) return
-        // The app refetches its state; live events continue from here.
-        lastIds.set(topic, undefined)
-        emit(resetListeners, topic)
-        return
       case 'unsubscribed':
-        if (frame.reason === 'revoked') emit(errorListeners, { topic, code: 'revoked', message: `access to ${topic} was revoked` })
+        if (frame.reason === 'revoked') emit(errorListeners, { topic: frame.topic, code: 'revoked', message: `access to ${frame.topic} was revoked` })
         return
       case 'error':
-        if (frame.code === 'forbidden') dropTopic(topic)
-        emit(errorListeners, { topic, code: String(frame.code), message: String(frame.message ?? '') })
+        if (frame.code === 'forbidden' && frame.topic !== undefined) dropTopic(frame.topic)
+        emit(errorListeners, { ...(frame.topic === undefined ? {} : { topic: frame.topic }), code: frame.code, message: frame.message })
         return
       default:
     }
+  }
+
+  /** Moves a topic's resume point forward to `id`, never back. */
+  function advance(topic: string, id: string): void {
+    if (!lastIds.has(topic)) return
+    const last = lastIds.get(topic)
+    if (last === undefined || id > last) lastIds.set(topic, id)
   }
 
   function dropTopic(topic: string): void {
@@ -182,7 +196,7 @@ export function createClient(options: ClientOptions): WalcastClient {
       const open = context(live, (transport) => {
         if (!opening || transport !== current) return
         opening = false
-        failures = 0
+        if (!terminalStreak) failures = 0
         setStatus('open', { transport: transport.name })
         scheduleRefresh()
         scheduleProbe()
@@ -217,10 +231,22 @@ export function createClient(options: ClientOptions): WalcastClient {
     clock.clearTimeout(probeTimer)
     probe?.close()
     probe = undefined
-    if (close.code === RATE_LIMITED) return failed(close)
-    // A lost connection is retried at once (the resume makes it free); failures back off.
-    setStatus('reconnecting', { delayMs: 0 })
-    attempt(close.code === TOKEN_EXPIRED || close.status === 401)
+    const action = afterClose(close)
+    terminalStreak = action === 'terminal'
+    switch (action) {
+      case 'terminal':
+        return failed(close)
+      case 'refresh':
+        setStatus('reconnecting', { delayMs: 0 })
+        return attempt(true)
+      case 'reconnect': {
+        // Not a failure (it had opened; resuming loses nothing), but not at once either: a
+        // restart or a wave of slow-consumer closes must not bring every client back in one instant.
+        const delayMs = backoffDelay(policy, 1, random())
+        setStatus('reconnecting', { delayMs })
+        attemptTimer = clock.setTimeout(() => attempt(), delayMs)
+      }
+    }
   }
 
   /** While on a fallback, try WebSocket again now and then; switch when it opens. */
@@ -290,6 +316,7 @@ export function createClient(options: ClientOptions): WalcastClient {
     retry() {
       if (closed || info.status === 'open') return
       failures = 0
+      terminalStreak = false
       setStatus('connecting')
       attempt()
     },

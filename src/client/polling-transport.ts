@@ -1,9 +1,14 @@
-import { endpoint, type ServerFrame, type TransportContext, type Transport } from './transport.ts'
+import { isEventId } from '../event-id.ts'
+import { RESET_REASONS, type ResetReason } from '../protocol/server-frames.ts'
+import { endpoint, readFrame, type TransportContext, type Transport } from './transport.ts'
 
+/** A `GET /v1/events` answer (docs/client.md#polling). */
 interface Page {
-  events: ServerFrame[]
-  next: string
-  reset: boolean
+  readonly events: readonly unknown[]
+  readonly next: string
+  readonly reset: boolean
+  /** With `reset`: why the stream after `after` cannot be proven complete. */
+  readonly reason?: ResetReason
 }
 
 const PAGE = 200
@@ -68,8 +73,16 @@ export function openPollingTransport(context: TransportContext): Transport {
         clock.clearTimeout(openTimer)
         handlers.open()
       }
-      if (page.reset) handlers.frame({ op: 'reset', topic, reason: 'history_gone' })
-      for (const event of page.events) handlers.frame({ ...event, op: 'event', topic })
+      if (!isEventId(page.next)) throw new Error(`polling ${topic}: the answer has no valid next id`)
+      if (page.reset) {
+        const reason = RESET_REASONS.find((known) => known === page.reason)
+        // `next` is the head the topic goes on from: the reset's head.
+        handlers.frame({ op: 'reset', topic, head: page.next, ...(reason === undefined ? {} : { reason }) })
+      }
+      for (const event of page.events) {
+        const frame = readFrame({ ...(event as object), op: 'event', topic })
+        if (frame !== undefined) handlers.frame(frame)
+      }
       cursors.set(topic, page.next)
       handlers.frame({ op: 'position', topic, id: page.next })
       if (page.events.length >= PAGE) more = true

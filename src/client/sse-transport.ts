@@ -1,3 +1,4 @@
+import { isEventId } from '../event-id.ts'
 import { createSseParser } from './sse-parser.ts'
 import { endpoint, parseFrame, type TransportContext, type Transport } from './transport.ts'
 
@@ -58,7 +59,7 @@ export function openSseTransport(context: TransportContext): Transport {
           if (frame === undefined || !current()) return
           handlers.frame(frame)
           // One stream is in global id order: an id vouches for all of its topics.
-          if (message.id !== undefined) for (const topic of topics.keys()) handlers.frame({ op: 'position', topic, id: message.id })
+          if (isEventId(message.id)) for (const topic of topics.keys()) handlers.frame({ op: 'position', topic, id: message.id })
         })
         const reader = response.body.pipeThrough(new TextDecoderStream()).getReader()
         for (;;) {

@@ -1,16 +1,32 @@
+import { isEventId } from '../event-id.ts'
+import { RESET_REASONS, type ResetReason, type ServerFrame } from '../protocol/server-frames.ts'
 import type { Clock, FetchLike, TransportName, WebSocketConstructor } from './types.ts'
 
-/** A frame from the server, whatever the transport (the WebSocket protocol's shapes). */
-export interface ServerFrame {
-  readonly op: string
-  readonly topic?: string
-  readonly id?: string
-  readonly type?: string
-  readonly code?: string
-  readonly message?: string
-  readonly reason?: string
-  readonly [key: string]: unknown
+type Frame<Op extends ServerFrame['op']> = Extract<ServerFrame, { op: Op }>
+
+/**
+ * The transport's own word that every event of `topic` up to `id` was delivered: an SSE
+ * id, a polling page's `next`, a later event on a WebSocket where the topic is live.
+ */
+export interface PositionFrame {
+  readonly op: 'position'
+  readonly topic: string
+  readonly id: string
 }
+
+/**
+ * A server frame as the SDK reads it (src/protocol/server-frames.ts), checked on arrival.
+ * `head`, and a reset's `reason`, may be missing: servers before they were added send
+ * none. An `error` carries the topic it concerns when the transport knows it (polling
+ * asks per topic; the WebSocket matches the subscribe's `ref`), and its code is kept as
+ * sent: a newer server may know codes this SDK does not.
+ */
+export type IncomingFrame =
+  | Frame<'event' | 'unsubscribed' | 'pong'>
+  | (Omit<Frame<'subscribed'>, 'head'> & { readonly head?: string })
+  | (Omit<Frame<'reset'>, 'head' | 'reason'> & { readonly head?: string; readonly reason?: ResetReason })
+  | (Omit<Frame<'error'>, 'code'> & { readonly code: string; readonly topic?: string })
+  | PositionFrame
 
 export interface TransportClose {
   /** True when the transport had opened before it closed. */
@@ -23,7 +39,7 @@ export interface TransportClose {
 
 export interface TransportHandlers {
   open(): void
-  frame(frame: ServerFrame): void
+  frame(frame: IncomingFrame): void
   /** Called at most once, and never after `close()` was called by the client. */
   closed(info: TransportClose): void
 }
@@ -59,12 +75,53 @@ export function endpoint(baseUrl: string, path: string, websocket = false): URL 
   return url
 }
 
-export function parseFrame(text: unknown): ServerFrame | undefined {
+/** JSON text of one frame (WebSocket message, SSE `data:`) → the frame, or undefined. */
+export function parseFrame(text: unknown): IncomingFrame | undefined {
   if (typeof text !== 'string') return undefined
+  let value: unknown
   try {
-    const value = JSON.parse(text) as unknown
-    return value !== null && typeof value === 'object' && typeof (value as ServerFrame).op === 'string' ? (value as ServerFrame) : undefined
+    value = JSON.parse(text)
   } catch {
     return undefined
   }
+  return readFrame(value)
+}
+
+/**
+ * Keeps what the SDK relies on and drops the rest: a frame it cannot use is ignored,
+ * never half-read. Ids must be event ids, whose string order is stream order.
+ */
+export function readFrame(value: unknown): IncomingFrame | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined
+  const frame = value as Record<string, unknown>
+  const topic = typeof frame.topic === 'string' ? frame.topic : undefined
+  const head = isEventId(frame.head) ? frame.head : undefined
+  switch (frame.op) {
+    case 'event':
+      if (topic === undefined || !isEventId(frame.id) || typeof frame.type !== 'string') return undefined
+      return frame as unknown as Frame<'event'>
+    case 'subscribed':
+      if (topic === undefined) return undefined
+      return { op: 'subscribed', topic, ...withRef(frame), ...(head === undefined ? {} : { head }) }
+    case 'reset': {
+      if (topic === undefined) return undefined
+      const reason = RESET_REASONS.find((known) => known === frame.reason)
+      return { op: 'reset', topic, ...(reason === undefined ? {} : { reason }), ...(head === undefined ? {} : { head }) }
+    }
+    case 'unsubscribed':
+      if (topic === undefined) return undefined
+      return { op: 'unsubscribed', topic, reason: frame.reason === 'revoked' ? 'revoked' : 'client', ...withRef(frame) }
+    case 'error':
+      if (typeof frame.code !== 'string') return undefined
+      return { op: 'error', code: frame.code, message: typeof frame.message === 'string' ? frame.message : '', ...withRef(frame), ...(topic === undefined ? {} : { topic }) }
+    case 'pong':
+      return { op: 'pong', ...withRef(frame) }
+    default:
+      return undefined
+  }
+}
+
+function withRef(frame: Record<string, unknown>): { ref?: string | number } {
+  const ref = frame.ref
+  return typeof ref === 'string' || typeof ref === 'number' ? { ref } : {}
 }

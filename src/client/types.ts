@@ -1,4 +1,5 @@
 import type { EscrowEventMap, EscrowEventType } from '../domain/escrow/events.ts'
+import type { ResetReason } from '../protocol/server-frames.ts'
 
 /** One event as every transport delivers it (the WebSocket `event` frame). */
 export type WalcastEvent = {
@@ -13,7 +14,15 @@ export type WalcastEvent = {
   }
 }[EscrowEventType]
 
-export type { EscrowEventMap, EscrowEventType }
+export type { EscrowEventMap, EscrowEventType, ResetReason }
+
+/** What a `reset` said (docs/protocol.md#reset); either may be missing from an older server. */
+export interface ResetInfo {
+  /** `history_gone` (pruned), `stream_gap` (a recorded gap), `unknown_position` (an id this server never issued). */
+  readonly reason?: ResetReason
+  /** The position the topic goes on from: its state as of here is what to refetch; it resumes from here. */
+  readonly head?: string
+}
 
 export type Status = 'connecting' | 'open' | 'reconnecting' | 'offline' | 'failed'
 export type TransportName = 'websocket' | 'sse' | 'polling'
@@ -61,7 +70,7 @@ export interface ClientOptions {
   readonly fetch?: FetchLike
   /** Transports to try, in order (default websocket, sse, polling). */
   readonly transports?: readonly TransportName[]
-  readonly onReset?: (topic: string) => void
+  readonly onReset?: (topic: string, info: ResetInfo) => void
   readonly clock?: Clock
   /** Jitter source in [0, 1]; injectable for tests. */
   readonly random?: () => number
@@ -90,10 +99,13 @@ export interface WalcastClient {
   /** Observes the status; called at once with the current value. Returns unsubscribe. */
   onStatus(listener: (info: StatusInfo) => void): () => void
   /** The server could not prove the stream complete for `topic`: refetch its state. */
-  onReset(listener: (topic: string) => void): () => void
+  onReset(listener: (topic: string, info: ResetInfo) => void): () => void
   /** Server-side refusals (forbidden topic, revoked access, rate limits). */
   onError(listener: (error: ServerErrorInfo) => void): () => void
-  /** The last event id delivered for a topic. */
+  /**
+   * A topic's resume point: the last event id delivered, or a later position the server
+   * vouched for (`subscribed`, `reset`, an SSE id, a polling `next`); sent on reconnect.
+   */
   lastId(topic: string): string | undefined
   /** Starts over after `failed` (or reconnects at once while waiting). */
   retry(): void

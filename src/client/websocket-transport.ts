@@ -1,3 +1,4 @@
+import type { ClientFrame } from '../protocol/client-frames.ts'
 import { endpoint, parseFrame, type TransportContext, type Transport } from './transport.ts'
 
 export function openWebSocketTransport(context: TransportContext): Transport {
@@ -5,9 +6,19 @@ export function openWebSocketTransport(context: TransportContext): Transport {
   let opened = false
   let finished = false
   const live = new Set<string>()
+  // The server answers a subscribe with its `ref`: a refusal (`forbidden`, …) names no
+  // topic, so each subscribe carries a number that says which topic it was about.
+  const subscribeRefs = new Map<number, string>()
+  let nextRef = 1
   let socket: ReturnType<typeof connect>
-  const send = (frame: Record<string, unknown>): void => {
+  const send = (frame: ClientFrame): void => {
     if (opened && !finished) socket?.send(JSON.stringify(frame))
+  }
+  const subscribe = (topic: string, since: string | undefined): void => {
+    if (!opened || finished) return
+    const ref = nextRef++
+    subscribeRefs.set(ref, topic)
+    send({ op: 'subscribe', topic, ref, ...(since === undefined ? {} : { since }) })
   }
   const finish = (code?: number): void => {
     if (finished) return
@@ -40,17 +51,21 @@ export function openWebSocketTransport(context: TransportContext): Transport {
       if (finished) return
       opened = true
       clock.clearTimeout(timer)
-      for (const [topic, since] of context.topics()) send({ op: 'subscribe', topic, ...(since === undefined ? {} : { since }) })
+      for (const [topic, since] of context.topics()) subscribe(topic, since)
       handlers.open()
     }
     socket.onmessage = (message) => {
-      const frame = parseFrame(message.data)
+      let frame = parseFrame(message.data)
       if (frame === undefined || finished) return
+      if ((frame.op === 'error' || frame.op === 'subscribed') && typeof frame.ref === 'number') {
+        const topic = subscribeRefs.get(frame.ref)
+        subscribeRefs.delete(frame.ref)
+        if (frame.op === 'error' && topic !== undefined) frame = { ...frame, topic }
+      }
       handlers.frame(frame)
-      if (typeof frame.topic !== 'string') return
       if (frame.op === 'subscribed') live.add(frame.topic)
       else if (frame.op === 'unsubscribed') live.delete(frame.topic)
-      else if (frame.op === 'event' && typeof frame.id === 'string') {
+      else if (frame.op === 'event') {
         // Once a topic is live on this socket, the hub's order holds across topics: an
         // event of any topic vouches that the live topic missed nothing up to its id.
         for (const topic of live) if (topic !== frame.topic) handlers.frame({ op: 'position', topic, id: frame.id })
@@ -61,7 +76,7 @@ export function openWebSocketTransport(context: TransportContext): Transport {
   }
   return {
     name: 'websocket',
-    subscribe: (topic, since) => send({ op: 'subscribe', topic, ...(since === undefined ? {} : { since }) }),
+    subscribe,
     unsubscribe: (topic) => {
       live.delete(topic)
       send({ op: 'unsubscribe', topic })

@@ -1,8 +1,9 @@
+import type { ClientErrorCode } from '../protocol/error-codes.ts'
+
 /**
- * What the SSE and polling transports need of the gateway's auth (src/auth): the same
- * verifier and authorizer instances the WebSocket uses, so every transport applies the
- * same rules, limits and revocations. Declared structurally to keep this folder's
- * dependencies one-way.
+ * What the SSE and polling transports need of the auth stage (src/auth): the same
+ * verifier instance the WebSocket uses. Declared structurally to keep this folder's
+ * dependencies one-way; access rules and revocations are the subscription core's.
  */
 export interface FeedPrincipal {
   readonly userId: string
@@ -16,19 +17,6 @@ export interface FeedVerifier {
   verify(token: string | undefined): Promise<FeedPrincipal>
 }
 
-export interface FeedRevocation {
-  readonly userId: string
-  readonly topic: string
-  /** The `party_left` event: nothing after it reaches the user. */
-  readonly eventId: string
-}
-
-export interface FeedAuthorizer {
-  canRead(principal: FeedPrincipal, topic: string): Promise<boolean>
-  /** Called synchronously while the hub publishes the revoking event, before transports see it. */
-  onRevoke(listener: (revocation: FeedRevocation) => void): () => void
-}
-
 /** `Authorization: Bearer <jwt>` → the token, or undefined. */
 export function bearerToken(header: string): string | undefined {
   const match = /^Bearer\s+(\S+)$/i.exec(header.trim())
@@ -36,7 +24,7 @@ export function bearerToken(header: string): string | undefined {
 }
 
 /** The HTTP answer to a refused token: 503 when the server cannot verify at all. */
-export function tokenRefusal(err: unknown): { status: number; code: string; message: string } {
+export function tokenRefusal(err: unknown): { status: number; code: ClientErrorCode; message: string } {
   if ((err as { serverSide?: unknown } | null)?.serverSide === true) {
     return { status: 503, code: 'auth_unavailable', message: 'the server cannot verify tokens right now' }
   }

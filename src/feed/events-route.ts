@@ -1,29 +1,28 @@
-import { formatEventId, parseEventId, ZERO_ID } from '../event-id.ts'
 import { eventFrame } from '../history/event.ts'
-import type { HistoryStore } from '../history/store.ts'
-import type { Hub } from '../hub/hub.ts'
 import { httpError, json, type HttpRequest, type HttpResponse, type HttpRoute } from '../http/route.ts'
-import { bearerToken, tokenRefusal, type FeedAuthorizer, type FeedPrincipal, type FeedVerifier } from './access.ts'
+import type { SubscriptionCore } from '../subscription/core.ts'
+import { bearerToken, tokenRefusal, type FeedPrincipal, type FeedVerifier } from './access.ts'
 import { FeedRequestError, parseQuery, readEventId, readTopics } from './query.ts'
 import type { RateLimiter } from './rate-limit.ts'
-import { canResumeFrom } from './resume.ts'
 
 export interface EventsRouteOptions {
-  readonly history: HistoryStore
-  readonly hub: Hub
+  readonly subscriptions: SubscriptionCore
   readonly verifier: FeedVerifier
-  readonly authorizer: FeedAuthorizer
   readonly maxLimit: number
   readonly limiter: RateLimiter
+  /** Whether the server is stopping: requests get 503. */
+  readonly closing: () => boolean
 }
 
 const DEFAULT_LIMIT = 100
 
 /**
  * GET /v1/events?topic=T&after=ID&limit=N: one page of a topic's history, for polling and
- * backfill. `limit=0` answers no events and `next` = the current head (start live from
- * there). A short page's `next` is the head as read before the query, so a poller never
- * re-reads an idle topic from far back and never skips an event.
+ * backfill; the subscription core's polling adapter. `limit=0` answers no events and
+ * `next` = the current head (start live from there). A short page's `next` is the head
+ * as read before the query, so a poller never re-reads an idle topic from far back and
+ * never skips an event. `reset` is false or the reason the stream after `after` cannot
+ * be proven complete, exactly as the WebSocket and SSE would say it.
  */
 export function eventsRoute(options: EventsRouteOptions): HttpRoute {
   return {
@@ -34,6 +33,7 @@ export function eventsRoute(options: EventsRouteOptions): HttpRoute {
         return await page(options, req)
       } catch (err) {
         if (err instanceof FeedRequestError) return httpError(err.status, err.code, err.message)
+        if (options.closing()) return httpError(503, 'shutting_down', 'server is shutting down; retry on another instance')
         throw err
       }
     },
@@ -41,6 +41,7 @@ export function eventsRoute(options: EventsRouteOptions): HttpRoute {
 }
 
 async function page(options: EventsRouteOptions, req: HttpRequest): Promise<HttpResponse> {
+  if (options.closing()) return httpError(503, 'shutting_down', 'server is shutting down; retry on another instance')
   const params = parseQuery(req.query)
   const token = bearerToken(req.header('authorization'))
   if (token === undefined) return httpError(401, 'unauthorized', 'send Authorization: Bearer <token>')
@@ -56,18 +57,14 @@ async function page(options: EventsRouteOptions, req: HttpRequest): Promise<Http
   const after = readEventId(params.get('after'), 'after')
   const limit = readLimit(params.get('limit'), options.maxLimit)
   if (!options.limiter.take(principal.userId)) return httpError(429, 'rate_limited', 'too many requests: poll less often')
-  if (!(await options.authorizer.canRead(principal, topic))) return httpError(403, 'forbidden', `not allowed to read ${topic}`)
-
-  const head = options.hub.lastId() ?? formatEventId(ZERO_ID)
-  const latest = (a: string, b: string | undefined): string => (b !== undefined && b > a ? b : a)
-  if (after !== undefined && !(await canResumeFrom(options.history, after))) {
-    return json(200, { events: [], next: latest(head, after), reset: true })
-  }
-  if (limit === 0) return json(200, { events: [], next: latest(head, after), reset: false })
-  const events = await options.history.readSince(topic, after === undefined ? ZERO_ID : parseEventId(after), limit)
-  const lastRead = events.length > 0 ? events[events.length - 1]!.id : after
-  const next = events.length < limit ? latest(head, lastRead) : lastRead!
-  return json(200, { events: events.map((event) => eventFrame(event, topic)), next, reset: false })
+  if (!(await options.subscriptions.canRead(principal, topic))) return httpError(403, 'forbidden', `not allowed to read ${topic}`)
+  const result = await options.subscriptions.page(topic, after, limit)
+  return json(200, {
+    events: result.events.map((event) => eventFrame(event, topic)),
+    next: result.next,
+    reset: result.reset !== undefined,
+    ...(result.reset === undefined ? {} : { reason: result.reset }),
+  })
 }
 
 function readLimit(value: string | null, max: number): number {

@@ -1,13 +1,12 @@
 import type uWS from 'uWebSockets.js'
 import type { FeedConfig } from '../config.ts'
 import type { Db } from '../db/database.ts'
-import type { HistoryStore } from '../history/store.ts'
-import type { Hub } from '../hub/hub.ts'
 import type { HttpRoute } from '../http/route.ts'
 import type { Logger } from '../log.ts'
 import { dashboardRoutes } from '../dashboard/routes.ts'
 import { devRoutes } from '../dashboard/dev-routes.ts'
-import type { FeedAuthorizer, FeedVerifier } from './access.ts'
+import type { SubscriptionCore } from '../subscription/core.ts'
+import type { FeedVerifier } from './access.ts'
 import { eventsRoute } from './events-route.ts'
 import { createRateLimiter } from './rate-limit.ts'
 import { createSseStreams } from './sse-route.ts'
@@ -20,10 +19,8 @@ export interface FeedOptions {
   /** Mount the dev sign-in routes (embedded default or WALCAST_DEV=1 only). */
   readonly dev: boolean
   readonly db: Db
-  readonly history: HistoryStore
-  readonly hub: Hub
+  readonly subscriptions: SubscriptionCore
   readonly verifier: FeedVerifier
-  readonly authorizer: FeedAuthorizer
   readonly log: Logger
 }
 
@@ -38,11 +35,12 @@ export interface Feed {
 
 /** The HTTP ways in besides the WebSocket: SSE, polling, and the dashboard. */
 export function createFeed(options: FeedOptions): Feed {
+  let closing = false
+  const isClosing = (): boolean => closing
   const sse = createSseStreams({
-    history: options.history,
-    hub: options.hub,
+    subscriptions: options.subscriptions,
     verifier: options.verifier,
-    authorizer: options.authorizer,
+    closing: isClosing,
     log: options.log,
     heartbeatMs: options.config.sseHeartbeatMs,
     maxTopics: options.limits.maxSubscriptions,
@@ -51,15 +49,22 @@ export function createFeed(options: FeedOptions): Feed {
   })
   const routes: HttpRoute[] = [
     eventsRoute({
-      history: options.history,
-      hub: options.hub,
+      subscriptions: options.subscriptions,
       verifier: options.verifier,
-      authorizer: options.authorizer,
+      closing: isClosing,
       maxLimit: options.config.pollMaxLimit,
       limiter: createRateLimiter(options.config.pollRate, options.config.pollBurst),
     }),
     ...dashboardRoutes(),
     ...(options.dev ? devRoutes({ db: options.db, verifier: options.verifier, ...options.auth, tokenTtlSec: 900 }) : []),
   ]
-  return { routes, mount: (app) => sse.mount(app), sseStreams: () => sse.count(), close: () => sse.close() }
+  return {
+    routes,
+    mount: (app) => sse.mount(app),
+    sseStreams: () => sse.count(),
+    close() {
+      closing = true
+      sse.close()
+    },
+  }
 }

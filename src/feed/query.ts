@@ -1,11 +1,12 @@
 import { isEventId } from '../event-id.ts'
+import type { ClientErrorCode } from '../protocol/error-codes.ts'
 
 export const MAX_QUERY_BYTES = 16 * 1024
 export const MAX_TOPIC_LENGTH = 256
 
 /** A request refusal: status, stable code and a message that says what to fix. */
 export class FeedRequestError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(readonly status: number, readonly code: ClientErrorCode, message: string) {
     super(message)
     this.name = 'FeedRequestError'
   }

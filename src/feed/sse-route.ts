@@ -1,28 +1,24 @@
 import type uWS from 'uWebSockets.js'
 import type { StoredEvent } from '../history/event.ts'
-import type { HistoryStore } from '../history/store.ts'
-import type { Hub } from '../hub/hub.ts'
 import { STATUS_TEXT, httpError } from '../http/route.ts'
 import { writeResponse } from '../http/server.ts'
 import type { Logger } from '../log.ts'
-import { bearerToken, tokenRefusal, type FeedAuthorizer, type FeedPrincipal, type FeedRevocation, type FeedVerifier } from './access.ts'
-import { readMerged } from './merged-read.ts'
+import type { Subscriber, SubscriberSink, SubscriptionCore } from '../subscription/core.ts'
+import { bearerToken, tokenRefusal, type FeedPrincipal, type FeedVerifier } from './access.ts'
 import { FeedRequestError, parseQuery, readEventId, readTopics } from './query.ts'
-import { canResumeFrom } from './resume.ts'
 import { sseControlText, sseEventText } from './sse-frames.ts'
 
 export interface SseOptions {
-  readonly history: HistoryStore
-  readonly hub: Hub
+  readonly subscriptions: SubscriptionCore
   readonly verifier: FeedVerifier
-  readonly authorizer: FeedAuthorizer
   readonly log: Logger
   readonly heartbeatMs: number
   readonly maxTopics: number
   /** Unsent bytes past which a stream is ended (the client resumes, losing nothing). */
   readonly maxBufferBytes: number
   readonly maxStreamsPerUser: number
-  readonly pageSize?: number
+  /** Whether the server is stopping: new streams get 503. */
+  readonly closing: () => boolean
 }
 
 export interface SseStreams {
@@ -33,17 +29,19 @@ export interface SseStreams {
   close(): void
 }
 
-/** Live events that arrive while a replay runs; past this many, re-read them from history. */
-const PENDING_MAX = 10_000
-
 interface Stream {
   end(): void
 }
 
+/**
+ * `GET /v1/sse?topic=…`: the subscription core's SSE adapter. One stream carries several
+ * topics as one subscription; it resumes from `Last-Event-ID`. This file owns the SSE
+ * framing and flow control only: what is sent when is the core's.
+ */
 export function createSseStreams(options: SseOptions): SseStreams {
   const streams = new Set<Stream>()
   const perUser = new Map<string, number>()
-  const pageSize = options.pageSize ?? 500
+  const { subscriptions } = options
 
   function mount(app: uWS.TemplatedApp): void {
     app.get('/v1/sse', (res, req) => {
@@ -67,6 +65,7 @@ export function createSseStreams(options: SseOptions): SseStreams {
   }
 
   async function open(res: uWS.HttpResponse, query: string, authorization: string, lastEventIdHeader: string, isAborted: () => boolean, onAbort: (h: () => void) => void): Promise<void> {
+    if (options.closing()) throw new FeedRequestError(503, 'shutting_down', 'server is shutting down; reconnect to another instance')
     const params = parseQuery(query)
     const token = bearerToken(authorization) ?? params.get('token') ?? undefined
     if (token === undefined || token === '') throw new FeedRequestError(401, 'unauthorized', 'send Authorization: Bearer <token> or ?token=')
@@ -79,31 +78,44 @@ export function createSseStreams(options: SseOptions): SseStreams {
     }
     const topics = readTopics(params, options.maxTopics)
     const since = readEventId(lastEventIdHeader || params.get('lastEventId'), 'Last-Event-ID')
-    for (const topic of topics) {
-      if (!(await options.authorizer.canRead(principal, topic))) throw new FeedRequestError(403, 'forbidden', `not allowed to read ${topic}`)
+    const stream = createStream(res, principal)
+    // Registered before the access check, so a revocation meanwhile is not missed (I7).
+    const sub = subscriptions.register(principal, topics, stream.sink)
+    try {
+      const forbidden = await subscriptions.authorize(sub)
+      if (forbidden !== undefined) throw new FeedRequestError(403, 'forbidden', `not allowed to read ${forbidden}`)
+      if (options.closing()) throw new FeedRequestError(503, 'shutting_down', 'server is shutting down; reconnect to another instance')
+      // Counted after the last await, so concurrent opens cannot slip past the limit.
+      const streamsOfUser = perUser.get(principal.userId) ?? 0
+      if (streamsOfUser >= options.maxStreamsPerUser) throw new FeedRequestError(429, 'rate_limited', `at most ${options.maxStreamsPerUser} streams per user`)
+    } catch (err) {
+      subscriptions.end(sub)
+      throw err
     }
-    const reset = since !== undefined && !(await canResumeFrom(options.history, since))
-    if (isAborted()) return
-    // Counted after the last await, so concurrent opens cannot slip past the limit.
-    const streamsOfUser = perUser.get(principal.userId) ?? 0
-    if (streamsOfUser >= options.maxStreamsPerUser) throw new FeedRequestError(429, 'rate_limited', `at most ${options.maxStreamsPerUser} streams per user`)
-    perUser.set(principal.userId, streamsOfUser + 1)
-    runStream(res, principal, topics, reset ? undefined : since, reset, onAbort)
+    if (isAborted()) return subscriptions.end(sub)
+    stream.start(sub, onAbort)
+    void subscriptions.start(sub, since)
   }
 
-  function runStream(res: uWS.HttpResponse, principal: FeedPrincipal, initialTopics: string[], since: string | undefined, reset: boolean, onAbort: (h: () => void) => void): void {
-    const topics = new Set(initialTopics)
+  function createStream(res: uWS.HttpResponse, principal: FeedPrincipal): { sink: SubscriberSink; start(sub: Subscriber, onAbort: (h: () => void) => void): void } {
+    let started = false
     let ended = false
+    let sub: Subscriber | undefined
     // Bytes written since the socket last took a write whole: an upper bound of what uWS
     // holds for this stream (uWS keeps what the kernel refuses; write() says when).
     let backlog = 0
     let writable: (() => void) | undefined
-    // undefined: live; an array: a replay runs and live events wait here.
-    let pending: StoredEvent[] | undefined = since === undefined ? undefined : []
-    let overflowed = false
+    // Topics revoked while the stream was being opened: told once it is.
+    const revokedEarly: string[] = []
+    let heartbeat: NodeJS.Timeout | undefined
+    let expiry: NodeJS.Timeout | undefined
 
+    const slowConsumer = (): void => {
+      options.log.info({ user: principal.userId }, 'sse stream ended: slow consumer')
+      finish(true)
+    }
     const write = (text: string): void => {
-      if (ended || text === '') return
+      if (ended || !started) return
       let ok = true
       res.cork(() => { ok = res.write(text) })
       if (ok) {
@@ -112,113 +124,98 @@ export function createSseStreams(options: SseOptions): SseStreams {
       }
       backlog += Buffer.byteLength(text)
       if (backlog > options.maxBufferBytes) {
-        // Never drop silently: end the stream; the client resumes from its last id.
-        options.log.info({ user: principal.userId }, 'sse stream ended: slow consumer')
-        finish(true)
+        // Never drop silently: end the stream; the client resumes from its last id (I9).
+        slowConsumer()
       }
     }
-    res.onWritable(() => {
-      // uWS drains its buffer right after this handler: look again on the next turn.
-      setImmediate(() => {
-        const resume = writable
-        writable = undefined
-        resume?.()
-      })
-      return true
-    })
-
-    // Topics revoked by a party_left, with its id: later events of them are withheld.
-    const revoked = new Map<string, string>()
-    const readable = (topic: string, id: string): boolean => {
-      const until = revoked.get(topic)
-      return topics.has(topic) && (until === undefined || id <= until)
-    }
-    const subscribed = (event: StoredEvent): string[] => event.topics.filter((t) => readable(t, event.id))
-    const deliver = (event: StoredEvent): void => {
-      const mine = subscribed(event)
-      if (mine.length > 0) write(sseEventText(event, mine))
-    }
-    const applyRevocations = (): void => {
-      for (const topic of revoked.keys()) {
-        topics.delete(topic)
-        write(sseControlText('unsubscribed', { op: 'unsubscribed', topic, reason: 'revoked' }))
-      }
-      revoked.clear()
-      if (topics.size === 0) finish(true)
-    }
-    const unsubscribeRevoke = options.authorizer.onRevoke((revocation: FeedRevocation) => {
-      if (!ended && revocation.userId === principal.userId && topics.has(revocation.topic)) revoked.set(revocation.topic, revocation.eventId)
-    })
-    const unsubscribeHub = options.hub.subscribe((events) => {
-      if (ended) return
-      if (pending !== undefined) {
-        for (const event of events) if (event.topics.some((t) => topics.has(t))) pending.push(event)
-        if (pending.length > PENDING_MAX) {
-          pending = []
-          overflowed = true
-        }
-        return
-      }
-      for (const event of events) deliver(event)
-      if (revoked.size > 0) applyRevocations()
-    })
-
-    const heartbeat = setInterval(() => write(': heartbeat\n\n'), options.heartbeatMs)
-    const expiry = setTimeout(() => finish(true), Math.min(2 ** 31 - 1, Math.max(0, principal.exp * 1000 - Date.now())))
+    const mine = (event: StoredEvent): string[] => (sub === undefined ? [] : event.topics.filter((t) => sub!.topics.has(t)))
 
     function finish(endResponse: boolean): void {
       if (ended) return
       ended = true
+      if (sub !== undefined) subscriptions.end(sub)
+      if (!started) return
       streams.delete(stream)
       clearInterval(heartbeat)
       clearTimeout(expiry)
-      unsubscribeHub()
-      unsubscribeRevoke()
-      writable?.()
+      const wake = writable
+      writable = undefined
+      wake?.()
       const left = (perUser.get(principal.userId) ?? 1) - 1
       if (left <= 0) perUser.delete(principal.userId)
       else perUser.set(principal.userId, left)
       if (endResponse) res.cork(() => res.end())
     }
     const stream: Stream = { end: () => finish(true) }
-    streams.add(stream)
-    onAbort(() => finish(false))
 
-    res.cork(() => {
-      res.writeStatus(STATUS_TEXT[200]!)
-      res.writeHeader('content-type', 'text/event-stream; charset=utf-8')
-      res.writeHeader('cache-control', 'no-cache, no-transform')
-      res.writeHeader('x-accel-buffering', 'no')
-    })
-    // `retry:` tells EventSource clients how soon to reconnect after a clean end.
-    write('retry: 1000\n: walcast\n\n')
-    if (reset) for (const topic of topics) write(sseControlText('reset', { op: 'reset', topic, reason: 'history_gone' }))
-    if (since !== undefined) void replay(since)
-
-    async function replay(from: string): Promise<void> {
-      let cursor = from
-      try {
-        for (;;) {
-          const page = await readMerged(options.history, [...topics], cursor, pageSize)
-          if (ended) return
-          for (const event of page.events) deliver(event)
-          if (page.events.length > 0) cursor = page.events[page.events.length - 1]!.id
-          if (page.complete && !overflowed) {
-            // Same tick as the last read's result: nothing published can fall between.
-            const waiting = pending ?? []
-            pending = undefined
-            for (const event of waiting) if (event.id > cursor) deliver(event)
-            if (revoked.size > 0) applyRevocations()
-            return
-          }
-          overflowed = false
-          // Pace the replay by the client: the next page only once the socket drains.
-          if (backlog > 0) await new Promise<void>((resolve) => { writable = resolve })
+    const sink: SubscriberSink = {
+      deliver: (event, topics) => write(sseEventText(event, topics)),
+      send(events, stopAbove) {
+        let sent = 0
+        for (const event of events) {
+          if (ended) break
+          const topics = mine(event)
+          if (topics.length > 0) write(sseEventText(event, topics))
+          if (ended) break
+          sent++
+          if (backlog > stopAbove) break
         }
-      } catch (err) {
-        options.log.error({ err }, 'sse replay failed')
-        finish(true)
-      }
+        return sent
+      },
+      fits(events) {
+        let bytes = backlog
+        for (const event of events) bytes += Buffer.byteLength(sseEventText(event, mine(event)))
+        return bytes <= options.maxBufferBytes
+      },
+      drained: () => (backlog === 0 || ended ? Promise.resolve() : new Promise<void>((resolve) => { writable = resolve })),
+      closed: () => ended,
+      live(head, again) {
+        if (again || sub === undefined) return
+        for (const topic of sub.topics) write(sseControlText('subscribed', { op: 'subscribed', topic, head }))
+      },
+      reset: (topic, reason, head) => write(sseControlText('reset', { op: 'reset', topic, reason, head })),
+      revoked(topic) {
+        if (!started) {
+          revokedEarly.push(topic)
+          return
+        }
+        write(sseControlText('unsubscribed', { op: 'unsubscribed', topic, reason: 'revoked' }))
+        if (sub !== undefined && sub.topics.size === 0) finish(true)
+      },
+      failed: () => finish(true),
+      stalled: slowConsumer,
+    }
+
+    return {
+      sink,
+      start(subscriber, onAbort) {
+        sub = subscriber
+        started = true
+        streams.add(stream)
+        perUser.set(principal.userId, (perUser.get(principal.userId) ?? 0) + 1)
+        onAbort(() => finish(false))
+        res.onWritable(() => {
+          // uWS drains its buffer right after this handler: look again on the next turn.
+          setImmediate(() => {
+            const resume = writable
+            writable = undefined
+            resume?.()
+          })
+          return true
+        })
+        res.cork(() => {
+          res.writeStatus(STATUS_TEXT[200]!)
+          res.writeHeader('content-type', 'text/event-stream; charset=utf-8')
+          res.writeHeader('cache-control', 'no-cache, no-transform')
+          res.writeHeader('x-accel-buffering', 'no')
+        })
+        // `retry:` tells EventSource clients how soon to reconnect after a clean end.
+        write('retry: 1000\n: walcast\n\n')
+        heartbeat = setInterval(() => write(': heartbeat\n\n'), options.heartbeatMs)
+        expiry = setTimeout(() => finish(true), Math.min(2 ** 31 - 1, Math.max(0, principal.exp * 1000 - Date.now())))
+        for (const topic of revokedEarly) write(sseControlText('unsubscribed', { op: 'unsubscribed', topic, reason: 'revoked' }))
+        if (subscriber.topics.size === 0) finish(true)
+      },
     }
   }
 

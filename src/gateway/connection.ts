@@ -1,6 +1,7 @@
 import type uWS from 'uWebSockets.js'
 import type { Principal } from '../auth/principal.ts'
-import type { Ref } from './protocol.ts'
+import type { Subscriber } from '../subscription/core.ts'
+import type { Ref } from '../protocol/client-frames.ts'
 import type { TokenBucket } from './token-bucket.ts'
 
 export interface Subscription {
@@ -8,8 +9,10 @@ export interface Subscription {
   readonly ref: Ref | undefined
   /** pending: authorizing or replaying; live: attached to the uWS topic. */
   state: 'pending' | 'live'
-  /** Set when it ends before going live, so the replay stops at its next step. */
+  /** Set when it ends, so a replay still running stops at its next step. */
   cancelled: boolean
+  /** Its handle in the subscription core. */
+  handle: Subscriber | undefined
 }
 
 /** One client socket's state; also the uWS user data (`{ conn }`). */

@@ -1,9 +1,9 @@
 import type { GatewayConfig } from '../config.ts'
-import type { HistoryStore } from '../history/store.ts'
-import type { Hub } from '../hub/hub.ts'
 import type { Logger } from '../log.ts'
+import type { SubscriptionCore } from '../subscription/core.ts'
 import { ConnectionIndex, type Connection, type Subscription } from './connection.ts'
-import { CLOSE, subscribedFrame, unsubscribedFrame } from './protocol.ts'
+import { CLOSE } from '../protocol/close-codes.ts'
+import { subscribedFrame, unsubscribedFrame } from '../protocol/server-frames.ts'
 import type { GatewayStats } from './stats.ts'
 
 /**
@@ -16,18 +16,21 @@ export interface GatewayCore {
   readonly config: GatewayConfig
   readonly stats: GatewayStats
   readonly index: ConnectionIndex
-  readonly hub: Hub
-  readonly history: HistoryStore
+  readonly subscriptions: SubscriptionCore
   readonly log: Logger
   /** Sends one text frame; false when the socket is closed (maybe by this very send). */
   write(conn: Connection, text: string): boolean
   /** Closes the socket if its send buffer is past the limit (or a frame was dropped); true if it did. */
   checkBackpressure(conn: Connection, dropped?: boolean): boolean
-  /** Goes live on the uWS topic and confirms with `subscribed`; nothing runs in between. */
-  attach(conn: Connection, sub: Subscription): void
+  /** Goes live on the uWS topic and, unless it is a resync, confirms with `subscribed` at `head`. */
+  attach(conn: Connection, sub: Subscription, head: string, again: boolean): void
+  /** Leaves the uWS topic for a resync replay (the subscription stays). */
+  detach(conn: Connection, sub: Subscription): void
   /** Ends a subscription in any state and tells the client why (`ref`: the unsubscribe's). */
   cancel(conn: Connection, topic: string, reason: 'client' | 'revoked', ref?: Subscription['ref']): void
   end(conn: Connection, code: number, reason: string): void
+  /** Closes with 4008: the client does not keep up (it resumes from its last id). */
+  slowConsumer(conn: Connection): void
   /** Resolves once the send buffer is below a quarter of the limit (or the socket closed). */
   drained(conn: Connection): Promise<void>
 }
@@ -35,8 +38,7 @@ export interface GatewayCore {
 export interface CoreDeps {
   readonly config: GatewayConfig
   readonly stats: GatewayStats
-  readonly hub: Hub
-  readonly history: HistoryStore
+  readonly subscriptions: SubscriptionCore
   readonly log: Logger
 }
 
@@ -65,34 +67,42 @@ export function createCore(deps: CoreDeps): GatewayCore {
       slowConsumer(conn, buffered)
       return true
     },
-    attach(conn, sub) {
+    attach(conn, sub, head, again) {
       const ws = conn.ws
-      if (conn.closed || ws === undefined) return
+      if (conn.closed || ws === undefined || sub.state === 'live') return
       ws.subscribe(sub.topic)
       sub.state = 'live'
       index.attach(conn, sub.topic)
       stats.subscriptions++
-      core.write(conn, subscribedFrame(sub.topic, sub.ref))
+      if (!again) core.write(conn, subscribedFrame(sub.topic, head, sub.ref))
+    },
+    detach(conn, sub) {
+      if (sub.state !== 'live') return
+      sub.state = 'pending'
+      if (!conn.closed) conn.ws?.unsubscribe(sub.topic)
+      index.detach(conn, sub.topic)
+      stats.subscriptions--
     },
     cancel(conn, topic, reason, ref) {
       const sub = conn.subscriptions.get(topic)
       if (sub !== undefined) {
         conn.subscriptions.delete(topic)
         sub.cancelled = true
+        if (sub.handle !== undefined) deps.subscriptions.end(sub.handle)
       }
       if (reason === 'revoked') stats.revocations++
       // Send first: uWS flushes the socket's queued topic messages before a direct send,
       // but unsubscribe() discards them.
       core.write(conn, unsubscribedFrame(topic, reason, ref))
-      if (sub?.state === 'live') {
-        if (!conn.closed) conn.ws?.unsubscribe(topic)
-        index.detach(conn, topic)
-        stats.subscriptions--
-      }
+      if (sub !== undefined) core.detach(conn, sub)
     },
     end(conn, code, reason) {
       if (conn.closed || conn.ws === undefined) return
       conn.ws.end(code, reason)
+    },
+    slowConsumer(conn) {
+      if (conn.closed || conn.ws === undefined) return
+      slowConsumer(conn, conn.ws.getBufferedAmount())
     },
     drained(conn) {
       if (conn.closed || conn.ws === undefined || conn.ws.getBufferedAmount() <= drainLevel) return Promise.resolve()

@@ -1,14 +1,12 @@
 import uWS from 'uWebSockets.js'
-import type { Authorizer } from '../auth/authorizer.ts'
 import type { TokenVerifier } from '../auth/token-verifier.ts'
 import type { GatewayConfig } from '../config.ts'
-import type { HistoryStore } from '../history/store.ts'
-import type { Hub } from '../hub/hub.ts'
 import type { Logger } from '../log.ts'
+import type { SubscriptionCore } from '../subscription/core.ts'
 import type { SocketData } from './connection.ts'
 import { createCore, wakeDrainWaiters } from './core.ts'
 import { createDelivery } from './delivery.ts'
-import { CLOSE } from './protocol.ts'
+import { CLOSE } from '../protocol/close-codes.ts'
 import { createSession } from './session.ts'
 import { createStats, type GatewayStats } from './stats.ts'
 import { createUpgradeHandler, type UpgradeState } from './upgrade.ts'
@@ -17,9 +15,7 @@ export const WS_PATH = '/v1/ws'
 
 export interface GatewayDeps {
   readonly config: GatewayConfig
-  readonly hub: Hub
-  readonly history: HistoryStore
-  readonly authorizer: Authorizer
+  readonly subscriptions: SubscriptionCore
   readonly verifier: TokenVerifier
   readonly log: Logger
 }
@@ -36,19 +32,18 @@ export interface Gateway {
 /**
  * The WebSocket transport: JWT upgrade, the subscribe/replay protocol, live fan-out
  * from the hub through uWS topics, and the limits that keep one client from hurting
- * the others. Create it after the authorizer, so revocations precede each delivery.
+ * the others. Subscribe, resume, replay, revocation and resets are the subscription
+ * core's; this is its WebSocket adapter.
  */
 export function createGateway(deps: GatewayDeps): Gateway {
   const { config, log } = deps
   const stats = createStats()
-  const core = createCore({ config, stats, hub: deps.hub, history: deps.history, log })
-  const session = createSession(core, deps.authorizer, deps.verifier)
+  const core = createCore({ config, stats, subscriptions: deps.subscriptions, log })
+  const session = createSession(core, deps.verifier)
   const state: UpgradeState = { closing: false, nextId: 0 }
   const drainLevel = Math.floor(config.maxBackpressure / 4)
   let app: uWS.TemplatedApp | undefined
-  const delivery = createDelivery(core, () => app)
-  const unsubscribeHub = deps.hub.subscribe((events) => delivery.deliver(events))
-  const unsubscribeRevoke = deps.authorizer.onRevoke((revocation) => delivery.revoke(revocation))
+  const removeChannel = deps.subscriptions.addChannel(createDelivery(core, () => app))
 
   return {
     mount(target) {
@@ -82,6 +77,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
           clearTimeout(conn.expiry)
           for (const sub of conn.subscriptions.values()) {
             sub.cancelled = true
+            if (sub.handle !== undefined) deps.subscriptions.end(sub.handle)
             if (sub.state === 'live') stats.subscriptions--
           }
           core.index.remove(conn)
@@ -94,8 +90,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     close() {
       if (state.closing) return
       state.closing = true
-      unsubscribeHub()
-      unsubscribeRevoke()
+      removeChannel()
       const open = [...core.index.all]
       for (const conn of open) core.end(conn, CLOSE.goingAway, 'server shutting down')
       log.info({ closed: open.length }, 'websocket gateway closed')

@@ -1,10 +1,11 @@
-import type { Authorizer } from '../auth/authorizer.ts'
 import type { TokenVerifier } from '../auth/token-verifier.ts'
 import { TokenError } from '../auth/token-verifier.ts'
+import { isFrameError, parseClientFrame, type ClientFrame, type Ref } from '../protocol/client-frames.ts'
+import { CLOSE } from '../protocol/close-codes.ts'
+import { errorFrame, pongFrame, subscribedFrame } from '../protocol/server-frames.ts'
 import type { Connection, Subscription } from './connection.ts'
 import type { GatewayCore } from './core.ts'
-import { CLOSE, errorFrame, isFrameError, parseClientFrame, pongFrame, subscribedFrame, type ClientFrame, type Ref } from './protocol.ts'
-import { replayThenAttach } from './replay.ts'
+import { subscriptionSink } from './subscription-sink.ts'
 
 export interface Session {
   /** One inbound frame, handled before uWS reuses `data`'s memory. */
@@ -17,8 +18,8 @@ export interface Session {
 const MAX_TIMER_MS = 2_147_483_647
 
 /** The protocol's client operations on one connection. Nothing a client sends throws. */
-export function createSession(core: GatewayCore, authorizer: Authorizer, verifier: TokenVerifier): Session {
-  const { stats, config, log } = core
+export function createSession(core: GatewayCore, verifier: TokenVerifier): Session {
+  const { stats, config, log, subscriptions } = core
 
   function fail(conn: Connection, code: Parameters<typeof errorFrame>[0], message: string, ref?: Ref): void {
     if (code === 'bad_request' || code === 'unknown_op') stats.badFrames++
@@ -29,7 +30,7 @@ export function createSession(core: GatewayCore, authorizer: Authorizer, verifie
     const existing = conn.subscriptions.get(frame.topic)
     if (existing !== undefined) {
       // Already live: nothing can have been missed, so confirm without a replay.
-      if (existing.state === 'live') core.write(conn, subscribedFrame(frame.topic, frame.ref))
+      if (existing.state === 'live') core.write(conn, subscribedFrame(frame.topic, subscriptions.head(), frame.ref))
       else fail(conn, 'bad_request', 'a subscription to this topic is already being set up', frame.ref)
       return
     }
@@ -37,18 +38,22 @@ export function createSession(core: GatewayCore, authorizer: Authorizer, verifie
       fail(conn, 'too_many_subscriptions', `at most ${config.maxSubscriptions} subscriptions per connection`, frame.ref)
       return
     }
-    const sub: Subscription = { topic: frame.topic, ref: frame.ref, state: 'pending', cancelled: false }
+    const sub: Subscription = { topic: frame.topic, ref: frame.ref, state: 'pending', cancelled: false, handle: undefined }
     conn.subscriptions.set(frame.topic, sub)
+    // Registered before the access check, so a revocation meanwhile is not missed (I7).
+    const handle = subscriptions.register(conn.principal, [frame.topic], subscriptionSink(core, conn, sub))
+    sub.handle = handle
+    if (frame.since !== undefined) stats.replayRequests++
     void (async () => {
-      const allowed = await authorizer.canRead(conn.principal, frame.topic)
+      const forbidden = await subscriptions.authorize(handle)
       if (sub.cancelled || conn.closed) return
-      if (!allowed) {
+      if (forbidden !== undefined) {
         conn.subscriptions.delete(frame.topic)
+        subscriptions.end(handle)
         fail(conn, 'forbidden', 'not allowed to read this topic', frame.ref)
         return
       }
-      if (frame.since === undefined) core.attach(conn, sub)
-      else await replayThenAttach(core, conn, sub, frame.since)
+      await subscriptions.start(handle, frame.since)
     })().catch((err: unknown) => {
       // The database failed under us: the client reconnects and resumes from its last id.
       log.error({ err, conn: conn.id }, 'subscribe failed; closing the connection')
@@ -72,10 +77,11 @@ export function createSession(core: GatewayCore, authorizer: Authorizer, verifie
       return
     }
     conn.principal = principal
+    for (const sub of conn.subscriptions.values()) if (sub.handle !== undefined) sub.handle.principal = principal
     armExpiry(conn)
     // A token with fewer rights (admin role gone) ends what it no longer covers.
     for (const topic of [...conn.subscriptions.keys()]) {
-      const allowed = await authorizer.canRead(principal, topic)
+      const allowed = await subscriptions.canRead(principal, topic)
       if (!allowed && !conn.closed && conn.principal === principal && conn.subscriptions.has(topic)) core.cancel(conn, topic, 'revoked')
     }
   }

@@ -15,6 +15,11 @@ export interface HistoryStore {
   horizon(): Promise<EventId | undefined>
   /** The end of the newest recorded gap (a resume from before it cannot be complete). */
   lastGapEnd(): Promise<bigint | undefined>
+  /**
+   * Records that the changes between the positions are missing. A gap already recorded
+   * with the same bounds and reason is left as it is: a transaction re-read after a
+   * reconnect, or one that truncates twice, records its gap once.
+   */
   recordGap(afterLsn: bigint, untilLsn: bigint, reason: string): Promise<void>
 }
 
@@ -124,9 +129,13 @@ export function createHistoryStore(db: Db): HistoryStore {
     },
 
     async recordGap(afterLsn, untilLsn, reason) {
-      await db.insertInto('walcast.gaps')
-        .values({ after_lsn: formatLsn(afterLsn), until_lsn: formatLsn(untilLsn), reason })
-        .execute()
+      const after = formatLsn(afterLsn)
+      const until = formatLsn(untilLsn)
+      await sql`
+        INSERT INTO walcast.gaps (after_lsn, until_lsn, reason)
+        SELECT ${after}::pg_lsn, ${until}::pg_lsn, ${reason}
+        WHERE NOT EXISTS (
+          SELECT 1 FROM walcast.gaps WHERE after_lsn = ${after}::pg_lsn AND until_lsn = ${until}::pg_lsn AND reason = ${reason})`.execute(db)
     },
   }
 }

@@ -1,3 +1,5 @@
+import type { ClientErrorCode } from '../protocol/error-codes.ts'
+
 /**
  * A plain HTTP route any stage can contribute (health, metrics, polling, dev tokens…);
  * the HTTP server mounts them on the uWebSockets.js app. Handlers never touch uWS
@@ -37,6 +39,6 @@ export function json(status: number, value: unknown, headers: Record<string, str
 }
 
 /** The one error body shape of every HTTP endpoint: {"error":{"code","message"}}. */
-export function httpError(status: number, code: string, message: string): HttpResponse {
+export function httpError(status: number, code: ClientErrorCode, message: string): HttpResponse {
   return json(status, { error: { code, message } })
 }

@@ -1,40 +1,102 @@
+import { gapMark } from '../event-id.ts'
 import type { StoredEvent } from '../history/event.ts'
 
 export type HubListener = (events: readonly StoredEvent[]) => void
 
 /**
+ * What happened to the stream besides new events. Delivered in order with the batches:
+ * - `gap`: the ingest recorded a gap (slot recreated, TRUNCATE, history ahead of the
+ *   WAL): nothing before `head` can be proven complete; every live subscription is reset.
+ * - `resync`: this hub went live again at a head beyond what it published (another
+ *   instance streamed meanwhile): events after `from` never passed through it.
+ * - `live` / `paused`: whether an ingest streams into this hub now.
+ * - `fence`: access may have changed with no event naming it; fence listeners re-check.
+ */
+export type HubSignal =
+  | { readonly kind: 'gap'; readonly head: string; readonly reason: string }
+  | { readonly kind: 'resync'; readonly from: string; readonly head: string }
+  | { readonly kind: 'live'; readonly head: string }
+  | { readonly kind: 'paused' }
+  | { readonly kind: 'fence'; readonly head: string }
+
+export type SignalListener = (signal: HubSignal) => void
+export type FenceListener = () => Promise<void>
+
+export interface HubLog {
+  error(obj: object, msg: string): void
+}
+
+/**
  * In-process fan-out of durable events, in id order, plus a window of the most recent
  * ones so a subscriber can switch from replay to live without a gap on one tick of the
- * event loop. A multi-node bus plugs in behind the same interface (see `HubBackend`).
+ * event loop. A multi-node bus plugs in behind the same interface.
  */
 export interface Hub {
-  /** Only durable events, strictly increasing ids. */
+  /** Only durable events, strictly increasing ids, only while live. */
   publish(events: readonly StoredEvent[]): void
   subscribe(listener: HubListener): () => void
+  onSignal(listener: SignalListener): () => void
+  onFence(listener: FenceListener): () => void
   /**
-   * Events of `topic` with an id greater than `after`, if the window provably holds all
+   * Events of `topics` with an id greater than `after`, if the window provably holds all
    * of them; undefined when some may have left the window (read the history instead).
    */
-  recentSince(topic: string, after: string): StoredEvent[] | undefined
-  /** The newest published id, or the starting floor. */
+  recentSince(topics: readonly string[], after: string): StoredEvent[] | undefined
+  /** The newest published id (or the head it went live at); undefined before it ever went live. */
   lastId(): string | undefined
-  /** Declares that every event up to `id` is in the history already (start-up). */
-  setFloor(id: string): void
+  /**
+   * The position subscriptions stand at: the newest published id, or the mark of the
+   * newest gap when that is later (what `reset` and `subscribed` hand out as `head`).
+   */
+  head(): string | undefined
+  /** Whether an ingest streams into this hub now (invariant I5: only a live hub attaches). */
+  isLive(): boolean
+  /** Resolves once the hub is live (at once if it is). */
+  whenLive(): Promise<void>
+  /**
+   * The ingest streams: everything up to `head` is in the history, and `gapEnd` is the end
+   * of the newest recorded gap. Restarts the window at `head`; signals `gap` when a gap
+   * was recorded since it was last live, else `resync` when `head` is past what it published.
+   * True when it signalled a gap: the caller then raises a fence before publishing.
+   */
+  goLive(head: string, gapEnd: bigint | undefined): boolean
+  /** The ingest stopped streaming (reconnecting, waiting for the slot, stopping). */
+  pause(): void
+  /** The ingest recorded a gap ending at `gapEnd` while streaming; events after it follow. */
+  gap(reason: string, gapEnd: bigint): void
+  /**
+   * Access may have changed with no event that names it (a TRUNCATE; changes lost with a
+   * slot): signals `fence`, then resolves once every fence listener has asked again.
+   * The ingest publishes nothing more until then (I7).
+   */
+  fence(): Promise<void>
 }
 
 export interface HubOptions {
   windowSize: number
+  /** Where a listener's exception is reported (it never reaches the publisher). */
+  log?: HubLog
 }
 
 export function createHub(options: HubOptions): Hub {
   const listeners = new Set<HubListener>()
+  const signalListeners = new Set<SignalListener>()
+  const fenceListeners = new Set<FenceListener>()
   const ring: StoredEvent[] = new Array(options.windowSize)
   let start = 0
   let size = 0
   // Greatest id no longer (or never) in the window; the window covers `after` >= floor.
-  // Until the ingest sets it at start-up, the window proves nothing.
   let floor: string | undefined
   let last: string | undefined
+  let live = false
+  let knownGapEnd: bigint | undefined
+  let liveWaiters: (() => void)[] = []
+
+  function head(): string | undefined {
+    if (last === undefined || knownGapEnd === undefined) return last
+    const mark = gapMark(knownGapEnd)
+    return mark > last ? mark : last
+  }
 
   function push(event: StoredEvent): void {
     if (size === ring.length) {
@@ -47,36 +109,100 @@ export function createHub(options: HubOptions): Hub {
     }
   }
 
+  function clearWindow(at: string): void {
+    ring.fill(undefined as unknown as StoredEvent)
+    start = 0
+    size = 0
+    floor = at
+    last = at
+  }
+
+  // One listener that throws must not starve the others of a batch, nor stop the
+  // publisher: the batch is durable and marked published either way (I8).
+  function each<T>(set: Set<(arg: T) => void>, arg: T): void {
+    for (const listener of set) {
+      try {
+        listener(arg)
+      } catch (err) {
+        options.log?.error({ err }, 'hub listener failed; the others still get the batch')
+      }
+    }
+  }
+
   return {
     publish(events) {
       if (events.length === 0) return
+      if (!live) throw new Error('hub: publish while not live')
       for (const event of events) {
         if (last !== undefined && event.id <= last) {
           throw new Error(`hub: event ${event.id} published out of order after ${last}`)
         }
-        last = event.id
-        push(event)
       }
-      for (const listener of listeners) listener(events)
+      for (const event of events) push(event)
+      last = events[events.length - 1]!.id
+      each(listeners, events)
     },
     subscribe(listener) {
       listeners.add(listener)
       return () => listeners.delete(listener)
     },
-    recentSince(topic, after) {
-      if (floor === undefined || after < floor) return undefined
+    onSignal(listener) {
+      signalListeners.add(listener)
+      return () => signalListeners.delete(listener)
+    },
+    onFence(listener) {
+      fenceListeners.add(listener)
+      return () => fenceListeners.delete(listener)
+    },
+    recentSince(topics, after) {
+      if (!live || floor === undefined || after < floor) return undefined
       const out: StoredEvent[] = []
       for (let i = 0; i < size; i++) {
         const event = ring[(start + i) % ring.length]!
-        if (event.id > after && event.topics.includes(topic)) out.push(event)
+        if (event.id > after && event.topics.some((t) => topics.includes(t))) out.push(event)
       }
       return out
     },
-    lastId: () => last ?? floor,
-    setFloor(id) {
-      if (size > 0) throw new Error('hub: setFloor after events were published')
-      floor = id
-      last = id
+    lastId: () => last,
+    head,
+    isLive: () => live,
+    whenLive() {
+      if (live) return Promise.resolve()
+      return new Promise((resolve) => liveWaiters.push(resolve))
+    },
+    goLive(at, gapEnd) {
+      const previous = last
+      const newGap = gapEnd !== undefined && (knownGapEnd === undefined || gapEnd > knownGapEnd)
+      knownGapEnd = gapEnd
+      // The window restarts at the history's head: whatever another instance wrote while
+      // this one was not streaming never passed through this hub (I5).
+      clearWindow(previous !== undefined && previous > at ? previous : at)
+      live = true
+      if (previous !== undefined) {
+        if (newGap) each(signalListeners, { kind: 'gap', head: head()!, reason: 'gap_recorded' } as HubSignal)
+        else if (at > previous) each(signalListeners, { kind: 'resync', from: previous, head: at } as HubSignal)
+      }
+      each(signalListeners, { kind: 'live', head: head()! } as HubSignal)
+      const waiters = liveWaiters
+      liveWaiters = []
+      for (const wake of waiters) wake()
+      return previous !== undefined && newGap
+    },
+    pause() {
+      if (!live) return
+      live = false
+      each(signalListeners, { kind: 'paused' } as HubSignal)
+    },
+    gap(reason, gapEnd) {
+      if (knownGapEnd === undefined || gapEnd > knownGapEnd) knownGapEnd = gapEnd
+      if (last === undefined) return
+      each(signalListeners, { kind: 'gap', head: head()!, reason } as HubSignal)
+    },
+    async fence() {
+      if (last !== undefined) each(signalListeners, { kind: 'fence', head: head()! } as HubSignal)
+      await Promise.all([...fenceListeners].map((listener) => listener().catch((err: unknown) => {
+        options.log?.error({ err }, 'fence listener failed')
+      })))
     },
   }
 }

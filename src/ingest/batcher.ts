@@ -11,13 +11,39 @@ export interface BatchStats {
   readonly ackedLsn: bigint | undefined
 }
 
+/**
+ * Changes that produced no events: a TRUNCATE of tracked tables. Every position before
+ * `gapMark(untilLsn)` is reset (src/subscription/resume-rule.ts); see TransactionBatcher.truncate.
+ */
+export interface StreamGap {
+  readonly afterLsn: bigint
+  readonly untilLsn: bigint
+  readonly reason: 'truncate'
+  /** The tracked tables it emptied (names only, never row data). */
+  readonly tables: readonly string[]
+}
+
 export interface BatcherDeps {
   readonly registry: DomainRegistry
+  /** Events are appended, and gaps recorded, here; both durable before any acknowledgement. */
   readonly history: HistoryStore
   /** Acknowledge the slot up to `lsn`: only ever called once everything before it is durable. */
   readonly acknowledge: (lsn: bigint) => Promise<void>
   /** Hands durable events on, in id order. */
   readonly publish: (events: StoredEvent[]) => void
+  /**
+   * A gap is durable and every event before it published; the events after it follow.
+   * Live clients learn here (hub.gap) that the stream they hold is no longer complete.
+   */
+  readonly signalGap: (gap: StreamGap) => void
+  /**
+   * Access may have changed with no event that names it (a TRUNCATE, which may have
+   * emptied a membership table): resolves once every subscription's access was asked
+   * again. Nothing after it is published before (I7).
+   */
+  readonly fence: () => Promise<void>
+  /** Resolves when publishing may go on (a fence the ingest raised at start-up). */
+  readonly ready?: () => Promise<void> | undefined
   readonly maxBatchEvents: number
   readonly onBatch?: (stats: BatchStats) => void
   /**
@@ -31,17 +57,31 @@ interface OpenTransaction {
   readonly lsn: bigint
   readonly time: Date
   seq: number
+  /** Tracked tables it truncated: a gap at its commit. */
+  truncated: string[] | undefined
 }
+
+/** Events in stream order, then the gap that follows them (none on the open segment). */
+interface Segment {
+  readonly events: StoredEvent[]
+  /** A TRUNCATE follows these events: access is asked again before any later event is published. */
+  fence: boolean
+  gap: StreamGap | undefined
+}
+
+const openSegment = (): Segment => ({ events: [], fence: false, gap: undefined })
 
 /**
  * Turns the stream of one replication connection into history writes: events of the
- * queued transactions are written together, the slot is acknowledged up to the last
- * transaction whose events are all durable, and only then are the events published.
+ * queued transactions are written together, then published, and the slot is
+ * acknowledged up to the last transaction whose events are all durable.
  * While a write is slow the handler's promise stays pending, which pauses the socket
  * (pg-logical-replication flow control): memory stays bounded by `maxBatchEvents`.
  */
 export class TransactionBatcher implements StreamHandler {
-  private pending: StoredEvent[] = []
+  // Never empty; the last segment is the one events are added to.
+  private segments: Segment[] = [openSegment()]
+  private queued = 0
   private ackLsn: bigint | undefined
   private completed = 0
   private txn: OpenTransaction | undefined
@@ -50,23 +90,28 @@ export class TransactionBatcher implements StreamHandler {
   private writing = 0
   private failure: Error | undefined
   private closed: Promise<void> | undefined
+  private readonly tracked: ReadonlySet<string>
 
-  constructor(private readonly deps: BatcherDeps) {}
+  constructor(private readonly deps: BatcherDeps) {
+    this.tracked = new Set(deps.registry.tables)
+  }
 
   begin(commitLsn: bigint, commitTime: Date): void | Promise<void> {
     if (this.closed) return this.closed
-    this.txn = { lsn: commitLsn, time: commitTime, seq: 0 }
+    this.txn = { lsn: commitLsn, time: commitTime, seq: 0, truncated: undefined }
   }
 
   change(change: RowChange): void | Promise<void> {
     if (this.closed) return this.closed
     const txn = this.txn
     if (txn === undefined) throw new Error('row change outside a transaction')
+    const open = this.segments[this.segments.length - 1]!.events
     for (const draft of this.deps.registry.map(change)) {
-      this.pending.push(makeEvent({ lsn: txn.lsn, seq: txn.seq++ }, draft, txn.time))
+      open.push(makeEvent({ lsn: txn.lsn, seq: txn.seq++ }, draft, txn.time))
+      this.queued++
     }
     // A huge transaction is written in chunks; ids stay deterministic (lsn, ordinal).
-    if (this.pending.length >= this.deps.maxBatchEvents) return this.handOff()
+    if (this.queued >= this.deps.maxBatchEvents) return this.handOff()
   }
 
   message(): void | Promise<void> {
@@ -74,12 +119,41 @@ export class TransactionBatcher implements StreamHandler {
     if (this.closed) return this.closed
   }
 
-  commit(_commitLsn: bigint, endLsn: bigint): void | Promise<void> {
+  /**
+   * A TRUNCATE empties tables with no row change per row: clients holding those rows
+   * would silently diverge. The gap is placed at the transaction's commit, where the
+   * TRUNCATE becomes visible: its events (before and after the TRUNCATE) are written and
+   * published as usual, in chunks if it is large, then at the commit the gap is
+   * recorded, live clients are signalled (I6), and only then is the commit acknowledged
+   * (I1). Bounds: from the commit LSN to the commit's end LSN; the reset head clients get
+   * is `gapMark(end)`, a position above every event of this transaction and below every
+   * later one, so a client told `reset` resumes from it without another reset.
+   */
+  truncate(tables: string[]): void | Promise<void> {
     if (this.closed) return this.closed
+    const txn = this.txn
+    if (txn === undefined) throw new Error('truncate outside a transaction')
+    // Untracked tables in the publication produce no events: emptying them loses none.
+    const emptied = tables.filter((table) => this.tracked.has(table))
+    if (emptied.length === 0) return
+    txn.truncated = [...new Set([...(txn.truncated ?? []), ...emptied])]
+    // The events after it wait for access to be asked again: a TRUNCATE of a membership
+    // table ends memberships without a party_left to cut them off at.
+    this.segments[this.segments.length - 1]!.fence = true
+    this.segments.push(openSegment())
+  }
+
+  commit(commitLsn: bigint, endLsn: bigint): void | Promise<void> {
+    if (this.closed) return this.closed
+    const truncated = this.txn?.truncated
+    if (truncated !== undefined) {
+      this.segments[this.segments.length - 1]!.gap = { afterLsn: commitLsn, untilLsn: endLsn, reason: 'truncate', tables: truncated }
+      this.segments.push(openSegment())
+    }
     this.txn = undefined
     this.ackLsn = endLsn
     this.completed++
-    if (this.pending.length >= this.deps.maxBatchEvents) return this.handOff()
+    if (this.queued >= this.deps.maxBatchEvents) return this.handOff()
     this.schedule()
   }
 
@@ -114,7 +188,7 @@ export class TransactionBatcher implements StreamHandler {
   }
 
   isIdle(): boolean {
-    return this.txn === undefined && this.pending.length === 0 && this.ackLsn === undefined && !this.scheduled && this.writing === 0 && this.failure === undefined
+    return this.txn === undefined && this.queued === 0 && this.segments.length === 1 && this.ackLsn === undefined && !this.scheduled && this.writing === 0 && this.failure === undefined
   }
 
   get failed(): Error | undefined {
@@ -133,17 +207,36 @@ export class TransactionBatcher implements StreamHandler {
 
   private async writePending(): Promise<void> {
     if (this.failure) throw this.failure
-    if (this.pending.length === 0 && this.ackLsn === undefined) return
-    const events = this.pending
+    const segments = this.segments
     const ack = this.ackLsn
     const transactions = this.completed
-    this.pending = []
+    if (this.queued === 0 && segments.length === 1 && ack === undefined) return
+    this.segments = [openSegment()]
+    this.queued = 0
     this.ackLsn = undefined
     this.completed = 0
     const started = performance.now()
     try {
-      await this.deps.history.append(events)
-      this.deps.publish(events)
+      // The history holds the stream in order: events after a gap become durable only
+      // after it. Were they written first and the gap write then failed, a reconnect
+      // would find them in the history and hand them to clients before the gap signal.
+      let chunk: StoredEvent[] = segments.length === 1 ? segments[0]!.events : []
+      for (const segment of segments) {
+        if (segments.length > 1) chunk = chunk.concat(segment.events)
+        if (segment.gap === undefined) continue
+        await this.deps.history.append(chunk)
+        chunk = []
+        await this.deps.history.recordGap(segment.gap.afterLsn, segment.gap.untilLsn, segment.gap.reason)
+      }
+      await this.deps.history.append(chunk)
+      await this.deps.ready?.()
+      for (const segment of segments) {
+        if (segment.events.length > 0) this.deps.publish(segment.events)
+        if (segment.fence) await this.deps.fence()
+        // At the truncating transaction's commit, before any later transaction: a client
+        // live across it is reset exactly there.
+        if (segment.gap !== undefined) this.deps.signalGap(segment.gap)
+      }
       if (ack !== undefined) await this.deps.acknowledge(ack)
     } catch (err) {
       // Nothing after this point may be acknowledged on this connection: the caller
@@ -152,6 +245,7 @@ export class TransactionBatcher implements StreamHandler {
       this.deps.onFailure(this.failure)
       throw this.failure
     }
-    this.deps.onBatch?.({ events: events.length, transactions, durationMs: performance.now() - started, ackedLsn: ack })
+    const events = segments.reduce((n, segment) => n + segment.events.length, 0)
+    this.deps.onBatch?.({ events, transactions, durationMs: performance.now() - started, ackedLsn: ack })
   }
 }

@@ -7,8 +7,8 @@ import type { Logger } from '../log.ts'
 import { StartupError, WalcastError, isRetryable, sqlState } from '../errors.ts'
 import { formatEventId, formatLsn, ZERO_ID } from '../event-id.ts'
 import { createReplicationStream, type ReplicationStream } from '../replication/stream.ts'
-import { ensureSlot, getSlot, createSlot } from '../replication/slot.ts'
-import { dropSlot, isKnownSlot, rememberSlot } from '../replication/slot-admin.ts'
+import { ensureSlot, getSlot } from '../replication/slot.ts'
+import { createSlotRecordingGap, dropSlot, isKnownSlot, rememberSlot } from '../replication/slot-admin.ts'
 import { TransactionBatcher, type BatchStats } from './batcher.ts'
 import { createPublisher } from './publisher.ts'
 
@@ -49,8 +49,6 @@ const MAX_BACKOFF_MS = 30_000
 export async function startIngest(deps: IngestDeps): Promise<Ingest> {
   const { config, log, history, hub } = deps
   const db = deps.database.db
-  const last = await history.lastId()
-  hub.setFloor(formatEventId(last ?? ZERO_ID))
   const publish = createPublisher(hub)
 
   let state: IngestState = 'starting'
@@ -79,8 +77,16 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
       return
     }
     const startLsn = slot.confirmedFlushLsn ?? 0n
+    let startFence: Promise<void> | undefined
+    // Read before the walsender is ours: once it is, nobody else appends, so this is the
+    // head the hub restarts at (I5). The newest gap tells the hub whether one was
+    // recorded while it was not live (a DBA's `walcast slot create`, a recreate).
+    const [head, gapEnd] = await Promise.all([history.lastId(), history.lastGapEnd()])
+    if (stopping) return
     // `streaming` (what /readyz reports) only once the walsender holds the slot.
     const onStart = (): void => {
+      // Changes lost with a slot may have ended memberships: fence before publishing.
+      if (hub.goLive(formatEventId(head ?? ZERO_ID), gapEnd)) startFence = hub.fence()
       setState('streaming', undefined)
       log.info({ slot: config.slot, publication: config.publication, lsn: formatLsn(startLsn) }, 'replication streaming')
     }
@@ -92,6 +98,12 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
       registry: deps.registry,
       history,
       publish,
+      fence: () => hub.fence(),
+      ready: () => startFence,
+      signalGap: (gap) => {
+        log.warn({ slot: config.slot, tables: gap.tables, after: formatLsn(gap.afterLsn), until: formatLsn(gap.untilLsn) }, 'TRUNCATE of a tracked table: its rows left without events; recorded a gap, live clients get reset')
+        hub.gap(gap.reason, gap.untilLsn)
+      },
       maxBatchEvents: config.maxBatchEvents,
       acknowledge: async (lsn) => {
         await stream.acknowledge(lsn)
@@ -112,6 +124,7 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
       await stream.run(startLsn, batcher)
     } finally {
       current = undefined
+      hub.pause()
     }
     if (!stopping) throw batcher.failed ?? new WalcastError('REPLICATION_FAILED', 'replication connection ended')
   }
@@ -141,10 +154,11 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
         await sleep(config.takeoverRetryMs)
         return undefined
       }
-      const created = await createSlot(db, config.slot)
+      // The gap starts at the last durable event, not at this process's position (0/0
+      // right after a restart): the same rule as `walcast slot create`.
+      const { slot: created, gap } = await createSlotRecordingGap(db, history, config.slot, false, 'slot_recreated')
       await rememberSlot(db, config.slot)
-      await history.recordGap(durableLsn, created.confirmedFlushLsn ?? 0n, 'slot_recreated')
-      log.error({ slot: config.slot, after: formatLsn(durableLsn), until: formatLsn(created.confirmedFlushLsn ?? 0n) }, 'replication slot recreated; recorded a gap, resumes across it get reset')
+      log.error({ slot: config.slot, after: gap === undefined ? undefined : formatLsn(gap.afterLsn), until: formatLsn(created.confirmedFlushLsn ?? 0n) }, 'replication slot recreated; recorded a gap, clients get reset')
       knewSlot = true
       return created
     }

@@ -33,7 +33,7 @@ const COUNTERS: ReadonlyArray<[keyof GatewayStats, string, string]> = [
   ['authFailures', 'walcast_gateway_auth_failures_total', 'Rejected tokens.'],
   ['replayRequests', 'walcast_gateway_replay_requests_total', 'Resumes that needed events from before the live stream.'],
   ['replayEvents', 'walcast_gateway_replayed_events_total', 'Events sent while replaying.'],
-  ['resets', 'walcast_gateway_resets_total', 'Resumes answered with reset: the history could not prove them complete.'],
+  ['resets', 'walcast_gateway_resets_total', 'WebSocket reset frames: resumes the history could not prove complete, and live subscriptions reset by a recorded gap.'],
 ]
 
 export function registerGatewayMetrics(registry: Registry, source: GatewayStatsSource): void {

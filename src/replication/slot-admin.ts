@@ -16,7 +16,7 @@ export interface CreatedSlot {
  * last of them and now was never read, so a gap is recorded and every resume from before
  * it gets `reset`. `assumeNoWrites` is for a DBA who stopped every writer (an upgrade).
  */
-export async function createSlotRecordingGap(db: Db, history: HistoryStore, name: string, assumeNoWrites = false): Promise<CreatedSlot> {
+export async function createSlotRecordingGap(db: Db, history: HistoryStore, name: string, assumeNoWrites = false, reason = 'slot_created'): Promise<CreatedSlot> {
   if (await getSlot(db, name) !== undefined) {
     throw new WalcastError('SLOT_EXISTS', `replication slot ${name} already exists`, {
       hint: 'walcast slot status shows it; drop it first (walcast slot drop --force) to start over',
@@ -38,7 +38,7 @@ export async function createSlotRecordingGap(db: Db, history: HistoryStore, name
   }
   if (last === undefined || assumeNoWrites) return { slot, gap: undefined }
   const gap = { afterLsn: last.lsn, untilLsn: slot.confirmedFlushLsn ?? 0n }
-  await history.recordGap(gap.afterLsn, gap.untilLsn, 'slot_created')
+  await history.recordGap(gap.afterLsn, gap.untilLsn, reason)
   return { slot, gap }
 }
 

@@ -9,6 +9,8 @@ export interface StreamHandler {
   begin(commitLsn: bigint, commitTime: Date): void | Promise<void>
   change(change: RowChange): void | Promise<void>
   message(prefix: string, content: Uint8Array, lsn: bigint): void | Promise<void>
+  /** A TRUNCATE inside the open transaction: `tables` qualified, as the publication lists them. */
+  truncate(tables: string[]): void | Promise<void>
   /** `endLsn` is the position to acknowledge once the transaction is durable. */
   commit(commitLsn: bigint, endLsn: bigint): void | Promise<void>
   /** True when nothing handed over is still open, pending or being written. */
@@ -108,7 +110,7 @@ export function createReplicationStream(options: StreamOptions, log: Logger): Re
         if (advance) durable = position
         if (advance || shouldRespond) void sendStatus().catch(() => {})
       })
-      service.on('data', (_lsn: string, msg: Pgoutput.Message) => dispatch(msg, handler, log))
+      service.on('data', (_lsn: string, msg: Pgoutput.Message) => dispatch(msg, handler))
       service.on('start', () => {
         // stop() may have run while the connection was still being set up.
         if (stopped) {
@@ -160,7 +162,7 @@ function libraryIdle(service: LogicalReplicationService): boolean {
   return Array.isArray(internals._messageQueue) && internals._messageQueue.length === 0 && internals._processing === false
 }
 
-function dispatch(msg: Pgoutput.Message, handler: StreamHandler, log: Logger): void | Promise<void> {
+function dispatch(msg: Pgoutput.Message, handler: StreamHandler): void | Promise<void> {
   switch (msg.tag) {
     case 'begin':
       return handler.begin(parseLsn(msg.commitLsn!), new Date(Number(BigInt(msg.commitTime as bigint) / 1000n)))
@@ -171,9 +173,9 @@ function dispatch(msg: Pgoutput.Message, handler: StreamHandler, log: Logger): v
     case 'delete':
       return handler.change({ kind: 'delete', table: `${msg.relation.schema}.${msg.relation.name}`, old: msg.old ?? msg.key, new: null })
     case 'truncate':
-      // No catalog event describes a truncate; say so rather than drop it silently.
-      log.warn({ tables: msg.relations.map((r) => `${r.schema}.${r.name}`) }, 'TRUNCATE on a tracked table: no events are produced for it')
-      return
+      // No row change describes the rows a TRUNCATE removes: the handler records a gap.
+      // pgoutput lists only the published tables it emptied (a CASCADE included).
+      return handler.truncate(msg.relations.map((r) => `${r.schema}.${r.name}`))
     case 'message':
       return handler.message(msg.prefix, msg.content, msg.messageLsn === null ? 0n : parseLsn(msg.messageLsn))
     case 'commit':

@@ -16,6 +16,7 @@ async function seed(tdb: TestDatabase): Promise<void> {
   await tdb.query(`INSERT INTO escrow_parties (escrow_id, user_id, role, accepted_at) VALUES (1, 1, 'buyer', now())`)
   await waitForHistory(tdb, 2)
 }
+const toggleEscrow1 = (tdb: TestDatabase) => tdb.query(`UPDATE escrows SET status = CASE WHEN status = 'funded' THEN 'draft' ELSE 'funded' END WHERE id = 1`)
 const notify = (tdb: TestDatabase, title: string) => tdb.query(`INSERT INTO notifications (user_id, kind, title) VALUES (1, 'k', $1)`, [title])
 
 t.test('subscribe and unsubscribe on an open connection, on every transport; a throwing listener harms no one', async (t) => {
@@ -134,4 +135,30 @@ t.test('refused tokens: SSE and polling report the status and back off; an SSE s
   t.ok(statuses.some((s) => s.status === 'reconnecting'), 'reconnecting in between')
   await notify(tdb, 'after expiry')
   await waitFor(() => events.length === 1, 10_000, 'delivery continues')
+})
+
+t.test('a forbidden topic is reported through onError and dropped, on the WebSocket as when polling; the others keep flowing', async (t) => {
+  const tdb = await createTestDatabase(t)
+  const { url } = await startFeedService(t, tdb)
+  await seed(tdb)
+  await tdb.query(`INSERT INTO escrows (id, title, amount, currency, status) VALUES (2, 'B', 1, 'EUR', 'draft')`)
+  // SSE is left out: a stream carries all its topics, and one forbidden topic refuses it whole (403).
+  for (const transport of ['websocket', 'polling'] as const) {
+    const { client, events } = connectClient(t, { url, token: await signToken('1'), transports: [transport] }, ['escrow:1'])
+    await waitFor(async () => {
+      await toggleEscrow1(tdb)
+      return waitFor(() => events.length > 0, 1000, 'probe').catch(() => false)
+    }, 15_000, `${transport}: escrow 1 flows`)
+    const errors: { topic?: string; code: string }[] = []
+    client.onError((e) => errors.push(e))
+    client.subscribe('escrow:2', () => t.fail('never delivered'))
+    await waitFor(() => errors.length === 1, 10_000, `${transport}: forbidden`)
+    t.match(errors[0], { topic: 'escrow:2', code: 'forbidden' }, `${transport}: the refusal names the topic`)
+    t.equal(client.lastId('escrow:2'), undefined)
+    const before = events.length
+    await tdb.query(`UPDATE escrows SET status = CASE WHEN status = 'funded' THEN 'draft' ELSE 'funded' END WHERE id = 2`)
+    await toggleEscrow1(tdb)
+    await waitFor(() => events.length === before + 1, 15_000, `${transport}: escrow 1 still flows`)
+    client.close()
+  }
 })

@@ -80,20 +80,3 @@ t.test('reset: the client resumes from before the retained history and is told t
   t.equal(events[1]!.type === 'escrow:status_changed' && events[1]!.data.to, 'completed', 'the pruned event is not replayed; live continues')
   t.equal(client.status, 'open')
 })
-
-t.test('a forbidden topic is reported and dropped; the others keep flowing', async (t) => {
-  const tdb = await createTestDatabase(t)
-  const { service, url } = await startFeedService(t, tdb)
-  await seed(tdb)
-  const { client, events } = connectClient(t, { url, token: await signToken('1'), transports: ['polling'] }, ['escrow:1'])
-  await waitFor(() => client.status === 'open', 10_000, 'open')
-  const errors: { topic?: string; code: string }[] = []
-  client.onError((e) => errors.push(e))
-  client.subscribe('escrow:2', () => t.fail('never delivered'))
-  await waitFor(() => errors.length === 1, 10_000, 'forbidden')
-  t.match(errors[0], { topic: 'escrow:2', code: 'forbidden' })
-  t.equal(client.lastId('escrow:2'), undefined)
-  await setStatus(tdb, 'funded', 2)
-  await setStatus(tdb, 'funded', 1)
-  await waitFor(() => events.length === 1, 15_000, 'escrow 1 still flows')
-})

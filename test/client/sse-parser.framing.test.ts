@@ -16,7 +16,7 @@ t.test('messages split anywhere, CRLF or LF, comments and unknown fields ignored
   ])
 })
 
-t.test('helpers: resume point, token expiry, endpoints, frames', async (t) => {
+t.test('helpers: resume point, token expiry, endpoints, frames read as src/protocol declares them', async (t) => {
   t.equal(streamResumeId(new Map([['a', 'b'], ['c', undefined], ['d', 'a']])), 'a', 'the oldest last id of the topics')
   t.equal(streamResumeId(new Map([['a', undefined]])), undefined)
   const payload = Buffer.from(JSON.stringify({ sub: '1', exp: 1_900_000_000 })).toString('base64url')
@@ -30,4 +30,11 @@ t.test('helpers: resume point, token expiry, endpoints, frames', async (t) => {
   t.equal(parseFrame('not json'), undefined)
   t.equal(parseFrame('{"no":"op"}'), undefined)
   t.equal(parseFrame(new Uint8Array(2)), undefined, 'binary frames are not protocol frames')
+  const head = '0000000000000001-00000000'
+  t.same(parseFrame(JSON.stringify({ op: 'reset', topic: 't', reason: 'stream_gap', head, extra: 1 })), { op: 'reset', topic: 't', reason: 'stream_gap', head }, 'a reset as the protocol declares it')
+  t.same(parseFrame(JSON.stringify({ op: 'subscribed', topic: 't', ref: 3, head: 'x' })), { op: 'subscribed', topic: 't', ref: 3 }, 'a head that is not an event id is left out')
+  t.equal(parseFrame(JSON.stringify({ op: 'event', topic: 't', id: 'x', type: 'y' })), undefined, 'an event without a usable id is not read')
+  t.equal(parseFrame(JSON.stringify({ op: 'subscribed' })), undefined, 'a topic frame without a topic is not read')
+  t.equal(parseFrame('{"op":"hello"}'), undefined, 'an op this SDK does not know is ignored')
+  t.equal(parseFrame('[1]'), undefined)
 })

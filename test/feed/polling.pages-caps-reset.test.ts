@@ -19,7 +19,7 @@ async function seed(tdb: TestDatabase, statuses: number): Promise<void> {
   await waitForHistory(tdb, 4 + statuses)
 }
 
-t.test('pages in id order until the head; limit=0 answers the head; caps', async (t) => {
+t.test('I3: pages in id order until the head; limit=0 answers the head; caps', async (t) => {
   const tdb = await createTestDatabase(t)
   const { service, url: base } = await startFeedService(t, tdb)
   await seed(tdb, 7)
@@ -63,7 +63,7 @@ t.test('pages in id order until the head; limit=0 answers the head; caps', async
   t.equal(((await capped.json()) as Page).events.length, 10, 'a limit over the cap is capped, not refused')
 })
 
-t.test('reset when after is older than the retained history', async (t) => {
+t.test('I4: reset when after is older than the retained history', async (t) => {
   const tdb = await createTestDatabase(t)
   const { service, url: base } = await startFeedService(t, tdb)
   await seed(tdb, 1)
@@ -76,7 +76,7 @@ t.test('reset when after is older than the retained history', async (t) => {
   t.ok(page.next >= first.events.at(-1)!.id, 'next is where to continue after refetching')
 })
 
-t.test('errors: 400, 401, 403, 413, 429 as JSON', async (t) => {
+t.test('I11: errors: 400, 401, 403, 413, 429 as JSON', async (t) => {
   const tdb = await createTestDatabase(t)
   const { service, url: base } = await startFeedService(t, tdb, { WALCAST_POLL_RATE: '3', WALCAST_POLL_BURST: '3' })
   await seed(tdb, 0)

@@ -21,7 +21,7 @@ async function topicIds(tdb: Awaited<ReturnType<typeof createTestDatabase>>, top
   return rows.rows.map((r) => r.id)
 }
 
-t.test('SSE replay from far back in pages, then live, while a writer commits: every id once, in order', async (t) => {
+t.test('I3: SSE replay from far back in pages, then live, while a writer commits: every id once, in order', async (t) => {
   const tdb = await createTestDatabase(t)
   const seeded = await seedHistory(tdb, 'escrow:1', 3000)
   const { url } = await startFeedService(t, tdb)
@@ -46,11 +46,12 @@ t.test('SSE replay from far back in pages, then live, while a writer commits: ev
   t.same(got, expected, 'exactly the ids after Last-Event-ID, in order, replay then live')
 })
 
-t.test('a consumer that stops reading is cut off, never silently skipped', async (t) => {
+t.test('I9: a consumer that stops reading is cut off, never silently skipped', async (t) => {
   const tdb = await createTestDatabase(t)
   await seedHistory(tdb, 'user:1', 2000, { padding: 5000 })
   const { log, lines } = capturingLogger('info')
-  const { service } = await startFeedService(t, tdb, { WALCAST_MAX_BACKPRESSURE: '65536' }, log)
+  // A replay waits for the client; one that takes nothing for the idle limit is gone (I9).
+  const { service } = await startFeedService(t, tdb, { WALCAST_MAX_BACKPRESSURE: '65536', WALCAST_WS_IDLE_TIMEOUT: '8' }, log)
   const token = await signToken('1')
   const socket = net.connect(service.http.port, '127.0.0.1')
   t.teardown(() => { socket.destroy() })
@@ -81,7 +82,7 @@ t.test('streams per user are limited (429), a closed stream frees its place; shu
   t.equal(service.feed.sseStreams(), 0)
 })
 
-t.test('a reader that pauses paces the replay instead of being cut off: everything arrives, in order', async (t) => {
+t.test('I9: a reader that pauses paces the replay instead of being cut off: everything arrives, in order', async (t) => {
   const tdb = await createTestDatabase(t)
   const seeded = await seedHistory(tdb, 'user:1', 2000, { padding: 5000 })
   const { url } = await startFeedService(t, tdb, { WALCAST_MAX_BACKPRESSURE: String(64 * 1024 * 1024) })

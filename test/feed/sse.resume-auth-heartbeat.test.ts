@@ -6,6 +6,8 @@ import { adminToken, signToken } from '../helpers/tokens.ts'
 import { historyRows, waitForHistory } from '../helpers/service.ts'
 import { waitFor } from '../helpers/wait.ts'
 
+const EVENT_ID = /^[0-9a-f]{16}-[0-7][0-9a-f]{7}$/
+
 async function seed(tdb: TestDatabase): Promise<void> {
   await tdb.query(`INSERT INTO users (id, display_name) VALUES (1, 'Ada'), (2, 'Sam'), (3, 'Eve')`)
   await tdb.query(`INSERT INTO escrows (id, title, amount, currency, status) VALUES (1, 'A', 1, 'EUR', 'draft'), (2, 'B', 1, 'EUR', 'draft')`)
@@ -16,7 +18,7 @@ async function seed(tdb: TestDatabase): Promise<void> {
 
 const events = (messages: { event: string; data: string }[]) => messages.filter((m) => m.event.includes(':')).map((m) => JSON.parse(m.data) as { id: string; topic: string; type: string; data: Record<string, unknown>; op: string })
 
-t.test('refusals are JSON errors with the right status, before any stream', async (t) => {
+t.test('I11: refusals are JSON errors with the right status, before any stream', async (t) => {
   const tdb = await createTestDatabase(t)
   const { service, url: base } = await startFeedService(t, tdb)
   await seed(tdb)
@@ -43,7 +45,7 @@ t.test('refusals are JSON errors with the right status, before any stream', asyn
   }
 })
 
-t.test('live events, resume with Last-Event-ID or lastEventId, token in the query, heartbeat', async (t) => {
+t.test('I3: live events, resume with Last-Event-ID or lastEventId, token in the query, heartbeat', async (t) => {
   const tdb = await createTestDatabase(t)
   const { service, url: base } = await startFeedService(t, tdb, { WALCAST_SSE_HEARTBEAT: '150ms' })
   await seed(tdb)
@@ -94,7 +96,7 @@ t.test('an event on two subscribed topics: two messages, the id on the last', as
   t.same([JSON.parse(first!.data).topic, JSON.parse(second!.data).topic].sort(), ['admin:disputes', 'escrow:1'])
 })
 
-t.test('a resume from before the pruned history gets reset, then live', async (t) => {
+t.test('I4: a resume from before the pruned history gets reset, then live', async (t) => {
   const tdb = await createTestDatabase(t)
   const { service, url: base } = await startFeedService(t, tdb)
   await seed(tdb)
@@ -107,7 +109,9 @@ t.test('a resume from before the pruned history gets reset, then live', async (t
   const stream = await openSse(`${base}/v1/sse?topic=escrow:1`, { authorization: `Bearer ${ada}`, 'last-event-id': oldest })
   t.teardown(() => stream.close())
   const reset = await waitFor(() => stream.messages.find((m) => m.event === 'reset'), 10_000, 'reset')
-  t.same(JSON.parse(reset.data), { op: 'reset', topic: 'escrow:1', reason: 'history_gone' })
+  const resetFrame = JSON.parse(reset.data) as { head?: string }
+  t.match(resetFrame.head, EVENT_ID)
+  t.same(resetFrame, { op: 'reset', topic: 'escrow:1', reason: 'history_gone', head: resetFrame.head })
   await tdb.query(`UPDATE escrows SET status = 'completed' WHERE id = 1`)
   const after = await waitFor(() => events(stream.messages)[0], 15_000, 'live after reset')
   t.equal(after.data.to, 'completed')
@@ -123,7 +127,7 @@ t.test('the stream ends cleanly when the token expires', async (t) => {
   t.ok(stream.raw().startsWith('retry: 1000'), 'the stream had started')
 })
 
-t.test('revocation: a party that leaves gets unsubscribed and nothing later of that escrow', async (t) => {
+t.test('I7: revocation: a party that leaves gets unsubscribed and nothing later of that escrow', async (t) => {
   const tdb = await createTestDatabase(t)
   const { url: base } = await startFeedService(t, tdb)
   await seed(tdb)

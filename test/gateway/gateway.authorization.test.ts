@@ -55,7 +55,7 @@ t.test('topic authorization and live membership', async (t) => {
     t.same(invited.events().map((e) => e.type), ['escrow:dispute_filed'])
   })
 
-  t.test('a nonexistent and a foreign escrow: same answer, same path, same time', async (t) => {
+  t.test('I10: a nonexistent and a foreign escrow: same answer, same path, same time', async (t) => {
     const outsider = await connect('3')
     const before = service.authorizer.stats().membershipQueries
     const times: Record<string, number[]> = { foreign: [], missing: [] }
@@ -72,7 +72,7 @@ t.test('topic authorization and live membership', async (t) => {
     t.ok(Math.abs(median(times.foreign!) - median(times.missing!)) < 50, `median times are alike (${median(times.foreign!).toFixed(1)} vs ${median(times.missing!).toFixed(1)} ms)`)
   })
 
-  t.test('party_left revokes at once; nothing after it reaches the user', async (t) => {
+  t.test('I7: party_left revokes at once; nothing after it reaches the user', async (t) => {
     const sellerA = await connect('2')
     const sellerB = await connect('2')
     const buyer = await connect('1')

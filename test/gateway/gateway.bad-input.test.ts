@@ -5,7 +5,7 @@ import { adminToken, authEnv, signToken } from '../helpers/tokens.ts'
 import { sleep, waitFor } from '../helpers/wait.ts'
 import { connectWs, type ServerFrame, type TestWsClient } from '../helpers/ws-client.ts'
 
-t.test('bad input gets an error frame or a close, never a crash, never hurts others', async (t) => {
+t.test('I11: bad input gets an error frame or a close, never a crash, never hurts others', async (t) => {
   const tdb = await createTestDatabase(t)
   const service = await startTestService(t, tdb, authEnv({ WALCAST_WS_IDLE_TIMEOUT: '8' }))
   const port = service.http.port

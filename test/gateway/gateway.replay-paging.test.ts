@@ -8,10 +8,12 @@ import { adminToken, authEnv, signToken } from '../helpers/tokens.ts'
 import { sleep, waitFor } from '../helpers/wait.ts'
 import { connectWs, wsUrl } from '../helpers/ws-client.ts'
 
+const EVENT_ID = /^[0-9a-f]{16}-[0-7][0-9a-f]{7}$/
+
 const PAGE = 500
 const EVENTS = 60_000
 
-t.test('a resume from far back pages the history at the pace of the socket', async (t) => {
+t.test('I3, I9: a resume from far back pages the history at the pace of the socket', async (t) => {
   const tdb = await createTestDatabase(t)
   const seeded = await seedHistory(tdb, 'escrow:9', EVENTS, { padding: 120 })
   const service = await startTestService(t, tdb, authEnv({ WALCAST_WS_REPLAY_PAGE: String(PAGE) }))
@@ -63,7 +65,7 @@ t.test('a resume from far back pages the history at the pace of the socket', asy
   t.ok(rss < 1024 * 1024 * 1024, `process memory stayed bounded (${Math.round(rss / 1e6)} MB)`)
 })
 
-t.test('a replay overtaken by the pruner ends with reset', async (t) => {
+t.test('I4: a replay overtaken by the pruner ends with reset', async (t) => {
   const tdb = await createTestDatabase(t)
   await seedHistory(tdb, 'escrow:9', 30_000, { padding: 120, ageMs: 2 * 86_400_000 })
   const service = await startTestService(t, tdb, authEnv({ WALCAST_WS_REPLAY_PAGE: String(PAGE) }))
@@ -76,16 +78,17 @@ t.test('a replay overtaken by the pruner ends with reset', async (t) => {
   t.equal((await pruneHistory(service.database.db, { retentionMs: 86_400_000, pruneIntervalMs: 60_000, pruneBatch: 10_000 })).deleted, 30_000)
   client.resume()
   const reset = await client.next((f) => f.op === 'reset', 60_000)
-  t.same(reset, { op: 'reset', topic: 'escrow:9', reason: 'history_gone' })
+  t.same(reset, { op: 'reset', topic: 'escrow:9', reason: 'history_gone', head: reset.head })
+  t.match(reset.head, EVENT_ID, 'the reset carries the head the subscription is live from')
   const after = client.frames.indexOf(reset)
-  t.same(client.frames.slice(after + 1, after + 2), [{ op: 'subscribed', topic: 'escrow:9' }], 'then live')
+  t.same(client.frames.slice(after + 1, after + 2), [{ op: 'subscribed', topic: 'escrow:9', head: reset.head }], 'then live, at the same head')
   const ids = client.events().map((e) => e.id!)
   t.ok(ids.length < 30_000, `${ids.length} events were sent before the holes`)
   t.ok(ids.every((id, i) => i === 0 || id > ids[i - 1]!), 'what was sent was in order')
   t.equal(service.gateway.stats().resets, 1)
 })
 
-t.test('a revocation stops a replay in progress', async (t) => {
+t.test('I7: a revocation stops a replay in progress', async (t) => {
   const tdb = await createTestDatabase(t)
   await seedHistory(tdb, 'escrow:9', 30_000, { padding: 120 })
   const service = await startTestService(t, tdb, authEnv({ WALCAST_WS_REPLAY_PAGE: String(PAGE) }))

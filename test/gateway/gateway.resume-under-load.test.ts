@@ -7,6 +7,8 @@ import { waitFor } from '../helpers/wait.ts'
 import { startWriter } from '../helpers/writer.ts'
 import { connectWs, type TestWsClient } from '../helpers/ws-client.ts'
 
+const EVENT_ID = /^[0-9a-f]{16}-[0-7][0-9a-f]{7}$/
+
 async function topicIds(tdb: TestDatabase, topic: string): Promise<string[]> {
   const rows = await tdb.query<{ id: string }>(`
     SELECT lpad(to_hex((commit_lsn - '0/0')::bigint), 16, '0') || '-' || lpad(to_hex(seq), 8, '0') AS id
@@ -28,7 +30,7 @@ async function setupEscrows(tdb: TestDatabase): Promise<void> {
   await tdb.query(`INSERT INTO escrow_parties (escrow_id, user_id, role, accepted_at) VALUES (1, 1, 'buyer', now())`)
 }
 
-t.test('replay from far back, then live, while a writer commits as fast as it can', async (t) => {
+t.test('I3: replay from far back, then live, while a writer commits as fast as it can', async (t) => {
   const tdb = await createTestDatabase(t)
   // Older than anything the hub has: the replay starts in the history table.
   const seeded = await seedHistory(tdb, 'escrow:1', 3000)
@@ -76,7 +78,7 @@ t.test('replay from far back, then live, while a writer commits as fast as it ca
   t.ok(stats.replayRequests >= 1 && stats.replayEvents >= 2989, 'replays are counted')
 })
 
-t.test('a reconnecting client gets exactly the events it missed, across a walcast restart', async (t) => {
+t.test('I3: a reconnecting client gets exactly the events it missed, across a walcast restart', async (t) => {
   const tdb = await createTestDatabase(t)
   const first = await startTestService(t, tdb, authEnv())
   await setupEscrows(tdb)
@@ -115,7 +117,7 @@ t.test('a reconnecting client gets exactly the events it missed, across a walcas
   t.same([...before.events('escrow:1'), ...after.events('escrow:1')].map((e) => e.id), all, 'before + after = the whole stream')
 })
 
-t.test('reset when the stream from since cannot be proven complete', async (t) => {
+t.test('I4: reset when the stream from since cannot be proven complete', async (t) => {
   const tdb = await createTestDatabase(t)
   const old = await seedHistory(tdb, 'escrow:5', 50, { firstLsn: 0x1000, ageMs: 2 * 86_400_000 })
   const recent = await seedHistory(tdb, 'escrow:5', 50, { firstLsn: 0x2000, ageMs: 3_600_000 })
@@ -132,7 +134,9 @@ t.test('reset when the stream from since cannot be proven complete', async (t) =
   }
 
   const tooOld = await resume(old[10]!)
-  t.same(tooOld.frames, [{ op: 'reset', topic: 'escrow:5', reason: 'history_gone' }, { op: 'subscribed', topic: 'escrow:5', ref: 's' }], 'older than the horizon: reset, then live')
+  const resetHead = (tooOld.frames[0] as { head?: unknown } | undefined)?.head
+  t.match(resetHead, EVENT_ID)
+  t.same(tooOld.frames, [{ op: 'reset', topic: 'escrow:5', reason: 'history_gone', head: resetHead }, { op: 'subscribed', topic: 'escrow:5', ref: 's', head: resetHead }], 'older than the horizon: reset, then live')
   const atHorizon = await resume(old[49]!)
   t.same(atHorizon.events().map((e) => e.id), recent, 'from the horizon itself everything is still there')
   const inside = await resume(recent[20]!)

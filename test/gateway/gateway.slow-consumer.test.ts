@@ -7,7 +7,7 @@ import { connectWs } from '../helpers/ws-client.ts'
 
 const LIMIT = 1_048_576
 
-t.test('a client that stops reading is closed with 4008; a fast one keeps receiving; the slow one resumes losslessly', async (t) => {
+t.test('I9: a client that stops reading is closed with 4008; a fast one keeps receiving; the slow one resumes losslessly', async (t) => {
   const tdb = await createTestDatabase(t)
   const service = await startTestService(t, tdb, authEnv({ WALCAST_MAX_BACKPRESSURE: String(LIMIT) }))
   const port = service.http.port

@@ -13,7 +13,7 @@ function event(lsn: bigint, seq: number, topic: string, daysAgo: number) {
   return makeEvent({ lsn, seq }, { type: 'escrow:status_changed', topics: [topic, 'admin:disputes'], data: { n: seq } }, new Date(Date.now() - daysAgo * DAY))
 }
 
-t.test('events older than the retention are pruned in batches and the horizon moves', async (t) => {
+t.test('I4: events older than the retention are pruned in batches and the horizon moves', async (t) => {
   const tdb = await createTestDatabase(t)
   const history = createHistoryStore(tdb.database.db)
   const events = [

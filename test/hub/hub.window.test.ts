@@ -1,29 +1,97 @@
 import t from 'tap'
 import { makeEvent } from '../../src/history/event.ts'
-import { createHub } from '../../src/hub/hub.ts'
-import { formatEventId } from '../../src/event-id.ts'
+import { createHub, type HubSignal } from '../../src/hub/hub.ts'
+import { formatEventId, gapMark } from '../../src/event-id.ts'
 
 const event = (lsn: number, topic: string) => makeEvent({ lsn: BigInt(lsn), seq: 0 }, { type: 't', topics: [topic], data: { n: lsn } }, new Date(0))
 const id = (lsn: number): string => formatEventId({ lsn: BigInt(lsn), seq: 0 })
 
 t.test('the recent window proves completeness only for positions it still covers', async (t) => {
   const hub = createHub({ windowSize: 3 })
-  t.equal(hub.recentSince('a', id(0)), undefined, 'before a floor is set it proves nothing')
-  hub.setFloor(id(10))
+  t.equal(hub.recentSince(['a'], id(0)), undefined, 'before it goes live it proves nothing')
+  hub.goLive(id(10), undefined)
   t.equal(hub.lastId(), id(10))
-  t.same(hub.recentSince('a', id(10)), [], 'at the floor: nothing newer')
+  t.same(hub.recentSince(['a'], id(10)), [], 'at the floor: nothing newer')
   const heard: string[][] = []
   hub.subscribe((events) => heard.push(events.map((e) => e.id)))
   hub.publish([event(11, 'a'), event(12, 'b')])
   hub.publish([])
-  t.same(hub.recentSince('a', id(10))?.map((e) => e.id), [id(11)], 'only the topic asked for')
+  t.same(hub.recentSince(['a'], id(10))?.map((e) => e.id), [id(11)], 'only the topics asked for')
+  t.same(hub.recentSince(['a', 'b'], id(10))?.map((e) => e.id), [id(11), id(12)], 'several topics merged in id order')
   hub.publish([event(13, 'a'), event(14, 'a')])
   // Window of 3: 12, 13, 14; 11 left it, so positions before 11 cannot be proven.
-  t.equal(hub.recentSince('a', id(10)), undefined, 'a position older than the window: read the history')
-  t.same(hub.recentSince('a', id(11))?.map((e) => e.id), [id(13), id(14)])
-  t.same(hub.recentSince('a', id(14)), [])
+  t.equal(hub.recentSince(['a'], id(10)), undefined, 'a position older than the window: read the history')
+  t.same(hub.recentSince(['a'], id(11))?.map((e) => e.id), [id(13), id(14)])
+  t.same(hub.recentSince(['a'], id(14)), [])
   t.equal(hub.lastId(), id(14))
   t.same(heard, [[id(11), id(12)], [id(13), id(14)]], 'listeners get every batch once, empty ones never')
   t.throws(() => hub.publish([event(14, 'a')]), /out of order/, 'ids must increase')
-  t.throws(() => hub.setFloor(id(20)), /after events were published/)
+})
+
+t.test('I8: a listener that throws is logged and the others still get the batch', async (t) => {
+  const errors: unknown[] = []
+  const hub = createHub({ windowSize: 10, log: { error: (obj) => errors.push(obj) } })
+  hub.goLive(id(1), undefined)
+  const first: string[] = []
+  const last: string[] = []
+  hub.subscribe((events) => first.push(...events.map((e) => e.id)))
+  hub.subscribe(() => { throw new Error('listener bug') })
+  hub.subscribe((events) => last.push(...events.map((e) => e.id)))
+  t.doesNotThrow(() => hub.publish([event(2, 'a')]), 'the publisher never sees a listener failure')
+  hub.publish([event(3, 'a')])
+  t.same(first, [id(2), id(3)])
+  t.same(last, [id(2), id(3)], 'the listener after the failing one got both batches')
+  t.equal(hub.lastId(), id(3), 'the batch counts as published')
+  t.equal(errors.length, 2, 'each failure was logged')
+})
+
+t.test('I5: only a live hub publishes or proves anything; going live again restarts the window at the head', async (t) => {
+  const hub = createHub({ windowSize: 10 })
+  const signals: HubSignal[] = []
+  hub.onSignal((s) => signals.push(s))
+  t.notOk(hub.isLive())
+  let woke = false
+  const waiting = hub.whenLive().then(() => { woke = true })
+  t.throws(() => hub.publish([event(1, 'a')]), /not live/, 'nothing is published before an ingest streams')
+  hub.goLive(id(5), undefined)
+  await waiting
+  t.ok(woke && hub.isLive(), 'waiters wake when it goes live')
+  hub.publish([event(6, 'a')])
+  hub.pause()
+  hub.pause()
+  t.notOk(hub.isLive())
+  t.equal(hub.recentSince(['a'], id(5)), undefined, 'a paused hub proves nothing: the history answers')
+  // Another instance streamed meanwhile: the history's head is 9.
+  hub.goLive(id(9), undefined)
+  t.same(hub.recentSince(['a'], id(6)), undefined, 'events 7..9 never passed through: the window starts at 9')
+  t.same(hub.recentSince(['a'], id(9)), [])
+  t.equal(hub.lastId(), id(9))
+  hub.pause()
+  hub.goLive(id(9), undefined)
+  t.same(signals.map((s) => s.kind), ['live', 'paused', 'resync', 'live', 'paused', 'live'], 'resync only when the head moved')
+  t.same(signals[2], { kind: 'resync', from: id(6), head: id(9) })
+})
+
+t.test('I6: a gap recorded while not live, or while streaming, is signalled once', async (t) => {
+  const hub = createHub({ windowSize: 10 })
+  const signals: HubSignal[] = []
+  hub.onSignal((s) => { if (s.kind === 'gap') signals.push(s) })
+  hub.gap('before anything', 1n)
+  hub.goLive(id(5), 100n)
+  t.same(signals, [], 'the first time live there is no one to tell: resumes check the history')
+  hub.pause()
+  hub.goLive(id(5), 100n)
+  t.same(signals, [], 'the same gap again is not news')
+  hub.pause()
+  hub.goLive(id(7), 200n)
+  t.same(signals, [{ kind: 'gap', head: gapMark(200n), reason: 'gap_recorded' }], 'a newer gap wins over a resync; its head is the gap\'s mark')
+  t.equal(hub.lastId(), id(7), 'the newest published id is still the newest event')
+  hub.gap('truncate', 300n)
+  t.same(signals[1], { kind: 'gap', head: gapMark(300n), reason: 'truncate' })
+  t.equal(hub.head(), gapMark(300n), 'subscriptions stand at the mark: past every event before the gap, before every one after')
+  hub.publish([event(400, 'a')])
+  t.equal(hub.head(), id(400), 'the first event after the gap moves the head past the mark')
+  hub.pause()
+  hub.goLive(id(7), 300n)
+  t.equal(signals.length, 2, 'a gap signalled while streaming is not signalled again')
 })

@@ -101,3 +101,26 @@ t.test('personal data never reaches a payload', async (t) => {
     t.notOk(everything.includes(secret), `no payload contains ${secret}`)
   }
 })
+
+t.test('I7: an UPDATE of escrow_parties\' key leaves the old pair, then joins the new one, from real WAL', async (t) => {
+  const tdb = await createTestDatabase(t)
+  await startTestService(t, tdb)
+  await tdb.query(`INSERT INTO users (id, display_name) VALUES (1, 'A'), (2, 'B')`)
+  await tdb.query(`INSERT INTO escrows (id, title, amount, currency) VALUES (1, 'One', 1, 'USD'), (2, 'Two', 1, 'USD')`)
+  await tdb.query(`INSERT INTO escrow_parties (escrow_id, user_id, role, accepted_at) VALUES (1, 1, 'buyer', now())`)
+  await tdb.query(`UPDATE escrow_parties SET escrow_id = 2 WHERE escrow_id = 1 AND user_id = 1`)
+  await tdb.query(`UPDATE escrow_parties SET user_id = 2, accepted_at = NULL WHERE escrow_id = 2 AND user_id = 1`)
+  await tdb.query(`UPDATE escrow_parties SET role = 'seller' WHERE escrow_id = 2 AND user_id = 2`)
+  await tdb.query(`UPDATE escrows SET status = 'funded' WHERE id = 1`)
+  const rows = await waitForHistory(tdb, 7)
+  t.same(rows.map((r) => [r.type, r.topics, r.payload]), [
+    ['escrow:status_changed', ['escrow:1'], { escrowId: '1', from: null, to: 'draft' }],
+    ['escrow:status_changed', ['escrow:2'], { escrowId: '2', from: null, to: 'draft' }],
+    ['escrow:party_joined', ['escrow:1'], { escrowId: '1', userId: '1', role: 'buyer' }],
+    ['escrow:party_left', ['escrow:1'], { escrowId: '1', userId: '1' }],
+    ['escrow:party_joined', ['escrow:2'], { escrowId: '2', userId: '1', role: 'buyer' }],
+    ['escrow:party_left', ['escrow:2'], { escrowId: '2', userId: '1' }],
+    ['escrow:status_changed', ['escrow:1'], { escrowId: '1', from: 'draft', to: 'funded' }],
+  ], 'a moved row: left on the old topic, then joined on the new one if accepted; a role change: nothing')
+  t.ok(rows[3]!.id < rows[4]!.id, 'the two events of one row change keep their order')
+})

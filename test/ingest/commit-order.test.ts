@@ -4,7 +4,7 @@ import { createTestDatabase } from '../helpers/db.ts'
 import { collectPublished, startTestService, waitForHistory } from '../helpers/service.ts'
 import { waitFor } from '../helpers/wait.ts'
 
-t.test('transactions that commit in the opposite order to the one they began in come out in commit order', async (t) => {
+t.test('I2: transactions that commit in the opposite order to the one they began in come out in commit order', async (t) => {
   const tdb = await createTestDatabase(t)
   const service = await startTestService(t, tdb)
   const published = collectPublished(service)

@@ -6,7 +6,7 @@ import { capturingLogger } from '../helpers/log.ts'
 import { startOwnPostgres } from '../helpers/own-server.ts'
 import { waitFor } from '../helpers/wait.ts'
 
-t.test('a restarted database: walcast reconnects and loses nothing', async (t) => {
+t.test('I1, I3: a restarted database: walcast reconnects and loses nothing', async (t) => {
   const server = await startOwnPostgres(t)
   const { log, lines } = capturingLogger('info')
   const service = await startService(loadConfig({ DATABASE_URL: server.url, WALCAST_PORT: '0', WALCAST_STATUS_INTERVAL: '1s' }), log)

@@ -8,7 +8,7 @@ import { waitFor } from '../helpers/wait.ts'
 // lock timeout, a trigger a DBA added). The ingest must drop that connection and start
 // again from the last durable position, not keep reading into a batcher that can never
 // write again.
-t.test('a failed history write restarts replication from the last durable position', async (t) => {
+t.test('I1: a failed history write restarts replication from the last durable position', async (t) => {
   const tdb = await createTestDatabase(t)
   await tdb.query(`
     CREATE FUNCTION walcast.refuse_marked() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -7,7 +7,7 @@ import { waitFor } from '../helpers/wait.ts'
 const TOTAL = 10_000
 const PER_TRANSACTION = 25
 
-t.test('SIGKILL in the middle of a burst: after a restart every change is in the history exactly once, in order', async (t) => {
+t.test('I1, I2: SIGKILL in the middle of a burst: after a restart every change is in the history exactly once, in order', async (t) => {
   const tdb = await createTestDatabase(t)
   await tdb.query(`INSERT INTO users (id, display_name) VALUES (1, 'u')`)
   const env = childEnv(tdb, { WALCAST_BATCH_EVENTS: '500' })

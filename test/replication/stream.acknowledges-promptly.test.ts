@@ -7,7 +7,7 @@ import { waitFor } from '../helpers/wait.ts'
 // with the periodic status update and the heartbeat an hour away, and no walsender
 // keepalive due for half of wal_sender_timeout, only that path can move the slot within
 // the few seconds this test allows.
-t.test('durable batches are confirmed to the server within moments, not at the next status interval', async (t) => {
+t.test('I1: durable batches are confirmed to the server within moments, not at the next status interval', async (t) => {
   const tdb = await createTestDatabase(t)
   await startTestService(t, tdb, { WALCAST_STATUS_INTERVAL: '1h', WALCAST_HEARTBEAT: '1h' })
   // Separate commits in quick succession: several batches inside one coalescing window.

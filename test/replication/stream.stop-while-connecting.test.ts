@@ -9,6 +9,7 @@ const handler: StreamHandler = {
   begin() {},
   change() {},
   message() {},
+  truncate() {},
   commit() {},
   isIdle: () => true,
 }

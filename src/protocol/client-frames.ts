@@ -1,6 +1,7 @@
 import { isEventId } from '../event-id.ts'
+import type { FrameErrorCode } from './error-codes.ts'
 
-/** The WebSocket wire protocol (docs/protocol.md). Client frames are JSON text. */
+/** What a client sends on the WebSocket (docs/protocol.md). Client frames are JSON text. */
 export type Ref = string | number
 
 export type ClientFrame =
@@ -9,27 +10,15 @@ export type ClientFrame =
   | { op: 'auth'; token: string; ref?: Ref }
   | { op: 'ping'; ref?: Ref }
 
-export type ErrorCode = 'bad_request' | 'unknown_op' | 'forbidden' | 'rate_limited' | 'too_many_subscriptions'
-
 export interface FrameError {
   readonly op: 'invalid'
-  readonly code: ErrorCode
+  readonly code: FrameErrorCode
   readonly message: string
   readonly ref?: Ref
 }
 
 export const MAX_TOPIC_LENGTH = 256
 export const MAX_REF_LENGTH = 128
-
-/** Close codes: 4xxx are walcast's; see docs/protocol.md#close-codes. */
-export const CLOSE = {
-  goingAway: 1001,
-  tooBig: 1009,
-  internalError: 1011,
-  tokenExpired: 4001,
-  slowConsumer: 4008,
-  rateLimited: 4029,
-} as const
 
 const KNOWN_OPS = new Set(['subscribe', 'unsubscribe', 'auth', 'ping'])
 
@@ -83,13 +72,6 @@ function withRef<T extends object>(frame: T, ref: Ref | undefined): T & { ref?: 
   return ref === undefined ? frame : { ...frame, ref }
 }
 
-function invalid(code: ErrorCode, message: string, ref?: Ref): FrameError {
+function invalid(code: FrameErrorCode, message: string, ref?: Ref): FrameError {
   return ref === undefined ? { op: 'invalid', code, message } : { op: 'invalid', code, message, ref }
 }
-
-// Server frames. JSON.stringify drops an undefined ref.
-export const errorFrame = (code: ErrorCode, message: string, ref?: Ref): string => JSON.stringify({ op: 'error', ref, code, message })
-export const subscribedFrame = (topic: string, ref?: Ref): string => JSON.stringify({ op: 'subscribed', topic, ref })
-export const unsubscribedFrame = (topic: string, reason: 'client' | 'revoked', ref?: Ref): string => JSON.stringify({ op: 'unsubscribed', topic, ref, reason })
-export const resetFrame = (topic: string): string => JSON.stringify({ op: 'reset', topic, reason: 'history_gone' })
-export const pongFrame = (ref?: Ref): string => JSON.stringify({ op: 'pong', ref })

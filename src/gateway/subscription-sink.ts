@@ -1,0 +1,50 @@
+import { eventFrameJson, type StoredEvent } from '../history/event.ts'
+import { CLOSE } from '../protocol/close-codes.ts'
+import { resetFrame } from '../protocol/server-frames.ts'
+import type { SubscriberSink } from '../subscription/core.ts'
+import type { Connection, Subscription } from './connection.ts'
+import type { GatewayCore } from './core.ts'
+
+/**
+ * One WebSocket subscription as the subscription core sees it: replayed events are
+ * written to this socket alone; live ones reach it through the uWS topic (delivery.ts),
+ * which `live` joins and `leaveLive` leaves.
+ */
+export function subscriptionSink(core: GatewayCore, conn: Connection, sub: Subscription): SubscriberSink {
+  const { stats, config } = core
+  const frames = (events: readonly StoredEvent[]): string[] => events.map((event) => eventFrameJson(event, sub.topic))
+  return {
+    send(events, stopAbove) {
+      const ws = conn.ws
+      if (ws === undefined || conn.closed || events.length === 0) return 0
+      let sent = 0
+      ws.cork(() => {
+        for (const frame of frames(events)) {
+          if (!core.write(conn, frame)) return
+          sent++
+          if (ws.getBufferedAmount() > stopAbove) return
+        }
+      })
+      stats.replayEvents += sent
+      return sent
+    },
+    fits(events) {
+      const ws = conn.ws
+      if (ws === undefined || conn.closed) return false
+      let bytes = ws.getBufferedAmount()
+      for (const frame of frames(events)) bytes += Buffer.byteLength(frame)
+      return bytes <= config.maxBackpressure
+    },
+    drained: () => core.drained(conn),
+    closed: () => conn.closed || sub.cancelled,
+    live: (head, again) => core.attach(conn, sub, head, again),
+    leaveLive: () => core.detach(conn, sub),
+    reset(topic, reason, head) {
+      stats.resets++
+      core.write(conn, resetFrame(topic, reason, head))
+    },
+    revoked: (topic) => core.cancel(conn, topic, 'revoked'),
+    failed: () => core.end(conn, CLOSE.internalError, 'internal error'),
+    stalled: () => core.slowConsumer(conn),
+  }
+}

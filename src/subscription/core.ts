@@ -1,0 +1,339 @@
+import type { Authorizer, Revocation } from '../auth/authorizer.ts'
+import { formatEventId, gapMark, parseEventId, ZERO_ID } from '../event-id.ts'
+import type { Principal } from '../auth/principal.ts'
+import type { StoredEvent } from '../history/event.ts'
+import type { HistoryStore } from '../history/store.ts'
+import type { Hub, HubSignal } from '../hub/hub.ts'
+import type { Logger } from '../log.ts'
+import { replayThenGoLive, type ReplayTarget } from './replay.ts'
+import { unresumableReason, type ResetReason } from './resume-rule.ts'
+import { createSubscriberIndex } from './subscriber-index.ts'
+
+/**
+ * What the core needs of a transport for one subscription (a WebSocket topic, an SSE
+ * stream of several). Frames, flow control and closing are the transport's; what to
+ * send when is the core's.
+ */
+export interface SubscriberSink extends Pick<ReplayTarget, 'send' | 'fits' | 'drained'> {
+  /**
+   * Live delivery to this subscriber alone (SSE). Without it the transport delivers live
+   * events itself through a LiveChannel (WebSocket: uWS topics).
+   */
+  deliver?(event: StoredEvent, topics: readonly string[]): void
+  closed(): boolean
+  /** Live from here: every event after `head` arrives through live delivery. */
+  live(head: string, again: boolean): void
+  /** Leaves live delivery for a resync (a replay follows, then `live` again). */
+  leaveLive?(): void
+  /** The stream of `topic` cannot be proven complete up to `head`: the client refetches. */
+  reset(topic: string, reason: ResetReason, head: string): void
+  /** `topic` is no longer readable: nothing of it after this point. */
+  revoked(topic: string): void
+  /** The database failed while the subscription was set up. */
+  failed(err: unknown): void
+  /** The client took nothing for the stall limit during a replay: close as a slow consumer (I9). */
+  stalled(): void
+}
+
+/** A transport's own live fan-out (uWS topic publish): called once per event, in order. */
+export interface LiveChannel {
+  deliver(event: StoredEvent): void
+  /** After each batch (backpressure checks). */
+  flush?(): void
+}
+
+export type SubscriberState = 'authorizing' | 'pending' | 'live' | 'ended'
+
+export interface Subscriber {
+  principal: Principal
+  readonly topics: Set<string>
+  readonly sink: SubscriberSink
+  state: SubscriberState
+  /** A gap was signalled while it was not live yet: it ends its replay with `reset`. */
+  gapPending: boolean
+}
+
+export interface PollPage {
+  readonly events: readonly StoredEvent[]
+  readonly next: string
+  readonly reset: ResetReason | undefined
+}
+
+export interface SubscriptionCore {
+  /**
+   * Registers a subscription before anything async happens, so a revocation that lands
+   * while its access is checked is not missed (I7).
+   */
+  register(principal: Principal, topics: readonly string[], sink: SubscriberSink): Subscriber
+  /** The first of its topics the principal may not read, or undefined. */
+  authorize(sub: Subscriber): Promise<string | undefined>
+  /** Resume check, replay, then live: the same answer on every transport. Never rejects. */
+  start(sub: Subscriber, since: string | undefined): Promise<void>
+  /** Ends it: no more deliveries or signals. Idempotent. */
+  end(sub: Subscriber): void
+  addChannel(channel: LiveChannel): () => void
+  /** One polling page of `topic` after `after`, with the same resume rule. */
+  page(topic: string, after: string | undefined, limit: number): Promise<PollPage>
+  canRead(principal: Principal, topic: string): Promise<boolean>
+  /** The position live subscriptions stand at (the hub's newest id). */
+  head(): string
+  close(): void
+}
+
+export interface CoreOptions {
+  readonly hub: Hub
+  readonly history: HistoryStore
+  readonly authorizer: Authorizer
+  readonly log: Logger
+  /** Events per replay page. */
+  readonly pageSize: number
+  /** Bytes a replay fills a buffer to before it waits for the client to drain. */
+  readonly drainLevel: number
+  /** How long a replaying client may take no bytes before it is closed as a slow consumer. */
+  readonly stallMs: number
+}
+
+/**
+ * The one subscription core every transport uses: access, the resume rule, replay
+ * paging, the replay→live switch, live delivery in hub order, revocation cutoff, live
+ * gap resets and resync after a takeover (docs/invariants.md). Create it after the
+ * authorizer, so the authorizer has seen a `party_left` before the core delivers it.
+ */
+export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
+  const { hub, history, authorizer, log } = options
+  const index = createSubscriberIndex()
+  const channels = new Set<LiveChannel>()
+  const replayContext = { hub, history, pageSize: options.pageSize, drainLevel: options.drainLevel, stallMs: options.stallMs }
+  let pendingRevocations: Revocation[] = []
+  let revocationScheduled = false
+  let closed = false
+
+  // Functions, not inline checks: a subscription's state changes across every await.
+  const over = (sub: Subscriber): boolean => sub.state === 'ended' || sub.sink.closed()
+  const stopped = (sub: Subscriber): boolean => over(sub) || sub.gapPending
+
+  function goLive(sub: Subscriber, again: boolean): void {
+    if (sub.state === 'ended') return
+    sub.state = 'live'
+    index.setLive(sub, true)
+    sub.sink.live(hub.head()!, again)
+  }
+
+  function resetAndGoLive(sub: Subscriber, reason: ResetReason, again: boolean): void {
+    sub.gapPending = false
+    const head = hub.head()!
+    // After `reset` the client refetches its state as of `head`; it stays subscribed.
+    for (const topic of [...sub.topics]) sub.sink.reset(topic, reason, head)
+    if (!sub.sink.closed()) goLive(sub, again)
+  }
+
+  async function catchUp(sub: Subscriber, since: string, again: boolean): Promise<void> {
+    for (;;) {
+      if (!hub.isLive()) await hub.whenLive()
+      if (over(sub)) return
+      if (!hub.isLive()) continue
+      const reason = sub.gapPending ? 'stream_gap' : await unresumableReason(history, since, hub.head()!)
+      if (over(sub)) return
+      if (reason !== undefined) return resetAndGoLive(sub, reason, again)
+      const target: ReplayTarget = { topics: () => [...sub.topics], stopped: () => stopped(sub), send: sub.sink.send, fits: sub.sink.fits, drained: sub.sink.drained }
+      const outcome = await replayThenGoLive(replayContext, target, since, () => goLive(sub, again))
+      if (outcome.kind === 'reset') return resetAndGoLive(sub, outcome.reason, again)
+      if (outcome.kind === 'stalled') return sub.sink.stalled()
+      if (outcome.kind === 'stopped' && sub.gapPending && !over(sub)) return resetAndGoLive(sub, 'stream_gap', again)
+      return
+    }
+  }
+
+  async function startFrom(sub: Subscriber, since: string | undefined, again: boolean): Promise<void> {
+    try {
+      if (since !== undefined) return await catchUp(sub, since, again)
+      for (;;) {
+        if (!hub.isLive()) await hub.whenLive()
+        if (over(sub)) return
+        // Without `since` the subscription starts at the head: nothing to prove.
+        if (hub.isLive()) return goLive(sub, again)
+      }
+    } catch (err) {
+      if (over(sub)) return
+      log.error({ err }, 'subscription failed while it was set up')
+      sub.sink.failed(err)
+    }
+  }
+
+  function dropTopic(sub: Subscriber, topic: string): void {
+    if (!sub.topics.delete(topic)) return
+    index.removeTopic(sub, topic)
+  }
+
+  function revoke(sub: Subscriber, topic: string): void {
+    if (!sub.topics.has(topic)) return
+    dropTopic(sub, topic)
+    sub.sink.revoked(topic)
+  }
+
+  function applyRevocations(upTo: string | undefined): void {
+    if (pendingRevocations.length === 0) return
+    const due = upTo === undefined ? pendingRevocations : pendingRevocations.filter((r) => r.eventId <= upTo)
+    if (due.length === 0) return
+    pendingRevocations = upTo === undefined ? [] : pendingRevocations.filter((r) => r.eventId > upTo)
+    for (const revocation of due) {
+      for (const sub of index.forUser(revocation.userId)) {
+        if (sub.topics.has(revocation.topic) && authorizer.revokes(sub.principal, revocation)) revoke(sub, revocation.topic)
+      }
+    }
+  }
+
+  // Revocations arrive while the hub publishes the revoking event, before this core's
+  // batch listener delivers it: live subscriptions get everything up to and including
+  // that event and nothing after (I7); one not live yet is refused at once.
+  const unsubscribeRevoke = authorizer.onRevoke((revocation) => {
+    for (const sub of index.forUser(revocation.userId)) {
+      if (sub.state !== 'live' && sub.topics.has(revocation.topic) && authorizer.revokes(sub.principal, revocation)) revoke(sub, revocation.topic)
+    }
+    pendingRevocations.push(revocation)
+    // Normally the batch being published applies it; this covers one outside a batch.
+    if (!revocationScheduled) {
+      revocationScheduled = true
+      queueMicrotask(() => {
+        revocationScheduled = false
+        applyRevocations(undefined)
+      })
+    }
+  })
+
+  function deliverDirect(event: StoredEvent): void {
+    if (event.topics.length === 1) {
+      const topic = event.topics[0]!
+      for (const sub of index.liveDirect(topic)) sub.sink.deliver!(event, [topic])
+      return
+    }
+    let seen: Set<Subscriber> | undefined
+    for (const topic of event.topics) {
+      for (const sub of index.liveDirect(topic)) {
+        seen ??= new Set()
+        if (seen.has(sub)) continue
+        seen.add(sub)
+        sub.sink.deliver!(event, event.topics.filter((t) => sub.topics.has(t)))
+      }
+    }
+  }
+
+  const unsubscribeHub = hub.subscribe((events) => {
+    for (const event of events) {
+      for (const channel of channels) channel.deliver(event)
+      deliverDirect(event)
+      applyRevocations(event.id)
+    }
+    for (const channel of channels) channel.flush?.()
+    applyRevocations(undefined)
+  })
+
+  function onSignal(signal: HubSignal): void {
+    if (signal.kind === 'gap') {
+      for (const sub of index.all()) {
+        if (sub.state === 'live') {
+          for (const topic of [...sub.topics]) sub.sink.reset(topic, 'stream_gap', signal.head)
+        } else if (sub.state === 'pending') {
+          sub.gapPending = true
+        }
+      }
+    } else if (signal.kind === 'resync') {
+      // Another instance streamed while this one did not: live subscriptions caught up to
+      // `from` replay the rest from the history, then go live again (I5).
+      for (const sub of index.all()) {
+        if (sub.state !== 'live') continue
+        sub.state = 'pending'
+        index.setLive(sub, false)
+        sub.sink.leaveLive?.()
+        void startFrom(sub, signal.from, true)
+      }
+    }
+  }
+  const unsubscribeSignal = hub.onSignal(onSignal)
+  // A TRUNCATE (or changes lost with a slot) may have ended memberships with no
+  // party_left to cut them off at: every subscription's access is asked again before the
+  // ingest publishes anything later (I7).
+  const unsubscribeFence = hub.onFence(async () => {
+    await Promise.all(index.all().map((sub) => recheckAccess(sub)))
+  })
+
+  // A hub no ingest feeds knows no head; the history does (its newest event, or the
+  // newest gap's mark when that is later).
+  async function historyHead(): Promise<string> {
+    const [last, gapEnd] = await Promise.all([history.lastId(), history.lastGapEnd()])
+    const newest = last === undefined ? ZERO : formatEventId(last)
+    const mark = gapEnd === undefined ? undefined : gapMark(gapEnd)
+    return mark !== undefined && mark > newest ? mark : newest
+  }
+
+  async function recheckAccess(sub: Subscriber): Promise<void> {
+    try {
+      for (const topic of [...sub.topics]) {
+        const allowed = await authorizer.canRead(sub.principal, topic)
+        if (!allowed && sub.state !== 'ended') revoke(sub, topic)
+      }
+    } catch (err) {
+      // Unproven access is no access: the client reconnects and is asked again.
+      log.error({ err }, 'access re-check failed; closing the subscription')
+      if (sub.state !== 'ended') sub.sink.failed(err)
+    }
+  }
+
+  return {
+    register(principal, topics, sink) {
+      const sub: Subscriber = { principal, topics: new Set(topics), sink, state: 'authorizing', gapPending: false }
+      index.add(sub)
+      return sub
+    },
+    async authorize(sub) {
+      for (const topic of [...sub.topics]) {
+        if (!(await authorizer.canRead(sub.principal, topic))) return topic
+      }
+      return undefined
+    },
+    start(sub, since) {
+      if (sub.state === 'authorizing') sub.state = 'pending'
+      return startFrom(sub, since, false)
+    },
+    end(sub) {
+      if (sub.state === 'ended') return
+      sub.state = 'ended'
+      index.remove(sub)
+    },
+    addChannel(channel) {
+      channels.add(channel)
+      return () => channels.delete(channel)
+    },
+    async page(topic, after, limit) {
+      const head = hub.isLive() ? hub.head()! : await historyHead()
+      if (after !== undefined) {
+        const reason = await unresumableReason(history, after, head)
+        if (reason !== undefined) return { events: [], next: head, reset: reason }
+      }
+      if (limit === 0) return { events: [], next: head, reset: undefined }
+      const events = await history.readSince(topic, after === undefined ? ZERO_ID : parseEventId(after), limit)
+      if (after !== undefined) {
+        // Asked again after the read: a prune that ran in between leaves a hole (I4).
+        const reason = await unresumableReason(history, after, head)
+        if (reason !== undefined) return { events: [], next: head, reset: reason }
+      }
+      const lastRead = events.length > 0 ? events[events.length - 1]!.id : after
+      // A short page has seen every event of the topic up to the head read before it.
+      const next = events.length < limit ? (lastRead !== undefined && lastRead > head ? lastRead : head) : lastRead!
+      return { events, next, reset: undefined }
+    },
+    canRead: (principal, topic) => authorizer.canRead(principal, topic),
+    head: () => hub.head() ?? ZERO,
+    close() {
+      if (closed) return
+      closed = true
+      unsubscribeHub()
+      unsubscribeSignal()
+      unsubscribeFence()
+      unsubscribeRevoke()
+      channels.clear()
+    },
+  }
+}
+
+const ZERO = formatEventId(ZERO_ID)

@@ -1,0 +1,64 @@
+import type { Subscriber } from './core.ts'
+
+export interface SubscriberIndex {
+  add(sub: Subscriber): void
+  remove(sub: Subscriber): void
+  removeTopic(sub: Subscriber, topic: string): void
+  /** Live subscribers that take live events one by one (SSE) are indexed by topic. */
+  setLive(sub: Subscriber, live: boolean): void
+  forUser(userId: string): Subscriber[]
+  liveDirect(topic: string): ReadonlySet<Subscriber>
+  all(): Subscriber[]
+}
+
+/** Who subscribes to what: the lookups revocation, signals and direct delivery need. */
+export function createSubscriberIndex(): SubscriberIndex {
+  const byUser = new Map<string, Set<Subscriber>>()
+  const direct = new Map<string, Set<Subscriber>>()
+  const everyone = new Set<Subscriber>()
+
+  const isDirect = (sub: Subscriber): boolean => sub.sink.deliver !== undefined
+
+  function unindexLive(sub: Subscriber, topics: Iterable<string>): void {
+    for (const topic of topics) removeFrom(direct, topic, sub)
+  }
+
+  return {
+    add(sub) {
+      everyone.add(sub)
+      addTo(byUser, sub.principal.userId, sub)
+    },
+    remove(sub) {
+      everyone.delete(sub)
+      removeFrom(byUser, sub.principal.userId, sub)
+      if (isDirect(sub)) unindexLive(sub, sub.topics)
+    },
+    removeTopic(sub, topic) {
+      if (isDirect(sub)) removeFrom(direct, topic, sub)
+    },
+    setLive(sub, live) {
+      if (!isDirect(sub)) return
+      if (!live) return unindexLive(sub, sub.topics)
+      for (const topic of sub.topics) addTo(direct, topic, sub)
+    },
+    // Copies: a revocation or reset may end subscribers while the caller iterates.
+    forUser: (userId) => [...(byUser.get(userId) ?? [])],
+    liveDirect: (topic) => direct.get(topic) ?? EMPTY,
+    all: () => [...everyone],
+  }
+}
+
+const EMPTY: ReadonlySet<Subscriber> = new Set()
+
+function addTo<K>(map: Map<K, Set<Subscriber>>, key: K, sub: Subscriber): void {
+  let set = map.get(key)
+  if (set === undefined) map.set(key, (set = new Set()))
+  set.add(sub)
+}
+
+function removeFrom<K>(map: Map<K, Set<Subscriber>>, key: K, sub: Subscriber): void {
+  const set = map.get(key)
+  if (set === undefined) return
+  set.delete(sub)
+  if (set.size === 0) map.delete(key)
+}

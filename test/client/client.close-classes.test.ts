@@ -1,0 +1,99 @@
+import t, { type Test } from 'tap'
+import WebSocket from 'ws'
+import { backoffDelay, createClient, DEFAULT_BACKOFF } from '../../src/client/index.ts'
+import { afterClose } from '../../src/client/close-policy.ts'
+import type { StatusInfo, WebSocketConstructor } from '../../src/client/types.ts'
+import { CLOSE } from '../../src/protocol/close-codes.ts'
+import { fakeClock } from '../helpers/fake-clock.ts'
+import { sleep, waitFor } from '../helpers/wait.ts'
+import { isSubscribe, scriptedServer } from './scripted-server.ts'
+
+t.test('the action after a close comes from the close code class (src/protocol/close-codes.ts)', async (t) => {
+  t.equal(afterClose({ opened: true, code: CLOSE.tokenExpired }), 'refresh', '4001: a fresh token, at once')
+  t.equal(afterClose({ opened: true, status: 401 }), 'refresh', 'an SSE stream reopened with an expired token')
+  for (const code of [CLOSE.rateLimited, CLOSE.tooBig]) t.equal(afterClose({ opened: true, code }), 'terminal', `${code}`)
+  for (const code of [CLOSE.goingAway, CLOSE.internalError, CLOSE.slowConsumer, 1006, 4999]) t.equal(afterClose({ opened: true, code }), 'reconnect', `${code}`)
+  t.equal(afterClose({ opened: true }), 'reconnect', 'no code: a network loss, an SSE stream the server ended')
+  t.equal(afterClose({ opened: true, status: 503 }), 'reconnect')
+})
+
+/** A client on the scripted server whose every connection is closed with `close` once it subscribed. */
+async function closedAfterSubscribe(t: Test, close: (n: number) => number | 'terminate', options: { maxAttempts?: number; getToken?: () => string } = {}) {
+  const server = await scriptedServer(t)
+  const clock = fakeClock()
+  const seen: StatusInfo[] = []
+  const client = createClient({
+    url: server.url,
+    ...(options.getToken ? { getToken: options.getToken } : { token: 't' }),
+    WebSocket: WebSocket as unknown as WebSocketConstructor,
+    transports: ['websocket'],
+    clock,
+    random: () => 1,
+    backoff: { maxAttempts: options.maxAttempts ?? 10 },
+  })
+  t.teardown(() => client.close())
+  client.onStatus((s) => seen.push(s))
+  client.subscribe('user:1', () => {})
+  const closeNth = async (n: number): Promise<void> => {
+    const conn = await server.connection(n)
+    await conn.next(isSubscribe)
+    const how = close(n)
+    if (how === 'terminate') conn.terminate()
+    else conn.close(how)
+  }
+  return { server, clock, seen, client, closeNth }
+}
+
+for (const [code, what] of [[CLOSE.slowConsumer, 'slow consumer'], [CLOSE.goingAway, 'going away'], [CLOSE.internalError, 'internal error'], [1006, 'connection lost']] as const) {
+  t.test(`I9: close ${code} (${what}): reconnect after the first backoff step, not a failure, resuming with since`, async (t) => {
+    const { server, clock, seen, client, closeNth } = await closedAfterSubscribe(t, () => (code === 1006 ? 'terminate' : code))
+    const first = await server.connection(0)
+    await first.next(isSubscribe)
+    first.send({ op: 'subscribed', topic: 'user:1', ref: 1, head: '0000000000000010-00000000' })
+    await waitFor(() => client.lastId('user:1'), 5000, 'subscribed')
+    await closeNth(0)
+    const info = await waitFor(() => seen.find((s) => s.status === 'reconnecting'), 5000, 'reconnecting')
+    t.equal(info.failures, 0, 'a drop after a successful open is not a failure')
+    t.equal(info.delayMs, backoffDelay(DEFAULT_BACKOFF, 1, 1), 'the first backoff step (1 s at jitter 1)')
+    await sleep(200)
+    t.equal(server.connections.length, 1, 'not at once')
+    clock.advance(info.delayMs!)
+    const second = await server.connection(1)
+    const subscribe = await second.next(isSubscribe)
+    t.equal(subscribe.since, '0000000000000010-00000000', 'resumes from the subscribed head')
+    await waitFor(() => client.status === 'open', 5000, 'open again')
+    t.equal(seen.at(-1)!.failures, 0)
+  })
+}
+
+t.test('close 4001: a fresh token and a reconnect at once, not a failure', async (t) => {
+  let issued = 0
+  const { server, seen, client, closeNth } = await closedAfterSubscribe(t, () => CLOSE.tokenExpired, { getToken: () => `token-${++issued}` })
+  await closeNth(0)
+  const second = await server.connection(1)
+  t.equal(second.token, 'token-2', 'the reconnect uses a token fetched after the close')
+  await waitFor(() => client.status === 'open' && seen.filter((s) => s.status === 'open').length === 2, 5000, 'open again')
+  t.same(seen.filter((s) => s.status === 'reconnecting').map((s) => [s.delayMs, s.failures]), [[0, 0]], 'reconnecting with no delay and no failure')
+})
+
+for (const code of [CLOSE.rateLimited, CLOSE.tooBig]) {
+  t.test(`close ${code} is terminal: a failed attempt; in a row they back off and end in failed`, async (t) => {
+    const { server, clock, seen, client, closeNth } = await closedAfterSubscribe(t, () => code, { maxAttempts: 3 })
+    await closeNth(0)
+    const first = await waitFor(() => seen.find((s) => s.status === 'reconnecting'), 5000, 'reconnecting')
+    t.match(first, { failures: 1, delayMs: 1000 }, 'counted as a failure, with its backoff')
+    clock.advance(1000)
+    await closeNth(1)
+    const second = await waitFor(() => seen.filter((s) => s.status === 'reconnecting')[1], 5000, 'reconnecting again')
+    t.match(second, { failures: 2, delayMs: 2000 }, 'opening again does not clear a terminal close: the wait doubles')
+    clock.advance(2000)
+    await closeNth(2)
+    await waitFor(() => client.status === 'failed', 5000, 'failed')
+    t.same(clock.pending().filter((ms) => ms < 10_000), [], 'nothing more is scheduled')
+    t.equal(server.connections.length, 3)
+    client.retry()
+    await waitFor(() => server.connections.length === 4, 5000, 'retry() starts over')
+    await waitFor(() => client.status === 'open', 5000, 'open')
+    t.equal(seen.at(-1)!.failures, 0, 'and the count with it')
+  })
+}
