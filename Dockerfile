@@ -13,12 +13,17 @@ COPY sql ./sql
 COPY test ./test
 RUN npx tsc --noEmit
 
-FROM node:20-bookworm-slim AS deps
+FROM node:22-trixie-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# Node 22 LTS: the bundled uWebSockets.js build has no binary for it; this one does
+# (glibc >= 2.38, which Debian 13 has). walcast refuses to start on neither
+# (docs/operations.md#runtime), never on uWS's JavaScript fallback.
+RUN npm ci --omit=dev --no-audit --no-fund \
+ && npm install --no-save --omit=dev --no-audit --no-fund @btc-vision/uwebsockets.js@20.57.0 \
+ && npm cache clean --force
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:22-trixie-slim AS runtime
 ENV NODE_ENV=production \
     WALCAST_HOST=0.0.0.0 \
     WALCAST_PORT=8080 \

@@ -1,4 +1,5 @@
 import path from 'node:path'
+import { closestName } from './edit-distance.ts'
 import { ConfigError } from './errors.ts'
 
 /**
@@ -27,6 +28,8 @@ export interface ReplicationConfig {
   readonly takeoverRetryMs: number
   readonly heartbeatMs: number
   readonly slotRecreate: boolean
+  /** Silence after which the replication connection counts as dead; undefined: 2 × the server's wal_sender_timeout. */
+  readonly replicationTimeoutMs: number | undefined
 }
 
 export interface HistoryConfig {
@@ -108,6 +111,14 @@ export interface Config {
   /** true when walcast started its own Postgres: enables the demo data and writer. */
   readonly demo: boolean
   readonly feed: FeedConfig
+  /** WALCAST_* variables that are set but mean nothing (a typo): walcast warns about each at start-up. */
+  readonly unknownVariables: readonly UnknownVariable[]
+}
+
+export interface UnknownVariable {
+  readonly name: string
+  /** The known variable closest to it by edit distance. */
+  readonly suggestion: string
 }
 
 type Env = Record<string, string | undefined>
@@ -133,6 +144,12 @@ export function parseDuration(name: string, text: string): number {
 
 function duration(env: Env, name: string, fallback: string): number {
   return parseDuration(name, read(env, name) ?? fallback)
+}
+
+/** A duration whose default is not known here (undefined when unset). */
+function optionalDuration(env: Env, name: string): number | undefined {
+  const text = read(env, name)
+  return text === undefined ? undefined : parseDuration(name, text)
 }
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
@@ -190,13 +207,16 @@ function databaseUrl(env: Env): string | undefined {
   return value
 }
 
-export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
+export function loadConfig(environment: Env = process.env, cwd: string = process.cwd()): Config {
+  // The names this function reads are the known ones: a new setting needs no second list.
+  const known = new Set<string>()
+  const env = recordingReads(environment, known)
   const url = databaseUrl(env)
   const level = (read(env, 'WALCAST_LOG_LEVEL') ?? 'info').toLowerCase()
   if (!(LEVELS as readonly string[]).includes(level)) {
     throw new ConfigError('WALCAST_LOG_LEVEL', `expected one of ${LEVELS.join(', ')}, got ${JSON.stringify(level)}`)
   }
-  const config: Config = {
+  const config: Omit<Config, 'unknownVariables'> = {
     database: { url, poolSize: integer(env, 'WALCAST_DB_POOL', 8, 2, 100) },
     embedded: {
       dataDir: path.resolve(cwd, read(env, 'WALCAST_DATA_DIR') ?? '.walcast/pgdata'),
@@ -210,6 +230,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       takeoverRetryMs: duration(env, 'WALCAST_TAKEOVER_RETRY', '2s'),
       heartbeatMs: duration(env, 'WALCAST_HEARTBEAT', '30s'),
       slotRecreate: boolean(env, 'WALCAST_SLOT_RECREATE', false),
+      replicationTimeoutMs: optionalDuration(env, 'WALCAST_REPLICATION_TIMEOUT'),
     },
     history: {
       retentionMs: duration(env, 'WALCAST_RETENTION', '7d'),
@@ -247,7 +268,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       dev: boolean(env, 'WALCAST_DEV', false),
     },
   }
-  return deepFreeze(config)
+  return deepFreeze({ ...config, unknownVariables: unknownVariables(environment, known) })
 }
 
 /**
@@ -277,6 +298,26 @@ function authConfig(env: Env, demo: boolean): AuthConfig {
     audience: read(env, 'WALCAST_JWT_AUDIENCE'),
     clockToleranceSec: tolerance === '0' ? 0 : Math.round(parseDuration('WALCAST_JWT_CLOCK_TOLERANCE', tolerance) / 1000),
   }
+}
+
+function recordingReads(env: Env, names: Set<string>): Env {
+  return new Proxy(env, {
+    get(target, name) {
+      if (typeof name === 'string') names.add(name)
+      return target[name as string]
+    },
+  })
+}
+
+/**
+ * Set WALCAST_* names that were never read, each with the closest known name. Any case:
+ * `walcast_slot` is as ignored as `WALCAST_SLOTS`. Names only; values may be secrets.
+ */
+function unknownVariables(env: Env, known: ReadonlySet<string>): UnknownVariable[] {
+  return Object.keys(env)
+    .filter((name) => /^WALCAST_/i.test(name) && !known.has(name))
+    .sort()
+    .map((name) => ({ name, suggestion: closestName(name.toUpperCase(), known)! }))
 }
 
 function deepFreeze<T extends object>(value: T): T {

@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'SHUTTING_DOWN'
   | 'TOKEN_REJECTED'
   | 'AUTH_UNAVAILABLE'
+  | 'RUNTIME_UNSUPPORTED'
 
 export interface WalcastErrorOptions {
   cause?: unknown

@@ -15,6 +15,7 @@ import { ensurePublication } from './replication/publication.ts'
 import { startHeartbeat } from './replication/heartbeat.ts'
 import { seedDemoData } from './demo/seed.ts'
 import { startHttpServer, type HttpServer } from './http/server.ts'
+import { uwsBuild } from './http/uws.ts'
 import type { HttpRoute } from './http/route.ts'
 import { healthRoutes } from './observability/health.ts'
 import { createFeed, type Feed } from './feed/feed.ts'
@@ -30,6 +31,8 @@ import { DEMO_JWT_SECRET } from './config.ts'
 export interface Service {
   readonly config: Config
   readonly database: Database
+  /** The ingest's own connection, for its history writes only (docs/operations.md#connections). */
+  readonly writer: Database
   readonly connectionString: string
   readonly registry: DomainRegistry
   readonly history: HistoryStore
@@ -55,6 +58,8 @@ const HUB_WINDOW = 10_000
  * → replication ingest → pruning and heartbeats. Transports attach to the hub.
  */
 export async function startService(config: Config, log: Logger): Promise<Service> {
+  // First: a runtime with no native uWebSockets.js build refuses before anything starts.
+  log.debug({ uws: uwsBuild(), node: process.version }, 'native uWebSockets.js build selected')
   let embedded: EmbeddedServer | undefined
   let connectionString = config.database.url
   if (connectionString === undefined) {
@@ -62,6 +67,10 @@ export async function startService(config: Config, log: Logger): Promise<Service
     connectionString = embedded.url
   }
   const database = createDatabase({ url: connectionString, poolSize: config.database.poolSize })
+  // Appends and gaps never queue behind replays, authorization and the pruner: in a
+  // reconnect storm a queued append timed out, failed the batch and dropped replication,
+  // which grew the backlog the storm was replaying. The batcher writes one batch at a time.
+  const writer = createDatabase({ url: connectionString, poolSize: 1, applicationName: 'walcast-writer' })
   try {
     await checkReachable(database.pool, redactUrl(connectionString))
     await checkServerSettings(database.db)
@@ -111,7 +120,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       connectionString,
       config: config.replication,
       registry,
-      history,
+      history: createHistoryStore(writer.db),
       hub,
       log: log.child({ module: 'ingest' }),
       onBatch: (stats) => metrics.observeBatch(stats),
@@ -147,6 +156,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
         walMonitor.stop()
         metrics.stop()
         await ingest.stop()
+        await writer.close()
         await pruner.stop()
         await database.close()
         await embedded?.stop()
@@ -154,8 +164,9 @@ export async function startService(config: Config, log: Logger): Promise<Service
       })()
       return stopping
     }
-    return { config, database, connectionString, registry, history, hub, ingest, http, verifier, authorizer, subscriptions, gateway, metrics, feed, stop }
+    return { config, database, writer, connectionString, registry, history, hub, ingest, http, verifier, authorizer, subscriptions, gateway, metrics, feed, stop }
   } catch (err) {
+    await writer.close().catch(() => {})
     await database.close().catch(() => {})
     await embedded?.stop().catch(() => {})
     throw err

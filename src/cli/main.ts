@@ -1,6 +1,6 @@
 import pino from 'pino'
-import { loadConfig } from '../config.ts'
-import { createLogger } from '../log.ts'
+import { loadConfig, type Config } from '../config.ts'
+import { createLogger, type Logger } from '../log.ts'
 import { isWalcastError, sqlState, WalcastError } from '../errors.ts'
 import { parseArgs, usageError } from './args.ts'
 import type { Command } from './command.ts'
@@ -69,15 +69,28 @@ export async function main(argv: string[]): Promise<number> {
       throw usageError(`unknown command ${JSON.stringify(command)}`)
     }
     const config = loadConfig()
-    if (command === 'serve') return await runServe(config, createLogger(config.log))
-    if (command === 'demo') return await runDemo(config, createLogger(config.log))
-    // stdout belongs to the command's output (and --json); logs go to stderr.
-    const log = createLogger(config.log, pino.destination({ dest: 2, sync: true }))
+    // The other commands' stdout belongs to their output (and --json): their logs go to stderr.
+    const log = command === 'serve' || command === 'demo'
+      ? createLogger(config.log)
+      : createLogger(config.log, pino.destination({ dest: 2, sync: true }))
+    warnUnknownVariables(config, log)
+    if (command === 'serve') return await runServe(config, log)
+    if (command === 'demo') return await runDemo(config, log)
     if (command === 'migrate') return await runMigrate(config, log, args.json)
     return await withDatabase(config, log, (database) => run!({ config, log, args, database }))
   } catch (err) {
     reportFailure(err)
     return isWalcastError(err) && err.code === 'USAGE' ? 2 : 1
+  }
+}
+
+/**
+ * A mistyped setting would otherwise be ignored without a word: one line per unknown
+ * name, with the closest known one. Never the value: it may be a secret.
+ */
+function warnUnknownVariables(config: Config, log: Logger): void {
+  for (const { name, suggestion } of config.unknownVariables) {
+    log.warn({ variable: name, suggestion }, `unknown setting ${name} is ignored; did you mean ${suggestion}?`)
   }
 }
 

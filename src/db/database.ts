@@ -27,6 +27,12 @@ export function createDatabase(options: DatabaseOptions): Database {
   })
   // An idle client that loses its server (a restart) must not crash the process.
   pool.on('error', () => {})
+  // Nor a checked-out one: pg-pool detaches its idle listener while a client is lent, and
+  // pg emits 'error' on a client whose socket fails (`Connection terminated unexpectedly`,
+  // `read ECONNRESET` when the server stops with a query in flight) besides failing the
+  // query. An 'error' nobody listens to ends the process; the query's rejection already
+  // reports the failure, and the pool discards the broken client when it comes back.
+  pool.on('connect', (client) => client.on('error', () => {}))
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) })
   let closed = false
   return {

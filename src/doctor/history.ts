@@ -9,12 +9,17 @@ const PRUNE_SLACK_MS = 3_600_000
 export async function checkHistory(ctx: DoctorContext): Promise<CheckResult[]> {
   const exists = (await sql<{ ok: boolean }>`SELECT to_regclass('walcast.events') IS NOT NULL AS ok`.execute(ctx.db)).rows[0]!.ok
   if (!exists) return [fail('history.size', 'the history table walcast.events does not exist', 'walcast migrate')]
+  // Ids are commit LSNs plus the offset of the id epoch in force (src/ingest/id-epoch.ts).
+  const hasEpochs = (await sql<{ ok: boolean }>`SELECT to_regclass('walcast.epochs') IS NOT NULL AS ok`.execute(ctx.db)).rows[0]!.ok
+  const offset = hasEpochs
+    ? (await sql<{ offset: string | null }>`SELECT (SELECT id_offset FROM walcast.epochs ORDER BY id DESC LIMIT 1)::text AS offset`.execute(ctx.db)).rows[0]!.offset ?? '0'
+    : '0'
   const row = (await sql<{ rows: number; bytes: string; oldest: Date | null; last_lsn: string | null; ahead: boolean | null; gaps: number; last_gap: Date | null }>`
     SELECT (SELECT count(*)::int FROM walcast.events) AS rows,
            (pg_total_relation_size('walcast.events') + pg_total_relation_size('walcast.event_topics'))::text AS bytes,
            (SELECT min(committed_at) FROM walcast.events) AS oldest,
            (SELECT max(commit_lsn)::text FROM walcast.events) AS last_lsn,
-           (SELECT max(commit_lsn) > pg_current_wal_lsn() FROM walcast.events) AS ahead,
+           (SELECT max(commit_lsn) > pg_current_wal_lsn() + ${offset}::numeric FROM walcast.events) AS ahead,
            (SELECT count(*)::int FROM walcast.gaps) AS gaps,
            (SELECT max(recorded_at) FROM walcast.gaps) AS last_gap`.execute(ctx.db)).rows[0]!
   const results: CheckResult[] = [pass('history.size', `${row.rows} events, ${formatBytes(Number(row.bytes))} on disk`)]
@@ -36,8 +41,8 @@ export async function checkHistory(ctx: DoctorContext): Promise<CheckResult[]> {
     : pass('history.gaps', `${row.gaps} gap(s) recorded, the last at ${row.last_gap!.toISOString()}: clients resuming from before a gap get reset`))
 
   results.push(row.ahead
-    ? fail('history.position', `the history ends at LSN ${row.last_lsn}, beyond this server's WAL position: the server was replaced or restored, and new event ids would sort before old ones`,
-      'see docs/operations.md#upgrading-postgres: point walcast at the server it streamed from, or start a fresh history')
+    ? warn('history.position', `the history ends at LSN ${row.last_lsn}, beyond this server's WAL position: the server was replaced or restored; walcast serve will shift new ids past the history and record a gap, and every client gets reset`,
+      'if this is the wrong server, point DATABASE_URL at the one walcast streamed from; see docs/operations.md#a-server-behind-the-history')
     : pass('history.position', row.last_lsn === null ? 'no events yet' : `the history ends at LSN ${row.last_lsn}, behind the server's WAL position`))
   return results
 }

@@ -1,4 +1,5 @@
-import uWS from 'uWebSockets.js'
+import type uWS from 'uWebSockets.js'
+import { nativeUws } from '../http/uws.ts'
 import type { TokenVerifier } from '../auth/token-verifier.ts'
 import type { GatewayConfig } from '../config.ts'
 import type { Logger } from '../log.ts'
@@ -55,7 +56,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         maxBackpressure: config.maxBackpressure * 4 + 16 * 1024 * 1024,
         idleTimeout: config.idleTimeoutSec,
         sendPingsAutomatically: true,
-        compression: uWS.DISABLED,
+        compression: nativeUws().DISABLED,
         upgrade: createUpgradeHandler(core, deps.verifier, state),
         open(ws) {
           const conn = ws.getUserData().conn

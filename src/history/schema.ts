@@ -31,6 +31,14 @@ export interface GapsTable {
   recorded_at: ColumnType<Date, Date | string | undefined, never>
 }
 
+export interface EpochsTable {
+  id: Generated<string>
+  from_lsn: string
+  /** numeric: read as text */
+  id_offset: string
+  recorded_at: ColumnType<Date, Date | string | undefined, never>
+}
+
 export interface MigrationsTable {
   name: string
   applied_at: ColumnType<Date, Date | string | undefined, never>
@@ -49,6 +57,7 @@ export interface Schema {
   'walcast.event_topics': EventTopicsTable
   'walcast.horizon': HorizonTable
   'walcast.gaps': GapsTable
+  'walcast.epochs': EpochsTable
   'walcast.migrations': MigrationsTable
   'public.escrow_parties': EscrowPartiesTable
 }

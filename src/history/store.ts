@@ -21,6 +21,14 @@ export interface HistoryStore {
    * reconnect, or one that truncates twice, records its gap once.
    */
   recordGap(afterLsn: bigint, untilLsn: bigint, reason: string): Promise<void>
+  /** What is added to a commit LSN to make an id's LSN part (0 until the server was found behind). */
+  idOffset(): Promise<bigint>
+  /**
+   * The server's WAL is behind the history: from `fromLsn` on, ids are shifted by
+   * `offset`, and the gap between the last stored id and the first shifted one is
+   * recorded (reason `server_behind`). One transaction: both or neither.
+   */
+  startEpoch(fromLsn: bigint, offset: bigint, gap: { afterLsn: bigint; untilLsn: bigint }): Promise<void>
 }
 
 interface PageRow {
@@ -126,6 +134,18 @@ export function createHistoryStore(db: Db): HistoryStore {
         .orderBy('until_lsn', 'desc').limit(1)
         .executeTakeFirst()
       return row === undefined ? undefined : parseLsn(row.until)
+    },
+
+    async idOffset() {
+      const row = await db.selectFrom('walcast.epochs').select('id_offset').orderBy('id', 'desc').limit(1).executeTakeFirst()
+      return row === undefined ? 0n : BigInt(row.id_offset)
+    },
+
+    async startEpoch(fromLsn, offset, gap) {
+      await db.transaction().execute(async (trx) => {
+        await trx.insertInto('walcast.epochs').values({ from_lsn: formatLsn(fromLsn), id_offset: offset.toString() }).execute()
+        await trx.insertInto('walcast.gaps').values({ after_lsn: formatLsn(gap.afterLsn), until_lsn: formatLsn(gap.untilLsn), reason: 'server_behind' }).execute()
+      })
     },
 
     async recordGap(afterLsn, untilLsn, reason) {

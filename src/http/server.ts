@@ -1,4 +1,5 @@
-import uWS from 'uWebSockets.js'
+import type uWS from 'uWebSockets.js'
+import { nativeUws } from './uws.ts'
 import type { Logger } from '../log.ts'
 import { redactUrl } from '../log.ts'
 import { STATUS_TEXT, httpError, type HttpRequest, type HttpResponse, type HttpRoute } from './route.ts'
@@ -22,7 +23,8 @@ export interface HttpServer {
  * JSON 500 and a log line; nothing a client sends can crash the process.
  */
 export async function startHttpServer(options: HttpServerOptions, routes: readonly HttpRoute[], log: Logger, configure?: (app: uWS.TemplatedApp) => void): Promise<HttpServer> {
-  const app = uWS.App()
+  const uws = nativeUws()
+  const app = uws.App()
   configure?.(app)
   for (const route of routes) mountRoute(app, route, log)
   app.any('/*', (res) => {
@@ -34,7 +36,7 @@ export async function startHttpServer(options: HttpServerOptions, routes: readon
       else reject(new Error(`cannot listen on ${options.host}:${options.port}: is the port in use?`))
     })
   })
-  const port = uWS.us_socket_local_port(listenSocket)
+  const port = uws.us_socket_local_port(listenSocket)
   log.info({ host: options.host, port }, 'http listening')
   let closed = false
   return {
@@ -43,7 +45,7 @@ export async function startHttpServer(options: HttpServerOptions, routes: readon
     close() {
       if (closed) return
       closed = true
-      uWS.us_listen_socket_close(listenSocket)
+      uws.us_listen_socket_close(listenSocket)
     },
   }
 }

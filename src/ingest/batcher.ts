@@ -45,6 +45,8 @@ export interface BatcherDeps {
   /** Resolves when publishing may go on (a fence the ingest raised at start-up). */
   readonly ready?: () => Promise<void> | undefined
   readonly maxBatchEvents: number
+  /** Added to commit LSNs to make ids (src/ingest/id-epoch.ts); 0 unless a server was found behind. */
+  readonly idOffset?: bigint
   readonly onBatch?: (stats: BatchStats) => void
   /**
    * A write failed: nothing after it may be acknowledged on this connection, so the
@@ -92,8 +94,11 @@ export class TransactionBatcher implements StreamHandler {
   private closed: Promise<void> | undefined
   private readonly tracked: ReadonlySet<string>
 
+  private readonly offset: bigint
+
   constructor(private readonly deps: BatcherDeps) {
     this.tracked = new Set(deps.registry.tables)
+    this.offset = deps.idOffset ?? 0n
   }
 
   begin(commitLsn: bigint, commitTime: Date): void | Promise<void> {
@@ -107,7 +112,7 @@ export class TransactionBatcher implements StreamHandler {
     if (txn === undefined) throw new Error('row change outside a transaction')
     const open = this.segments[this.segments.length - 1]!.events
     for (const draft of this.deps.registry.map(change)) {
-      open.push(makeEvent({ lsn: txn.lsn, seq: txn.seq++ }, draft, txn.time))
+      open.push(makeEvent({ lsn: txn.lsn + this.offset, seq: txn.seq++ }, draft, txn.time))
       this.queued++
     }
     // A huge transaction is written in chunks; ids stay deterministic (lsn, ordinal).
@@ -147,7 +152,8 @@ export class TransactionBatcher implements StreamHandler {
     if (this.closed) return this.closed
     const truncated = this.txn?.truncated
     if (truncated !== undefined) {
-      this.segments[this.segments.length - 1]!.gap = { afterLsn: commitLsn, untilLsn: endLsn, reason: 'truncate', tables: truncated }
+      // In id space, like the events' ids.
+      this.segments[this.segments.length - 1]!.gap = { afterLsn: commitLsn + this.offset, untilLsn: endLsn + this.offset, reason: 'truncate', tables: truncated }
       this.segments.push(openSegment())
     }
     this.txn = undefined

@@ -10,6 +10,7 @@ import { createReplicationStream, type ReplicationStream } from '../replication/
 import { ensureSlot, getSlot } from '../replication/slot.ts'
 import { createSlotRecordingGap, dropSlot, isKnownSlot, rememberSlot } from '../replication/slot-admin.ts'
 import { TransactionBatcher, type BatchStats } from './batcher.ts'
+import { resolveIdOffset } from './id-epoch.ts'
 import { createPublisher } from './publisher.ts'
 
 export interface IngestDeps {
@@ -39,7 +40,14 @@ export interface Ingest {
   stop(): Promise<void>
 }
 
+const BASE_BACKOFF_MS = 500
 const MAX_BACKOFF_MS = 30_000
+/**
+ * A connection that streamed at least as long as the wait before it (capped at this) was
+ * a recovery: the next outage starts again at the base delay. One that fails sooner keeps
+ * the delay growing, so a server that accepts and drops walcast at once is not hammered.
+ */
+const HEALTHY_STREAMING_CAP_MS = 10_000
 
 /**
  * The replication supervisor: one connection at a time on the slot; reconnects after a
@@ -78,6 +86,7 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
     }
     const startLsn = slot.confirmedFlushLsn ?? 0n
     let startFence: Promise<void> | undefined
+    const idOffset = await resolveIdOffset(db, history, startLsn, log)
     // Read before the walsender is ours: once it is, nobody else appends, so this is the
     // head the hub restarts at (I5). The newest gap tells the hub whether one was
     // recorded while it was not live (a DBA's `walcast slot create`, a recreate).
@@ -91,12 +100,13 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
       log.info({ slot: config.slot, publication: config.publication, lsn: formatLsn(startLsn) }, 'replication streaming')
     }
     const stream = createReplicationStream(
-      { connectionString: deps.connectionString, slot: config.slot, publication: config.publication, statusIntervalMs: config.statusIntervalMs, onStart },
+      { connectionString: deps.connectionString, slot: config.slot, publication: config.publication, statusIntervalMs: config.statusIntervalMs, timeoutMs: config.replicationTimeoutMs, onStart },
       log,
     )
     const batcher = new TransactionBatcher({
       registry: deps.registry,
       history,
+      idOffset,
       publish,
       fence: () => hub.fence(),
       ready: () => startFence,
@@ -170,18 +180,30 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
     return slot
   }
 
+  // When the current streaming period began: how long a connection was healthy.
+  let streamingSince: number | undefined
   function setState(next: IngestState, why: string | undefined): void {
+    if (next === 'streaming' && state !== 'streaming') streamingSince = performance.now()
     state = next
     reason = why
   }
 
+  /** How long the connection that just ended streamed (-1: it never did); asks once. */
+  function takeStreamedMs(): number {
+    const streamed = streamingSince === undefined ? -1 : performance.now() - streamingSince
+    streamingSince = undefined
+    return streamed
+  }
+
   const done = (async () => {
-    let backoff = 500
+    let backoff = BASE_BACKOFF_MS
+    let lastWait = 0
     while (!stopping) {
       try {
         await attempt()
-        backoff = 500
+        backoff = BASE_BACKOFF_MS
       } catch (err) {
+        const streamedMs = takeStreamedMs()
         if (stopping) break
         if (err instanceof StartupError) throw err
         if (sqlState(err) === '55006' || /is active for PID/i.test((err as Error).message)) {
@@ -190,9 +212,11 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
           await sleep(config.takeoverRetryMs)
           continue
         }
+        if (streamedMs >= Math.min(lastWait, HEALTHY_STREAMING_CAP_MS)) backoff = BASE_BACKOFF_MS
         setState('reconnecting', (err as Error).message)
         log.warn({ err, slot: config.slot, retryInMs: backoff, lsn: formatLsn(durableLsn) }, isRetryable(err) ? 'replication interrupted; reconnecting' : 'replication failed; retrying')
         await sleep(backoff)
+        lastWait = backoff
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS)
       }
     }

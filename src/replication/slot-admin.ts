@@ -37,7 +37,8 @@ export async function createSlotRecordingGap(db: Db, history: HistoryStore, name
     throw err
   }
   if (last === undefined || assumeNoWrites) return { slot, gap: undefined }
-  const gap = { afterLsn: last.lsn, untilLsn: slot.confirmedFlushLsn ?? 0n }
+  // In id space: ids are commit LSNs plus the offset of the epoch in force.
+  const gap = { afterLsn: last.lsn, untilLsn: (slot.confirmedFlushLsn ?? 0n) + (await history.idOffset()) }
   await history.recordGap(gap.afterLsn, gap.untilLsn, reason)
   return { slot, gap }
 }

@@ -12,15 +12,25 @@ export interface SlotInfo {
   readonly confirmedFlushLsn: bigint | null
   readonly restartLsn: bigint | null
   readonly walStatus: string | null
+  /** Whether standbys with `sync_replication_slots = on` keep a copy (null before Postgres 17). */
+  readonly failover: boolean | null
+  /** A copy synchronized from the primary (true only on a standby, or on one promoted since). */
+  readonly synced: boolean | null
 }
+
+/** Postgres 17 brought failover slots: a logical slot that standbys keep in sync, so it survives a promotion. */
+export const FAILOVER_SLOTS_SINCE = 170000
 
 export async function getSlot(db: Db, name: string): Promise<SlotInfo | undefined> {
   const result = await sql<{
     slot_name: string; plugin: string | null; database: string | null; active: boolean; active_pid: number | null
     confirmed_flush_lsn: string | null; restart_lsn: string | null; wal_status: string | null
+    failover: boolean | null; synced: boolean | null
   }>`
-    SELECT slot_name, plugin, database, active, active_pid, confirmed_flush_lsn::text, restart_lsn::text, wal_status
-    FROM pg_replication_slots WHERE slot_name = ${name}`.execute(db)
+    SELECT slot_name, plugin, database, active, active_pid, confirmed_flush_lsn::text, restart_lsn::text, wal_status,
+           -- Read through jsonb: before Postgres 17 the columns do not exist.
+           (to_jsonb(s) ->> 'failover')::boolean AS failover, (to_jsonb(s) ->> 'synced')::boolean AS synced
+    FROM pg_replication_slots s WHERE slot_name = ${name}`.execute(db)
   const row = result.rows[0]
   if (row === undefined) return undefined
   return {
@@ -32,11 +42,32 @@ export async function getSlot(db: Db, name: string): Promise<SlotInfo | undefine
     confirmedFlushLsn: row.confirmed_flush_lsn === null ? null : parseLsn(row.confirmed_flush_lsn),
     restartLsn: row.restart_lsn === null ? null : parseLsn(row.restart_lsn),
     walStatus: row.wal_status,
+    failover: row.failover,
+    synced: row.synced,
   }
 }
 
+/** Whether this server can create failover slots: Postgres 17+, and a primary (a standby refuses them). */
+export async function canCreateFailoverSlot(db: Db): Promise<boolean> {
+  const result = await sql<{ version: number; standby: boolean }>`
+    SELECT current_setting('server_version_num')::int AS version, pg_is_in_recovery() AS standby`.execute(db)
+  const { version, standby } = result.rows[0]!
+  return version >= FAILOVER_SLOTS_SINCE && !standby
+}
+
+/**
+ * The one place walcast's slot is created (first start, `walcast slot create`, a
+ * recreate). Where the server supports it the slot is a failover slot: a standby with
+ * `sync_replication_slots = on` keeps a copy, and walcast pointed at it after a promotion
+ * resumes where it was instead of recording a gap (docs/operations.md#failover).
+ */
 export async function createSlot(db: Db, name: string): Promise<SlotInfo> {
-  await sql`SELECT pg_create_logical_replication_slot(${name}, 'pgoutput')`.execute(db)
+  // pg_create_logical_replication_slot(slot_name, plugin, temporary, twophase, failover)
+  if (await canCreateFailoverSlot(db)) {
+    await sql`SELECT pg_create_logical_replication_slot(${name}, 'pgoutput', false, false, true)`.execute(db)
+  } else {
+    await sql`SELECT pg_create_logical_replication_slot(${name}, 'pgoutput')`.execute(db)
+  }
   return (await getSlot(db, name))!
 }
 

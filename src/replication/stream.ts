@@ -1,8 +1,11 @@
+import net from 'node:net'
 import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication'
 import type { Pgoutput } from 'pg-logical-replication'
 import type { RowChange } from '../domain/types.ts'
+import { WalcastError } from '../errors.ts'
 import { formatLsn, parseLsn } from '../event-id.ts'
 import type { Logger } from '../log.ts'
+import { defaultReplicationTimeout, watchSilence } from './liveness.ts'
 
 /** What the replication stage hands on: whole transactions, in commit order. */
 export interface StreamHandler {
@@ -22,6 +25,12 @@ export interface StreamOptions {
   slot: string
   publication: string
   statusIntervalMs: number
+  /**
+   * Nothing from the server for this long (no data, no keepalive, although one was asked
+   * for halfway): the connection is half-open and run() fails. Undefined: twice the
+   * server's wal_sender_timeout, read before each connection (liveness.ts).
+   */
+  timeoutMs?: number
   /** Called once the server has started streaming: the walsender now holds the slot. */
   onStart?: () => void
 }
@@ -45,9 +54,20 @@ export interface ReplicationStream {
 const ACK_COALESCE_MS = 50
 
 export function createReplicationStream(options: StreamOptions, log: Logger): ReplicationStream {
+  // The connection's socket is walcast's own: every byte the server sends counts as a sign
+  // of life (encrypted ones too), and a half-open connection is ended by destroying it.
+  let socket: net.Socket | undefined
+  let heard = (): void => {}
+  const createSocket = (): net.Socket => {
+    socket = new net.Socket()
+    socket.on('data', () => heard())
+    // pg reports socket errors through the client (and from there to 'error' below).
+    socket.on('error', () => {})
+    return socket
+  }
   // Automatic acknowledgement acks what was *received*; walcast acks only what is durable.
   const service = new LogicalReplicationService(
-    { connectionString: options.connectionString, application_name: `walcast:${options.slot}` },
+    { connectionString: options.connectionString, application_name: `walcast:${options.slot}`, stream: createSocket },
     { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: true } },
   )
   const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [options.publication], messages: true })
@@ -57,21 +77,33 @@ export function createReplicationStream(options: StreamOptions, log: Logger): Re
   let stopped = false
   // pg's Client.connect() never settles when end() lands while it is still connecting
   // (its 'end' handler skips the callback once ending), and the library's subscribe()
-  // waits on it. run() therefore also ends when stop() has closed the connection.
-  let markStopped!: () => void
-  const stoppedSignal = new Promise<void>((resolve) => { markStopped = resolve })
+  // waits on it. run() therefore also ends once stop() or the silence watch has closed
+  // the connection.
+  let markClosed!: () => void
+  const closedSignal = new Promise<void>((resolve) => { markClosed = resolve })
+  // stop() also ends reading the server's wal_sender_timeout (the default timeout).
+  const closing = new AbortController()
+
+  // From creation on, for good: the service re-emits its pg client's errors here, and an
+  // 'error' with no listener (EventEmitter2 throws like Node's) would end the process.
+  service.on('error', (err: Error) => {
+    failure ??= err
+    log.debug({ err }, 'replication connection error')
+    void service.stop().catch(() => {})
+  })
 
   let reported = 0n
   let reportedAt = 0
   let coalesceTimer: NodeJS.Timeout | undefined
 
-  async function sendStatus(): Promise<void> {
+  /** `ping`: the server answers at once with a keepalive (the silence watch asks so). */
+  async function sendStatus(ping = false): Promise<void> {
     if (coalesceTimer !== undefined) clearTimeout(coalesceTimer)
     coalesceTimer = undefined
     reported = durable
     reportedAt = performance.now()
     // The library reports lsn + 1; the server expects the position itself.
-    if (durable > 0n) await service.acknowledge(formatLsn(durable - 1n))
+    if (durable > 0n || ping) await service.acknowledge(formatLsn(durable > 0n ? durable - 1n : 0n), ping)
   }
 
   /**
@@ -94,11 +126,12 @@ export function createReplicationStream(options: StreamOptions, log: Logger): Re
   return {
     async run(startLsn, handler) {
       durable = startLsn
-      service.on('error', (err: Error) => {
-        failure ??= err
-        log.debug({ err }, 'replication connection error')
-        void service.stop().catch(() => {})
+      // A failure once stop() aborted the read is the abort.
+      const timeoutMs = options.timeoutMs ?? await defaultReplicationTimeout(options.connectionString, closing.signal).catch((err: unknown) => {
+        if (stopped) return undefined
+        throw err
       })
+      if (stopped || timeoutMs === undefined) return
       service.on('heartbeat', (lsn: string, _ts: number, shouldRespond: boolean) => {
         // A keepalive carries the position the walsender has decoded up to. When every
         // message before it has been handled and is durable, that position is safe to
@@ -122,12 +155,27 @@ export function createReplicationStream(options: StreamOptions, log: Logger): Re
         options.onStart?.()
       })
       if (stopped) return
+      const silence = watchSilence({
+        timeoutMs,
+        busy: () => libraryBusy(service),
+        ping: () => void sendStatus(true).catch(() => {}),
+        expire() {
+          failure ??= new WalcastError('REPLICATION_FAILED', `nothing from the server for ${timeoutMs} ms (WALCAST_REPLICATION_TIMEOUT): the replication connection is half-open; dropping it`)
+          // Not a graceful end(): that waits for a FIN the peer will never send.
+          socket?.destroy()
+          void service.stop().catch(() => {}).finally(markClosed)
+        },
+      })
+      heard = () => silence.heard()
       const subscribed = service.subscribe(plugin, options.slot, formatLsn(startLsn))
       // A failure after stop() is the closing connection; 'error' already recorded others.
       subscribed.catch(() => {})
       try {
-        await Promise.race([subscribed, stoppedSignal])
+        await Promise.race([subscribed, closedSignal])
+      } catch (err) {
+        failure ??= err as Error
       } finally {
+        silence.stop()
         if (statusTimer !== undefined) clearInterval(statusTimer)
       }
       if (failure !== undefined) throw failure
@@ -139,6 +187,7 @@ export function createReplicationStream(options: StreamOptions, log: Logger): Re
     },
     async stop() {
       stopped = true
+      closing.abort()
       if (statusTimer !== undefined) clearInterval(statusTimer)
       // Everything acknowledged so far reaches the server before the connection closes.
       if (durable > reported) await sendStatus().catch(() => {})
@@ -146,7 +195,7 @@ export function createReplicationStream(options: StreamOptions, log: Logger): Re
       try {
         await service.stop()
       } finally {
-        markStopped()
+        markClosed()
       }
     },
   }
@@ -160,6 +209,15 @@ export function createReplicationStream(options: StreamOptions, log: Logger): Re
 function libraryIdle(service: LogicalReplicationService): boolean {
   const internals = service as unknown as { _messageQueue?: unknown[]; _processing?: boolean }
   return Array.isArray(internals._messageQueue) && internals._messageQueue.length === 0 && internals._processing === false
+}
+
+/**
+ * True while the library works through its queue with the socket paused (flow control):
+ * the server cannot be heard then. If a future version renames the flag this answers
+ * false, and a write longer than the replication timeout would drop the connection.
+ */
+function libraryBusy(service: LogicalReplicationService): boolean {
+  return (service as unknown as { _processing?: boolean })._processing === true
 }
 
 function dispatch(msg: Pgoutput.Message, handler: StreamHandler): void | Promise<void> {

@@ -62,10 +62,10 @@ t.test('migrate reports what it applied', async (t) => {
   const tdb = await createTestDatabase(t)
   const json = await runCli(['migrate', '--json'], cliEnv(tdb))
   t.equal(json.code, 0, json.stderr)
-  t.same(JSON.parse(json.stdout), { applied: [], skipped: ['001_walcast_schema.sql', '002_escrow_domain.sql', '003_walcast_slots.sql'] })
+  t.same(JSON.parse(json.stdout), { applied: [], skipped: ['001_walcast_schema.sql', '002_escrow_domain.sql', '003_walcast_slots.sql', '004_walcast_epochs.sql'] })
   const fresh = await createTestDatabase(t, { prepared: false })
   const human = await runCli(['migrate'], cliEnv(fresh))
-  t.equal(human.stdout, 'applied 001_walcast_schema.sql, 002_escrow_domain.sql, 003_walcast_slots.sql\n')
+  t.equal(human.stdout, 'applied 001_walcast_schema.sql, 002_escrow_domain.sql, 003_walcast_slots.sql, 004_walcast_epochs.sql\n')
 })
 
 t.test('failures are one line and a hint, with a non-zero exit', async (t) => {
