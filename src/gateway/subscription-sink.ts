@@ -1,4 +1,4 @@
-import { eventFrameJson, type StoredEvent } from '../history/event.ts'
+import { eventFrameJson } from '../history/event.ts'
 import { CLOSE } from '../protocol/close-codes.ts'
 import { resetFrame } from '../protocol/server-frames.ts'
 import type { SubscriberSink } from '../subscription/core.ts'
@@ -12,15 +12,14 @@ import type { GatewayCore } from './core.ts'
  */
 export function subscriptionSink(core: GatewayCore, conn: Connection, sub: Subscription): SubscriberSink {
   const { stats, config } = core
-  const frames = (events: readonly StoredEvent[]): string[] => events.map((event) => eventFrameJson(event, sub.topic))
   return {
     send(events, stopAbove) {
       const ws = conn.ws
       if (ws === undefined || conn.closed || events.length === 0) return 0
       let sent = 0
       ws.cork(() => {
-        for (const frame of frames(events)) {
-          if (!core.write(conn, frame)) return
+        for (const event of events) {
+          if (!core.write(conn, eventFrameJson(event, sub.topic))) return
           sent++
           if (ws.getBufferedAmount() > stopAbove) return
         }
@@ -32,7 +31,7 @@ export function subscriptionSink(core: GatewayCore, conn: Connection, sub: Subsc
       const ws = conn.ws
       if (ws === undefined || conn.closed) return false
       let bytes = ws.getBufferedAmount()
-      for (const frame of frames(events)) bytes += Buffer.byteLength(frame)
+      for (const event of events) bytes += Buffer.byteLength(eventFrameJson(event, sub.topic))
       return bytes <= config.maxBackpressure
     },
     drained: () => core.drained(conn),
