@@ -2,6 +2,7 @@ import pino from 'pino'
 import { loadConfig, type Config } from '../config.ts'
 import { createLogger, type Logger } from '../log.ts'
 import { isWalcastError, sqlState, WalcastError } from '../errors.ts'
+import { embeddedUrl } from '../db/embedded.ts'
 import { parseArgs, usageError } from './args.ts'
 import type { Command } from './command.ts'
 import { withDatabase } from './connect.ts'
@@ -46,6 +47,23 @@ The database is DATABASE_URL, or the embedded Postgres under WALCAST_DATA_DIR.
 Configuration comes from environment variables: see docs/operations.md.
 Exit codes: 0 success, 1 failure (one line and a hint on stderr), 2 usage error.`
 
+/**
+ * The help's footer: where the embedded Postgres listens, so a DBA can point psql or
+ * DATABASE_URL at it. Its password is the published embedded default (a local dev
+ * database on 127.0.0.1), so the URL is printed whole. The port is the configured one,
+ * or the default when the environment does not load: help must work with a bad config.
+ */
+function embeddedFooter(): string {
+  let port: number
+  try {
+    port = loadConfig().embedded.port
+  } catch {
+    port = loadConfig({}).embedded.port
+  }
+  return `Without DATABASE_URL, the embedded Postgres listens on 127.0.0.1 (WALCAST_EMBEDDED_PORT)
+while walcast serve runs: psql ${embeddedUrl(port)}`
+}
+
 const COMMANDS: Record<string, Command> = {
   'doctor': runDoctorCommand,
   'slot status': runSlotStatus,
@@ -61,12 +79,12 @@ export async function main(argv: string[]): Promise<number> {
     const args = parseArgs(argv)
     const command = args.words.join(' ') || 'serve'
     if (command === 'help' || args.help) {
-      process.stdout.write(`${HELP}\n`)
+      process.stdout.write(`${HELP}\n\n${embeddedFooter()}\n`)
       return 0
     }
     const run = COMMANDS[command]
     if (run === undefined && command !== 'serve' && command !== 'migrate' && command !== 'demo') {
-      throw usageError(`unknown command ${JSON.stringify(command)}`)
+      throw unknownCommand(args.words)
     }
     const config = loadConfig()
     // The other commands' stdout belongs to their output (and --json): their logs go to stderr.
@@ -82,6 +100,17 @@ export async function main(argv: string[]): Promise<number> {
     reportFailure(err)
     return isWalcastError(err) && err.code === 'USAGE' ? 2 : 1
   }
+}
+
+/** `walcast slot` alone (or with a mistyped subcommand) lists the subcommands it has. */
+function unknownCommand(words: readonly string[]): WalcastError {
+  const [group = '', sub] = words
+  const subcommands = Object.keys(COMMANDS).filter((c) => c.startsWith(`${group} `)).map((c) => c.slice(group.length + 1))
+  if (subcommands.length === 0) return usageError(`unknown command ${JSON.stringify(words.join(' '))}`)
+  const list = subcommands.join(', ')
+  return sub === undefined
+    ? usageError(`walcast ${group} needs a subcommand: ${list}`)
+    : usageError(`unknown command ${JSON.stringify(words.join(' '))}; walcast ${group} has: ${list}`)
 }
 
 /**

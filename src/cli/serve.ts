@@ -6,7 +6,15 @@ import { reportFailure } from './main.ts'
 /** Runs until SIGTERM/SIGINT, then shuts down gracefully and exits 0. */
 export async function runServe(config: Config, log: Logger): Promise<number> {
   const service = await startService(config, log)
-  log.info({ slot: config.replication.slot, publication: config.replication.publication, embedded: config.database.url === undefined }, 'walcast running')
+  const embedded = config.database.url === undefined
+  log.info({ slot: config.replication.slot, publication: config.replication.publication, embedded }, 'walcast running')
+  if (embedded) {
+    // Printed whole, password included, on purpose: the embedded server is a local dev
+    // database on 127.0.0.1 whose password is the published default (src/db/embedded.ts),
+    // and this line is how a DBA points psql or DATABASE_URL at it. A DATABASE_URL of
+    // one's own is never logged this way (its password is a secret: see redactUrl).
+    log.info({ connectionString: service.connectionString }, `embedded postgres: psql ${service.connectionString}`)
+  }
   return new Promise<number>((resolve) => {
     let signalled = false
     const shutdown = (signal: string): void => {

@@ -20,6 +20,8 @@ function file(name: string, type: string): Promise<HttpResponse> {
 export function dashboardRoutes(): HttpRoute[] {
   return [
     { method: 'get', path: '/', handle: () => file('index.html', 'text/html; charset=utf-8') },
+    // Where browsers look when a page names no icon; the page names this one (an SVG).
+    { method: 'get', path: '/favicon.ico', handle: () => file('favicon.svg', 'image/svg+xml') },
     {
       method: 'get',
       path: '/dashboard/:file',

@@ -40,6 +40,9 @@ export async function startEmbeddedPostgres(
       '-c', 'wal_level=logical',
       '-c', 'max_replication_slots=32',
       '-c', 'max_wal_senders=32',
+      // Bounded, as doctor asks of any server: a walcast stopped for long loses its slot
+      // (and records the gap) instead of filling the disk. 4x the default WAL warning.
+      '-c', 'max_slot_wal_keep_size=4GB',
       '-c', 'listen_addresses=127.0.0.1',
       ...extraFlags,
     ],

@@ -1,6 +1,6 @@
 import type uWS from 'uWebSockets.js'
 import type { StoredEvent } from '../history/event.ts'
-import { STATUS_TEXT, httpError } from '../http/route.ts'
+import { STATUS_TEXT, httpError, type HttpResponse } from '../http/route.ts'
 import { writeResponse } from '../http/server.ts'
 import type { Logger } from '../log.ts'
 import type { Subscriber, SubscriberSink, SubscriptionCore } from '../subscription/core.ts'
@@ -55,13 +55,18 @@ export function createSseStreams(options: SseOptions): SseStreams {
       const authorization = req.getHeader('authorization')
       const lastEventIdHeader = req.getHeader('last-event-id')
       open(res, query, authorization, lastEventIdHeader, () => aborted, (h) => abortHandlers.push(h)).catch((err: unknown) => {
-        const known = err instanceof FeedRequestError
-        if (!known) options.log.error({ err }, 'sse stream failed to open')
-        if (!aborted) {
-          res.cork(() => writeResponse(res, known ? httpError(err.status, err.code, err.message) : httpError(500, 'internal', 'internal error')))
-        }
+        const refusal = openRefusal(err)
+        if (!aborted) res.cork(() => writeResponse(res, refusal))
       })
     })
+  }
+
+  function openRefusal(err: unknown): HttpResponse {
+    if (err instanceof FeedRequestError) return httpError(err.status, err.code, err.message)
+    // The access check reached a database that stopping is closing: no error of ours.
+    if (options.closing()) return httpError(503, 'shutting_down', 'server is shutting down; reconnect to another instance')
+    options.log.error({ err }, 'sse stream failed to open')
+    return httpError(500, 'internal', 'internal error')
   }
 
   async function open(res: uWS.HttpResponse, query: string, authorization: string, lastEventIdHeader: string, isAborted: () => boolean, onAbort: (h: () => void) => void): Promise<void> {

@@ -20,13 +20,17 @@ export interface HttpServer {
 
 /**
  * Creates the uWS app, mounts the plain routes, and listens. A route that throws gets a
- * JSON 500 and a log line; nothing a client sends can crash the process.
+ * JSON 500 and a log line; nothing a client sends can crash the process. Once closing,
+ * a request on a connection still open gets 503 `shutting_down`, and so does one whose
+ * handler fails meanwhile (the database is going away): that is no error to log.
  */
 export async function startHttpServer(options: HttpServerOptions, routes: readonly HttpRoute[], log: Logger, configure?: (app: uWS.TemplatedApp) => void): Promise<HttpServer> {
   const uws = nativeUws()
   const app = uws.App()
   configure?.(app)
-  for (const route of routes) mountRoute(app, route, log)
+  let closed = false
+  const isClosed = (): boolean => closed
+  for (const route of routes) mountRoute(app, route, log, isClosed)
   app.any('/*', (res) => {
     res.cork(() => writeResponse(res, httpError(404, 'not_found', 'no such endpoint')))
   })
@@ -38,7 +42,6 @@ export async function startHttpServer(options: HttpServerOptions, routes: readon
   })
   const port = uws.us_socket_local_port(listenSocket)
   log.info({ host: options.host, port }, 'http listening')
-  let closed = false
   return {
     app,
     port,
@@ -50,7 +53,9 @@ export async function startHttpServer(options: HttpServerOptions, routes: readon
   }
 }
 
-function mountRoute(app: uWS.TemplatedApp, route: HttpRoute, log: Logger): void {
+const SHUTTING_DOWN = (): HttpResponse => httpError(503, 'shutting_down', 'server is shutting down; retry on another instance')
+
+function mountRoute(app: uWS.TemplatedApp, route: HttpRoute, log: Logger, closing: () => boolean): void {
   app[route.method](route.path, (res, req) => {
     let aborted = false
     res.onAborted(() => { aborted = true })
@@ -64,8 +69,9 @@ function mountRoute(app: uWS.TemplatedApp, route: HttpRoute, log: Logger): void 
       header: (name) => headers.get(name.toLowerCase()) ?? '',
     }
     Promise.resolve()
-      .then(() => route.handle(request))
+      .then(() => (closing() ? SHUTTING_DOWN() : route.handle(request)))
       .catch((err: unknown) => {
+        if (closing()) return SHUTTING_DOWN()
         log.error({ err, path: redactUrl(request.path) }, 'http handler failed')
         return httpError(500, 'internal', 'internal error')
       })

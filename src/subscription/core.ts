@@ -155,7 +155,8 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
       }
     } catch (err) {
       if (over(sub)) return
-      log.error({ err }, 'subscription failed while it was set up')
+      // Stopping closes the database under a replay: the client reconnects elsewhere.
+      if (!closed) log.error({ err }, 'subscription failed while it was set up')
       sub.sink.failed(err)
     }
   }
@@ -274,7 +275,7 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
       }
     } catch (err) {
       // Unproven access is no access: the client reconnects and is asked again.
-      log.error({ err }, 'access re-check failed; closing the subscription')
+      if (!closed) log.error({ err }, 'access re-check failed; closing the subscription')
       if (sub.state !== 'ended') sub.sink.failed(err)
     }
   }

@@ -11,7 +11,9 @@ t.test('publication show and sync bring the publication to exactly the tracked t
 
   const complete = await runCli(['publication', 'show', '--json'], env)
   t.equal(complete.code, 0, complete.stderr)
-  t.match(JSON.parse(complete.stdout), { publication: 'walcast', exists: true, tables: tracked, missing: [], extra: [] })
+  t.match(JSON.parse(complete.stdout), { publication: 'walcast', exists: true, tables: tracked, missing: [], extra: [], inSync: true })
+  const completeHuman = await runCli(['publication', 'show'], env)
+  t.match(completeHuman.stdout, /^in sync: it publishes exactly the tracked tables$/m, 'a publication in step says so')
 
   await tdb.query('CREATE TABLE public.audit_log (id bigserial PRIMARY KEY)')
   await tdb.query('ALTER PUBLICATION walcast DROP TABLE public.notifications')
@@ -20,6 +22,9 @@ t.test('publication show and sync bring the publication to exactly the tracked t
   t.equal(drifted.code, 0)
   t.match(drifted.stdout, /^ {2}public\.audit_log {2}\(not tracked: walcast ignores it\)$/m)
   t.match(drifted.stdout, /^ {2}public\.notifications {2}\(MISSING: tracked but not published; walcast publication sync adds it\)$/m)
+  t.match(drifted.stdout, /^NOT in sync: 1 missing, 1 not tracked; walcast publication sync fixes it$/m)
+  const driftedJson = await runCli(['publication', 'show', '--json'], env)
+  t.match(JSON.parse(driftedJson.stdout), { missing: ['public.notifications'], extra: ['public.audit_log'], inSync: false })
 
   const synced = await runCli(['publication', 'sync'], env)
   t.equal(synced.code, 0, synced.stderr)
@@ -85,7 +90,7 @@ t.test('failures are one line and a hint, with a non-zero exit', async (t) => {
 
   const usage = await runCli(['slot', 'remove'], {})
   t.equal(usage.code, 2)
-  t.equal(usage.stderr, 'walcast: USAGE: unknown command "slot remove"\nhint: run walcast --help\n')
+  t.equal(usage.stderr, 'walcast: USAGE: unknown command "slot remove"; walcast slot has: status, create, drop\nhint: run walcast --help\n')
   const flag = await runCli(['slot', 'drop', '--yes'], {})
   t.equal(flag.code, 2)
   t.match(flag.stderr, /^walcast: USAGE: unknown option --yes\n/)

@@ -28,6 +28,9 @@ t.test('walcast serve on the embedded default: demo data, /readyz, CLI alongside
   }, 90_000, 'serve to be ready')
   t.same(ready, { status: 'ready' })
   t.match(logs, /seeded demo data/)
+  // The whole URL, password included: the embedded default is a local dev database.
+  t.match(logs, new RegExp(`"msg":"embedded postgres: psql postgres://postgres:walcast@127\\.0\\.0\\.1:${env.WALCAST_EMBEDDED_PORT}/postgres"`),
+    'start-up says how to reach the embedded Postgres')
 
   // The CLI finds the running embedded server instead of starting a second one.
   const status = await runCli(['slot', 'status', '--json'], env)

@@ -37,6 +37,8 @@ t.test('the dashboard in a real browser: sign in, live event, reconnecting…, m
   const page = context.pages()[0] ?? await context.newPage()
   const problems: string[] = []
   page.on('pageerror', (err) => problems.push(err.message))
+  // A 404 is a console error too (the favicon was one).
+  page.on('response', (response) => { if (response.status() === 404) problems.push(`404 ${response.url()}`) })
   await fs.mkdir(ARTIFACTS, { recursive: true })
 
   // Three attempts instead of ten, so "offline" with Retry comes within seconds.
@@ -81,5 +83,5 @@ t.test('the dashboard in a real browser: sign in, live event, reconnecting…, m
   const ids = await feed.locator('li').evaluateAll((items) => items.map((li) => (li as HTMLElement).dataset.id))
   t.equal(new Set(ids).size, ids.length, 'no event shown twice')
   await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard.png'), fullPage: true })
-  t.same(problems, [], 'no script error on the page')
+  t.same(problems, [], 'no script error and no 404 on the page')
 })
