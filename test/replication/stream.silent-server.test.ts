@@ -55,3 +55,23 @@ t.test('stop() while the replication connection is still connecting ends run() (
   clearTimeout(timer)
   t.equal(outcome, 'ended', 'run() returned once stop() had closed the connection')
 })
+
+// pg's Client.connect() never settles when end() lands mid-connect. A server that accepts
+// and never answers holds the connection in exactly that state, every time (CI saw the race
+// once against a real Postgres: a stop 5 ms after start-up never returned). Without an
+// explicit timeout the stream first reads wal_sender_timeout on a connection of its own:
+// stop() lands there.
+t.test('stop() while the first connection is still connecting ends run() (the default timeout: SHOW first)', async (t) => {
+  const { url } = await silentServer(t)
+  const stream = createReplicationStream({ connectionString: url, slot: 'walcast', publication: 'walcast', statusIntervalMs: 1000 }, silentLogger())
+  const running = stream.run(0n, handler).then(() => 'ended', (err: Error) => `failed: ${err.message}`)
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  await stream.stop()
+  let timer: NodeJS.Timeout | undefined
+  const outcome = await Promise.race([
+    running,
+    new Promise<string>((resolve) => { timer = setTimeout(() => resolve('still running 5 s after stop()'), 5_000) }),
+  ])
+  clearTimeout(timer)
+  t.equal(outcome, 'ended', 'run() returned once stop() had closed the connection')
+})
