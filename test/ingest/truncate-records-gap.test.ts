@@ -9,6 +9,7 @@ import { startTestService, waitForHistory } from '../helpers/service.ts'
 import { signToken } from '../helpers/tokens.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { connectWs, type ServerFrame } from '../helpers/ws-client.ts'
+import { seedEscrow } from '../helpers/escrow-fixture.ts'
 
 // A TRUNCATE removes rows with no row change per row: a client holding them would silently
 // diverge. walcast records a gap at the truncating transaction's commit, after every event
@@ -185,9 +186,7 @@ const label = (f: ServerFrame): string => (f.op === 'event' ? `${f.topic} ${f.ty
 t.test('I4, I6: a WebSocket client reset by a TRUNCATE resumes from the reset\'s head with no second reset, nothing doubled, and gets the later events', async (t) => {
   const tdb = await createTestDatabase(t)
   const { service, url } = await startFeedService(t, tdb)
-  await tdb.query(`INSERT INTO users (id, display_name) VALUES (1, 'Ada')`)
-  await tdb.query(`INSERT INTO escrows (id, title, amount, currency) VALUES (1, 'A', 1, 'EUR')`)
-  await tdb.query(`INSERT INTO escrow_parties (escrow_id, user_id, role, accepted_at) VALUES (1, 1, 'buyer', now())`)
+  await seedEscrow(tdb, [[1, 'Ada', 'buyer']])
   const newest = (await waitForHistory(tdb, 2)).at(-1)!.id
   await waitFor(() => (service.hub.lastId() ?? '') >= newest, 10_000, 'the events published')
   const token = await signToken('1')

@@ -27,6 +27,18 @@ async function silentServer(t: Test): Promise<{ url: string; sockets: Socket[] }
   return { url: `postgres://walcast@127.0.0.1:${(server.address() as AddressInfo).port}/walcast`, sockets }
 }
 
+/** stop(), then what run() did within 5 s of it. */
+async function stopThenOutcome(stream: { stop(): Promise<void> }, running: Promise<string>): Promise<string> {
+  await stream.stop()
+  let timer: NodeJS.Timeout | undefined
+  const outcome = await Promise.race([
+    running,
+    new Promise<string>((resolve) => { timer = setTimeout(() => resolve('still running 5 s after stop()'), 5_000) }),
+  ])
+  clearTimeout(timer)
+  return outcome
+}
+
 const options = (url: string, timeoutMs: number) => ({ connectionString: url, slot: 'walcast', publication: 'walcast', statusIntervalMs: 1000, timeoutMs })
 
 t.test('a replication connection that never gets an answer fails after the replication timeout', async (t) => {
@@ -46,14 +58,7 @@ t.test('stop() while the replication connection is still connecting ends run() (
   const stream = createReplicationStream(options(url, 60_000), silentLogger())
   const running = stream.run(0n, handler).then(() => 'ended', (err: Error) => `failed: ${err.message}`)
   await new Promise((resolve) => setTimeout(resolve, 50))
-  await stream.stop()
-  let timer: NodeJS.Timeout | undefined
-  const outcome = await Promise.race([
-    running,
-    new Promise<string>((resolve) => { timer = setTimeout(() => resolve('still running 5 s after stop()'), 5_000) }),
-  ])
-  clearTimeout(timer)
-  t.equal(outcome, 'ended', 'run() returned once stop() had closed the connection')
+  t.equal(await stopThenOutcome(stream, running), 'ended', 'run() returned once stop() had closed the connection')
 })
 
 // pg's Client.connect() never settles when end() lands mid-connect. A server that accepts
@@ -66,12 +71,5 @@ t.test('stop() while the first connection is still connecting ends run() (the de
   const stream = createReplicationStream({ connectionString: url, slot: 'walcast', publication: 'walcast', statusIntervalMs: 1000 }, silentLogger())
   const running = stream.run(0n, handler).then(() => 'ended', (err: Error) => `failed: ${err.message}`)
   await new Promise((resolve) => setTimeout(resolve, 50))
-  await stream.stop()
-  let timer: NodeJS.Timeout | undefined
-  const outcome = await Promise.race([
-    running,
-    new Promise<string>((resolve) => { timer = setTimeout(() => resolve('still running 5 s after stop()'), 5_000) }),
-  ])
-  clearTimeout(timer)
-  t.equal(outcome, 'ended', 'run() returned once stop() had closed the connection')
+  t.equal(await stopThenOutcome(stream, running), 'ended', 'run() returned once stop() had closed the connection')
 })

@@ -8,6 +8,7 @@ import { createHub } from '../../src/hub/hub.ts'
 import { createSubscriptionCore, type SubscriberSink } from '../../src/subscription/core.ts'
 import { createTestDatabase } from '../helpers/db.ts'
 import { silentLogger } from '../helpers/log.ts'
+import { seedEscrow, waitPublished } from '../helpers/escrow-fixture.ts'
 
 // Deterministic: the core with a real history and the real authorizer on Postgres, its
 // access check held on a gate after the database said yes. A party_left published while
@@ -38,9 +39,7 @@ function recordingSink(calls: string[]): SubscriberSink {
 
 t.test('I7: a party_left published while a subscription is being authorized revokes it; nothing of the topic after it is delivered', async (t) => {
   const tdb = await createTestDatabase(t)
-  await tdb.query(`INSERT INTO users (id, display_name) VALUES (1, 'Ada')`)
-  await tdb.query(`INSERT INTO escrows (id, title, amount, currency) VALUES (1, 'A', 1, 'EUR')`)
-  await tdb.query(`INSERT INTO escrow_parties (escrow_id, user_id, role, accepted_at) VALUES (1, 1, 'buyer', now())`)
+  await seedEscrow(tdb, [[1, 'Ada', 'buyer']])
 
   const hub = createHub({ windowSize: 100 })
   const history = createHistoryStore(tdb.database.db)

@@ -5,6 +5,7 @@ import { waitForHistory } from '../helpers/service.ts'
 import { adminToken, signToken } from '../helpers/tokens.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { connectWs, type ServerFrame } from '../helpers/ws-client.ts'
+import { seedEscrow, waitPublished } from '../helpers/escrow-fixture.ts'
 
 // A TRUNCATE removes rows without a row change each: a client holding them cannot be told
 // what went. The ingest records a gap (test/ingest/truncate-records-gap.test.ts); here the
@@ -41,11 +42,9 @@ function poller(t: Test, url: string, token: string): (query: string) => Promise
 t.test('I6: a TRUNCATE of a tracked table resets live WebSocket and SSE subscribers (stream_gap, with the head); they stay live; polling from before it resets', async (t) => {
   const tdb = await createTestDatabase(t)
   const { service, url } = await startFeedService(t, tdb)
-  await tdb.query(`INSERT INTO users (id, display_name) VALUES (1, 'Ada')`)
-  await tdb.query(`INSERT INTO escrows (id, title, amount, currency) VALUES (1, 'A', 1, 'EUR')`)
-  await tdb.query(`INSERT INTO escrow_parties (escrow_id, user_id, role, accepted_at) VALUES (1, 1, 'buyer', now())`)
+  await seedEscrow(tdb, [[1, 'Ada', 'buyer']])
   await tdb.query(`INSERT INTO notifications (user_id, kind, title) VALUES (1, 'k', 'before')`)
-  const before = await published(service, tdb, 3)
+  const before = await waitPublished(service, tdb, 3)
   const token = await signToken('1')
   const poll = poller(t, url, token)
 
@@ -85,10 +84,8 @@ t.test('I6: a TRUNCATE of a tracked table resets live WebSocket and SSE subscrib
 t.test('I6: the head a gap reset carries is a position the client can go on from, without another reset', async (t) => {
   const tdb = await createTestDatabase(t)
   const { service, url } = await startFeedService(t, tdb)
-  await tdb.query(`INSERT INTO users (id, display_name) VALUES (1, 'Ada')`)
-  await tdb.query(`INSERT INTO escrows (id, title, amount, currency) VALUES (1, 'A', 1, 'EUR')`)
-  await tdb.query(`INSERT INTO escrow_parties (escrow_id, user_id, role, accepted_at) VALUES (1, 1, 'buyer', now())`)
-  const before = await published(service, tdb, 2)
+  await seedEscrow(tdb, [[1, 'Ada', 'buyer']])
+  const before = await waitPublished(service, tdb, 2)
   const token = await signToken('1')
   const poll = poller(t, url, token)
   const ws = await connectWs(t, service.http.port, token)
@@ -115,10 +112,8 @@ t.test('I6: the head a gap reset carries is a position the client can go on from
 t.test('I6, I7: a TRUNCATE of escrow_parties revokes a non-admin party\'s escrow on the WebSocket and SSE (access asked again at the TRUNCATE); an admin keeps it', async (t) => {
   const tdb = await createTestDatabase(t)
   const { service, url } = await startFeedService(t, tdb)
-  await tdb.query(`INSERT INTO users (id, display_name) VALUES (1, 'Ada'), (99, 'Admin')`)
-  await tdb.query(`INSERT INTO escrows (id, title, amount, currency) VALUES (1, 'A', 1, 'EUR')`)
-  await tdb.query(`INSERT INTO escrow_parties (escrow_id, user_id, role, accepted_at) VALUES (1, 1, 'buyer', now()), (1, 99, 'arbiter', now())`)
-  await published(service, tdb, 3)
+  await seedEscrow(tdb, [[1, 'Ada', 'buyer'], [99, 'Admin', 'arbiter']])
+  await waitPublished(service, tdb, 3)
   const partyToken = await signToken('1')
   const adminTok = await adminToken('99')
 

@@ -6,6 +6,7 @@ import { collectPublished, waitForHistory } from '../helpers/service.ts'
 import { adminToken, signToken } from '../helpers/tokens.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { connectWs, type ServerFrame, type TestWsClient } from '../helpers/ws-client.ts'
+import { seedEscrow, waitPublished } from '../helpers/escrow-fixture.ts'
 
 // The revocation cutoff (I7) on the WebSocket and SSE: a membership that ends — deleted,
 // moved by a key update, or gone while the subscription is still being authorized —
@@ -16,10 +17,6 @@ const sseFrames = (stream: SseReader): ServerFrame[] => stream.messages.map((m) 
 const label = (f: ServerFrame): string => (f.op === 'event' ? `${f.type}:${String(f.data?.to ?? f.data?.userId ?? '')}` : `${f.op}${f.reason ? `:${f.reason}` : ''}`)
 const ofTopic = (frames: ServerFrame[], topic: string): string[] => frames.filter((f) => f.topic === topic).map(label)
 
-async function published(service: Service, tdb: TestDatabase, n: number): Promise<void> {
-  const newest = (await waitForHistory(tdb, n)).at(-1)!.id
-  await waitFor(() => (service.hub.lastId() ?? '') >= newest, 10_000, 'the events published')
-}
 
 /** A WebSocket and an SSE stream of one user on its escrow and its user topic, both live. */
 async function liveOnBoth(t: Test, service: Service, url: string, token: string, userId: string, escrow: string): Promise<{ ws: TestWsClient; sse: SseReader }> {
@@ -40,10 +37,8 @@ async function markerSeen(userId: string, ws: TestWsClient, sse: SseReader): Pro
 t.test('I7: a party_left while the subscription is being authorized revokes it on the WebSocket and SSE; nothing later of the escrow arrives', async (t) => {
   const tdb = await createTestDatabase(t)
   const { service, url } = await startFeedService(t, tdb)
-  await tdb.query(`INSERT INTO users (id, display_name) VALUES (1, 'Ada'), (2, 'Sam')`)
-  await tdb.query(`INSERT INTO escrows (id, title, amount, currency) VALUES (1, 'A', 1, 'EUR')`)
-  await tdb.query(`INSERT INTO escrow_parties (escrow_id, user_id, role, accepted_at) VALUES (1, 1, 'buyer', now()), (1, 2, 'seller', now())`)
-  await published(service, tdb, 3)
+  await seedEscrow(tdb, [[1, 'Ada', 'buyer'], [2, 'Sam', 'seller']])
+  await waitPublished(service, tdb, 3)
   const seen = collectPublished(service)
 
   // The service's own authorizer, held after its real answer for user 1 on escrow:1.
@@ -102,10 +97,8 @@ t.test('I7: a party_left while the subscription is being authorized revokes it o
 t.test('I7: an admin who is also a party keeps the escrow on its own party_left (WebSocket and SSE); a non-admin party is revoked after its own', async (t) => {
   const tdb = await createTestDatabase(t)
   const { service, url } = await startFeedService(t, tdb)
-  await tdb.query(`INSERT INTO users (id, display_name) VALUES (1, 'Ada'), (99, 'Admin')`)
-  await tdb.query(`INSERT INTO escrows (id, title, amount, currency) VALUES (1, 'A', 1, 'EUR')`)
-  await tdb.query(`INSERT INTO escrow_parties (escrow_id, user_id, role, accepted_at) VALUES (1, 1, 'buyer', now()), (1, 99, 'arbiter', now())`)
-  await published(service, tdb, 3)
+  await seedEscrow(tdb, [[1, 'Ada', 'buyer'], [99, 'Admin', 'arbiter']])
+  await waitPublished(service, tdb, 3)
   const party = await liveOnBoth(t, service, url, await signToken('1'), '1', 'escrow:1')
   const admin = await liveOnBoth(t, service, url, await adminToken('99'), '99', 'escrow:1')
 
@@ -132,7 +125,7 @@ t.test('I7: moving a party row to another escrow (key update) revokes the old es
   await tdb.query(`INSERT INTO users (id, display_name) VALUES (1, 'Ada'), (2, 'Sam')`)
   await tdb.query(`INSERT INTO escrows (id, title, amount, currency) VALUES (1, 'A', 1, 'EUR'), (2, 'B', 1, 'EUR')`)
   await tdb.query(`INSERT INTO escrow_parties (escrow_id, user_id, role, accepted_at) VALUES (1, 1, 'buyer', now()), (1, 2, 'seller', now())`)
-  await published(service, tdb, 4)
+  await waitPublished(service, tdb, 4)
   const token = await signToken('1')
   const { ws, sse } = await liveOnBoth(t, service, url, token, '1', 'escrow:1')
   const witness = await connectWs(t, service.http.port, await signToken('2'))
@@ -160,7 +153,7 @@ t.test('I7: in the transaction that truncates escrow_parties, a removed party ge
   await tdb.query(`INSERT INTO users (id, display_name) VALUES (1, 'Ada'), (99, 'Admin')`)
   await tdb.query(`INSERT INTO escrows (id, title, amount, currency) VALUES (1, 'A', 1, 'EUR')`)
   await tdb.query(`INSERT INTO escrow_parties (escrow_id, user_id, role, accepted_at) VALUES (1, 1, 'buyer', now())`)
-  await published(service, tdb, 2)
+  await waitPublished(service, tdb, 2)
   const party = await liveOnBoth(t, service, url, await signToken('1'), '1', 'escrow:1')
   const admin = await liveOnBoth(t, service, url, await adminToken('99'), '99', 'escrow:1')
 

@@ -5,6 +5,7 @@ import { waitForHistory } from '../helpers/service.ts'
 import { signToken } from '../helpers/tokens.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { connectWs } from '../helpers/ws-client.ts'
+import { seedEscrow } from '../helpers/escrow-fixture.ts'
 
 for (const [name, sqlText] of [
   ['same transaction', `BEGIN; TRUNCATE escrow_parties; UPDATE escrows SET status = 'funded' WHERE id = 1; COMMIT`],
@@ -13,9 +14,7 @@ for (const [name, sqlText] of [
   t.test(`I7: a TRUNCATE of escrow_parties cuts a former party off before anything after it (${name})`, async (t) => {
     const tdb = await createTestDatabase(t)
     const { service } = await startFeedService(t, tdb)
-    await tdb.query(`INSERT INTO users (id, display_name) VALUES (1, 'Ada')`)
-    await tdb.query(`INSERT INTO escrows (id, title, amount, currency) VALUES (1, 'A', 1, 'EUR')`)
-    await tdb.query(`INSERT INTO escrow_parties (escrow_id, user_id, role, accepted_at) VALUES (1, 1, 'buyer', now())`)
+    await seedEscrow(tdb, [[1, 'Ada', 'buyer']])
     const newest = (await waitForHistory(tdb, 2)).at(-1)!.id
     await waitFor(() => (service.hub.lastId() ?? '') >= newest, 10_000, 'published')
     const ws = await connectWs(t, service.http.port, await signToken('1'))
