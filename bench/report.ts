@@ -3,6 +3,8 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { groupedBars, line, ratioBars, renderSvg } from './charts.ts'
 import type { MachineDescription } from './lib/machine.ts'
+import { fmt, mean, measurable, NEGATIVE_REASONS, nonNegative } from './readings.ts'
+import { CENTRIFUGO_BUILD } from './peers/centrifugo/server.ts'
 import type { FanoutPhase, IdlePhase, LatencyPhase, LossPhase, ReplayResult } from './scenarios/clients.ts'
 import type { IngestResult } from './scenarios/ingest.ts'
 import type { SlowPhase } from './scenarios/slow.ts'
@@ -14,6 +16,10 @@ export interface BenchResults {
   machine: MachineDescription
   command: string
   errors: Record<string, string>
+  /** Systems left out of this run, with the reason (e.g. no Centrifugo binary). Absent in older results. */
+  notMeasured?: Record<string, string>
+  /** The systems measured, in interleaving order. Absent in older results. */
+  systems?: Array<{ kind: string; label: string; version?: string }>
   ingest?: IngestResult
   latency?: LatencyPhase[]
   fanout?: FanoutPhase[]
@@ -24,15 +30,29 @@ export interface BenchResults {
 }
 
 const FINDINGS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'findings.md')
-const PEER = 'Socket.IO + NOTIFY'
-const fmt = (n: number | undefined): string => n === undefined || Number.isNaN(n) ? 'n/a' : n.toLocaleString('en-US', { maximumFractionDigits: 2 })
-
-function mean(values: number[]): number {
-  return values.length === 0 ? Number.NaN : values.reduce((a, b) => a + b, 0) / values.length
-}
+const SOCKETIO = 'Socket.IO + NOTIFY'
+/** The peers, in the order the run interleaves them after walcast. */
+const PEERS = [{ kind: 'socketio', label: SOCKETIO }, { kind: 'centrifugo', label: 'Centrifugo' }] as const
 
 function bySystem<T extends { kind: string }>(rows: readonly T[] | undefined, kind: string): T[] {
   return (rows ?? []).filter((row) => row.kind === kind)
+}
+
+/** Who was measured, how each is fed, and what this run left out. */
+export function systemsParagraph(results: Pick<BenchResults, 'systems' | 'notMeasured'>): string {
+  const centrifugo = results.systems?.find((system) => system.kind === 'centrifugo')
+  const left = results.notMeasured?.centrifugo
+  const order = (results.systems ?? [{ label: 'walcast' }, { label: SOCKETIO }]).map((system, i) => `${'ABC'[i] ?? '?'} = ${system.label}`).join(', ')
+  const rounds = (results.systems ?? [0, 0]).map((_, i) => 'ABC'[i]).join(' ')
+  return [
+    'Systems: **walcast** (this repo, `src/`, in its own process), fed by logical replication from the commit;',
+    `**${SOCKETIO}** (\`bench/peers/socketio-notify\`: Socket.IO 4 with a room per escrow, JWT check on the handshake, a membership query on join, connection-state recovery on), fed by a trigger and \`LISTEN/NOTIFY\`;`,
+    `and **Centrifugo** (\`bench/peers/centrifugo\`: Centrifugo v6 with its in-memory engine, a channel per escrow in the \`escrow\` namespace with history (\`history_size\` 1000, \`history_ttl\` 300 s), \`force_recovery\` and \`force_positioning\` on, HS256 connection JWTs and a subscription JWT per channel signed with the same secret as the others, a 1 MB per-client queue), fed through its HTTP publish API by \`bench/peers/centrifugo/feeder.ts\`, which LISTENs to the same trigger as the Socket.IO peer and sends each committed row as a publication, one batch request in flight at a time so order is kept. **Centrifugo's path differs:** it is not fed by a database commit or the WAL but by an HTTP call after a NOTIFY; nothing it publishes is durable (its history lives in its memory), and the membership check behind a subscription token is the application's job, outside its CPU. Its CPU figures include the feeder's process.`,
+    centrifugo === undefined
+      ? `**Centrifugo was not measured in this run**${left === undefined ? '' : `: ${left}`}. Build it with \`${CENTRIFUGO_BUILD}\` (a few minutes on 2 cores; the binary lands in \`$(go env GOPATH)/bin\`, or point \`CENTRIFUGO_BIN\` at it).`
+      : `Centrifugo build: ${centrifugo.version ?? 'unknown'} (\`${CENTRIFUGO_BUILD}\`).`,
+    `Each system has its own database in one cluster; the same SQL writer (\`bench/lib/writer.ts\`) feeds all of them; clients live in one separate load-generator process (\`bench/lib/load-generator.ts\`: \`ws\` for walcast and for Centrifugo's JSON protocol, written out in \`bench/lib/clients.ts\` rather than through the \`centrifuge\` SDK so each client does the same work per frame; \`socket.io-client\` for the Socket.IO peer). Client-facing phases interleave the systems ${rounds} ${rounds} … (${order}).`,
+  ].join(' ')
 }
 
 /** Writes the report (Markdown + SVG charts beside it in charts/ or bench/results/charts/). */
@@ -59,9 +79,9 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
     '',
     `Run: \`${results.command}\` (profile **${results.profile}**), ${results.startedAt}, ${results.durationSeconds} s. Raw figures: [${path.basename(jsonRelative)}](${jsonRelative}).`,
     '',
-    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GiB, ${m.os}; Node ${m.node}; PostgreSQL ${m.postgres} (embedded, \`fsync=off\`, same host). Every process — Postgres, walcast, the peer, the writer, the load generator — shares these ${m.cores} cores, so the load generator's CPU is reported beside each client-facing figure.`,
+    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GiB, ${m.os}; Node ${m.node}; PostgreSQL ${m.postgres} (embedded, \`fsync=off\`, same host). Every process — Postgres, walcast, the peers, the writer, the load generator — shares these ${m.cores} cores, so the load generator's CPU is reported beside each client-facing figure.`,
     '',
-    'Systems: **walcast** (this repo, `src/`, in its own process) and **Socket.IO + NOTIFY** (`bench/peers/socketio-notify`: Socket.IO 4 with a room per escrow, JWT check on the handshake, a membership query on join, connection-state recovery on, fed by a trigger and `LISTEN/NOTIFY`). Each has its own database in one cluster; the same SQL writer (`bench/lib/writer.ts`) feeds both; clients live in one separate load-generator process (`bench/lib/load-generator.ts`, `ws` and `socket.io-client`). Client-facing phases alternate the systems A B A B. Centrifugo: see Findings.',
+    systemsParagraph(results),
     '',
   )
   if (Object.keys(results.errors).length > 0) {
@@ -72,59 +92,85 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
   const walcastLatency = bySystem(results.latency, 'walcast')
   const topRate = Math.max(0, ...walcastLatency.map((p) => p.eventsPerSecond))
   const top = walcastLatency.filter((p) => p.eventsPerSecond === topRate)
-  const peerTop = bySystem(results.latency, 'socketio').filter((p) => p.eventsPerSecond === topRate)
   const fanW = mean(bySystem(results.fanout, 'walcast').map((p) => p.deliveriesPerSecond))
   const fanP = mean(bySystem(results.fanout, 'socketio').map((p) => p.deliveriesPerSecond))
-  const cpuW = mean(bySystem(results.fanout, 'walcast').map((p) => p.serverMicrosPerDelivery))
-  const cpuP = mean(bySystem(results.fanout, 'socketio').map((p) => p.serverMicrosPerDelivery))
-  const idleW = bySystem(results.idle, 'walcast')[0]
-  const idleP = bySystem(results.idle, 'socketio')[0]
-  const lostW = bySystem(results.loss, 'walcast').reduce((a, p) => a + p.lost, 0)
-  const lostP = bySystem(results.loss, 'socketio').reduce((a, p) => a + p.lost, 0)
+  const cpuOf = (kind: string): number => mean(bySystem(results.fanout, kind).map((p) => p.serverMicrosPerDelivery))
+  const cpuW = cpuOf('walcast')
+  const cpuP = cpuOf('socketio')
+  const cpuC = cpuOf('centrifugo')
+  const idleOf = (kind: string): IdlePhase | undefined => bySystem(results.idle, kind)[0]
+  const idleBytes = (kind: string): number | undefined => measurable(idleOf(kind)?.bytesPerConnection)
+  const idleW = idleOf('walcast')
+  const lostOf = (kind: string): number => bySystem(results.loss, kind).reduce((a, p) => a + p.lost, 0)
   const verdict = (ok: boolean | undefined): string => ok === undefined ? '—' : ok ? 'met' : '**missed**'
   const slowW = bySystem(results.slow, 'walcast')
-  const slowP = bySystem(results.slow, 'socketio')
   const slowRatioW = mean(slowW.map((p) => p.p99Ratio))
   const slowP99 = (rows: SlowPhase[], i: 0 | 1): number => mean(rows.map((p) => p.windows[i].latency.p99))
   const rssGrowth = (rows: SlowPhase[]): number => mean(rows.map((p) => p.windows[1].peakRssMb - p.windows[0].peakRssMb))
+  const measuredPeers = PEERS.filter((peer) => (results.latency ?? results.fanout ?? results.loss ?? results.slow ?? results.idle ?? []).some((p) => p.kind === peer.kind))
+  const peerList = (each: (kind: string) => string): string => measuredPeers.map((peer) => `${peer.label} ${each(peer.kind)}`).join('; ')
   const slowTarget = slowW.length === 0
     ? 'n/a'
-    : `walcast: p99 ${fmt(slowP99(slowW, 0))} → ${fmt(slowP99(slowW, 1))} ms (×${fmt(slowRatioW)}) with ${fmt(slowW[0]!.slowClients)} of ${fmt(slowW[0]!.clients)} clients paused ${fmt(slowW[0]!.windows[1].seconds)} s at ${fmt(slowW[0]!.eventsPerSecond)} events/s; ${fmt(slowW.reduce((a, p) => a + (p.windows[1].serverCloses ?? 0), 0))} closed with 4008, ${fmt(slowW.reduce((a, p) => a + p.slow.lost, 0))} events lost on resume (peer ×${fmt(mean(slowP.map((p) => p.p99Ratio)))})`
-  add(
-    '## Targets (reported, not asserted)',
-    '',
-    '| target (2-core machine) | measured | |',
-    '|---|---|---|',
+    : `walcast: p99 ${fmt(slowP99(slowW, 0))} → ${fmt(slowP99(slowW, 1))} ms (×${fmt(slowRatioW)}) with ${fmt(slowW[0]!.slowClients)} of ${fmt(slowW[0]!.clients)} clients paused ${fmt(slowW[0]!.windows[1].seconds)} s at ${fmt(slowW[0]!.eventsPerSecond)} events/s; ${fmt(slowW.reduce((a, p) => a + (p.windows[1].serverCloses ?? 0), 0))} closed with 4008, ${fmt(slowW.reduce((a, p) => a + p.slow.lost, 0))} events lost on resume (${peerList((kind) => `×${fmt(mean(bySystem(results.slow, kind).map((p) => p.p99Ratio)))}`)})`
+  const idleTarget = idleW === undefined
+    ? 'n/a'
+    : `${nonNegative(idleW.bytesPerConnection, NEGATIVE_REASONS.rss, (n) => `${fmt(n / 1024)} KiB`)} at ${fmt(idleW.connections)} connections (${peerList((kind) => nonNegative(idleOf(kind)?.bytesPerConnection, 'see §4', (n) => `${fmt(n / 1024)} KiB`))})`
+  const rows: string[] = [
     `| ingest ≥ 50,000 events/s in ${results.ingest?.backlog.rowsPerTransaction ?? 100}-row transactions | ${fmt(results.ingest?.backlog.eventsPerSecond)} events/s | ${verdict(results.ingest && results.ingest.backlog.eventsPerSecond >= 50_000)} |`,
     `| ${results.ingest?.singleRow.writers ?? 8} single-row writers, flat slot lag | ${fmt(results.ingest?.singleRow.transactionsPerSecond)} tx/s, max lag ${fmt(results.ingest ? results.ingest.singleRow.maxLagBytes / 1024 : undefined)} KiB, caught up ${fmt(results.ingest?.singleRow.catchUpMs)} ms after the writers stopped | ${verdict(results.ingest && results.ingest.singleRow.catchUpMs < 2000)} |`,
     `| 1,000,000-row transaction, peak RSS ≤ 300 MB | ${results.ingest?.bigTransaction ? `${fmt(results.ingest.bigTransaction.ingestSeconds)} s after commit, peak RSS ${fmt(results.ingest.bigTransaction.peakRssMb)} MB` : 'not run in this profile'} | ${verdict(results.ingest?.bigTransaction && results.ingest.bigTransaction.peakRssMb <= 300)} |`,
     `| commit-to-client p50 ≤ 5 ms, p99 ≤ 20 ms at 2,000 events/s, 1,000 clients | at ${fmt(topRate)} events/s, ${fmt(top[0]?.clients)} clients: p50 ${fmt(mean(top.map((p) => p.latency.p50)))} ms, p99 ${fmt(mean(top.map((p) => p.latency.p99)))} ms | ${verdict(top.length === 0 ? undefined : mean(top.map((p) => p.latency.p50)) <= 5 && mean(top.map((p) => p.latency.p99)) <= 20)} |`,
-    `| fan-out ≥ 10× the Socket.IO peer | ${fmt(fanW)} vs ${fmt(fanP)} deliveries/s (×${fmt(fanW / fanP)}); server CPU per delivery ${fmt(cpuW)} vs ${fmt(cpuP)} µs (×${fmt(cpuP / cpuW)}) | ${verdict(Number.isNaN(fanW) ? undefined : fanW / fanP >= 10)} |`,
-    `| ≤ 4 KiB RSS per idle connection | ${idleW ? `${fmt(idleW.bytesPerConnection / 1024)} KiB at ${fmt(idleW.connections)} connections (peer ${fmt(idleP ? idleP.bytesPerConnection / 1024 : undefined)} KiB)` : 'n/a'} | ${verdict(idleW && idleW.bytesPerConnection <= 4096)} |`,
+    `| fan-out ≥ 10× the Socket.IO peer | ${fmt(fanW)} vs ${fmt(fanP)} deliveries/s (×${fmt(fanW / fanP)}); server CPU per delivery ${fmt(cpuW)} vs ${fmt(cpuP)} µs (×${fmt(cpuP / cpuW)}) | ${verdict(Number.isNaN(fanW) || Number.isNaN(fanP) ? undefined : fanW / fanP >= 10)} |`,
+  ]
+  if (measuredPeers.some((peer) => peer.kind === 'centrifugo')) {
+    rows.push(`| server CPU per fan-out delivery at or below Centrifugo's | walcast ${fmt(cpuW)} µs, Centrifugo ${fmt(cpuC)} µs (its feeder included) | ${verdict(Number.isNaN(cpuW) || Number.isNaN(cpuC) ? undefined : cpuW <= cpuC)} |`)
+    const w = idleBytes('walcast')
+    const c = idleBytes('centrifugo')
+    rows.push(`| RSS per idle subscribed connection ≤ 1/10 of Centrifugo's | walcast ${w === undefined ? 'not measurable (§4)' : `${fmt(w)} bytes`}, Centrifugo ${c === undefined ? 'not measurable (§4)' : `${fmt(c)} bytes`} | ${verdict(w === undefined || c === undefined ? undefined : w * 10 <= c)} |`)
+  }
+  rows.push(
+    `| ≤ 4 KiB RSS per idle connection | ${idleTarget} | ${verdict(idleBytes('walcast') === undefined ? undefined : idleBytes('walcast')! <= 4096)} |`,
     `| replay ≥ 100,000 events/s to one client | ${results.replay ? `${fmt(results.replay.eventsPerSecond)} events/s (${fmt(results.replay.events)} events, first after ${fmt(results.replay.firstEventMs)} ms)` : 'n/a'} | ${verdict(results.replay && results.replay.eventsPerSecond >= 100_000)} |`,
-    `| zero events lost across forced reconnects | walcast ${fmt(lostW)} lost; peer ${fmt(lostP)} lost | ${verdict(results.loss === undefined ? undefined : lostW === 0)} |`,
+    `| zero events lost across forced reconnects | walcast ${fmt(lostOf('walcast'))} lost; ${peerList((kind) => `${fmt(lostOf(kind))} lost`)} | ${verdict(results.loss === undefined ? undefined : lostOf('walcast') === 0)} |`,
     `| fast clients' p99 within 10% of the baseline while 1% of clients stop reading | ${slowTarget} | ${verdict(slowW.length === 0 ? undefined : slowRatioW <= 1.1)} |`,
-    '',
   )
+  add('## Targets (reported, not asserted)', '', '| target (2-core machine) | measured | |', '|---|---|---|', ...rows, '')
 
   // Ratios -----------------------------------------------------------------------------------
-  const ratios: Array<{ metric: string; ratio: number }> = []
-  if (!Number.isNaN(fanW / fanP)) ratios.push({ metric: 'fan-out deliveries/s', ratio: fanW / fanP })
-  if (!Number.isNaN(cpuP / cpuW)) ratios.push({ metric: 'server CPU per delivery (peer / walcast)', ratio: cpuP / cpuW })
-  if (top.length > 0 && peerTop.length > 0) {
-    ratios.push({ metric: `p50 latency @${topRate}/s (peer / walcast)`, ratio: mean(peerTop.map((p) => p.latency.p50)) / mean(top.map((p) => p.latency.p50)) })
-    ratios.push({ metric: `p99 latency @${topRate}/s (peer / walcast)`, ratio: mean(peerTop.map((p) => p.latency.p99)) / mean(top.map((p) => p.latency.p99)) })
+  const ratios: Array<{ metric: string; peer: string; ratio: number }> = []
+  for (const peer of measuredPeers) {
+    const push = (metric: string, ratio: number): void => { if (Number.isFinite(ratio) && ratio > 0) ratios.push({ metric, peer: peer.label, ratio }) }
+    if (peer.kind === 'socketio') push('fan-out deliveries/s', fanW / fanP)
+    push('server CPU per fan-out delivery', cpuOf(peer.kind) / cpuW)
+    const peerTop = bySystem(results.latency, peer.kind).filter((p) => p.eventsPerSecond === topRate)
+    if (top.length > 0 && peerTop.length > 0) {
+      push(`p50 latency @${topRate}/s`, mean(peerTop.map((p) => p.latency.p50)) / mean(top.map((p) => p.latency.p50)))
+      push(`p99 latency @${topRate}/s`, mean(peerTop.map((p) => p.latency.p99)) / mean(top.map((p) => p.latency.p99)))
+    }
+    const slowP = bySystem(results.slow, peer.kind)
+    if (slowW.length > 0 && slowP.length > 0) {
+      push('fast clients\' p99, slow ones paused', slowP99(slowP, 1) / slowP99(slowW, 1))
+      // Below 1 MB the growth is noise (allocator, GC timing): no ratio.
+      if (rssGrowth(slowW) >= 1 && rssGrowth(slowP) >= 1) push('server RSS growth, slow ones paused', rssGrowth(slowP) / rssGrowth(slowW))
+    }
+    const w = idleBytes('walcast')
+    const p = idleBytes(peer.kind)
+    if (w !== undefined && p !== undefined && w > 0) push('RSS per idle connection', p / w)
   }
-  if (slowW.length > 0 && slowP.length > 0) {
-    ratios.push({ metric: 'fast clients\' p99 with slow consumers paused (peer / walcast)', ratio: slowP99(slowP, 1) / slowP99(slowW, 1) })
-    // Below 1 MB the growth is noise (allocator, GC timing): no ratio.
-    if (rssGrowth(slowW) >= 1 && rssGrowth(slowP) >= 1) ratios.push({ metric: 'server RSS growth with slow consumers paused (peer / walcast)', ratio: rssGrowth(slowP) / rssGrowth(slowW) })
-  }
-  if (idleW && idleP && idleW.bytesPerConnection > 0) ratios.push({ metric: 'RSS per idle connection (peer / walcast)', ratio: idleP.bytesPerConnection / Math.max(1, idleW.bytesPerConnection) })
-  const finite = ratios.filter((r) => Number.isFinite(r.ratio) && r.ratio > 0)
-  if (finite.length > 0) {
-    add('## walcast / peer', '', 'Each ratio is oriented so that > 1 means walcast is better.', '', '| metric | ratio |', '|---|---|', ...finite.map((r) => `| ${r.metric} | ×${fmt(r.ratio)} |`), '')
-    add(await chart('ratios', renderSvg(ratioBars('walcast vs Socket.IO + NOTIFY', finite))), '')
+  if (ratios.length > 0) {
+    const metrics = [...new Set(ratios.map((r) => r.metric))]
+    const labels = measuredPeers.map((peer) => peer.label).filter((label) => ratios.some((r) => r.peer === label))
+    add(
+      '## walcast / peers',
+      '',
+      'Each ratio is the peer\'s figure over walcast\'s (deliveries/s: walcast\'s over the peer\'s), so > 1 means walcast is better.',
+      '',
+      `| metric | ${labels.map((label) => `vs ${label}`).join(' | ')} |`,
+      `|---|${labels.map(() => '---|').join('')}`,
+      ...metrics.map((metric) => `| ${metric} | ${labels.map((label) => { const r = ratios.find((x) => x.metric === metric && x.peer === label); return r === undefined ? '—' : `×${fmt(r.ratio)}` }).join(' | ')} |`),
+      '',
+    )
+    add(await chart('ratios', renderSvg(ratioBars(`walcast vs ${labels.join(' and ')}`, ratios))), '')
   }
 
   // Ingest ---------------------------------------------------------------------------------
@@ -182,6 +228,20 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
     add(await chart('fanout', renderSvg(groupedBars('server CPU per delivery (lower is better)', results.fanout.map((p) => ({ system: p.system, round: `round ${p.round}`, us: p.serverMicrosPerDelivery })), 'round', 'us', 'µs per delivery'))), '')
   }
 
+  // Idle -----------------------------------------------------------------------------------
+  if (results.idle && results.idle.length > 0) {
+    add(
+      '## 4. Memory per idle connection',
+      '',
+      'How: N clients connect, authenticate and subscribe to one topic each, then stay silent; server RSS (VmRSS) before and 2 s after, divided by N, each reading taken after full garbage collections in the Node servers (`--expose-gc`, asked over IPC), so garbage left by earlier phases does not blur the difference (Centrifugo, a Go process, is read as it is, and its feeder is not counted: its memory does not grow with connections). The JavaScript share (V8 heap used + external, same readings) is beside it, and kernel TCP memory (`/proc/net/sockstat`, both ends, since clients share the host). A reading that comes out negative cannot be a cost per connection: it is reported as not measurable, with the reason.',
+      '',
+      '| system | connections | RSS before MB | RSS after MB | bytes / connection | of which JS heap | kernel bytes / connection |',
+      '|---|---|---|---|---|---|---|',
+      ...results.idle.map((p) => `| ${p.system} | ${fmt(p.connections)} | ${p.rssBeforeMb} | ${p.rssAfterMb} | ${nonNegative(p.bytesPerConnection, NEGATIVE_REASONS.rss)} | ${nonNegative(p.heapBytesPerConnection, NEGATIVE_REASONS.heap)} | ${nonNegative(p.kernelBytesPerConnection, NEGATIVE_REASONS.kernel)} |`),
+      '',
+    )
+  }
+
   // Replay ---------------------------------------------------------------------------------
   if (results.replay) {
     const r = results.replay
@@ -191,7 +251,8 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
       `How: ${fmt(r.events)} events committed to one escrow (100-row transactions) and durable; one client subscribes with \`since\` = the zero id and reads until it has them all.`,
       '',
       `- walcast: **${fmt(r.eventsPerSecond)} events/s**; first event after ${fmt(r.firstEventMs)} ms (connect + token check + first history page); all after ${fmt(r.allEventsMs)} ms; gaps ${r.missing}, duplicates ${r.duplicates}; CPU over the replay: walcast ${fmt(r.serverCpu)}%, load generator ${fmt(r.generatorCpu)}% (of one core)`,
-      `- ${PEER}: no history — a client that was away gets nothing it missed beyond Socket.IO's in-memory recovery buffer (which is per server process and lost on restart).`,
+      `- ${SOCKETIO}: no history — a client that was away gets nothing it missed beyond Socket.IO's in-memory recovery buffer (which is per server process and lost on restart).`,
+      '- Centrifugo: not measured here — its history is a bounded in-memory window per channel (1,000 publications in this configuration, at most 1,000 returned by one recovery), not a replay from the beginning; a client further behind gets `recovered: false` and must reload from the application\'s database.',
       '',
     )
   }
@@ -202,14 +263,14 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
     add(
       '## 6. Slow consumers',
       '',
-      `How: ${fmt(s.clients)} clients: ${fmt(s.clients - s.slowClients)} fast ones on the spread escrow topics (one each, as in §2) and ${fmt(s.slowClients)} slow ones (1%) with an admin token, each subscribed to all ${fmt(s.slowTopics)} spread escrows. Every topic a slow client holds therefore also has fast subscribers, so the server must keep delivering to the fast subscribers of the very topics it cannot deliver to the slow ones; and a paused slow client is offered the writer's whole stream. A single-row writer paced at ${fmt(s.eventsPerSecond)} events/s stamps each row with \`clock_timestamp()\` (latency is commit-to-client, as in §2). After a warm-up, a baseline window of ${fmt(s.windows[0].seconds)} s where everyone reads; then the slow clients stop reading for ${fmt(s.windows[1].seconds)} s: their \`ws\` socket is paused (nothing is read from the TCP stream: the kernel's socket buffers fill first, then the server's own send buffer; for Socket.IO the engine's WebSocket transport is paused the same way). Fast clients' latency is measured per window; server RSS (VmRSS, sampled every 100 ms: at the window's end / peak); kernel TCP memory (\`/proc/net/sockstat\`, both ends); walcast's slow-consumer closes from its \`/metrics\`. Then the slow clients read again and resume (walcast: after the 4008 close, with \`since\` = last id): lost = events committed to their topics during the phase that they never received.`,
+      `How: ${fmt(s.clients)} clients: ${fmt(s.clients - s.slowClients)} fast ones on the spread escrow topics (one each, as in §2) and ${fmt(s.slowClients)} slow ones (1%) with an admin token, each subscribed to all ${fmt(s.slowTopics)} spread escrows. Every topic a slow client holds therefore also has fast subscribers, so the server must keep delivering to the fast subscribers of the very topics it cannot deliver to the slow ones; and a paused slow client is offered the writer's whole stream. A single-row writer paced at ${fmt(s.eventsPerSecond)} events/s stamps each row with \`clock_timestamp()\` (latency is commit-to-client, as in §2). After a warm-up, a baseline window of ${fmt(s.windows[0].seconds)} s where everyone reads; then the slow clients stop reading for ${fmt(s.windows[1].seconds)} s: their \`ws\` socket is paused (nothing is read from the TCP stream: the kernel's socket buffers fill first, then the server's own send buffer; for Socket.IO the engine's WebSocket transport is paused the same way, for Centrifugo the \`ws\` socket). Fast clients' latency is measured per window; server RSS (VmRSS, sampled every 100 ms: at the window's end / peak); kernel TCP memory (\`/proc/net/sockstat\`, both ends); the server's own slow-consumer closes from its Prometheus metrics (walcast: 4008 past \`WALCAST_MAX_BACKPRESSURE\`; Centrifugo: 3008 past its 1 MB client queue; Socket.IO has no limit). Then the slow clients read again and resume (walcast: after a 4008 close, with \`since\` = last id; Centrifugo: with recovery from the last offset): lost = events committed to their topics during the phase that they never received.`,
       '',
-      '| system | round | window | s | fast deliveries | fast p50 ms | fast p99 ms | p99 × baseline | server RSS MB (end / peak) | kernel TCP MB | slow closes (4008) | gaps | dups |',
+      '| system | round | window | s | fast deliveries | fast p50 ms | fast p99 ms | p99 × baseline | server RSS MB (end / peak) | kernel TCP MB | slow-consumer closes | gaps | dups |',
       '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
       ...results.slow.flatMap((p) => p.windows.map((w) => `| ${p.system} | ${p.round} | ${w.window === 'baseline' ? 'baseline (all read)' : `${p.slowClients} paused`} | ${w.seconds} | ${fmt(w.deliveries)} | ${w.latency.p50} | ${w.latency.p99} | ${w.window === 'baseline' ? '' : `×${fmt(p.p99Ratio)}`} | ${w.rssMb} / ${w.peakRssMb} | ${w.kernelTcpMb} | ${w.serverCloses === undefined ? 'n/a (no limit)' : `${w.serverCloses}${w.firstCloseMs === undefined ? '' : ` (first after ${fmt(w.firstCloseMs / 1000)} s)`}`} | ${w.missing} | ${w.duplicates} |`)),
       '',
-      ...(bySystem(results.slow, 'walcast').every((p) => (p.windows[1].serverCloses ?? 0) === 0)
-        ? ['No paused client reached walcast\'s backpressure limit in this run (their backlog stayed in the kernel\'s socket buffers): no 4008 close to report; see Findings.', '']
+      ...(results.slow.every((p) => (p.windows[1].serverCloses ?? 0) === 0)
+        ? ['No paused client reached a server\'s limit in this run (their backlog stayed in the kernel\'s socket buffers): no slow-consumer close to report; see Findings.', '']
         : []),
       'After the window the slow clients read again:',
       '',
@@ -232,25 +293,11 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
     add(
       '## 7. Loss across forced reconnects',
       '',
-      `How: ${fmt(l.clients)} clients on spread escrow topics; the writer runs; every client's TCP connection is cut ${l.drops} times (walcast: \`terminate()\`, then resume with \`since\` = last id; Socket.IO: the engine is closed, its client reconnects with connection-state recovery). Lost = events the writer committed to a client's topic during the phase that the client never received.`,
+      `How: ${fmt(l.clients)} clients on spread escrow topics; the writer runs; every client's TCP connection is cut ${l.drops} times (walcast: \`terminate()\`, then resume with \`since\` = last id; Socket.IO: the engine is closed, its client reconnects with connection-state recovery; Centrifugo: \`terminate()\`, then resubscribe with \`recover\` from the last offset and epoch — a reply that is not \`recovered\` counts as a reset). Lost = events the writer committed to a client's topic during the phase that the client never received.`,
       '',
       '| system | round | written | expected deliveries | lost | duplicates | reconnects | server CPU % | generator CPU % |',
       '|---|---|---|---|---|---|---|---|---|',
       ...results.loss.map((p) => `| ${p.system} | ${p.round} | ${fmt(p.written)} | ${fmt(p.expected)} | ${fmt(p.lost)} | ${p.duplicates} | ${p.reconnects} | ${p.cpu.server} | ${p.cpu.generator} |`),
-      '',
-    )
-  }
-
-  // Idle -----------------------------------------------------------------------------------
-  if (results.idle && results.idle.length > 0) {
-    add(
-      '## 4. Memory per idle connection',
-      '',
-      'How: N clients connect, authenticate and subscribe to one topic each, then stay silent; server RSS (VmRSS) before and 2 s after, divided by N, each reading taken after full garbage collections in the server (`--expose-gc`, asked over IPC), so garbage left by earlier phases does not blur the difference. The JavaScript share (V8 heap used + external, same readings) is beside it, and kernel TCP memory (`/proc/net/sockstat`, both ends, since clients share the host).',
-      '',
-      '| system | connections | RSS before MB | RSS after MB | bytes / connection | of which JS heap | kernel bytes / connection |',
-      '|---|---|---|---|---|---|---|',
-      ...results.idle.map((p) => `| ${p.system} | ${fmt(p.connections)} | ${p.rssBeforeMb} | ${p.rssAfterMb} | ${fmt(p.bytesPerConnection)} | ${fmt(p.heapBytesPerConnection)} | ${fmt(p.kernelBytesPerConnection)} |`),
       '',
     )
   }
@@ -262,14 +309,42 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
     '',
     '```sh',
     'npm ci',
-    'npm run bench              # full profile, < 15 minutes; writes bench/results/<date>-full.json and this file',
+    `${CENTRIFUGO_BUILD}   # once, for the Centrifugo peer (or set CENTRIFUGO_BIN)`,
+    'npm run bench              # full profile, about 20 minutes with Centrifugo; writes bench/results/<date>-full.json and this file',
     'npm run bench -- --quick   # < 1 minute',
     'npm run bench -- --smoke   # seconds; what CI runs (test/bench/bench.smoke.test.ts)',
     'npm run bench -- --only fanout,loss   # selected phases',
+    'npm run bench -- --no-centrifugo      # leave Centrifugo out (reported as not measured)',
     'DATABASE_URL=postgres://… npm run bench   # use that server (wal_level=logical) instead of an embedded one',
     'BENCH_CPU_PROF_DIR=/tmp/prof npm run bench -- --quick --only replay   # V8 CPU profile of the walcast process',
     '```',
     '',
+    'To rewrite this file from a saved run (after editing bench/findings.md or bench/report.ts): `npm run bench:report -- bench/results/<file>.json`.',
+    '',
   )
   await fs.writeFile(reportPath, lines.join('\n'))
+}
+
+/**
+ * `npm run bench:report -- <results.json> [--out DIR]`: rewrites the report from a saved
+ * run (BENCHMARKS.md at the repository root, or DIR/BENCHMARKS.md), e.g. after editing
+ * bench/findings.md; the charts go beside the JSON in charts/.
+ */
+async function main(): Promise<void> {
+  const { parseArgs } = await import('node:util')
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { out: { type: 'string' } } })
+  const jsonPath = positionals[0]
+  if (jsonPath === undefined) throw new Error('usage: npm run bench:report -- <bench/results/…json> [--out DIR]')
+  const results = JSON.parse(await fs.readFile(jsonPath, 'utf8')) as BenchResults
+  const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+  const reportPath = values.out === undefined ? path.join(repo, 'BENCHMARKS.md') : path.join(values.out, 'BENCHMARKS.md')
+  await writeReport(results, path.resolve(jsonPath), reportPath)
+  process.stdout.write(`wrote ${reportPath} from ${jsonPath}\n`)
+}
+
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`)
+    process.exit(1)
+  })
 }

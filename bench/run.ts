@@ -1,10 +1,11 @@
 /**
- * `npm run bench [-- --quick | --smoke] [--out DIR] [--only ingest,latency,...]`
+ * `npm run bench [-- --quick | --smoke] [--out DIR] [--only ingest,latency,...] [--no-centrifugo]`
  *
- * Real SQL writes and real clients on loopback: walcast and the Socket.IO + NOTIFY peer,
- * each in its own process on its own database of one Postgres (DATABASE_URL's server, or
- * an embedded one in a temp directory), clients in a separate load-generator process.
- * Client-facing phases interleave the systems (A B A B). Writes <out>/<date>.json and
+ * Real SQL writes and real clients on loopback: walcast, the Socket.IO + NOTIFY peer and
+ * Centrifugo (when its binary is installed), each in its own process on its own database
+ * of one Postgres (DATABASE_URL's server, or an embedded one in a temp directory), clients
+ * in a separate load-generator process. Client-facing phases interleave the systems
+ * (A B C A B C). Writes <out>/<date>.json and
  * regenerates BENCHMARKS.md (with --out, the report goes there instead). Every loop is
  * bounded in time.
  */
@@ -15,7 +16,7 @@ import { parseArgs } from 'node:util'
 import { startLoadGenerator, type LoadGenerator } from './lib/generator-handle.ts'
 import { startBenchPostgres } from './lib/postgres.ts'
 import { REPO } from './lib/processes.ts'
-import { startSocketIoSystem, startWalcastSystem, type SystemUnderTest } from './lib/systems.ts'
+import { startCentrifugoSystem, startSocketIoSystem, startWalcastSystem, type SystemUnderTest } from './lib/systems.ts'
 import { describeMachine } from './lib/machine.ts'
 import { PROFILES, type Profile } from './profile.ts'
 import type { BenchContext } from './scenarios/context.ts'
@@ -33,6 +34,8 @@ export interface BenchRunOptions {
   readonly outDir: string
   readonly reportPath: string
   readonly databaseUrl: string | undefined
+  /** Leave Centrifugo out even when its binary is installed (reported as not measured). */
+  readonly withoutCentrifugo?: boolean
   readonly log: (message: string) => void
 }
 
@@ -47,6 +50,7 @@ export async function runBench(options: BenchRunOptions): Promise<{ results: Ben
     machine: await describeMachine(postgres.url),
     command: `npm run bench${options.profile.name === 'full' ? '' : ` -- --${options.profile.name}`}`,
     errors: {},
+    notMeasured: {},
   }
   const systems: SystemUnderTest[] = []
   let generator: LoadGenerator | undefined
@@ -66,6 +70,16 @@ export async function runBench(options: BenchRunOptions): Promise<{ results: Ben
     if (options.only.some((name) => name !== 'ingest')) {
       systems.push(await startWalcastSystem(postgres, options.profile.population, suffix))
       systems.push(await startSocketIoSystem(postgres, options.profile.population, suffix))
+      const centrifugo = options.withoutCentrifugo === true
+        ? { notMeasured: 'left out with --no-centrifugo' }
+        : await startCentrifugoSystem(postgres, options.profile.population, suffix)
+      if ('notMeasured' in centrifugo) {
+        results.notMeasured = { ...results.notMeasured, centrifugo: centrifugo.notMeasured }
+        options.log(`Centrifugo: not measured (${centrifugo.notMeasured})`)
+      } else {
+        systems.push(centrifugo)
+      }
+      results.systems = systems.map((system) => ({ kind: system.kind, label: system.label, ...(system.version === undefined ? {} : { version: system.version }) }))
       generator = await startLoadGenerator()
       const context: BenchContext = { ...base, systems, generator }
       results.latency = await attempt('latency', () => measureLatency(context))
@@ -95,6 +109,7 @@ async function main(): Promise<number> {
       smoke: { type: 'boolean', default: false },
       out: { type: 'string' },
       only: { type: 'string' },
+      'no-centrifugo': { type: 'boolean', default: false },
     },
   })
   const profile = PROFILES[values.smoke ? 'smoke' : values.quick ? 'quick' : 'full']
@@ -111,6 +126,7 @@ async function main(): Promise<number> {
     reportPath,
     // The benchmark's own setting (walcast's config lives in src/config.ts).
     databaseUrl: process.env.DATABASE_URL,
+    withoutCentrifugo: values['no-centrifugo'],
     log: (message) => process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`),
   })
   process.stdout.write(`wrote ${jsonPath} and ${reportPath} in ${results.durationSeconds}s\n`)

@@ -4,7 +4,7 @@ import { StreamCheck, type EventFrame } from '../../load/lib/stream-check.ts'
 import { LatencySample, type Percentiles } from './latencies.ts'
 import { signToken } from './token.ts'
 
-export type SystemKind = 'walcast' | 'socketio'
+export type SystemKind = 'walcast' | 'socketio' | 'centrifugo'
 
 export interface ClientSpec {
   readonly user: number
@@ -20,7 +20,7 @@ export interface ClientSpec {
 
 export interface PoolOptions {
   readonly kind: SystemKind
-  /** walcast: ws://127.0.0.1:port/v1/ws; socketio: http://127.0.0.1:port */
+  /** walcast: ws://127.0.0.1:port/v1/ws; socketio: http://127.0.0.1:port; centrifugo: ws://127.0.0.1:port/connection/websocket */
   readonly url: string
   readonly secret: string
   readonly clients: readonly ClientSpec[]
@@ -40,7 +40,7 @@ export interface SlowGroupStats {
   readonly missing: number
   readonly duplicates: number
   readonly reconnects: number
-  /** walcast: WebSocket close codes; socketio: disconnect reasons. */
+  /** walcast, centrifugo: WebSocket close codes; socketio: disconnect reasons. */
   readonly closeCodes: Record<string, number>
   readonly lost: number | undefined
 }
@@ -234,6 +234,7 @@ export class ClientPool {
 
   private async connect(spec: ClientSpec, timeoutMs: number): Promise<Client> {
     const token = await signToken(this.options.secret, String(spec.user), spec.role === undefined ? {} : { role: spec.role })
+    if (this.options.kind === 'centrifugo') return this.connectCentrifugo(spec, token, timeoutMs)
     return this.options.kind === 'walcast' ? this.connectWalcast(spec, token, timeoutMs) : this.connectSocketIo(spec, token, timeoutMs)
   }
 
@@ -341,4 +342,113 @@ export class ClientPool {
       socket.on('connect_error', () => { this.errors++ })
     })
   }
+  /**
+   * Centrifugo's bidirectional JSON protocol over `ws`, written out here rather than through
+   * the `centrifuge` SDK so that the client does the same work per frame as the walcast one
+   * (one `ws` socket, one JSON.parse per message). Connect with the connection JWT, then
+   * one subscribe per topic with a subscription JWT for that channel (Centrifugo's way to
+   * authorize a channel; the application would check membership before signing it). A
+   * resubscribe asks for recovery from the last offset and epoch seen; a reply that is not
+   * `recovered` is counted as a reset.
+   */
+  private async connectCentrifugo(spec: ClientSpec, token: string, timeoutMs: number): Promise<Client> {
+    const check = new StreamCheck()
+    const channelTokens = await Promise.all(spec.topics.map((topic) => signToken(this.options.secret, String(spec.user), { channel: topic })))
+    const positions = new Map<string, { offset: number; epoch: string }>()
+    let ws: WebSocket
+    let closing = false
+    let paused = false
+    const client: Client = {
+      spec,
+      check,
+      open: false,
+      drop: () => ws.terminate(),
+      close: () => { closing = true; ws.resume(); ws.close(1000) },
+      pause: () => { paused = true; ws.pause() },
+      resume: () => { paused = false; ws.resume() },
+    }
+    const onPublication = (channel: string, pub: CentrifugoPublication): void => {
+      const position = positions.get(channel)
+      if (position !== undefined && pub.offset !== undefined) position.offset = pub.offset
+      this.onEvent(spec, check, { op: 'event', ...(pub.data as Omit<EventFrame, 'op'>) })
+    }
+    return new Promise<Client>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('subscribe timed out')), timeoutMs)
+      const dial = (): void => {
+        ws = new WebSocket(this.options.url, { perMessageDeflate: false })
+        let pending = spec.topics.length
+        // Command id → the channel its subscribe asked for (and whether it asked to recover).
+        const subscribes = new Map<number, { channel: string; recovering: boolean }>()
+        ws.on('open', () => {
+          if (paused) ws.pause()
+          ws.send(JSON.stringify({ id: 1, connect: { token, name: 'walcast-bench' } }))
+        })
+        ws.on('message', (data: Buffer) => {
+          // One WebSocket message may carry several replies, one JSON object per line.
+          for (const line of data.toString().split('\n')) {
+            if (line === '') continue
+            const reply = JSON.parse(line) as CentrifugoReply
+            if (reply.push !== undefined) {
+              if (reply.push.pub !== undefined && reply.push.channel !== undefined) onPublication(reply.push.channel, reply.push.pub)
+            } else if (reply.id === undefined) {
+              ws.send('{}') // the server's ping: answer with a pong
+            } else if (reply.error !== undefined) {
+              this.errors++
+            } else if (reply.connect !== undefined) {
+              const commands = spec.topics.map((channel, i) => {
+                const id = i + 2
+                const position = positions.get(channel)
+                subscribes.set(id, { channel, recovering: position !== undefined })
+                return JSON.stringify({ id, subscribe: { channel, token: channelTokens[i], ...(position === undefined ? {} : { recover: true, offset: position.offset, epoch: position.epoch }) } })
+              })
+              ws.send(commands.join('\n'))
+            } else if (reply.subscribe !== undefined) {
+              const asked = subscribes.get(reply.id)
+              if (asked === undefined) continue
+              const result = reply.subscribe
+              if (asked.recovering && result.recovered !== true) {
+                this.resets++
+                check.restart(asked.channel)
+              }
+              positions.set(asked.channel, { offset: result.offset ?? 0, epoch: result.epoch ?? '' })
+              for (const pub of result.publications ?? []) onPublication(asked.channel, pub)
+              if (--pending === 0) {
+                client.open = true
+                clearTimeout(timer)
+                resolve(client)
+              }
+            }
+          }
+        })
+        ws.on('error', () => { if (!closing) this.errors++ })
+        ws.on('close', (code) => {
+          client.open = false
+          this.countClose(spec, code, !closing)
+          if (closing) return
+          setTimeout(dial, code === 1006 ? 0 : 50)
+        })
+      }
+      dial()
+    })
+  }
+}
+
+interface CentrifugoPublication {
+  readonly data: unknown
+  readonly offset?: number
+}
+
+/** The parts of Centrifugo's JSON protocol replies and pushes this client reads. */
+interface CentrifugoReply {
+  readonly id?: number
+  readonly error?: { readonly code: number; readonly message: string }
+  readonly connect?: Record<string, unknown>
+  readonly subscribe?: {
+    readonly recoverable?: boolean
+    readonly epoch?: string
+    readonly offset?: number
+    readonly recovered?: boolean
+    readonly publications?: readonly CentrifugoPublication[]
+  }
+  readonly push?: { readonly channel?: string; readonly pub?: CentrifugoPublication }
 }

@@ -132,14 +132,18 @@ export function tcpSocketMemoryBytes(): number {
   return match === null ? 0 : Number(match[1]) * 4096
 }
 
-/** Samples CPU of a set of processes between start() and stop(): percent of one core. */
-export function cpuMeter(pids: Record<string, number>): { stop(): Record<string, number> } {
+/**
+ * Samples CPU of a set of processes between start() and stop(): percent of one core. A
+ * name may stand for several processes (a server and its feeder): their CPU is summed.
+ */
+export function cpuMeter(pids: Record<string, number | readonly number[]>): { stop(): Record<string, number> } {
   const t0 = performance.now()
-  const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, safeCpu(pid)]))
+  const sample = (pid: number | readonly number[]): number => (typeof pid === 'number' ? [pid] : pid).reduce((sum, p) => sum + safeCpu(p), 0)
+  const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, sample(pid)]))
   return {
     stop() {
       const seconds = (performance.now() - t0) / 1000
-      return Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, Math.round(((safeCpu(pid) - before[name]!) / seconds) * 1000) / 10]))
+      return Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, Math.round(((sample(pid) - before[name]!) / seconds) * 1000) / 10]))
     },
   }
 }

@@ -2,7 +2,7 @@ import type { ClientSpec, PoolStats } from '../lib/clients.ts'
 import type { Percentiles } from '../lib/latencies.ts'
 import { cpuMeter, rssBytes, tcpSocketMemoryBytes } from '../lib/processes.ts'
 import { HOT_ESCROW, replayEscrow, spreadEscrowOf, spreadEscrows, type Population } from '../lib/seed.ts'
-import type { SystemUnderTest } from '../lib/systems.ts'
+import { serverPids, type SystemUnderTest } from '../lib/systems.ts'
 import { BENCH_JWT_SECRET as BENCH_SECRET } from '../lib/token.ts'
 import { currentAmounts, startWriter } from '../lib/writer.ts'
 import { interleave, round, sleep, waitUntil, type BenchContext } from './context.ts'
@@ -74,7 +74,7 @@ export async function measureLatency(context: BenchContext): Promise<LatencyPhas
     await openClients(context, system, spreadClients(profile.latency.clients, profile.population))
     for (const rate of profile.latency.rates) {
       await context.generator.resetStats()
-      const meter = cpuMeter({ server: system.pid, generator: context.generator.pid })
+      const meter = cpuMeter({ server: serverPids(system), generator: context.generator.pid })
       const writer = await startWriter({ url: system.databaseUrl, escrows: spreadEscrows(profile.population), rowsPerTransaction: 1, eventsPerSecond: rate, durationMs: profile.latency.seconds * 1000 })
       const written = await writer.done
       const stats = await drain(context, Math.floor(written.events * (profile.latency.clients / profile.population.escrows)))
@@ -116,7 +116,7 @@ export async function measureFanout(context: BenchContext): Promise<FanoutPhase[
   for (const { round: r, system } of interleave(context)) {
     await openClients(context, system, hotClients(profile.fanout.subscribers))
     await context.generator.resetStats()
-    const meter = cpuMeter({ server: system.pid, generator: context.generator.pid })
+    const meter = cpuMeter({ server: serverPids(system), generator: context.generator.pid })
     const t0 = performance.now()
     const writer = await startWriter({ url: system.databaseUrl, escrows: [HOT_ESCROW], rowsPerTransaction: 1, eventsPerSecond: profile.fanout.eventsPerSecond, durationMs: profile.fanout.seconds * 1000 })
     const written = await writer.done
@@ -165,7 +165,7 @@ export async function measureReplay(context: BenchContext, system: SystemUnderTe
     return done >= wanted ? true : undefined
   }, 120_000, 200)
   const started = Date.now()
-  const meter = cpuMeter({ server: system.pid, generator: context.generator.pid })
+  const meter = cpuMeter({ server: serverPids(system), generator: context.generator.pid })
   await openClients(context, system, [{ user: 1, topics: [`escrow:${escrow}`] }], { since: '0000000000000000-00000000' })
   const stats = await waitUntil(async () => {
     const s = await context.generator.stats()
@@ -221,7 +221,7 @@ export async function measureLoss(context: BenchContext): Promise<LossPhase[]> {
     await openClients(context, system, clients)
     await context.generator.resetStats()
     const start = topicMap(await currentAmounts(system.databaseUrl), escrows)
-    const meter = cpuMeter({ server: system.pid, generator: context.generator.pid })
+    const meter = cpuMeter({ server: serverPids(system), generator: context.generator.pid })
     const writer = await startWriter({ url: system.databaseUrl, escrows, rowsPerTransaction: 1, eventsPerSecond: profile.loss.eventsPerSecond, durationMs: profile.loss.seconds * 1000 })
     for (let i = 1; i <= profile.loss.drops; i++) {
       await sleep((profile.loss.seconds * 1000) / (profile.loss.drops + 1))

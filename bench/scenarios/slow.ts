@@ -2,7 +2,7 @@ import type { ClientSpec, PoolStats } from '../lib/clients.ts'
 import type { Percentiles } from '../lib/latencies.ts'
 import { cpuMeter, rssSampler, tcpSocketMemoryBytes } from '../lib/processes.ts'
 import { spreadEscrows } from '../lib/seed.ts'
-import type { SystemUnderTest } from '../lib/systems.ts'
+import { serverPids, type SystemUnderTest } from '../lib/systems.ts'
 import { startWriter, currentAmounts } from '../lib/writer.ts'
 import { openClients, spreadClients, topicMap, type PhaseBase } from './clients.ts'
 import { interleave, round, sleep, type BenchContext } from './context.ts'
@@ -76,7 +76,7 @@ export async function measureSlow(context: BenchContext): Promise<SlowPhase[]> {
     await openClients(context, system, [...fast, ...slow])
     const start = topicMap(await currentAmounts(system.databaseUrl), escrows)
     const closesAtStart = await slowConsumerCloses(system)
-    const meter = cpuMeter({ server: system.pid, generator: context.generator.pid })
+    const meter = cpuMeter({ server: serverPids(system), generator: context.generator.pid })
     const writer = await startWriter({ url: system.databaseUrl, escrows, rowsPerTransaction: 1, eventsPerSecond, durationMs: warmupMs + (baselineSeconds + slowSeconds) * 1000 })
     await sleep(warmupMs)
     await context.generator.resetStats()
@@ -153,10 +153,7 @@ async function catchUp(context: BenchContext, start: Record<string, number>, fin
   return { stats: last, caughtUpAt: undefined }
 }
 
-/** walcast's own count of slow-consumer closes (its Prometheus metrics); undefined for the peer. */
+/** The server's own count of slow-consumer closes (walcast 4008, Centrifugo 3008); undefined for the Socket.IO peer. */
 async function slowConsumerCloses(system: SystemUnderTest): Promise<number | undefined> {
-  if (system.metricsUrl === undefined) return undefined
-  const text = await (await fetch(system.metricsUrl)).text()
-  const match = /^walcast_gateway_slow_consumer_closes_total (\d+)/m.exec(text)
-  return match === null ? undefined : Number(match[1])
+  return system.slowConsumerCloses?.()
 }

@@ -1,0 +1,28 @@
+/**
+ * How the report prints a figure. One rule lives here: a reading that cannot be negative
+ * (bytes per connection, memory growth) but comes out negative says "not measurable" and
+ * why, instead of printing a number nobody can use.
+ */
+export const fmt = (n: number | undefined): string => n === undefined || Number.isNaN(n) ? 'n/a' : n.toLocaleString('en-US', { maximumFractionDigits: 2 })
+
+export function mean(values: readonly number[]): number {
+  return values.length === 0 ? Number.NaN : values.reduce((a, b) => a + b, 0) / values.length
+}
+
+/** Why each non-negative reading of the idle-memory phase can still come out negative. */
+export const NEGATIVE_REASONS = {
+  rss: 'RSS fell between the readings: memory given back to the system outweighed the connections\'',
+  heap: 'the JavaScript heap shrank between the readings',
+  kernel: 'host-wide TCP memory fell between the readings as other sockets freed their buffers',
+} as const
+
+/** A figure that cannot be negative: the figure, or "not measurable (reason)". */
+export function nonNegative(value: number | undefined, reason: string, format: (n: number) => string = fmt): string {
+  if (value === undefined || Number.isNaN(value)) return 'n/a'
+  return value < 0 ? `not measurable (${reason})` : format(value)
+}
+
+/** The same reading as a number fit for a ratio or a target: undefined when it is not measurable. */
+export function measurable(value: number | undefined): number | undefined {
+  return value === undefined || Number.isNaN(value) || value < 0 ? undefined : value
+}
