@@ -11,6 +11,13 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
 
 const COLORS = { domain: ['walcast', 'Socket.IO + NOTIFY', 'Centrifugo'], range: ['#2b6cb0', '#c05621', '#2f855a'] }
 
+/** Each system keeps its colour from chart to chart; the legend lists only the systems present. */
+function colorsFor(systems: readonly string[]): { domain: string[]; range: string[] } {
+  const domain = COLORS.domain.filter((name) => systems.includes(name))
+  for (const name of systems) if (!domain.includes(name)) domain.push(name)
+  return { domain, range: domain.map((name) => COLORS.range[COLORS.domain.indexOf(name)] ?? '#718096') }
+}
+
 export function groupedBars(title: string, rows: ReadonlyArray<Record<string, unknown>>, x: string, y: string, yTitle: string, column?: string): TopLevelSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
@@ -23,7 +30,7 @@ export function groupedBars(title: string, rows: ReadonlyArray<Record<string, un
       x: { field: x, type: 'nominal', title: null, sort: null },
       xOffset: { field: 'system' },
       y: { field: y, type: 'quantitative', title: yTitle },
-      color: { field: 'system', type: 'nominal', scale: COLORS, title: null },
+      color: { field: 'system', type: 'nominal', scale: colorsFor(rows.map((row) => String(row.system))), title: null },
       ...(column === undefined ? {} : { column: { field: column, type: 'nominal', title: null } }),
     },
   } as TopLevelSpec
@@ -37,7 +44,7 @@ export function groupedBars(title: string, rows: ReadonlyArray<Record<string, un
  */
 export function ratioBars(title: string, rows: ReadonlyArray<{ metric: string; peer: string; ratio: number }>): TopLevelSpec {
   const peers = [...new Set(rows.map((r) => r.peer))]
-  const color = { field: 'peer', type: 'nominal', title: 'peer / walcast', scale: { domain: peers, range: peers.map((p) => COLORS.range[COLORS.domain.indexOf(p)] ?? '#718096') }, legend: { orient: 'bottom', labelLimit: 0 } }
+  const color = { field: 'peer', type: 'nominal', title: 'peer / walcast', scale: colorsFor(peers), legend: { orient: 'bottom', labelLimit: 0 } }
   const y = { field: 'metric', type: 'nominal', title: null, sort: null, axis: { labelLimit: 0 } }
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',

@@ -1,7 +1,9 @@
 /**
- * `npm run bench -- --smoke` end to end, on the test server: both systems start, every
- * phase produces figures, walcast loses nothing across the forced reconnects, and the
- * report with its SVG charts is written. Figures are not compared with targets here.
+ * `npm run bench -- --smoke` end to end, on the test server: every system starts
+ * (Centrifugo when its binary is installed; otherwise the run says why it was not
+ * measured), every phase produces figures, walcast loses nothing across the forced
+ * reconnects, and the report with its SVG charts is written. Figures are not compared
+ * with targets here.
  */
 import fs from 'node:fs/promises'
 import os from 'node:os'
@@ -9,6 +11,7 @@ import path from 'node:path'
 import t from 'tap'
 import { SCENARIOS, runBench } from '../../bench/run.ts'
 import { PROFILES } from '../../bench/profile.ts'
+import { findCentrifugo } from '../../bench/peers/centrifugo/server.ts'
 import { adminUrl } from '../helpers/db.ts'
 
 const out = await fs.mkdtemp(path.join(os.tmpdir(), 'walcast-bench-'))
@@ -24,9 +27,13 @@ const charts = ['latency', 'fanout', 'slow', 'ratios', 'slot-lag']
 const svgs = await Promise.all(charts.map((name) => fs.readFile(path.join(out, 'charts', `${name}.svg`), 'utf8')))
 
 t.same(results.errors, {}, 'every phase ran')
+const withCentrifugo = findCentrifugo() !== undefined
+t.same(results.systems?.map((s) => s.kind), withCentrifugo ? ['walcast', 'socketio', 'centrifugo'] : ['walcast', 'socketio'], 'the systems, in interleaving order')
+if (withCentrifugo) t.match(results.systems?.[2]?.version, /^Centrifugo v\d/, 'Centrifugo\'s version recorded')
+else t.match(results.notMeasured?.centrifugo, /no centrifugo binary.*go install github\.com\/centrifugal\/centrifugo\/v6@/, 'Centrifugo reported as not measured, with how to build it')
 t.ok(results.ingest!.backlog.eventsPerSecond > 0, 'ingest throughput measured')
 t.equal(results.ingest!.backlog.events, PROFILES.smoke.ingest.backlogEvents, 'the whole backlog was written')
-for (const kind of ['walcast', 'socketio']) {
+for (const kind of withCentrifugo ? ['walcast', 'socketio', 'centrifugo'] : ['walcast', 'socketio']) {
   const latency = results.latency!.filter((p) => p.kind === kind)
   t.ok(latency.length > 0 && latency.every((p) => p.deliveries > 0 && p.latency.p50 > 0), `${kind}: latency measured on real deliveries`)
   const fanout = results.fanout!.filter((p) => p.kind === kind)
@@ -37,6 +44,11 @@ for (const kind of ['walcast', 'socketio']) {
   t.ok(slow.every((p) => p.windows.every((w) => w.deliveries > 0 && w.latency.p50 > 0 && w.peakRssMb > 0)), `${kind}: fast clients' latency and server RSS measured in both windows`)
   t.ok(slow.every((p) => p.windows.every((w) => w.missing === 0 && w.duplicates === 0) && p.fastLost === 0), `${kind}: fast clients got every frame once while slow clients were paused`)
   t.ok(slow.every((p) => p.windows[0].slowReceived > 0), `${kind}: slow clients read during the baseline`)
+}
+if (withCentrifugo) {
+  const loss = results.loss!.filter((p) => p.kind === 'centrifugo')
+  t.ok(loss.length > 0 && loss.every((p) => p.expected > 0 && p.reconnects >= p.clients), 'Centrifugo: clients reconnected and resubscribed with recovery')
+  t.ok(results.slow!.filter((p) => p.kind === 'centrifugo').every((p) => p.windows.every((w) => w.serverCloses !== undefined)), 'Centrifugo: slow-consumer closes read from its metrics')
 }
 const walcastSlow = results.slow!.filter((p) => p.kind === 'walcast')
 t.ok(walcastSlow.every((p) => p.slow.lost === 0 && p.slow.duplicates === 0 && p.slow.catchUpMs !== undefined), 'walcast: paused clients caught up without loss or duplicates once they read again')

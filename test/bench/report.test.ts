@@ -1,0 +1,90 @@
+/**
+ * The report's own rules, on real results from bench/results/: readings that cannot be
+ * negative never print as negative figures, sections run 1 to 7 in order, and a run
+ * without Centrifugo says so and how to build it.
+ */
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import t, { type Test } from 'tap'
+import { fmt, measurable, NEGATIVE_REASONS, nonNegative } from '../../bench/readings.ts'
+import { systemsParagraph, writeReport, type BenchResults } from '../../bench/report.ts'
+import { findCentrifugo } from '../../bench/peers/centrifugo/server.ts'
+
+const RESULTS = path.resolve('bench/results')
+// The full run whose idle phase read the host's TCP memory 105 bytes per connection lower after than before.
+const NEGATIVE_KERNEL = path.join(RESULTS, '2026-11-22T07-44-38-full.json')
+
+async function render(t: Test, jsonPath: string): Promise<{ results: BenchResults; report: string; dir: string }> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'walcast-report-'))
+  t.teardown(() => fs.rm(dir, { recursive: true, force: true }))
+  const results = JSON.parse(await fs.readFile(jsonPath, 'utf8')) as BenchResults
+  const json = path.join(dir, path.basename(jsonPath))
+  await fs.writeFile(json, JSON.stringify(results))
+  await writeReport(results, json, path.join(dir, 'BENCHMARKS.md'))
+  return { results, report: await fs.readFile(path.join(dir, 'BENCHMARKS.md'), 'utf8'), dir }
+}
+
+t.test('nonNegative: a negative reading is "not measurable" with its reason; others print as figures', async (t) => {
+  t.equal(nonNegative(-105, NEGATIVE_REASONS.kernel), `not measurable (${NEGATIVE_REASONS.kernel})`)
+  t.equal(nonNegative(-0.5, 'why'), 'not measurable (why)')
+  t.equal(nonNegative(0, 'why'), '0')
+  t.equal(nonNegative(1582, 'why'), '1,582')
+  t.equal(nonNegative(2048, 'why', (n) => `${fmt(n / 1024)} KiB`), '2 KiB')
+  t.equal(nonNegative(undefined, 'why'), 'n/a')
+  t.equal(nonNegative(Number.NaN, 'why'), 'n/a')
+  t.equal(measurable(-1), undefined, 'not usable in a ratio or a target')
+  t.equal(measurable(12), 12)
+})
+
+t.test('a real run with a negative kernel reading: reported as not measurable, never as a figure', async (t) => {
+  const { results, report } = await render(t, NEGATIVE_KERNEL)
+  const walcast = results.idle!.find((p) => p.kind === 'walcast')!
+  t.ok(walcast.kernelBytesPerConnection < 0, 'the saved reading is negative (the case this test is about)')
+  const idleSection = report.slice(report.indexOf('## 4. Memory per idle connection'), report.indexOf('## 5.'))
+  const walcastRow = idleSection.split('\n').find((line) => line.startsWith('| walcast |'))!
+  t.match(walcastRow, `not measurable (${NEGATIVE_REASONS.kernel})`)
+  t.notMatch(walcastRow, /\|\s*-\d/, 'no negative figure in the row')
+  const tableCells = report.split('\n').filter((line) => line.startsWith('|')).flatMap((line) => line.split('|').map((cell) => cell.trim()))
+  t.same(tableCells.filter((cell) => /^[-−]\d/.test(cell)), [], 'no table cell of the report is a negative number')
+})
+
+t.test('sections run 1, 2, … 7 in order, after the targets and ratios and before the findings', async (t) => {
+  for (const file of (await fs.readdir(RESULTS)).filter((name) => name.endsWith('.json'))) {
+    const { results, report } = await render(t, path.join(RESULTS, file))
+    const numbered = [...report.matchAll(/^## (\d+)\. /gm)].map((m) => Number(m[1]))
+    const present = ['ingest', 'latency', 'fanout', 'idle', 'replay', 'slow', 'loss'].map((key, i) => (results as unknown as Record<string, unknown>)[key] === undefined ? undefined : i + 1).filter((n) => n !== undefined)
+    t.same(numbered, present, `${file}: sections ${present.join(', ')} in order`)
+    const headings = [...report.matchAll(/^## (.+)$/gm)].map((m) => m[1]!)
+    t.ok(headings.indexOf('Targets (reported, not asserted)') < headings.findIndex((h) => /^\d/.test(h)), `${file}: targets first`)
+    t.ok(headings.findIndex((h) => h.startsWith('Findings')) > headings.findLastIndex((h) => /^\d/.test(h)), `${file}: findings after the measured sections`)
+  }
+})
+
+t.test('a run without Centrifugo names it as not measured and says how to build it', async (t) => {
+  const { report } = await render(t, NEGATIVE_KERNEL)
+  t.match(report, /\*\*Centrifugo was not measured in this run\*\*/)
+  t.match(report, 'go install github.com/centrifugal/centrifugo/v6@v6.9.1')
+  const text = systemsParagraph({ systems: [{ kind: 'walcast', label: 'walcast' }, { kind: 'socketio', label: 'Socket.IO + NOTIFY' }], notMeasured: { centrifugo: 'no centrifugo binary' } })
+  t.match(text, 'not measured in this run**: no centrifugo binary')
+  t.match(text, 'A B A B')
+  const three = systemsParagraph({ systems: [{ kind: 'walcast', label: 'walcast' }, { kind: 'socketio', label: 'Socket.IO + NOTIFY' }, { kind: 'centrifugo', label: 'Centrifugo', version: 'Centrifugo v6.9.1' }], notMeasured: {} })
+  t.match(three, 'A B C A B C')
+  t.match(three, 'Centrifugo build: Centrifugo v6.9.1')
+  t.notMatch(three, 'not measured')
+})
+
+t.test('findCentrifugo: CENTRIFUGO_BIN, then PATH, then Go\'s bin directory; nothing when none holds it', async (t) => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'walcast-find-'))
+  t.teardown(() => fs.rm(dir, { recursive: true, force: true }))
+  const empty = { PATH: path.join(dir, 'nowhere'), GOPATH: path.join(dir, 'gopath'), HOME: dir }
+  t.equal(findCentrifugo(empty), undefined, 'no binary anywhere')
+  await fs.mkdir(path.join(dir, 'gopath/bin'), { recursive: true })
+  const fromGo = path.join(dir, 'gopath/bin/centrifugo')
+  await fs.writeFile(fromGo, '#!/bin/sh\n', { mode: 0o755 })
+  t.equal(findCentrifugo(empty), fromGo, '$GOPATH/bin')
+  const notExecutable = path.join(dir, 'centrifugo')
+  await fs.writeFile(notExecutable, '', { mode: 0o644 })
+  t.equal(findCentrifugo({ ...empty, PATH: dir }), fromGo, 'a file that cannot be run is passed over')
+  t.equal(findCentrifugo({ ...empty, CENTRIFUGO_BIN: fromGo, PATH: dir }), fromGo, 'CENTRIFUGO_BIN first')
+})
