@@ -1,4 +1,4 @@
-/** Sizes of each measurement: `--smoke` (CI, seconds), `--quick` (< 1 minute), full (< 15 minutes). */
+/** Sizes of each measurement: `--smoke` (CI, under a minute), `--quick` (a few minutes), full (about 10 minutes on a quiet 2-core machine). */
 export interface Profile {
   readonly name: 'smoke' | 'quick' | 'full'
   /** A B A B: how many times each system runs each client-facing phase. */

@@ -126,8 +126,11 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
     rows.push(`| server CPU per fan-out delivery at or below Centrifugo's | walcast ${fmt(cpuW)} µs, Centrifugo ${fmt(cpuC)} µs (its feeder included) | ${verdict(Number.isNaN(cpuW) || Number.isNaN(cpuC) ? undefined : cpuW <= cpuC)} |`)
     const w = idleBytes('walcast')
     const c = idleBytes('centrifugo')
-    rows.push(`| RSS per idle subscribed connection ≤ 1/10 of Centrifugo's | walcast ${w === undefined ? 'not measurable (§4)' : `${fmt(w)} bytes`}, Centrifugo ${c === undefined ? 'not measurable (§4)' : `${fmt(c)} bytes`} | ${verdict(w === undefined || c === undefined ? undefined : w * 10 <= c)} |`)
+    const idleText = (kind: string, bytes: number | undefined): string => idleOf(kind) === undefined ? 'n/a' : bytes === undefined ? 'not measurable (§4)' : `${fmt(bytes)} bytes`
+    rows.push(`| RSS per idle subscribed connection ≤ 1/10 of Centrifugo's | walcast ${idleText('walcast', w)}, Centrifugo ${idleText('centrifugo', c)} | ${verdict(w === undefined || c === undefined ? undefined : w * 10 <= c)} |`)
   }
+  const cpuFloor = cpuOf('uws-floor')
+  if (!Number.isNaN(cpuFloor)) rows.push(`| server CPU per fan-out delivery within 1.5× of bare uWS | walcast ${fmt(cpuW)} µs, bare uWS ${fmt(cpuFloor)} µs (×${fmt(cpuW / cpuFloor)}) | ${verdict(Number.isNaN(cpuW) ? undefined : cpuW <= 1.5 * cpuFloor)} |`)
   rows.push(
     `| ≤ 4 KiB RSS per idle connection | ${idleTarget} | ${verdict(idleBytes('walcast') === undefined ? undefined : idleBytes('walcast')! <= 4096)} |`,
     `| replay ≥ 100,000 events/s to one client | ${results.replay ? `${fmt(results.replay.eventsPerSecond)} events/s (${fmt(results.replay.events)} events, first after ${fmt(results.replay.firstEventMs)} ms)` : 'n/a'} | ${verdict(results.replay && results.replay.eventsPerSecond >= 100_000)} |`,
@@ -173,6 +176,28 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
     add(await chart('ratios', renderSvg(ratioBars(`walcast vs ${labels.join(' and ')}`, ratios))), '')
   }
 
+  // Limits ---------------------------------------------------------------------------------
+  const decoder = results.ingest?.backlog.decoderFloor
+  const limits: string[] = []
+  if (decoder !== undefined) {
+    limits.push('notMeasured' in decoder
+      ? `| decoding: \`pg_recvlogical\` draining the same backlog | ${fmt(results.ingest!.backlog.eventsPerSecond)} events/s | not measured: ${decoder.notMeasured} | — |`
+      : `| decoding: \`pg_recvlogical\` draining the same backlog (pgoutput to /dev/null) | ${fmt(results.ingest!.backlog.eventsPerSecond)} events/s durable + published | ${fmt(decoder.eventsPerSecond)} events/s | ${fmt(results.ingest!.backlog.eventsPerSecond / decoder.eventsPerSecond)} of its rate |`)
+  }
+  if (!Number.isNaN(cpuFloor)) limits.push(`| fan-out: bare uWebSockets.js publishing pre-serialized frames to the same clients | ${fmt(cpuW)} µs server CPU per delivery | ${fmt(cpuFloor)} µs | ${fmt(cpuFloor / cpuW)} of its efficiency (walcast spends ×${fmt(cpuW / cpuFloor)}) |`)
+  if (limits.length > 0) {
+    add(
+      '## walcast / limits',
+      '',
+      'Floors measured in the same run: what the machine does with nothing of walcast\'s work. 1 would mean walcast is at the floor.',
+      '',
+      '| limit | walcast | the floor | walcast as a fraction |',
+      '|---|---|---|---|',
+      ...limits,
+      '',
+    )
+  }
+
   // Ingest ---------------------------------------------------------------------------------
   if (results.ingest) {
     const i = results.ingest
@@ -182,6 +207,9 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
       `How: walcast started in-process (\`startService\`), its slot created, then stopped; the writer committed ${fmt(i.backlog.events)} released milestones in ${i.backlog.rowsPerTransaction}-row transactions (${fmt(i.backlog.writeSeconds)} s); walcast restarted and the hub's publications were counted from the first to the last (each event durable in \`walcast.events\` and acknowledged before it is published).`,
       '',
       `- backlog: **${fmt(i.backlog.eventsPerSecond)} events/s** durable + published (${fmt(i.backlog.drainSeconds)} s), peak RSS ${fmt(i.backlog.peakRssMb)} MB (driver process, walcast in it); CPU during the drain: walcast ${fmt(i.backlog.walcastCpu)}%, all postgres processes ${fmt(i.backlog.postgresCpu)}% (of one core)`,
+      ...(i.backlog.decoderFloor === undefined ? [] : ['notMeasured' in i.backlog.decoderFloor
+        ? `- decoding floor: not measured (${i.backlog.decoderFloor.notMeasured})`
+        : `- decoding floor: \`pg_recvlogical\` drained the same backlog from its own slot (created with walcast's, before the writes; drained after walcast's drain, to /dev/null) at ${fmt(i.backlog.decoderFloor.eventsPerSecond)} events/s (${fmt(i.backlog.decoderFloor.seconds)} s, its start-up included)`]),
       `- ${i.singleRow.writers} concurrent single-row writers for ${i.singleRow.seconds} s: ${fmt(i.singleRow.transactionsPerSecond)} tx/s written, ${fmt(i.singleRow.publishedPerSecond)} events/s published meanwhile; slot lag (\`pg_current_wal_lsn() - confirmed_flush_lsn\`) max ${fmt(i.singleRow.maxLagBytes)} bytes; caught up ${fmt(i.singleRow.catchUpMs)} ms after the writers stopped`,
       i.bigTransaction
         ? `- one ${fmt(i.bigTransaction.rows)}-row transaction: commit took ${fmt(i.bigTransaction.commitSeconds)} s; all events durable and published ${fmt(i.bigTransaction.ingestSeconds)} s after the commit; RSS ${fmt(i.bigTransaction.baselineRssMb)} MB before, peak ${fmt(i.bigTransaction.peakRssMb)} MB`
@@ -218,7 +246,7 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
     add(
       '## 3. Fan-out on one hot topic',
       '',
-      `How: ${fmt(f.subscribers)} subscribers of \`escrow:1\`; the writer commits ${f.eventsPerSecond} events/s to it; deliveries/s = frames received / (last − first receive); every frame is checked for gaps and duplicates by the per-escrow counter. Server CPU per delivery = the server process's CPU time over the phase / frames delivered, which does not depend on how fast the load generator can read.`,
+      `How: ${fmt(f.subscribers)} subscribers of \`escrow:1\`; the writer commits ${f.eventsPerSecond} events/s to it; deliveries/s = frames received / (last − first receive); every frame is checked for gaps and duplicates by the per-escrow counter. Server CPU per delivery = the server process's CPU time over the phase / frames delivered, which does not depend on how fast the load generator can read. The bare uWS floor (\`bench/floors/uws-floor.ts\`: the uWebSockets.js build walcast loads, no token check, no history, each NOTIFY of the peers' trigger published once as a pre-serialized frame) runs in this phase only.`,
       '',
       '| system | round | offered | delivered | deliveries/s | p50 ms | p99 ms | gaps | dups | reconnects | server µs/delivery | server CPU % | generator CPU % |',
       '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
@@ -310,8 +338,8 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
     '```sh',
     'npm ci',
     `${CENTRIFUGO_BUILD}   # once, for the Centrifugo peer (or set CENTRIFUGO_BIN)`,
-    'npm run bench              # full profile, about 20 minutes with Centrifugo; writes bench/results/<date>-full.json and this file',
-    'npm run bench -- --quick   # < 1 minute',
+    'npm run bench              # full profile, about 10 minutes on a quiet 2-core machine; writes bench/results/<date>-full.json and this file',
+    'npm run bench -- --quick   # a few minutes',
     'npm run bench -- --smoke   # seconds; what CI runs (test/bench/bench.smoke.test.ts)',
     'npm run bench -- --only fanout,loss   # selected phases',
     'npm run bench -- --no-centrifugo      # leave Centrifugo out (reported as not measured)',

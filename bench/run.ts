@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util'
 import { startLoadGenerator, type LoadGenerator } from './lib/generator-handle.ts'
 import { startBenchPostgres } from './lib/postgres.ts'
 import { REPO } from './lib/processes.ts'
-import { startCentrifugoSystem, startSocketIoSystem, startWalcastSystem, type SystemUnderTest } from './lib/systems.ts'
+import { startCentrifugoSystem, startSocketIoSystem, startUwsFloorSystem, startWalcastSystem, type SystemUnderTest } from './lib/systems.ts'
 import { describeMachine } from './lib/machine.ts'
 import { PROFILES, type Profile } from './profile.ts'
 import type { BenchContext } from './scenarios/context.ts'
@@ -83,7 +83,15 @@ export async function runBench(options: BenchRunOptions): Promise<{ results: Ben
       generator = await startLoadGenerator()
       const context: BenchContext = { ...base, systems, generator }
       results.latency = await attempt('latency', () => measureLatency(context))
-      results.fanout = await attempt('fanout', () => measureFanout(context))
+      results.fanout = await attempt('fanout', async () => {
+        // The floor joins the fan-out phase only: the limit for server CPU per delivery.
+        const floor = await startUwsFloorSystem(postgres, options.profile.population, suffix)
+        try {
+          return await measureFanout({ ...context, systems: [...context.systems, floor] })
+        } finally {
+          await floor.stop().catch(() => {})
+        }
+      })
       results.replay = await attempt('replay', () => measureReplay(context, systems[0]!))
       results.slow = await attempt('slow', () => measureSlow(context))
       results.loss = await attempt('loss', () => measureLoss(context))

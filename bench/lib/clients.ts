@@ -4,7 +4,7 @@ import { StreamCheck, type EventFrame } from '../../load/lib/stream-check.ts'
 import { LatencySample, type Percentiles } from './latencies.ts'
 import { signToken } from './token.ts'
 
-export type SystemKind = 'walcast' | 'socketio' | 'centrifugo'
+export type SystemKind = 'walcast' | 'socketio' | 'centrifugo' | 'uws-floor'
 
 export interface ClientSpec {
   readonly user: number
@@ -235,7 +235,9 @@ export class ClientPool {
   private async connect(spec: ClientSpec, timeoutMs: number): Promise<Client> {
     const token = await signToken(this.options.secret, String(spec.user), spec.role === undefined ? {} : { role: spec.role })
     if (this.options.kind === 'centrifugo') return this.connectCentrifugo(spec, token, timeoutMs)
-    return this.options.kind === 'walcast' ? this.connectWalcast(spec, token, timeoutMs) : this.connectSocketIo(spec, token, timeoutMs)
+    if (this.options.kind === 'socketio') return this.connectSocketIo(spec, token, timeoutMs)
+    // The uWS floor speaks the subset of walcast's protocol these clients use.
+    return this.connectWalcast(spec, token, timeoutMs)
   }
 
   private connectWalcast(spec: ClientSpec, token: string, timeoutMs: number): Promise<Client> {

@@ -12,6 +12,7 @@ import { BENCH_JWT_SECRET } from './token.ts'
 const PEERS = path.join(path.dirname(fileURLToPath(import.meta.url)), '../peers')
 const PEER_ENTRY = path.join(PEERS, 'socketio-notify/child.ts')
 const FEEDER_ENTRY = path.join(PEERS, 'centrifugo/feeder.ts')
+const UWS_FLOOR_ENTRY = path.join(PEERS, '../floors/uws-floor.ts')
 
 /** A push server under test, in its own process, on its own database of one cluster. */
 export interface SystemUnderTest extends ChildHandle {
@@ -107,4 +108,17 @@ async function readCounter(url: string, pattern: RegExp, absent: number | undefi
   const text = await (await fetch(url)).text()
   const match = pattern.exec(text)
   return match === null ? absent : Number(match[1])
+}
+
+/**
+ * The fan-out floor: bare uWebSockets.js publishing the trigger's NOTIFY payloads as
+ * pre-serialized frames (bench/floors/uws-floor.ts), on its own database. Measured in the
+ * fan-out phase only.
+ */
+export async function startUwsFloorSystem(postgres: BenchPostgres, population: Population, suffix: string): Promise<SystemUnderTest> {
+  const databaseUrl = await postgres.createDatabase(`bench_uws_floor_${suffix}`)
+  await seedPopulation(databaseUrl, population)
+  await installPeerTrigger(databaseUrl)
+  const { handle, ready } = await forkTs<{ ready: true; port: number }>(UWS_FLOOR_ENTRY, { DATABASE_URL: databaseUrl })
+  return { ...handle, kind: 'uws-floor', label: 'bare uWS (floor)', databaseUrl, clientUrl: `ws://127.0.0.1:${ready.port}/` }
 }

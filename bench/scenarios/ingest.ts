@@ -5,6 +5,7 @@ import { startService, type Service } from '../../src/service.ts'
 import { bulkEscrow, seedPopulation, sentinelEscrow, spreadEscrows } from '../lib/seed.ts'
 import { postgresCpuSeconds } from '../lib/processes.ts'
 import { startWriter } from '../lib/writer.ts'
+import { createFloorSlot, findRecvlogical, type FloorSlot } from '../floors/recvlogical.ts'
 import { round, sleep, waitUntil, type BenchContext } from './context.ts'
 
 export interface IngestResult {
@@ -19,6 +20,11 @@ export interface IngestResult {
     /** Percent of one core during the drain: walcast's process, and every postgres process. */
     readonly walcastCpu: number
     readonly postgresCpu: number
+    /**
+     * The decoding floor: pg_recvlogical draining the same backlog from its own slot to
+     * /dev/null, after walcast's drain; or why it was not measured.
+     */
+    readonly decoderFloor?: { readonly tool: string; readonly seconds: number; readonly eventsPerSecond: number } | { readonly notMeasured: string }
   }
   readonly singleRow: {
     readonly writers: number
@@ -66,11 +72,15 @@ export async function measureIngest(context: BenchContext): Promise<IngestResult
   await waitUntil(() => service!.ingest.status().state === 'streaming' ? true : undefined, 15_000)
   await service.stop()
   service = undefined
+  const recvlogical = findRecvlogical()
+  let floor: FloorSlot | undefined
   try {
+    floor = recvlogical === undefined ? undefined : await createFloorSlot(recvlogical, url, `floor_${suffix}`, config.replication.publication)
     context.log(`ingest: writing a backlog of ${profile.ingest.backlogEvents} events in ${profile.ingest.rowsPerTransaction}-row transactions`)
     const writer = await startWriter({ url, escrows: spreadEscrows(population), rowsPerTransaction: profile.ingest.rowsPerTransaction, eventsPerSecond: 0, durationMs: 300_000, maxEvents: profile.ingest.backlogEvents })
     const written = await writer.done
     const sentinelTopic = await writeSentinel()
+    const backlogEnd = (await sql.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn
 
     const rss = rssSampler()
     let cpuStart = { walcast: process.cpuUsage(), postgres: postgresCpuSeconds(), at: performance.now() }
@@ -95,6 +105,16 @@ export async function measureIngest(context: BenchContext): Promise<IngestResult
     const walcastCpu = round(((process.cpuUsage(cpuStart.walcast).user + process.cpuUsage(cpuStart.walcast).system) / 1e6 / cpuSeconds) * 100, 1)
     const postgresCpu = round(((postgresCpuSeconds() - cpuStart.postgres) / cpuSeconds) * 100, 1)
     const drainMs = last - first
+    let decoderFloor: IngestResult['backlog']['decoderFloor'] = { notMeasured: 'no pg_recvlogical (PG_RECVLOGICAL, PATH or /usr/lib/postgresql/*/bin; Debian: apt-get install postgresql-client-15)' }
+    if (floor !== undefined) {
+      // Alone on the machine, as walcast's drain was: walcast is idle by now (nothing new to read).
+      const { seconds } = await floor.drain(backlogEnd)
+      // Dropped at once: it would hold WAL through the phases that follow.
+      await floor.drop()
+      floor = undefined
+      decoderFloor = { tool: `${recvlogical!} (pgoutput, to /dev/null)`, seconds: round(seconds, 2), eventsPerSecond: Math.round((written.events + 1) / Math.max(seconds, 0.001)) }
+      context.log(`ingest: decoding floor (pg_recvlogical) ${decoderFloor.eventsPerSecond} events/s`)
+    }
     const backlog = {
       events: written.events,
       rowsPerTransaction: profile.ingest.rowsPerTransaction,
@@ -104,6 +124,7 @@ export async function measureIngest(context: BenchContext): Promise<IngestResult
       peakRssMb: mb(rss.stop()),
       walcastCpu,
       postgresCpu,
+      decoderFloor,
     }
     context.log(`ingest: backlog drained at ${backlog.eventsPerSecond} events/s; CPU walcast ${walcastCpu}%, postgres ${postgresCpu}%`)
 
@@ -162,6 +183,7 @@ export async function measureIngest(context: BenchContext): Promise<IngestResult
     return { backlog, singleRow, bigTransaction }
   } finally {
     await service?.stop().catch(() => {})
+    await floor?.drop().catch(() => {})
     await sql.end().catch(() => {})
     await postgres.dropDatabase(`bench_ingest_${suffix}`).catch(() => {})
   }

@@ -50,6 +50,10 @@ if (withCentrifugo) {
   t.ok(loss.length > 0 && loss.every((p) => p.expected > 0 && p.reconnects >= p.clients), 'Centrifugo: clients reconnected and resubscribed with recovery')
   t.ok(results.slow!.filter((p) => p.kind === 'centrifugo').every((p) => p.windows.every((w) => w.serverCloses !== undefined)), 'Centrifugo: slow-consumer closes read from its metrics')
 }
+const floor = results.fanout!.filter((p) => p.kind === 'uws-floor')
+t.ok(floor.length > 0 && floor.every((p) => p.deliveries === p.offeredDeliveries && p.serverMicrosPerDelivery > 0), 'the bare uWS floor delivered every fan-out frame, its CPU per delivery measured')
+const decoder = results.ingest!.backlog.decoderFloor
+t.ok(decoder !== undefined && ('notMeasured' in decoder ? /pg_recvlogical/.test(decoder.notMeasured) : decoder.eventsPerSecond > 0), 'the decoding floor measured, or why not')
 const walcastSlow = results.slow!.filter((p) => p.kind === 'walcast')
 t.ok(walcastSlow.every((p) => p.slow.lost === 0 && p.slow.duplicates === 0 && p.slow.catchUpMs !== undefined), 'walcast: paused clients caught up without loss or duplicates once they read again')
 t.ok(walcastSlow.every((p) => p.windows.every((w) => w.serverCloses !== undefined)), 'walcast: slow-consumer closes read from its metrics')
@@ -62,4 +66,5 @@ t.equal(saved.profile, 'smoke', 'results JSON written')
 t.match(report, /## Targets \(reported, not asserted\)/)
 t.match(report, /!\[latency\]\(charts\/latency\.svg\)/)
 t.match(report, /## 6\. Slow consumers/)
+t.match(report, /## walcast \/ limits/)
 charts.forEach((name, i) => t.match(svgs[i], /^<svg/, `${name}.svg is an SVG`))
