@@ -179,11 +179,13 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
   // Limits ---------------------------------------------------------------------------------
   const decoder = results.ingest?.backlog.decoderFloor
   const limits: string[] = []
+  if (results.ingest !== undefined && decoder === undefined) limits.push(`| decoding: \`pg_recvlogical\` draining the same backlog | ${fmt(results.ingest.backlog.eventsPerSecond)} events/s | not measured in this run (it predates the floors) | — |`)
   if (decoder !== undefined) {
     limits.push('notMeasured' in decoder
       ? `| decoding: \`pg_recvlogical\` draining the same backlog | ${fmt(results.ingest!.backlog.eventsPerSecond)} events/s | not measured: ${decoder.notMeasured} | — |`
       : `| decoding: \`pg_recvlogical\` draining the same backlog (pgoutput to /dev/null) | ${fmt(results.ingest!.backlog.eventsPerSecond)} events/s durable + published | ${fmt(decoder.eventsPerSecond)} events/s | ${fmt(results.ingest!.backlog.eventsPerSecond / decoder.eventsPerSecond)} of its rate |`)
   }
+  if (Number.isNaN(cpuFloor) && !Number.isNaN(cpuW)) limits.push(`| fan-out: bare uWebSockets.js publishing pre-serialized frames | ${fmt(cpuW)} µs server CPU per delivery | not measured in this run (it predates the floors) | — |`)
   if (!Number.isNaN(cpuFloor)) limits.push(`| fan-out: bare uWebSockets.js publishing pre-serialized frames to the same clients | ${fmt(cpuW)} µs server CPU per delivery | ${fmt(cpuFloor)} µs | ${fmt(cpuFloor / cpuW)} of its efficiency (walcast spends ×${fmt(cpuW / cpuFloor)}) |`)
   if (limits.length > 0) {
     add(
