@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
-import path from 'node:path'
 import pg from 'pg'
+import { firstExecutable, onPath } from '../lib/processes.ts'
 
 /**
  * The decoding floor (#15 item 2): PostgreSQL's own `pg_recvlogical` drains the same
@@ -11,23 +11,14 @@ import pg from 'pg'
  * embedded PG 18.
  */
 export function findRecvlogical(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const debian = (() => {
-    try {
-      return fs.readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a)).map((version) => `/usr/lib/postgresql/${version}/bin/pg_recvlogical`)
-    } catch {
-      return []
-    }
-  })()
-  const candidates = [env.PG_RECVLOGICAL, ...(env.PATH ?? '').split(':').filter((dir) => dir !== '').map((dir) => path.join(dir, 'pg_recvlogical')), ...debian]
-  return candidates.find((file) => {
-    if (file === undefined || file === '') return false
-    try {
-      fs.accessSync(file, fs.constants.X_OK)
-      return fs.statSync(file).isFile()
-    } catch {
-      return false
-    }
-  })
+  let debian: string[] = []
+  try {
+    // Newest Debian server version first.
+    debian = fs.readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a)).map((version) => `/usr/lib/postgresql/${version}/bin/pg_recvlogical`)
+  } catch {
+    // No Debian PostgreSQL packages.
+  }
+  return firstExecutable([env.PG_RECVLOGICAL, ...onPath('pg_recvlogical', env.PATH), ...debian])
 }
 
 export interface FloorSlot {

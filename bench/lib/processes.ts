@@ -164,6 +164,24 @@ export function findK6(): string | undefined {
   return undefined
 }
 
+/** The first candidate that is a file this process may run (an explicit setting, PATH, a known directory). */
+export function firstExecutable(candidates: ReadonlyArray<string | undefined>): string | undefined {
+  return candidates.find((file): file is string => {
+    if (file === undefined || file === '') return false
+    try {
+      fs.accessSync(file, fs.constants.X_OK)
+      return fs.statSync(file).isFile()
+    } catch {
+      return false
+    }
+  })
+}
+
+/** `name` in each directory of a PATH-style list. */
+export function onPath(name: string, list: string | undefined): string[] {
+  return (list ?? '').split(':').filter((dir) => dir !== '').map((dir) => path.join(dir, name))
+}
+
 /** Samples a process's RSS every `intervalMs` until stop(): the last and the highest value, in bytes. */
 export function rssSampler(pid: number, intervalMs = 100): { stop(): { last: number; peak: number } } {
   let last = safeRss(pid)

@@ -9,7 +9,6 @@ import path from 'node:path'
 import t, { type Test } from 'tap'
 import { fmt, measurable, NEGATIVE_REASONS, nonNegative } from '../../bench/readings.ts'
 import { systemsParagraph, writeReport, type BenchResults } from '../../bench/report.ts'
-import { findCentrifugo } from '../../bench/peers/centrifugo/server.ts'
 
 const RESULTS = path.resolve('bench/results')
 // The full run whose idle phase read the host's TCP memory 105 bytes per connection lower after than before.
@@ -72,19 +71,4 @@ t.test('a run without Centrifugo names it as not measured and says how to build 
   t.match(three, 'A B C A B C')
   t.match(three, 'Centrifugo build: Centrifugo v6.9.1')
   t.notMatch(three, 'not measured')
-})
-
-t.test('findCentrifugo: CENTRIFUGO_BIN, then PATH, then Go\'s bin directory; nothing when none holds it', async (t) => {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'walcast-find-'))
-  t.teardown(() => fs.rm(dir, { recursive: true, force: true }))
-  const empty = { PATH: path.join(dir, 'nowhere'), GOPATH: path.join(dir, 'gopath'), HOME: dir }
-  t.equal(findCentrifugo(empty), undefined, 'no binary anywhere')
-  await fs.mkdir(path.join(dir, 'gopath/bin'), { recursive: true })
-  const fromGo = path.join(dir, 'gopath/bin/centrifugo')
-  await fs.writeFile(fromGo, '#!/bin/sh\n', { mode: 0o755 })
-  t.equal(findCentrifugo(empty), fromGo, '$GOPATH/bin')
-  const notExecutable = path.join(dir, 'centrifugo')
-  await fs.writeFile(notExecutable, '', { mode: 0o644 })
-  t.equal(findCentrifugo({ ...empty, PATH: dir }), fromGo, 'a file that cannot be run is passed over')
-  t.equal(findCentrifugo({ ...empty, CENTRIFUGO_BIN: fromGo, PATH: dir }), fromGo, 'CENTRIFUGO_BIN first')
 })

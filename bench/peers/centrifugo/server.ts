@@ -1,8 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { firstExecutable, onPath } from '../../lib/processes.ts'
 
 /**
  * Centrifugo v6 as a benchmark peer: its own binary (not an npm package), started with
@@ -15,23 +15,13 @@ const CONFIG = path.join(path.dirname(fileURLToPath(import.meta.url)), 'config.j
 
 /** CENTRIFUGO_BIN, then PATH, then Go's install directory; undefined when there is none. */
 export function findCentrifugo(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const candidates = [env.CENTRIFUGO_BIN, ...(env.PATH ?? '').split(':').filter((dir) => dir !== '').map((dir) => path.join(dir, 'centrifugo')), path.join(goBinDir(env), 'centrifugo')]
-  return candidates.find((candidate) => candidate !== undefined && candidate !== '' && isExecutable(candidate))
+  return firstExecutable([env.CENTRIFUGO_BIN, ...onPath('centrifugo', env.PATH), path.join(goBinDir(env), 'centrifugo')])
 }
 
 function goBinDir(env: NodeJS.ProcessEnv): string {
   if (env.GOBIN !== undefined && env.GOBIN !== '') return env.GOBIN
-  const gopath = env.GOPATH !== undefined && env.GOPATH !== '' ? env.GOPATH.split(':')[0]! : path.join(os.homedir(), 'go')
+  const gopath = env.GOPATH !== undefined && env.GOPATH !== '' ? env.GOPATH.split(':')[0]! : path.join(env.HOME ?? os.homedir(), 'go')
   return path.join(gopath, 'bin')
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    fs.accessSync(file, fs.constants.X_OK)
-    return fs.statSync(file).isFile()
-  } catch {
-    return false
-  }
 }
 
 /**
