@@ -5,6 +5,9 @@
  */
 export const fmt = (n: number | undefined): string => n === undefined || Number.isNaN(n) ? 'n/a' : n.toLocaleString('en-US', { maximumFractionDigits: 2 })
 
+/** A ratio with two significant digits below 0.1, so a small one never prints as ×0. */
+export const fmtRatio = (r: number): string => r > 0 && r < 0.1 ? String(Number(r.toPrecision(2))) : fmt(r)
+
 export function mean(values: readonly number[]): number {
   return values.length === 0 ? Number.NaN : values.reduce((a, b) => a + b, 0) / values.length
 }

@@ -3,7 +3,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { groupedBars, line, ratioBars, renderSvg } from './charts.ts'
 import type { MachineDescription } from './lib/machine.ts'
-import { fmt, mean, measurable, NEGATIVE_REASONS, nonNegative } from './readings.ts'
+import { fmt, fmtRatio, mean, measurable, NEGATIVE_REASONS, nonNegative } from './readings.ts'
 import { CENTRIFUGO_BUILD } from './peers/centrifugo/server.ts'
 import type { FanoutPhase, IdlePhase, LatencyPhase, LossPhase, ReplayResult } from './scenarios/clients.ts'
 import type { IngestResult } from './scenarios/ingest.ts'
@@ -170,7 +170,7 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
       '',
       `| metric | ${labels.map((label) => `vs ${label}`).join(' | ')} |`,
       `|---|${labels.map(() => '---|').join('')}`,
-      ...metrics.map((metric) => `| ${metric} | ${labels.map((label) => { const r = ratios.find((x) => x.metric === metric && x.peer === label); return r === undefined ? '—' : `×${fmt(r.ratio)}` }).join(' | ')} |`),
+      ...metrics.map((metric) => `| ${metric} | ${labels.map((label) => { const r = ratios.find((x) => x.metric === metric && x.peer === label); return r === undefined ? '—' : `×${fmtRatio(r.ratio)}` }).join(' | ')} |`),
       '',
     )
     add(await chart('ratios', renderSvg(ratioBars(`walcast vs ${labels.join(' and ')}`, ratios))), '')
@@ -183,10 +183,10 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
   if (decoder !== undefined) {
     limits.push('notMeasured' in decoder
       ? `| decoding: \`pg_recvlogical\` draining the same backlog | ${fmt(results.ingest!.backlog.eventsPerSecond)} events/s | not measured: ${decoder.notMeasured} | — |`
-      : `| decoding: \`pg_recvlogical\` draining the same backlog (pgoutput to /dev/null) | ${fmt(results.ingest!.backlog.eventsPerSecond)} events/s durable + published | ${fmt(decoder.eventsPerSecond)} events/s | ${fmt(results.ingest!.backlog.eventsPerSecond / decoder.eventsPerSecond)} of its rate |`)
+      : `| decoding: \`pg_recvlogical\` draining the same backlog (pgoutput to /dev/null) | ${fmt(results.ingest!.backlog.eventsPerSecond)} events/s durable + published | ${fmt(decoder.eventsPerSecond)} events/s | ${fmtRatio(results.ingest!.backlog.eventsPerSecond / decoder.eventsPerSecond)} of its rate |`)
   }
   if (Number.isNaN(cpuFloor) && !Number.isNaN(cpuW)) limits.push(`| fan-out: bare uWebSockets.js publishing pre-serialized frames | ${fmt(cpuW)} µs server CPU per delivery | not measured in this run (it predates the floors) | — |`)
-  if (!Number.isNaN(cpuFloor)) limits.push(`| fan-out: bare uWebSockets.js publishing pre-serialized frames to the same clients | ${fmt(cpuW)} µs server CPU per delivery | ${fmt(cpuFloor)} µs | ${fmt(cpuFloor / cpuW)} of its efficiency (walcast spends ×${fmt(cpuW / cpuFloor)}) |`)
+  if (!Number.isNaN(cpuFloor)) limits.push(`| fan-out: bare uWebSockets.js publishing pre-serialized frames to the same clients | ${fmt(cpuW)} µs server CPU per delivery | ${fmt(cpuFloor)} µs | ${fmtRatio(cpuFloor / cpuW)} of its efficiency (walcast spends ×${fmt(cpuW / cpuFloor)}) |`)
   if (limits.length > 0) {
     add(
       '## walcast / limits',

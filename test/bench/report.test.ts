@@ -7,7 +7,7 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
-import { fmt, measurable, NEGATIVE_REASONS, nonNegative } from '../../bench/readings.ts'
+import { fmt, fmtRatio, measurable, NEGATIVE_REASONS, nonNegative } from '../../bench/readings.ts'
 import { systemsParagraph, writeReport, type BenchResults } from '../../bench/report.ts'
 
 const RESULTS = path.resolve('bench/results')
@@ -34,6 +34,13 @@ t.test('nonNegative: a negative reading is "not measurable" with its reason; oth
   t.equal(nonNegative(Number.NaN, 'why'), 'n/a')
   t.equal(measurable(-1), undefined, 'not usable in a ratio or a target')
   t.equal(measurable(12), 12)
+})
+
+t.test('fmtRatio: a small ratio keeps two significant digits instead of printing as 0', async (t) => {
+  t.equal(fmtRatio(0.0043), '0.0043')
+  t.equal(fmtRatio(0.0456), '0.046')
+  t.equal(fmtRatio(0.39), '0.39')
+  t.equal(fmtRatio(9.703), '9.7')
 })
 
 t.test('a real run with a negative kernel reading: reported as not measurable, never as a figure', async (t) => {
