@@ -50,7 +50,8 @@ export function ratioBars(title: string, rows: ReadonlyArray<{ metric: string; p
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title,
     width: 360,
-    height: { step: 14 * Math.max(1, peers.length) + 10 },
+    // With a yOffset channel the step is one peer's bar, not a metric's band.
+    height: { step: 16 },
     data: { values: rows as unknown as Array<Record<string, unknown>> },
     encoding: { y, yOffset: { field: 'peer', sort: peers } },
     layer: [
@@ -64,10 +65,12 @@ export function ratioBars(title: string, rows: ReadonlyArray<{ metric: string; p
         },
       },
       { mark: { type: 'rule', color: '#444', strokeDash: [4, 3] }, encoding: { x: { datum: 1 }, y: null, yOffset: null } },
-      {
-        mark: { type: 'text', align: 'left', dx: 4, fontSize: 10 },
-        encoding: { x: { field: 'ratio', type: 'quantitative' }, text: { field: 'ratio', format: '.2f' } },
-      },
+      // Each value at the outer end of its bar: right of a bar above parity, left of one below.
+      ...([['>=', 'left', 4], ['<', 'right', -4]] as const).map(([test, align, dx]) => ({
+        transform: [{ filter: `datum.ratio ${test} 1` }],
+        mark: { type: 'text', align, dx, fontSize: 10 },
+        encoding: { x: { field: 'ratio', type: 'quantitative' }, text: { field: 'ratio', format: '.3~r' } },
+      })),
     ],
   } as TopLevelSpec
 }

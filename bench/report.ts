@@ -143,7 +143,7 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
   const ratios: Array<{ metric: string; peer: string; ratio: number }> = []
   for (const peer of measuredPeers) {
     const push = (metric: string, ratio: number): void => { if (Number.isFinite(ratio) && ratio > 0) ratios.push({ metric, peer: peer.label, ratio }) }
-    if (peer.kind === 'socketio') push('fan-out deliveries/s', fanW / fanP)
+    push('fan-out deliveries/s', fanW / mean(bySystem(results.fanout, peer.kind).map((p) => p.deliveriesPerSecond)))
     push('server CPU per fan-out delivery', cpuOf(peer.kind) / cpuW)
     const peerTop = bySystem(results.latency, peer.kind).filter((p) => p.eventsPerSecond === topRate)
     if (top.length > 0 && peerTop.length > 0) {
