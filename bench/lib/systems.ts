@@ -22,7 +22,7 @@ export interface SystemUnderTest extends ChildHandle {
   readonly databaseUrl: string
   /** What clients connect to. */
   readonly clientUrl: string
-  /** Prometheus metrics, when the system has them (walcast). */
+  /** Prometheus metrics, when the system has them (walcast, Centrifugo). */
   readonly metricsUrl?: string
   /** Slow-consumer closes the server counted so far (its Prometheus metrics); absent when it has no such limit. */
   readonly slowConsumerCloses?: () => Promise<number | undefined>
