@@ -76,7 +76,8 @@ export function startBusFollower(options: FollowerOptions): BusFollower {
   const ingestOwnsHub = (): boolean => owner === 'ingest'
   const mine = (gen: number): boolean => !stopping && owner === 'follower' && gen === generation
   const position = (): string => hub.lastId() ?? ZERO
-  const busUp = (): boolean => options.connected() && !redisFailed
+  // A failure the follower saw says nothing once this node's ingest feeds the hub.
+  const busUp = (): boolean => options.connected() && (ingestOwnsHub() || !redisFailed)
 
   function sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { spawnNode, type WalcastNode } from '../helpers/cluster.ts'
+import { spawnNode, waitForAllIngested, type WalcastNode } from '../helpers/cluster.ts'
 import { createTestDatabase } from '../helpers/db.ts'
 import { startInsertBurst } from '../helpers/insert-burst.ts'
 import { startTestRedis } from '../helpers/redis.ts'
@@ -56,6 +56,7 @@ t.test('I12: kill -9 the ingesting node during a burst, then a gateway node: ano
   } finally {
     await burst.stop()
   }
+  await waitForAllIngested(tdb)
 
   const expected = (await historyRows(tdb)).map((r) => r.id).filter((id) => id > seed!.id)
   t.ok(expected.length >= 500, `a burst of ${expected.length} events`)

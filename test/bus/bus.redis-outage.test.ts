@@ -1,5 +1,5 @@
 import t from 'tap'
-import { spawnNode } from '../helpers/cluster.ts'
+import { spawnNode, waitForAllIngested } from '../helpers/cluster.ts'
 import { createTestDatabase } from '../helpers/db.ts'
 import { startInsertBurst } from '../helpers/insert-burst.ts'
 import { freePort, startTestRedis } from '../helpers/redis.ts'
@@ -51,6 +51,7 @@ t.test('I12: Redis killed and restarted during a burst: a gateway keeps serving 
   } finally {
     await burst.stop()
   }
+  await waitForAllIngested(tdb)
 
   const expected = (await historyRows(tdb)).map((r) => r.id).filter((id) => id > seed!.id)
   await waitFor(() => watchers.every((w) => w.ids().length >= expected.length), 90_000, 'every client caught up')

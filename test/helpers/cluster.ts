@@ -15,7 +15,13 @@ export interface WalcastNode {
 /** A `walcast serve` child on the bus, with its HTTP port read from its log. */
 export async function spawnNode(t: Test, tdb: TestDatabase, redisUrl: string, extra: Record<string, string> = {}): Promise<WalcastNode> {
   const child = spawnWalcast(['serve'], childEnv(tdb, authEnv({ WALCAST_REDIS_URL: redisUrl, WALCAST_BUS_FALLBACK_POLL: '100ms', ...extra })))
-  t.teardown(() => child.kill('SIGKILL'))
+  // SIGTERM first: a node that exits on its own writes its coverage (SIGKILL loses it).
+  t.teardown(async () => {
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+    await child.exited
+    clearTimeout(timer)
+  })
   const port = await waitFor(() => {
     const line = child.stdout().split('\n').find((l) => l.includes('"http listening"'))
     return line === undefined ? undefined : (JSON.parse(line) as { port: number }).port
@@ -33,4 +39,13 @@ export async function spawnNode(t: Test, tdb: TestDatabase, redisUrl: string, ex
       return { status: response.status, body, text }
     },
   }
+}
+
+/** Waits until every committed notification is in the history (the ingest may lag a burst). */
+export async function waitForAllIngested(tdb: TestDatabase, ms = 90_000): Promise<void> {
+  await waitFor(async () => {
+    const { rows } = await tdb.query<{ committed: number; ingested: number }>(
+      `SELECT (SELECT count(*) FROM notifications)::int AS committed, (SELECT count(*) FROM walcast.events WHERE type = 'notification:new')::int AS ingested`)
+    return rows[0]!.committed === rows[0]!.ingested
+  }, ms, 'every committed notification in the history')
 }
