@@ -166,7 +166,11 @@ export function startBusFollower(options: FollowerOptions): BusFollower {
       return fill(gen)
     }
     const step = nextStep({ ...cursor, position: position() }, entry)
-    if (step.kind === 'duplicate') return
+    // Already applied: only events past the position (none, unless a stream was rewritten) go on.
+    if (step.kind === 'duplicate') {
+      if (entry.kind === 'batch') await apply(gen, entry)
+      return
+    }
     if (step.kind === 'break') {
       log.info({ reason: step.reason, position: position(), prev: entry.prev }, 'bus chain broken; reading what is missing from the history first')
       options.onHistoryRead?.(step.reason)

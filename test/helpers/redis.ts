@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import net from 'node:net'
 import type { Test } from 'tap'
+import { freePort } from './own-server.ts'
 import { waitFor } from './wait.ts'
 
 export interface TestRedis {
@@ -10,18 +11,6 @@ export interface TestRedis {
   stop(): Promise<void>
   /** Starts it again on the same port, empty (no persistence). */
   start(): Promise<void>
-}
-
-/** A free loopback port: bound, read, released. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 const answers = (port: number): Promise<boolean> => new Promise((resolve) => {
