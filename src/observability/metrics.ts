@@ -67,8 +67,11 @@ export function createMetrics(deps: MetricsDeps): Metrics {
 
   deps.hub.subscribe((events) => {
     const now = Date.now()
+    // With several nodes the hub of a node that does not ingest is fed by the bus: its
+    // events were ingested elsewhere, but their commit-to-publish time is this node's.
+    const ingesting = deps.ingestStatus().state === 'streaming'
     for (const event of events) {
-      ingested.inc({ type: event.type })
+      if (ingesting) ingested.inc({ type: event.type })
       commitToPublish.observe(Math.max(0, now - Date.parse(event.ts)) / 1000)
     }
   })
