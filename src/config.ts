@@ -81,6 +81,20 @@ export interface GatewayConfig {
   readonly replayPage: number
 }
 
+/** Several nodes over Redis (docs/scaling.md); unset `redisUrl`: one node, no Redis at all. */
+export interface BusConfig {
+  /** redis:// or rediss:// URL of the Redis that carries the bus; undefined: single node. */
+  readonly redisUrl: string | undefined
+  /** `all`: takes the slot when it is free and ingests; `gateway`: never ingests, only serves. */
+  readonly role: 'all' | 'gateway'
+  /** Redis Stream key the ingesting node appends durable batches to. */
+  readonly stream: string
+  /** Approximate bound on the stream's length (XADD MAXLEN ~). */
+  readonly maxLen: number
+  /** While Redis is unreachable, how often a following node reads new events from the history. */
+  readonly fallbackPollMs: number
+}
+
 export interface LogConfig {
   readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 }
@@ -111,6 +125,7 @@ export interface Config {
   /** true when walcast started its own Postgres: enables the demo data and writer. */
   readonly demo: boolean
   readonly feed: FeedConfig
+  readonly bus: BusConfig
   /** WALCAST_* variables that are set but mean nothing (a typo): walcast warns about each at start-up. */
   readonly unknownVariables: readonly UnknownVariable[]
 }
@@ -267,6 +282,7 @@ export function loadConfig(environment: Env = process.env, cwd: string = process
       pollBurst: integer(env, 'WALCAST_POLL_BURST', 60, 1, 100_000),
       dev: boolean(env, 'WALCAST_DEV', false),
     },
+    bus: busConfig(env),
   }
   return deepFreeze({ ...config, unknownVariables: unknownVariables(environment, known) })
 }
@@ -297,6 +313,39 @@ function authConfig(env: Env, demo: boolean): AuthConfig {
     issuer: read(env, 'WALCAST_JWT_ISSUER'),
     audience: read(env, 'WALCAST_JWT_AUDIENCE'),
     clockToleranceSec: tolerance === '0' ? 0 : Math.round(parseDuration('WALCAST_JWT_CLOCK_TOLERANCE', tolerance) / 1000),
+  }
+}
+
+const ROLES = ['all', 'gateway'] as const
+const STREAM_KEY = /^[A-Za-z0-9:_.{}-]{1,200}$/
+
+function busConfig(env: Env): BusConfig {
+  const redisUrl = read(env, 'WALCAST_REDIS_URL')
+  if (redisUrl !== undefined) {
+    let url: URL | undefined
+    try { url = new URL(redisUrl) } catch { url = undefined }
+    if (url === undefined || (url.protocol !== 'redis:' && url.protocol !== 'rediss:')) {
+      throw new ConfigError('WALCAST_REDIS_URL', 'expected a redis:// or rediss:// URL such as redis://127.0.0.1:6379')
+    }
+  }
+  const role = (read(env, 'WALCAST_ROLE') ?? 'all').toLowerCase()
+  if (!(ROLES as readonly string[]).includes(role)) {
+    throw new ConfigError('WALCAST_ROLE', `expected all or gateway, got ${JSON.stringify(role)}`)
+  }
+  // A gateway that never ingests needs a bus to learn about new events.
+  if (role === 'gateway' && redisUrl === undefined) {
+    throw new ConfigError('WALCAST_ROLE', 'gateway needs WALCAST_REDIS_URL (a node that never ingests learns about new events from the bus)')
+  }
+  const stream = read(env, 'WALCAST_BUS_STREAM') ?? `walcast:${read(env, 'WALCAST_SLOT') ?? 'walcast'}:bus`
+  if (!STREAM_KEY.test(stream)) {
+    throw new ConfigError('WALCAST_BUS_STREAM', `expected a Redis key of letters, digits and : _ . - { } (at most 200), got ${JSON.stringify(stream.slice(0, 40))}`)
+  }
+  return {
+    redisUrl,
+    role: role as BusConfig['role'],
+    stream,
+    maxLen: integer(env, 'WALCAST_BUS_MAXLEN', 100_000, 100, 100_000_000),
+    fallbackPollMs: duration(env, 'WALCAST_BUS_FALLBACK_POLL', '250ms'),
   }
 }
 

@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'TOKEN_REJECTED'
   | 'AUTH_UNAVAILABLE'
   | 'RUNTIME_UNSUPPORTED'
+  | 'BUS_UNREACHABLE'
 
 export interface WalcastErrorOptions {
   cause?: unknown

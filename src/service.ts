@@ -10,6 +10,8 @@ import { createHistoryStore, type HistoryStore } from './history/store.ts'
 import { startPruner } from './history/prune.ts'
 import { createHub, type Hub } from './hub/hub.ts'
 import { startIngest, type Ingest } from './ingest/ingest.ts'
+import { noIngest } from './ingest/no-ingest.ts'
+import { startBus, type Bus } from './bus/bus.ts'
 import { checkServerSettings } from './replication/preflight.ts'
 import { ensurePublication } from './replication/publication.ts'
 import { startHeartbeat } from './replication/heartbeat.ts'
@@ -45,6 +47,8 @@ export interface Service {
   readonly subscriptions: SubscriptionCore
   readonly gateway: Gateway
   readonly metrics: Metrics
+  /** The bus between nodes; undefined on a single node (no WALCAST_REDIS_URL). */
+  readonly bus: Bus | undefined
   /** SSE, polling, the dashboard (and its dev sign-in). */
   readonly feed: Feed
   /** Graceful: stop reading, finish and acknowledge the in-flight batch, close. */
@@ -71,6 +75,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   // reconnect storm a queued append timed out, failed the batch and dropped replication,
   // which grew the backlog the storm was replaying. The batcher writes one batch at a time.
   const writer = createDatabase({ url: connectionString, poolSize: 1, applicationName: 'walcast-writer' })
+  let bus: Bus | undefined
   try {
     await checkReachable(database.pool, redactUrl(connectionString))
     await checkServerSettings(database.db)
@@ -111,17 +116,23 @@ export async function startService(config: Config, log: Logger): Promise<Service
     const walMonitor = createWalMonitor(database.db, {
       slot: config.replication.slot, warnBytes: config.observability.walWarnBytes, intervalMs: config.observability.walCheckIntervalMs,
     }, log.child({ module: 'wal' }))
+    // Several nodes: the bus feeds this hub whenever this node's ingest does not, and
+    // carries what the ingest publishes to the others. Redis must answer now. Started
+    // after every hub listener above, so none misses what the bus delivers first.
+    const redisUrl = config.bus.redisUrl
+    if (redisUrl !== undefined) bus = await startBus({ ...config.bus, redisUrl }, { hub, history, log: log.child({ module: 'bus' }) })
     const metrics = createMetrics({
       db: database.db, hub, ingestStatus: () => ingest.status(), walMonitor,
       walWarnBytes: config.observability.walWarnBytes, slot: config.replication.slot, gatewayStats: () => gateway.stats(),
+      busStats: bus?.stats,
     })
-    const ingest = await startIngest({
+    const ingest = config.bus.role === 'gateway' ? noIngest() : await startIngest({
       database,
       connectionString,
       config: config.replication,
       registry,
       history: createHistoryStore(writer.db),
-      hub,
+      hub: bus?.ingestHub ?? hub,
       log: log.child({ module: 'ingest' }),
       onBatch: (stats) => metrics.observeBatch(stats),
     })
@@ -131,7 +142,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
 
     // Plain HTTP routes contributed by each stage; transports mount themselves on http.app.
     const routes: HttpRoute[] = [
-      ...healthRoutes({ db: database.db, ingestStatus: () => ingest.status() }),
+      ...healthRoutes({ db: database.db, ingestStatus: () => ingest.status(), busStats: bus?.stats }),
       metrics.route,
       ...feed.routes,
     ]
@@ -156,6 +167,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
         walMonitor.stop()
         metrics.stop()
         await ingest.stop()
+        await bus?.stop()
         await writer.close()
         await pruner.stop()
         await database.close()
@@ -164,8 +176,9 @@ export async function startService(config: Config, log: Logger): Promise<Service
       })()
       return stopping
     }
-    return { config, database, writer, connectionString, registry, history, hub, ingest, http, verifier, authorizer, subscriptions, gateway, metrics, feed, stop }
+    return { config, database, writer, connectionString, registry, history, hub, ingest, http, verifier, authorizer, subscriptions, gateway, metrics, bus, feed, stop }
   } catch (err) {
+    await bus?.stop().catch(() => {})
     await writer.close().catch(() => {})
     await database.close().catch(() => {})
     await embedded?.stop().catch(() => {})

@@ -59,3 +59,23 @@ t.test('each invalid value names its variable', async (t) => {
 t.test('blank values count as unset', async (t) => {
   t.equal(loadConfig({ DATABASE_URL: '  ', WALCAST_SLOT: '' }).replication.slot, 'walcast')
 })
+
+t.test('the bus between nodes: unset means one node with no Redis; each bad value names its variable', async (t) => {
+  const single = loadConfig({ WALCAST_SLOT: 'feed' })
+  t.same(single.bus, { redisUrl: undefined, role: 'all', stream: 'walcast:feed:bus', maxLen: 100_000, fallbackPollMs: 250 })
+  const several = loadConfig({ WALCAST_REDIS_URL: 'redis://127.0.0.1:6380/1', WALCAST_ROLE: 'Gateway', WALCAST_BUS_STREAM: 'app:{walcast}:bus', WALCAST_BUS_MAXLEN: '5000', WALCAST_BUS_FALLBACK_POLL: '1s' })
+  t.same(several.bus, { redisUrl: 'redis://127.0.0.1:6380/1', role: 'gateway', stream: 'app:{walcast}:bus', maxLen: 5000, fallbackPollMs: 1000 })
+  t.equal(loadConfig({ WALCAST_REDIS_URL: 'rediss://h:6379' }).bus.redisUrl, 'rediss://h:6379')
+  const cases: [Record<string, string>, string, RegExp][] = [
+    [{ WALCAST_REDIS_URL: 'http://127.0.0.1:6379' }, 'WALCAST_REDIS_URL', /redis:\/\/ or rediss:\/\//],
+    [{ WALCAST_REDIS_URL: 'not a url' }, 'WALCAST_REDIS_URL', /redis:\/\//],
+    [{ WALCAST_ROLE: 'ingest' }, 'WALCAST_ROLE', /all or gateway/],
+    [{ WALCAST_ROLE: 'gateway' }, 'WALCAST_ROLE', /needs WALCAST_REDIS_URL/],
+    [{ WALCAST_BUS_STREAM: 'has space' }, 'WALCAST_BUS_STREAM', /Redis key/],
+    [{ WALCAST_BUS_MAXLEN: '10' }, 'WALCAST_BUS_MAXLEN', /between 100 and/],
+    [{ WALCAST_BUS_FALLBACK_POLL: 'often' }, 'WALCAST_BUS_FALLBACK_POLL', /duration/],
+  ]
+  for (const [env, variable, message] of cases) {
+    t.throws(() => loadConfig(env), { name: 'ConfigError', code: 'CONFIG_INVALID', variable, message }, variable)
+  }
+})

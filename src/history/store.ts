@@ -9,12 +9,19 @@ export interface HistoryStore {
   append(events: readonly StoredEvent[]): Promise<void>
   /** Events of `topic` with an id greater than `after`, in id order. */
   readSince(topic: string, after: EventId, limit: number): Promise<StoredEvent[]>
+  /**
+   * Events of every topic with an id greater than `after`, in id order: what a node
+   * following the bus missed (src/bus/follower.ts).
+   */
+  readAfter(after: EventId, limit: number): Promise<StoredEvent[]>
   /** The greatest stored id, or undefined on an empty history. */
   lastId(): Promise<EventId | undefined>
   /** Every id at or below the horizon may have been pruned (undefined: nothing pruned). */
   horizon(): Promise<EventId | undefined>
   /** The end of the newest recorded gap (a resume from before it cannot be complete). */
   lastGapEnd(): Promise<bigint | undefined>
+  /** The end of the newest gap that ends at or before `lsn` (gaps before an event of that LSN). */
+  lastGapEndAtOrBefore(lsn: bigint): Promise<bigint | undefined>
   /**
    * Records that the changes between the positions are missing. A gap already recorded
    * with the same bounds and reason is left as it is: a transaction re-read after a
@@ -113,6 +120,17 @@ export function createHistoryStore(db: Db): HistoryStore {
       return rows.rows.map((row) => storedEventFromJson({ lsn: parseLsn(row.commit_lsn), seq: row.seq }, row.type, JSON.parse(row.topics) as string[], row.payload, row.ts))
     },
 
+    async readAfter(after, limit) {
+      const rows = await sql<PageRow>`
+        SELECT commit_lsn::text AS commit_lsn, seq, array_to_json(topics)::text AS topics, type, payload::text AS payload,
+          to_char(committed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ts
+        FROM walcast.events
+        WHERE (commit_lsn, seq) > (${formatLsn(after.lsn)}::pg_lsn, ${after.seq}::int)
+        ORDER BY commit_lsn, seq
+        LIMIT ${limit}`.execute(db)
+      return rows.rows.map((row) => storedEventFromJson({ lsn: parseLsn(row.commit_lsn), seq: row.seq }, row.type, JSON.parse(row.topics) as string[], row.payload, row.ts))
+    },
+
     async lastId() {
       const row = await db.selectFrom('walcast.events')
         .select([sql<string>`commit_lsn::text`.as('lsn'), 'seq'])
@@ -131,6 +149,15 @@ export function createHistoryStore(db: Db): HistoryStore {
     async lastGapEnd() {
       const row = await db.selectFrom('walcast.gaps')
         .select(sql<string>`until_lsn::text`.as('until'))
+        .orderBy('until_lsn', 'desc').limit(1)
+        .executeTakeFirst()
+      return row === undefined ? undefined : parseLsn(row.until)
+    },
+
+    async lastGapEndAtOrBefore(lsn) {
+      const row = await db.selectFrom('walcast.gaps')
+        .select(sql<string>`until_lsn::text`.as('until'))
+        .where(sql<boolean>`until_lsn <= ${formatLsn(lsn)}::pg_lsn`)
         .orderBy('until_lsn', 'desc').limit(1)
         .executeTakeFirst()
       return row === undefined ? undefined : parseLsn(row.until)

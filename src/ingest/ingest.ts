@@ -24,7 +24,8 @@ export interface IngestDeps {
   readonly onBatch?: (stats: BatchStats) => void
 }
 
-export type IngestState = 'starting' | 'streaming' | 'waiting' | 'reconnecting' | 'stopped'
+/** `off`: this node never ingests (WALCAST_ROLE=gateway). */
+export type IngestState = 'starting' | 'streaming' | 'waiting' | 'reconnecting' | 'stopped' | 'off'
 
 export interface IngestStatus {
   readonly state: IngestState

@@ -1,11 +1,14 @@
 import { sql } from 'kysely'
 import type { Db } from '../db/database.ts'
 import type { IngestStatus } from '../ingest/ingest.ts'
+import type { BusStats } from '../bus/bus.ts'
 import { httpError, json, type HttpRoute } from '../http/route.ts'
 
 export interface HealthDeps {
   readonly db: Db
   readonly ingestStatus: () => IngestStatus
+  /** With several nodes: a node whose hub the bus feeds is ready without holding the slot. */
+  readonly busStats?: () => BusStats
   /** A database that does not answer within this is as bad as one that is down. */
   readonly timeoutMs?: number
 }
@@ -13,7 +16,9 @@ export interface HealthDeps {
 /**
  * /healthz: the process answers (restart it when not). /readyz: it is doing its job:
  * the replication stream is streaming and Postgres answers (take it out of rotation and
- * alert when not; the reason says which).
+ * alert when not; the reason says which). With several nodes, a node that follows the
+ * bus is ready too; while Redis is down it still serves every event from the history, so
+ * it stays in rotation and says `"bus":"down"`.
  */
 export function healthRoutes(deps: HealthDeps): HttpRoute[] {
   const timeoutMs = deps.timeoutMs ?? 2000
@@ -24,12 +29,15 @@ export function healthRoutes(deps: HealthDeps): HttpRoute[] {
       path: '/readyz',
       async handle() {
         const status = deps.ingestStatus()
-        if (status.state !== 'streaming') {
+        const bus = deps.busStats?.()
+        const following = bus !== undefined && (bus.follower === 'following' || bus.follower === 'polling')
+        if (status.state !== 'streaming' && !following) {
           return httpError(503, 'not_ready', `replication is ${status.state}${status.reason ? `: ${status.reason}` : ''}`)
         }
         const reachable = await databaseAnswers(deps.db, timeoutMs)
         if (reachable !== true) return httpError(503, 'not_ready', `database unreachable: ${reachable}`)
-        return json(200, { status: 'ready' })
+        if (bus === undefined) return json(200, { status: 'ready' })
+        return json(200, { status: 'ready', ingest: status.state, bus: bus.up ? 'up' : 'down' })
       },
     },
   ]

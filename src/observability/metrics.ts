@@ -8,6 +8,8 @@ import type { IngestStatus } from '../ingest/ingest.ts'
 import type { PruneResult } from '../history/prune.ts'
 import type { HttpRoute } from '../http/route.ts'
 import { registerGatewayMetrics, type GatewayStatsSource } from './gateway-metrics.ts'
+import { registerBusMetrics } from './bus-metrics.ts'
+import type { BusStats } from '../bus/bus.ts'
 import type { WalMonitor, WalSample } from './wal-monitor.ts'
 
 export interface MetricsDeps {
@@ -18,6 +20,8 @@ export interface MetricsDeps {
   readonly walWarnBytes: number
   readonly slot: string
   readonly gatewayStats: GatewayStatsSource
+  /** Present with several nodes (WALCAST_REDIS_URL). */
+  readonly busStats?: () => BusStats
 }
 
 export interface Metrics {
@@ -63,8 +67,11 @@ export function createMetrics(deps: MetricsDeps): Metrics {
 
   deps.hub.subscribe((events) => {
     const now = Date.now()
+    // With several nodes the hub of a node that does not ingest is fed by the bus: its
+    // events were ingested elsewhere, but their commit-to-publish time is this node's.
+    const ingesting = deps.ingestStatus().state === 'streaming'
     for (const event of events) {
-      ingested.inc({ type: event.type })
+      if (ingesting) ingested.inc({ type: event.type })
       commitToPublish.observe(Math.max(0, now - Date.parse(event.ts)) / 1000)
     }
   })
@@ -137,6 +144,7 @@ export function createMetrics(deps: MetricsDeps): Metrics {
   })
 
   registerGatewayMetrics(registry, deps.gatewayStats)
+  if (deps.busStats !== undefined) registerBusMetrics(registry, deps.busStats)
 
   return {
     registry,
