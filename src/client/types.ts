@@ -1,4 +1,4 @@
-import type { EscrowEventMap, EscrowEventType } from '../domain/escrow/events.ts'
+import type { EscrowEventMap, EscrowEventType } from '../catalogs/escrow/events.ts'
 import type { ResetReason } from '../protocol/server-frames.ts'
 
 /** One event as every transport delivers it (the WebSocket `event` frame). */
