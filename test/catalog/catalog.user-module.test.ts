@@ -6,6 +6,10 @@ import { signToken } from '../helpers/tokens.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { connectWs } from '../helpers/ws-client.ts'
 import { cliEnv, runCli } from '../helpers/cli.ts'
+import WebSocket from 'ws'
+import { createClient } from '../../src/client/index.ts'
+import type { WalcastEvent, WebSocketConstructor } from '../../src/client/types.ts'
+import type { ProjectEvents } from '../fixtures/catalog-projects.ts'
 
 const CATALOG = 'test/fixtures/catalog-projects.ts'
 
@@ -46,6 +50,16 @@ t.test('I13: a catalog module written outside src/ runs end to end through WALCA
   const notOwner = await openSse(`${url}/v1/sse?topic=owner:2`, { authorization: `Bearer ${await signToken('10')}` })
   t.equal(notOwner.status, 403, 'another owner\'s topic is refused on SSE too')
 
+  // The SDK, typed by the catalog's own event map: `data` narrows with `type`.
+  const sdk = createClient<ProjectEvents>({ url, token: await signToken('10'), WebSocket: WebSocket as unknown as WebSocketConstructor, transports: ['websocket'] })
+  t.teardown(() => sdk.close())
+  const sdkSaw: string[] = []
+  const live = service.gateway.stats().subscriptions
+  sdk.subscribe('project:1', (event: WalcastEvent<ProjectEvents>) => {
+    sdkSaw.push(event.type === 'task.created' ? `created ${event.data.title}` : event.type === 'member.removed' ? `removed ${event.data.userId}` : event.type)
+  })
+  await waitFor(() => service.gateway.stats().subscriptions === live + 1, 15_000, 'the SDK\'s subscription live')
+
   await tdb.query(`INSERT INTO app.tasks (id, project_id, title, private_note) VALUES (5, 1, 'Write docs', 'do-not-leak')`)
   await tdb.query(`UPDATE app.tasks SET private_note = 'still-private' WHERE id = 5`)
   await tdb.query(`UPDATE app.tasks SET done = true WHERE id = 5`)
@@ -69,6 +83,8 @@ t.test('I13: a catalog module written outside src/ runs end to end through WALCA
   t.same(member.events('project:1').map((e) => e.type), ['task.created', 'task.done', 'member.removed'], 'up to and including its own removal, nothing after')
   t.equal((await member.subscribeAndWait('project:1', { ref: 'again' })).code, 'forbidden', 'and it cannot come back')
   t.equal(service.authorizer.stats().revocations, 1)
+  await waitFor(() => sdkSaw.length === 4 ? sdkSaw : undefined, 15_000, 'the SDK\'s events')
+  t.same(sdkSaw, ['created Write docs', 'task.done', 'removed 11', 'created After'], 'the typed SDK gets every event of the topic')
 
   const rows = await historyRows(tdb)
   const text = JSON.stringify(rows)

@@ -78,17 +78,6 @@ t.test('migrate reports what it applied', async (t) => {
   t.equal(tables.rows[0]!.t, 'disputes,escrow_parties,escrows,milestones,notifications,users', 'the escrow catalog\'s tables, from its own schema file')
 })
 
-t.test('a database migrated before catalogs (its ledger lists 002_escrow_domain.sql) migrates and serves as before', async (t) => {
-  const tdb = await createTestDatabase(t)
-  await tdb.query(`INSERT INTO walcast.migrations (name) VALUES ('002_escrow_domain.sql')`)
-  await tdb.query(`INSERT INTO users (id, display_name) VALUES (1, 'Kept')`)
-  const again = await runCli(['migrate'], cliEnv(tdb))
-  t.equal(again.code, 0, again.stderr)
-  t.equal(again.stdout, 'schema is up to date\n')
-  const kept = await tdb.query<{ n: number }>('SELECT count(*)::int AS n FROM users')
-  t.equal(kept.rows[0]!.n, 1, 'nothing of the application\'s data is touched')
-})
-
 t.test('failures are one line and a hint, with a non-zero exit', async (t) => {
   const closed = net.createServer()
   await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
