@@ -14,7 +14,7 @@ import { startPruner } from './history/prune.ts'
 import { createHub, type Hub } from './hub/hub.ts'
 import { startIngest, type Ingest } from './ingest/ingest.ts'
 import { checkServerSettings } from './replication/preflight.ts'
-import { ensurePublication } from './replication/publication.ts'
+import { ensurePublication, syncPublication } from './replication/publication.ts'
 import { startHeartbeat } from './replication/heartbeat.ts'
 import { startHttpServer, type HttpServer } from './http/server.ts'
 import { uwsBuild } from './http/uws.ts'
@@ -87,7 +87,9 @@ export async function startService(config: Config, log: Logger): Promise<Service
     if (schema === 'applied') log.info({ catalog: catalog.name }, 'applied the catalog schema')
     await checkCatalogAgainstDatabase(database.db, catalog)
     const registry = createCatalogRegistry(catalog)
-    await ensurePublication(database.db, config.replication.publication, registry.tables, log.child({ module: 'publication' }))
+    // The embedded demo's publication is walcast's own: it follows a change of WALCAST_CATALOG.
+    if (config.demo) await syncPublication(database.db, config.replication.publication, registry.tables)
+    else await ensurePublication(database.db, config.replication.publication, registry.tables, log.child({ module: 'publication' }))
     if (config.demo) await catalog.demo?.seed(database.db, log.child({ module: 'demo' }))
 
     const history = createHistoryStore(database.db)
