@@ -2,7 +2,9 @@
 --   psql "$ADMIN_URL" -v password="'choose-a-password'" -f sql/role.sql
 -- It may stream changes (REPLICATION), read the tracked tables, and write only its own
 -- schema. The publication and the schema are created by an owner beforehand
--- (sql/00*.sql and sql/publication.sql), or by walcast itself when run as their owner.
+-- (sql/00*.sql, the catalog's schema and sql/publication.sql), or by walcast itself when
+-- run as their owner. The GRANT SELECT below names the escrow catalog's tables (the
+-- default WALCAST_CATALOG): name your catalog's tracked tables instead.
 DO $$
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'walcast') THEN

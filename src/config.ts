@@ -1,6 +1,7 @@
 import path from 'node:path'
 import { closestName } from './edit-distance.ts'
 import { ConfigError } from './errors.ts'
+import { BUILTIN_CATALOGS, DEFAULT_CATALOG } from './catalog/builtin.ts'
 
 /**
  * The only reader of process.env. Each stage receives just its slice of the result.
@@ -112,7 +113,13 @@ export interface FeedConfig {
   readonly dev: boolean
 }
 
+/** WALCAST_CATALOG: a built-in catalog by name, or the path of a catalog module (docs/catalogs.md). */
+export type CatalogSelection =
+  | { readonly kind: 'builtin'; readonly name: string }
+  | { readonly kind: 'module'; readonly path: string }
+
 export interface Config {
+  readonly catalog: CatalogSelection
   readonly database: DatabaseConfig
   readonly embedded: EmbeddedConfig
   readonly replication: ReplicationConfig
@@ -232,6 +239,7 @@ export function loadConfig(environment: Env = process.env, cwd: string = process
     throw new ConfigError('WALCAST_LOG_LEVEL', `expected one of ${LEVELS.join(', ')}, got ${JSON.stringify(level)}`)
   }
   const config: Omit<Config, 'unknownVariables'> = {
+    catalog: catalogSelection(env, cwd),
     database: { url, poolSize: integer(env, 'WALCAST_DB_POOL', 8, 2, 100) },
     embedded: {
       dataDir: path.resolve(cwd, read(env, 'WALCAST_DATA_DIR') ?? '.walcast/pgdata'),
@@ -347,6 +355,17 @@ function busConfig(env: Env): BusConfig {
     maxLen: integer(env, 'WALCAST_BUS_MAXLEN', 100_000, 100, 100_000_000),
     fallbackPollMs: duration(env, 'WALCAST_BUS_FALLBACK_POLL', '250ms'),
   }
+}
+
+const MODULE_PATH = /[/\\]|\.(?:[cm]?[jt]s)$/
+
+function catalogSelection(env: Env, cwd: string): CatalogSelection {
+  const value = read(env, 'WALCAST_CATALOG') ?? DEFAULT_CATALOG
+  if (MODULE_PATH.test(value)) return { kind: 'module', path: path.resolve(cwd, value) }
+  if (!Object.hasOwn(BUILTIN_CATALOGS, value)) {
+    throw new ConfigError('WALCAST_CATALOG', `no built-in catalog is named ${JSON.stringify(value)}; expected one of ${Object.keys(BUILTIN_CATALOGS).join(', ')}, or the path of a catalog module such as ./my-catalog.ts`)
+  }
+  return { kind: 'builtin', name: value }
 }
 
 function recordingReads(env: Env, names: Set<string>): Env {

@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'AUTH_UNAVAILABLE'
   | 'RUNTIME_UNSUPPORTED'
   | 'BUS_UNREACHABLE'
+  | 'CATALOG_INVALID'
 
 export interface WalcastErrorOptions {
   cause?: unknown
@@ -56,6 +57,14 @@ export class StartupError extends WalcastError {
   constructor(code: ErrorCode, message: string, options: WalcastErrorOptions = {}) {
     super(code, message, options)
     this.name = 'StartupError'
+  }
+}
+
+/** The selected catalog cannot be loaded, or describes something wrong (src/catalog/validate.ts). */
+export class CatalogError extends WalcastError {
+  constructor(catalog: string, mistake: string, hint: string, options: { cause?: unknown } = {}) {
+    super('CATALOG_INVALID', `catalog ${catalog}: ${mistake}`, { hint, cause: options.cause })
+    this.name = 'CatalogError'
   }
 }
 

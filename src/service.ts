@@ -4,8 +4,11 @@ import { redactUrl } from './log.ts'
 import { checkReachable, createDatabase, type Database } from './db/database.ts'
 import { startEmbeddedPostgres, type EmbeddedServer } from './db/embedded.ts'
 import { migrate } from './db/migrate.ts'
-import { escrowDomain } from './domain/escrow/index.ts'
-import { createDomainRegistry, type DomainRegistry } from './domain/registry.ts'
+import type { Catalog } from './catalog/catalog.ts'
+import { loadCatalog } from './catalog/loader.ts'
+import { createCatalogRegistry, type CatalogRegistry } from './catalog/registry.ts'
+import { ensureCatalogSchema } from './catalog/schema.ts'
+import { checkCatalogAgainstDatabase } from './catalog/validate.ts'
 import { createHistoryStore, type HistoryStore } from './history/store.ts'
 import { startPruner } from './history/prune.ts'
 import { createHub, type Hub } from './hub/hub.ts'
@@ -13,9 +16,8 @@ import { startIngest, type Ingest } from './ingest/ingest.ts'
 import { noIngest } from './ingest/no-ingest.ts'
 import { startBus, type Bus } from './bus/bus.ts'
 import { checkServerSettings } from './replication/preflight.ts'
-import { ensurePublication } from './replication/publication.ts'
+import { ensurePublication, syncPublication } from './replication/publication.ts'
 import { startHeartbeat } from './replication/heartbeat.ts'
-import { seedDemoData } from './demo/seed.ts'
 import { startHttpServer, type HttpServer } from './http/server.ts'
 import { uwsBuild } from './http/uws.ts'
 import type { HttpRoute } from './http/route.ts'
@@ -36,7 +38,9 @@ export interface Service {
   /** The ingest's own connection, for its history writes only (docs/operations.md#connections). */
   readonly writer: Database
   readonly connectionString: string
-  readonly registry: DomainRegistry
+  /** What walcast serves: tables → events → topics → access rules (WALCAST_CATALOG). */
+  readonly catalog: Catalog
+  readonly registry: CatalogRegistry
   readonly history: HistoryStore
   readonly hub: Hub
   readonly ingest: Ingest
@@ -58,12 +62,14 @@ export interface Service {
 const HUB_WINDOW = 10_000
 
 /**
- * The composition root, top to bottom: database → schema → publication → history → hub
- * → replication ingest → pruning and heartbeats. Transports attach to the hub.
+ * The composition root, top to bottom: catalog → database → schema → publication →
+ * history → hub → replication ingest → pruning and heartbeats. Transports attach to the hub.
  */
 export async function startService(config: Config, log: Logger): Promise<Service> {
   // First: a runtime with no native uWebSockets.js build refuses before anything starts.
   log.debug({ uws: uwsBuild(), node: process.version }, 'native uWebSockets.js build selected')
+  // A catalog that cannot load, or is wrong in itself, is refused before any database work.
+  const catalog = await loadCatalog(config.catalog)
   let embedded: EmbeddedServer | undefined
   let connectionString = config.database.url
   if (connectionString === undefined) {
@@ -82,16 +88,21 @@ export async function startService(config: Config, log: Logger): Promise<Service
     const migrations = await migrate(database.db)
     if (migrations.applied.length > 0) log.info({ applied: migrations.applied }, 'applied migrations')
 
-    const registry = createDomainRegistry([escrowDomain])
-    await ensurePublication(database.db, config.replication.publication, registry.tables, log.child({ module: 'publication' }))
-    if (config.demo) await seedDemoData(database.db, log.child({ module: 'demo' }))
+    const schema = await ensureCatalogSchema(database.db, catalog)
+    if (schema === 'applied') log.info({ catalog: catalog.name }, 'applied the catalog schema')
+    await checkCatalogAgainstDatabase(database.db, catalog)
+    const registry = createCatalogRegistry(catalog)
+    // The embedded demo's publication is walcast's own: it follows a change of WALCAST_CATALOG.
+    if (config.demo) await syncPublication(database.db, config.replication.publication, registry.tables)
+    else await ensurePublication(database.db, config.replication.publication, registry.tables, log.child({ module: 'publication' }))
+    if (config.demo) await catalog.demo?.seed(database.db, log.child({ module: 'demo' }))
 
     const history = createHistoryStore(database.db)
     const hub = createHub({ windowSize: HUB_WINDOW, log: log.child({ module: 'hub' }) })
     // The authorizer subscribes to the hub before the subscription core: it must see a
-    // party_left before the core delivers the batch that carries it.
+    // revoking event (party_left) before the core delivers the batch that carries it.
     const verifier = createTokenVerifier(config.auth)
-    const authorizer = createAuthorizer(database.db, hub)
+    const authorizer = createAuthorizer(database.db, hub, catalog)
     // One core for every transport: access, resume, replay, live, revocation, resets.
     const subscriptions = createSubscriptionCore({
       hub, history, authorizer, log: log.child({ module: 'subscriptions' }),
@@ -150,8 +161,9 @@ export async function startService(config: Config, log: Logger): Promise<Service
       gateway.mount(app)
       feed.mount(app)
     })
-    const demoWriter = config.demo ? startDemoWriter(database.db, log.child({ module: 'demo' }), 3000) : undefined
-    if (demoWriter) log.info({ dashboard: `http://${config.http.host}:${http.port}/` }, `dashboard: http://${config.http.host}:${http.port}/ (sign in as Ada Buyer, user 1)`)
+    const demo = config.demo ? catalog.demo : undefined
+    const demoWriter = demo === undefined ? undefined : startDemoWriter(database.db, log.child({ module: 'demo' }), 3000, demo)
+    if (demoWriter) log.info({ dashboard: `http://${config.http.host}:${http.port}/` }, `dashboard: http://${config.http.host}:${http.port}/${demo?.signIn === undefined ? '' : ` (${demo.signIn})`}`)
 
     let stopping: Promise<void> | undefined
     const stop = (): Promise<void> => {
@@ -176,7 +188,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       })()
       return stopping
     }
-    return { config, database, writer, connectionString, registry, history, hub, ingest, http, verifier, authorizer, subscriptions, gateway, metrics, bus, feed, stop }
+    return { config, database, writer, connectionString, catalog, registry, history, hub, ingest, http, verifier, authorizer, subscriptions, gateway, metrics, bus, feed, stop }
   } catch (err) {
     await bus?.stop().catch(() => {})
     await writer.close().catch(() => {})

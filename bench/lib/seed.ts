@@ -33,7 +33,7 @@ export function spreadEscrows(population: Population): number[] {
   return Array.from({ length: population.escrows }, (_, i) => i + 2)
 }
 
-const DOMAIN_SQL = new URL('../../sql/002_escrow_domain.sql', import.meta.url)
+const DOMAIN_SQL = new URL('../../src/catalogs/escrow/schema.sql', import.meta.url)
 
 /** Creates the escrow tables (when walcast has not) and the population. */
 export async function seedPopulation(url: string, population: Population): Promise<void> {

@@ -72,7 +72,8 @@ export function createTokenVerifier(config: AuthConfig): TokenVerifier {
         if (typeof payload.sub !== 'string' || payload.sub === '' || typeof payload.exp !== 'number') {
           throw new TokenError('claim_invalid', 'sub must be a non-empty string and exp a number')
         }
-        return { userId: payload.sub, admin: payload.role === 'admin', exp: payload.exp }
+        const roles = otherRoles(payload)
+        return { userId: payload.sub, admin: payload.role === 'admin', ...(roles.length === 0 ? {} : { roles }), exp: payload.exp }
       } catch (err) {
         throw toTokenError(err)
       }
@@ -93,4 +94,14 @@ function toTokenError(err: unknown): TokenError {
     return new TokenError('keys_unavailable', 'signing keys could not be fetched', { cause: err })
   }
   return new TokenError('malformed', 'token is not a valid JWT', { cause: err })
+}
+
+/**
+ * `role: "x"` and `roles: ["y", …]` besides `role: "admin"` (which is `admin`), for
+ * catalogs' role rules; anything that is not a string is no role.
+ */
+function otherRoles(payload: Record<string, unknown>): string[] {
+  const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : []
+  if (typeof payload.role === 'string' && payload.role !== 'admin') roles.unshift(payload.role)
+  return roles
 }

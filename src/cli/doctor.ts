@@ -1,5 +1,5 @@
-import { escrowDomain } from '../domain/escrow/index.ts'
-import { createDomainRegistry } from '../domain/registry.ts'
+import { loadCatalog } from '../catalog/loader.ts'
+import { createCatalogRegistry } from '../catalog/registry.ts'
 import { runDoctor, type DoctorReport } from '../doctor/doctor.ts'
 import type { CheckStatus } from '../doctor/check.ts'
 import { redactUrl } from '../log.ts'
@@ -15,7 +15,7 @@ export function doctorExitCode(report: DoctorReport): number {
 }
 
 export async function runDoctorCommand(ctx: CommandContext): Promise<number> {
-  const registry = createDomainRegistry([escrowDomain])
+  const registry = createCatalogRegistry(await loadCatalog(ctx.config.catalog))
   const { config } = ctx
   const report = await runDoctor({
     db: ctx.database.db,

@@ -23,7 +23,8 @@ Usage: walcast [command] [--json]
 
 Commands:
   serve                 run the service (default)
-  migrate               apply the numbered SQL files of sql/
+  migrate               apply the numbered SQL files of sql/, then the catalog's
+                        schema if one of its tables is missing
   doctor                check the server, role, publication, replica identities, slot
                         and history; print the exact fix for each problem
                         (exit 0: all passed, 1: a check failed, 3: warnings only)
@@ -36,7 +37,7 @@ Commands:
   publication show      the publication's tables against the tracked tables
   publication sync      add missing tracked tables, drop untracked ones
   history prune         delete events older than WALCAST_RETENTION now
-  demo                  write demo escrow activity (users 1-3) so events flow
+  demo                  write the catalog's demo activity so events flow
   help                  this text
 
 Options:
@@ -44,6 +45,8 @@ Options:
   --force               confirm a destructive command (slot drop)
 
 The database is DATABASE_URL, or the embedded Postgres under WALCAST_DATA_DIR.
+What walcast serves is WALCAST_CATALOG: escrow (default), payment-streams, or the path
+of a catalog module (docs/catalogs.md).
 Configuration comes from environment variables: see docs/operations.md.
 Exit codes: 0 success, 1 failure (one line and a hint on stderr), 2 usage error.`
 

@@ -1,12 +1,12 @@
-import { escrowDomain } from '../domain/escrow/index.ts'
-import { createDomainRegistry } from '../domain/registry.ts'
+import { loadCatalog } from '../catalog/loader.ts'
+import { createCatalogRegistry } from '../catalog/registry.ts'
 import { inspectPublication } from '../replication/publication.ts'
 import type { CommandContext } from './command.ts'
 import { print, printJson } from './output.ts'
 
 export async function runPublicationShow(ctx: CommandContext): Promise<number> {
   const name = ctx.config.replication.publication
-  const tracked = createDomainRegistry([escrowDomain]).tables
+  const tracked = createCatalogRegistry(await loadCatalog(ctx.config.catalog)).tables
   const state = await inspectPublication(ctx.database.db, name, tracked)
   const inSync = state.exists && state.missing.length === 0 && state.extra.length === 0
   if (ctx.args.json) {

@@ -1,5 +1,5 @@
-import { escrowDomain } from '../domain/escrow/index.ts'
-import { createDomainRegistry } from '../domain/registry.ts'
+import { loadCatalog } from '../catalog/loader.ts'
+import { createCatalogRegistry } from '../catalog/registry.ts'
 import { syncPublication } from '../replication/publication.ts'
 import type { CommandContext } from './command.ts'
 import { print, printJson } from './output.ts'
@@ -7,7 +7,7 @@ import { print, printJson } from './output.ts'
 /** Makes the publication carry exactly the tracked tables (needs the publication's owner). */
 export async function runPublicationSync(ctx: CommandContext): Promise<number> {
   const name = ctx.config.replication.publication
-  const tracked = createDomainRegistry([escrowDomain]).tables
+  const tracked = createCatalogRegistry(await loadCatalog(ctx.config.catalog)).tables
   const before = await syncPublication(ctx.database.db, name, tracked)
   const change = before.exists
     ? { created: false, added: before.missing, removed: before.extra }

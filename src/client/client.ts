@@ -6,7 +6,7 @@ import { openSseTransport } from './sse-transport.ts'
 import { tokenExpiry } from './token.ts'
 import type { IncomingFrame, Transport, TransportClose, TransportContext, TransportFactory } from './transport.ts'
 import type {
-  ClientOptions, FetchLike, ResetInfo, ServerErrorInfo, Status, StatusInfo, TransportName, WalcastClient, WalcastEvent, WebSocketConstructor,
+  ClientOptions, EscrowEventMap, FetchLike, ResetInfo, ServerErrorInfo, Status, StatusInfo, TransportName, WalcastClient, WalcastEvent, WebSocketConstructor,
 } from './types.ts'
 import { openWebSocketTransport } from './websocket-transport.ts'
 
@@ -18,7 +18,11 @@ const FACTORIES: Record<TransportName, TransportFactory> = {
 
 type Listener<T extends unknown[]> = (...args: T) => void
 
-export function createClient(options: ClientOptions): WalcastClient {
+/**
+ * `M` is the event map of the catalog the server runs (`createClient<ProjectEvents>(…)`);
+ * escrow's by default.
+ */
+export function createClient<M extends object = EscrowEventMap>(options: ClientOptions): WalcastClient<M> {
   if (options.token === undefined && options.getToken === undefined) throw new TypeError('walcast client: pass token or getToken')
   const clock = options.clock ?? systemClock
   const random = options.random ?? Math.random
@@ -34,7 +38,7 @@ export function createClient(options: ClientOptions): WalcastClient {
   const refreshBeforeMs = options.refreshBeforeExpiryMs ?? 30_000
   const upgradeProbeMs = options.upgradeProbeMs ?? 30_000
 
-  const handlers = new Map<string, Set<(event: WalcastEvent) => void>>()
+  const handlers = new Map<string, Set<(event: WalcastEvent<M>) => void>>()
   const lastIds = new Map<string, string | undefined>()
   const statusListeners = new Set<Listener<[StatusInfo]>>()
   const resetListeners = new Set<Listener<[string, ResetInfo]>>()
@@ -84,7 +88,7 @@ export function createClient(options: ClientOptions): WalcastClient {
         if (last !== undefined && frame.id <= last) return
         lastIds.set(topic, frame.id)
         const listeners = handlers.get(topic)
-        if (listeners) emit(listeners, frame as unknown as WalcastEvent)
+        if (listeners) emit(listeners, frame as unknown as WalcastEvent<M>)
         return
       }
       case 'position':

@@ -1,18 +1,21 @@
-import type { EscrowEventMap, EscrowEventType } from '../domain/escrow/events.ts'
+import type { EscrowEventMap, EscrowEventType } from '../catalogs/escrow/events.ts'
 import type { ResetReason } from '../protocol/server-frames.ts'
 
-/** One event as every transport delivers it (the WebSocket `event` frame). */
-export type WalcastEvent = {
-  [K in EscrowEventType]: {
+/**
+ * One event as every transport delivers it (the WebSocket `event` frame), typed by a
+ * catalog's event map (type → data); the escrow catalog's by default.
+ */
+export type WalcastEvent<M extends object = EscrowEventMap> = {
+  [K in keyof M & string]: {
     readonly id: string
     readonly topic: string
     readonly type: K
-    readonly data: EscrowEventMap[K]
+    readonly data: M[K]
     /** Commit time of the source transaction, ISO-8601. */
     readonly ts: string
     readonly lsn: string
   }
-}[EscrowEventType]
+}[keyof M & string]
 
 export type { EscrowEventMap, EscrowEventType, ResetReason }
 
@@ -90,9 +93,9 @@ export interface ServerErrorInfo {
   readonly message: string
 }
 
-export interface WalcastClient {
+export interface WalcastClient<M extends object = EscrowEventMap> {
   /** Delivers each event of `topic` once, in order, across reconnects; returns unsubscribe. */
-  subscribe(topic: string, onEvent: (event: WalcastEvent) => void): () => void
+  subscribe(topic: string, onEvent: (event: WalcastEvent<M>) => void): () => void
   readonly status: Status
   /** The transport in use while open. */
   readonly transport: TransportName | undefined

@@ -36,7 +36,7 @@ export async function checkRole(ctx: DoctorContext): Promise<CheckResult[]> {
   const unreadable = tracked.rows.filter((r) => r.present && !r.allowed).map((r) => r.t)
   if (absent.length > 0) {
     results.push(fail('role.tracked_tables', `tracked table(s) ${absent.join(', ')} do not exist in this database`,
-      'create the domain schema first (walcast migrate applies sql/002_escrow_domain.sql), or point DATABASE_URL at the right database'))
+      'create the catalog\'s tables first (walcast migrate applies the selected catalog\'s schema), or point DATABASE_URL at the right database'))
   } else if (unreadable.length > 0) {
     results.push(fail('role.tracked_tables', `role ${me.name} cannot SELECT ${unreadable.join(', ')}`,
       `GRANT SELECT ON ${unreadable.join(', ')} TO ${role};`))

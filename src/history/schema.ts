@@ -44,14 +44,6 @@ export interface MigrationsTable {
   applied_at: ColumnType<Date, Date | string | undefined, never>
 }
 
-export interface EscrowPartiesTable {
-  escrow_id: string
-  user_id: string
-  role: string
-  invited_at: Date
-  accepted_at: Date | null
-}
-
 export interface Schema {
   'walcast.events': EventsTable
   'walcast.event_topics': EventTopicsTable
@@ -59,5 +51,4 @@ export interface Schema {
   'walcast.gaps': GapsTable
   'walcast.epochs': EpochsTable
   'walcast.migrations': MigrationsTable
-  'public.escrow_parties': EscrowPartiesTable
 }

@@ -1,5 +1,5 @@
-import type { DomainRegistry } from '../domain/registry.ts'
-import type { RowChange } from '../domain/types.ts'
+import type { CatalogRegistry } from '../catalog/registry.ts'
+import type { RowChange } from '../catalog/row-change.ts'
 import type { HistoryStore } from '../history/store.ts'
 import { makeEvent, type StoredEvent } from '../history/event.ts'
 import type { StreamHandler } from '../replication/stream.ts'
@@ -24,7 +24,7 @@ export interface StreamGap {
 }
 
 export interface BatcherDeps {
-  readonly registry: DomainRegistry
+  readonly registry: CatalogRegistry
   /** Events are appended, and gaps recorded, here; both durable before any acknowledgement. */
   readonly history: HistoryStore
   /** Acknowledge the slot up to `lsn`: only ever called once everything before it is durable. */

@@ -1,6 +1,6 @@
 import type { Database } from '../db/database.ts'
 import type { ReplicationConfig } from '../config.ts'
-import type { DomainRegistry } from '../domain/registry.ts'
+import type { CatalogRegistry } from '../catalog/registry.ts'
 import type { HistoryStore } from '../history/store.ts'
 import type { Hub } from '../hub/hub.ts'
 import type { Logger } from '../log.ts'
@@ -17,7 +17,7 @@ export interface IngestDeps {
   readonly database: Database
   readonly connectionString: string
   readonly config: ReplicationConfig
-  readonly registry: DomainRegistry
+  readonly registry: CatalogRegistry
   readonly history: HistoryStore
   readonly hub: Hub
   readonly log: Logger

@@ -1,7 +1,7 @@
 import net from 'node:net'
 import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication'
 import type { Pgoutput } from 'pg-logical-replication'
-import type { RowChange } from '../domain/types.ts'
+import type { RowChange } from '../catalog/row-change.ts'
 import { WalcastError } from '../errors.ts'
 import { formatLsn, parseLsn } from '../event-id.ts'
 import type { Logger } from '../log.ts'

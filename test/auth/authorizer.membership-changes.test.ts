@@ -1,8 +1,9 @@
+import { escrowCatalog } from '../../src/catalogs/escrow/index.ts'
 import t, { type Test } from 'tap'
 import { createAuthorizer, type Authorizer, type Revocation } from '../../src/auth/authorizer.ts'
 import type { Principal } from '../../src/auth/principal.ts'
-import { partiesMapper } from '../../src/domain/escrow/parties.ts'
-import type { Row, RowChange } from '../../src/domain/types.ts'
+import { partiesMapper } from '../../src/catalogs/escrow/parties.ts'
+import type { Row, RowChange } from '../../src/catalog/row-change.ts'
 import { makeEvent } from '../../src/history/event.ts'
 import { createHub, type Hub } from '../../src/hub/hub.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts'
@@ -25,7 +26,7 @@ async function setup(t: Test): Promise<Setup> {
   await tdb.query(`INSERT INTO escrows (id, title, amount, currency) VALUES (100, 'One', 1, 'EUR'), (200, 'Two', 1, 'EUR')`)
   await tdb.query(`INSERT INTO escrow_parties (escrow_id, user_id, role, accepted_at) VALUES (100, 1, 'buyer', now()), (100, 3, 'arbiter', now())`)
   const hub = createHub({ windowSize: 100 })
-  const authorizer = createAuthorizer(tdb.database.db, hub)
+  const authorizer = createAuthorizer(tdb.database.db, hub, escrowCatalog)
   t.teardown(() => authorizer.close())
   hub.goLive('0000000000000000-00000000', undefined)
   const revocations: Revocation[] = []

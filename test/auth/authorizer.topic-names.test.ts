@@ -1,3 +1,4 @@
+import { escrowCatalog } from '../../src/catalogs/escrow/index.ts'
 import t from 'tap'
 import { createAuthorizer } from '../../src/auth/authorizer.ts'
 import type { Principal } from '../../src/auth/principal.ts'
@@ -21,7 +22,7 @@ t.test('I10: topics are exact names', async (t) => {
   await tdb.query(`INSERT INTO escrow_parties (escrow_id, user_id, role) VALUES (100, 1, 'buyer'), (200, 2, 'buyer'), (${INT8_MAX}, ${INT8_MAX}, 'buyer')`)
   const hub = createHub({ windowSize: 100 })
   hub.goLive('0000000000000000-00000000', undefined)
-  const authorizer = createAuthorizer(tdb.database.db, hub)
+  const authorizer = createAuthorizer(tdb.database.db, hub, escrowCatalog)
   t.teardown(() => authorizer.close())
   const admin = user('99', true)
 

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { seedDemoData } from '../../src/demo/seed.ts'
+import { seedDemoData } from '../../src/catalogs/escrow/demo-seed.ts'
 import { createTestDatabase } from '../helpers/db.ts'
 import { startFeedService } from '../helpers/feed.ts'
 import { silentLogger } from '../helpers/log.ts'

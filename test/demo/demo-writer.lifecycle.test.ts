@@ -1,5 +1,6 @@
 import t from 'tap'
-import { seedDemoData } from '../../src/demo/seed.ts'
+import { seedDemoData } from '../../src/catalogs/escrow/demo-seed.ts'
+import { escrowCatalog } from '../../src/catalogs/escrow/index.ts'
 import { startDemoWriter } from '../../src/demo/writer.ts'
 import { createTestDatabase } from '../helpers/db.ts'
 import { silentLogger } from '../helpers/log.ts'
@@ -15,7 +16,7 @@ t.test('the demo writer walks an escrow through its lifecycle, one step at a tim
   const tdb = await createTestDatabase(t)
   await startTestService(t, tdb)
   await seedDemoData(tdb.database.db, silentLogger())
-  const writer = startDemoWriter(tdb.database.db, silentLogger(), 0)
+  const writer = startDemoWriter(tdb.database.db, silentLogger(), 0, escrowCatalog.demo!)
   const steps: string[] = []
   for (let i = 0; i < 9; i++) steps.push(await writer.step())
   await writer.stop()
@@ -36,7 +37,7 @@ t.test('the demo writer walks an escrow through its lifecycle, one step at a tim
 t.test('on a timer it keeps writing until stopped', async (t) => {
   const tdb = await createTestDatabase(t)
   await seedDemoData(tdb.database.db, silentLogger())
-  const writer = startDemoWriter(tdb.database.db, silentLogger(), 20)
+  const writer = startDemoWriter(tdb.database.db, silentLogger(), 20, escrowCatalog.demo!)
   await waitFor(async () => (await tdb.query<{ n: number }>('SELECT count(*)::int AS n FROM escrows')).rows[0]!.n > 2, 10_000, 'an escrow')
   await writer.stop()
   const { n } = (await tdb.query<{ n: number }>('SELECT count(*)::int AS n FROM escrow_parties')).rows[0]!

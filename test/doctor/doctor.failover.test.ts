@@ -2,10 +2,11 @@ import pg from 'pg'
 import t from 'tap'
 import { createDatabase, type Database } from '../../src/db/database.ts'
 import { migrate } from '../../src/db/migrate.ts'
+import { ensureCatalogSchema } from '../../src/catalog/schema.ts'
 import { checkFailover } from '../../src/doctor/failover.ts'
 import type { CheckResult, DoctorContext } from '../../src/doctor/check.ts'
-import { escrowDomain } from '../../src/domain/escrow/index.ts'
-import { createDomainRegistry } from '../../src/domain/registry.ts'
+import { escrowCatalog } from '../../src/catalogs/escrow/index.ts'
+import { createCatalogRegistry } from '../../src/catalog/registry.ts'
 import { ensurePublication } from '../../src/replication/publication.ts'
 import { runCli } from '../helpers/cli.ts'
 import { silentLogger } from '../helpers/log.ts'
@@ -13,7 +14,7 @@ import { startOwnPostgres } from '../helpers/own-server.ts'
 import { query, startStandby } from '../helpers/standby.ts'
 import { waitFor } from '../helpers/wait.ts'
 
-const registry = createDomainRegistry([escrowDomain])
+const registry = createCatalogRegistry(escrowCatalog)
 
 async function failoverChecks(database: Database): Promise<Map<string, CheckResult>> {
   const ctx: DoctorContext = {
@@ -27,6 +28,7 @@ t.test('doctor names each failover fix, on the primary and on the standby, and t
   const primary = await startOwnPostgres(t)
   const setup = createDatabase({ url: primary.url, poolSize: 1 })
   await migrate(setup.db)
+  await ensureCatalogSchema(setup.db, escrowCatalog)
   await ensurePublication(setup.db, 'walcast', registry.tables, silentLogger())
   await setup.close()
   // A slot as walcast made it before Postgres 17 support: no failover.

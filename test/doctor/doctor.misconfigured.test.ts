@@ -4,8 +4,9 @@ import { startOwnPostgres } from '../helpers/own-server.ts'
 import { runCli } from '../helpers/cli.ts'
 import { createDatabase } from '../../src/db/database.ts'
 import { migrate } from '../../src/db/migrate.ts'
-import { escrowDomain } from '../../src/domain/escrow/index.ts'
-import { createDomainRegistry } from '../../src/domain/registry.ts'
+import { ensureCatalogSchema } from '../../src/catalog/schema.ts'
+import { escrowCatalog } from '../../src/catalogs/escrow/index.ts'
+import { createCatalogRegistry } from '../../src/catalog/registry.ts'
 import { runDoctor } from '../../src/doctor/doctor.ts'
 import type { CheckResult } from '../../src/doctor/check.ts'
 import { createHistoryStore } from '../../src/history/store.ts'
@@ -16,6 +17,7 @@ t.test('doctor on a misconfigured server reports each problem with its fix', asy
   const database = createDatabase({ url: server.url, poolSize: 2 })
   t.teardown(() => database.close())
   await migrate(database.db)
+  await ensureCatalogSchema(database.db, escrowCatalog)
   const admin = new pg.Client({ connectionString: server.url })
   await admin.connect()
   t.teardown(() => admin.end())
@@ -28,7 +30,7 @@ t.test('doctor on a misconfigured server reports each problem with its fix', asy
       VALUES ('FF/0', 0, '{escrow:1}', 'escrow:status_changed', '{}', now() - interval '30 days');
     CREATE ROLE doctor_weak LOGIN PASSWORD 'weak-pw';`)
 
-  const registry = createDomainRegistry([escrowDomain])
+  const registry = createCatalogRegistry(escrowCatalog)
   const report = await runDoctor({
     db: database.db, slot: 'walcast', publication: 'walcast', tracked: registry.tables, fullIdentity: registry.fullIdentityTables,
     retentionMs: 7 * 86_400_000, pruneIntervalMs: 60_000, walWarnBytes: 2 ** 30,

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { partiesMapper } from '../../src/domain/escrow/parties.ts'
-import type { Row, RowChange } from '../../src/domain/types.ts'
+import { partiesMapper } from '../../src/catalogs/escrow/parties.ts'
+import type { Row, RowChange } from '../../src/catalog/row-change.ts'
 
 // Values as pgoutput hands them over through pg's type parsers: int8 as a string.
 const party = (escrowId: string, userId: string, accepted: boolean, role = 'buyer'): Row => ({

@@ -4,9 +4,10 @@ import type { Test } from 'tap'
 import { loadConfig, type Config } from '../../src/config.ts'
 import { createDatabase, type Database } from '../../src/db/database.ts'
 import { migrate } from '../../src/db/migrate.ts'
+import { ensureCatalogSchema } from '../../src/catalog/schema.ts'
 import { ensurePublication } from '../../src/replication/publication.ts'
-import { escrowDomain } from '../../src/domain/escrow/index.ts'
-import { createDomainRegistry } from '../../src/domain/registry.ts'
+import { escrowCatalog } from '../../src/catalogs/escrow/index.ts'
+import { createCatalogRegistry } from '../../src/catalog/registry.ts'
 import { silentLogger } from './log.ts'
 
 /** The server `npm test` started (or the one named by TEST_DATABASE_URL). */
@@ -54,7 +55,8 @@ export async function createTestDatabase(t: Test, options: TestDatabaseOptions =
   const publication = 'walcast'
   if (options.prepared !== false) {
     await migrate(database.db)
-    await ensurePublication(database.db, publication, createDomainRegistry([escrowDomain]).tables, silentLogger())
+    await ensureCatalogSchema(database.db, escrowCatalog)
+    await ensurePublication(database.db, publication, createCatalogRegistry(escrowCatalog).tables, silentLogger())
   }
   const pool = new pg.Pool({ connectionString: url, max: 4 })
   pool.on('error', () => {})

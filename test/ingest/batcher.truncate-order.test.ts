@@ -1,5 +1,5 @@
 import t from 'tap'
-import type { DomainRegistry } from '../../src/domain/registry.ts'
+import type { CatalogRegistry } from '../../src/catalog/registry.ts'
 import type { HistoryStore } from '../../src/history/store.ts'
 import { TransactionBatcher, type StreamGap } from '../../src/ingest/batcher.ts'
 import { waitFor } from '../helpers/wait.ts'
@@ -7,7 +7,7 @@ import { waitFor } from '../helpers/wait.ts'
 // The ordering rules of a TRUNCATE in the batcher, against an in-memory history: the
 // real-Postgres path is test/ingest/truncate-records-gap.test.ts.
 
-const registry: DomainRegistry = {
+const registry: CatalogRegistry = {
   tables: ['public.tracked', 'public.other'],
   fullIdentityTables: [],
   map: (change) => change.table === 'public.tracked' ? [{ type: 'row', topics: ['t'], data: { n: change.new!.n } }] : [],

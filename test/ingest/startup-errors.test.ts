@@ -1,4 +1,5 @@
 import t from 'tap'
+import { escrowCatalog } from '../../src/catalogs/escrow/index.ts'
 import { loadConfig } from '../../src/config.ts'
 import { startService } from '../../src/service.ts'
 import { StartupError } from '../../src/errors.ts'
@@ -7,6 +8,7 @@ import { silentLogger } from '../helpers/log.ts'
 import { startOwnPostgres } from '../helpers/own-server.ts'
 import { childEnv, spawnWalcast } from '../helpers/spawn.ts'
 import { migrate } from '../../src/db/migrate.ts'
+import { ensureCatalogSchema } from '../../src/catalog/schema.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 function configFor(url: string, slot = 'walcast_startup') {
@@ -38,6 +40,7 @@ t.test('the role lacks REPLICATION', async (t) => {
 t.test('the publication lacks a tracked table', async (t) => {
   const tdb = await createTestDatabase(t, { prepared: false })
   await migrate(tdb.database.db)
+  await ensureCatalogSchema(tdb.database.db, escrowCatalog)
   await tdb.query('CREATE PUBLICATION walcast FOR TABLE public.escrows, public.milestones')
   await t.rejects(startService(tdb.config(), silentLogger()), {
     code: 'PUBLICATION_INCOMPLETE',

@@ -2,8 +2,8 @@ import t from 'tap'
 import { createDatabase } from '../../src/db/database.ts'
 import { runDoctor } from '../../src/doctor/doctor.ts'
 import type { CheckResult } from '../../src/doctor/check.ts'
-import { escrowDomain } from '../../src/domain/escrow/index.ts'
-import { createDomainRegistry } from '../../src/domain/registry.ts'
+import { escrowCatalog } from '../../src/catalogs/escrow/index.ts'
+import { createCatalogRegistry } from '../../src/catalog/registry.ts'
 import { startOwnPostgres } from '../helpers/own-server.ts'
 import { spawnWalcast } from '../helpers/spawn.ts'
 import { query, startStandby, waitForReplay, waitForSyncedSlot } from '../helpers/standby.ts'
@@ -24,7 +24,7 @@ const insertEscrows = (url: string, from: number, to: number): Promise<unknown> 
 async function failoverChecks(url: string): Promise<Map<string, CheckResult>> {
   const database = createDatabase({ url, poolSize: 1 })
   try {
-    const registry = createDomainRegistry([escrowDomain])
+    const registry = createCatalogRegistry(escrowCatalog)
     const report = await runDoctor({
       db: database.db, slot: SLOT, publication: 'walcast', tracked: registry.tables, fullIdentity: registry.fullIdentityTables,
       retentionMs: 7 * 86_400_000, pruneIntervalMs: 60_000, walWarnBytes: 2 ** 30,

@@ -7,8 +7,9 @@ import { waitFor } from '../helpers/wait.ts'
 import { loadConfig } from '../../src/config.ts'
 import { createDatabase } from '../../src/db/database.ts'
 import { migrate } from '../../src/db/migrate.ts'
-import { escrowDomain } from '../../src/domain/escrow/index.ts'
-import { createDomainRegistry } from '../../src/domain/registry.ts'
+import { ensureCatalogSchema } from '../../src/catalog/schema.ts'
+import { escrowCatalog } from '../../src/catalogs/escrow/index.ts'
+import { createCatalogRegistry } from '../../src/catalog/registry.ts'
 import { checkSlot } from '../../src/doctor/slot.ts'
 import type { DoctorContext } from '../../src/doctor/check.ts'
 import { ensurePublication } from '../../src/replication/publication.ts'
@@ -24,8 +25,9 @@ t.test('a slot Postgres invalidated (wal_status = lost): doctor fails it, walcas
   const url = urlForDatabase('app', server.url)
   const database = createDatabase({ url, poolSize: 2 })
   t.teardown(() => database.close())
-  const registry = createDomainRegistry([escrowDomain])
+  const registry = createCatalogRegistry(escrowCatalog)
   await migrate(database.db)
+  await ensureCatalogSchema(database.db, escrowCatalog)
   await ensurePublication(database.db, 'walcast', registry.tables, silentLogger())
   const app = new pg.Client({ connectionString: url })
   await app.connect()

@@ -1,3 +1,4 @@
+import { escrowCatalog } from '../../src/catalogs/escrow/index.ts'
 import t from 'tap'
 import { createAuthorizer } from '../../src/auth/authorizer.ts'
 import { gapMark } from '../../src/event-id.ts'
@@ -64,7 +65,7 @@ t.test('I6: a gap signalled while a replay waits on its client ends the replay w
   const ids = await seedHistory(tdb, 'user:1', 50)
   const history = createHistoryStore(tdb.database.db)
   const hub = createHub({ windowSize: 10 })
-  const authorizer = createAuthorizer(tdb.database.db, hub)
+  const authorizer = createAuthorizer(tdb.database.db, hub, escrowCatalog)
   const core = createSubscriptionCore({ hub, history, authorizer, log: silentLogger(), pageSize: 10, drainLevel: 1, stallMs: 30_000 })
   t.teardown(() => { core.close(); authorizer.close() })
   hub.goLive(ids[ids.length - 1]!, undefined)
@@ -92,7 +93,7 @@ t.test('I9: a client that takes nothing while its replay waits is closed as a sl
   const ids = await seedHistory(tdb, 'user:1', 30)
   const history = createHistoryStore(tdb.database.db)
   const hub = createHub({ windowSize: 10 })
-  const authorizer = createAuthorizer(tdb.database.db, hub)
+  const authorizer = createAuthorizer(tdb.database.db, hub, escrowCatalog)
   const core = createSubscriptionCore({ hub, history, authorizer, log: silentLogger(), pageSize: 10, drainLevel: 1, stallMs: 300 })
   t.teardown(() => { core.close(); authorizer.close() })
   hub.goLive(ids[ids.length - 1]!, undefined)

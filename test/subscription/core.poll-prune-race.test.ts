@@ -1,3 +1,4 @@
+import { escrowCatalog } from '../../src/catalogs/escrow/index.ts'
 import t from 'tap'
 import { createAuthorizer } from '../../src/auth/authorizer.ts'
 import { createHistoryStore, type HistoryStore } from '../../src/history/store.ts'
@@ -27,7 +28,7 @@ t.test('I4: a prune between the resume check and the polling read answers reset,
     },
   }
   const hub = createHub({ windowSize: 100 })
-  const authorizer = createAuthorizer(tdb.database.db, hub)
+  const authorizer = createAuthorizer(tdb.database.db, hub, escrowCatalog)
   const core = createSubscriptionCore({ hub, history, authorizer, log: silentLogger(), pageSize: 100, drainLevel: 1024, stallMs: 10_000 })
   t.teardown(() => { core.close(); authorizer.close() })
   hub.goLive(recent[recent.length - 1]!, undefined)

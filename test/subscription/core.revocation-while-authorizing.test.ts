@@ -1,3 +1,4 @@
+import { escrowCatalog } from '../../src/catalogs/escrow/index.ts'
 import t from 'tap'
 import { createAuthorizer, type Authorizer } from '../../src/auth/authorizer.ts'
 import type { Principal } from '../../src/auth/principal.ts'
@@ -43,7 +44,7 @@ t.test('I7: a party_left published while a subscription is being authorized revo
 
   const hub = createHub({ windowSize: 100 })
   const history = createHistoryStore(tdb.database.db)
-  const real = createAuthorizer(tdb.database.db, hub)
+  const real = createAuthorizer(tdb.database.db, hub, escrowCatalog)
   t.teardown(() => real.close())
   // The real answer, then a wait on a gate the test opens.
   let atGate!: () => void
@@ -96,7 +97,7 @@ t.test('I7: an admin subscription being authorized is not revoked by the admin\'
   const tdb = await createTestDatabase(t)
   const hub = createHub({ windowSize: 100 })
   const history = createHistoryStore(tdb.database.db)
-  const real = createAuthorizer(tdb.database.db, hub)
+  const real = createAuthorizer(tdb.database.db, hub, escrowCatalog)
   t.teardown(() => real.close())
   let atGate!: () => void
   const reachedGate = new Promise<void>((resolve) => { atGate = resolve })

@@ -1,4 +1,4 @@
-import type { Row } from './types.ts'
+import type { Row } from './row-change.ts'
 
 /**
  * Payload values in a stable JSON form: timestamps as ISO-8601, ids and money as the

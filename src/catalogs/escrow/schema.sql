@@ -1,4 +1,6 @@
--- The escrow domain that walcast tails (used by the demo and the tests).
+-- The escrow catalog's tables (src/catalogs/escrow/): what walcast tails by default, used
+-- by the demo and the tests. Not part of walcast's own migrations: walcast migrate/serve
+-- apply it only when WALCAST_CATALOG is escrow and one of its tables is missing.
 -- Idempotent: safe to run again with psql -f.
 
 CREATE TABLE IF NOT EXISTS public.users (

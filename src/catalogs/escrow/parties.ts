@@ -1,5 +1,7 @@
-import type { DraftEvent, Row, RowChange, TableMapper } from '../types.ts'
-import { changed, idValue, isNull } from '../values.ts'
+import type { DraftEvent, Row, RowChange } from '../../catalog/row-change.ts'
+import type { CatalogTable } from '../../catalog/catalog.ts'
+import type { EscrowEventType } from './events.ts'
+import { changed, idValue, isNull } from '../../catalog/values.ts'
 import { escrowTopic } from './topics.ts'
 
 /**
@@ -10,8 +12,11 @@ import { escrowTopic } from './topics.ts'
  * leave, the old user's access would outlive its row. Transports revoke on party_left,
  * so the old row must name its escrow and user: REPLICA IDENTITY FULL.
  */
-export const partiesMapper: TableMapper = {
+export const partiesMapper: CatalogTable<EscrowEventType> = {
   table: 'public.escrow_parties',
+  columns: ['escrow_id', 'user_id', 'role', 'accepted_at'],
+  events: ['escrow:party_joined', 'escrow:party_left'],
+  fullIdentity: true,
   map(change: RowChange): DraftEvent[] {
     if (change.kind === 'delete') return change.old === null ? [] : [partyLeft(change.old)]
     const row = change.new!

@@ -1,10 +1,15 @@
-import type { DraftEvent, RowChange, TableMapper } from '../types.ts'
-import { changed, idValue, jsonValue } from '../values.ts'
+import type { DraftEvent, RowChange } from '../../catalog/row-change.ts'
+import type { CatalogTable } from '../../catalog/catalog.ts'
+import type { EscrowEventType } from './events.ts'
+import { changed, idValue, jsonValue } from '../../catalog/values.ts'
 import { ADMIN_DISPUTES_TOPIC, escrowTopic } from './topics.ts'
 
 /** disputes: filed on insert, resolved when status becomes resolved. Also fed to admins. */
-export const disputesMapper: TableMapper = {
+export const disputesMapper: CatalogTable<EscrowEventType> = {
   table: 'public.disputes',
+  columns: ['id', 'escrow_id', 'filed_by', 'reason', 'status', 'resolution', 'resolved_at'],
+  events: ['escrow:dispute_filed', 'escrow:dispute_resolved'],
+  fullIdentity: true,
   map(change: RowChange): DraftEvent[] {
     const row = change.new
     if (row === null) return []

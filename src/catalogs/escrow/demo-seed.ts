@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
-import type { Db } from '../db/database.ts'
-import type { Logger } from '../log.ts'
+import type { Db } from '../../db/database.ts'
+import type { Logger } from '../../log.ts'
 
 /**
  * Demo data for the embedded default: three users and two escrows with their parties.

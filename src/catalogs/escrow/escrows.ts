@@ -1,10 +1,15 @@
-import type { DraftEvent, RowChange, TableMapper } from '../types.ts'
-import { changed, idValue } from '../values.ts'
+import type { DraftEvent, RowChange } from '../../catalog/row-change.ts'
+import type { CatalogTable } from '../../catalog/catalog.ts'
+import type { EscrowEventType } from './events.ts'
+import { changed, idValue } from '../../catalog/values.ts'
 import { escrowTopic } from './topics.ts'
 
 /** escrows: status transitions only. Title, amount and terms edits are not in the catalog. */
-export const escrowsMapper: TableMapper = {
+export const escrowsMapper: CatalogTable<EscrowEventType> = {
   table: 'public.escrows',
+  columns: ['id', 'status'],
+  events: ['escrow:status_changed'],
+  fullIdentity: true,
   map(change: RowChange): DraftEvent[] {
     const row = change.new
     if (row === null) return []

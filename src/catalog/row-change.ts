@@ -1,6 +1,6 @@
 /**
- * The contract between the replication stage and a domain: a committed row change in,
- * zero or more draft events out. A domain never sees LSNs or ids; the ingest assigns them.
+ * The contract between the replication stage and a catalog: a committed row change in,
+ * zero or more draft events out. A catalog never sees LSNs or ids; the ingest assigns them.
  */
 export type Row = Record<string, unknown>
 
@@ -22,17 +22,4 @@ export interface DraftEvent {
   readonly type: string
   readonly topics: readonly string[]
   readonly data: Readonly<Record<string, unknown>>
-}
-
-export interface TableMapper {
-  /** Qualified as `schema.table`. */
-  readonly table: string
-  map(change: RowChange): DraftEvent[]
-}
-
-export interface Domain {
-  readonly name: string
-  readonly mappers: readonly TableMapper[]
-  /** Tables whose mappers read the old row (transitions, deletes): need REPLICA IDENTITY FULL. */
-  readonly fullIdentityTables?: readonly string[]
 }

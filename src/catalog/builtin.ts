@@ -1,0 +1,9 @@
+import type { Catalog } from './catalog.ts'
+
+/** The catalogs walcast ships, by WALCAST_CATALOG name; each loaded only when selected. */
+export const BUILTIN_CATALOGS: Readonly<Record<string, () => Promise<Catalog>>> = {
+  escrow: async () => (await import('../catalogs/escrow/index.ts')).escrowCatalog,
+  'payment-streams': async () => (await import('../catalogs/payment-streams/index.ts')).paymentStreamsCatalog,
+}
+
+export const DEFAULT_CATALOG = 'escrow'
