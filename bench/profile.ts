@@ -14,6 +14,12 @@ export interface Profile {
   readonly idle: { connections: number }
   /** `slowClients` of `clients` stop reading for `slowSeconds` after a `baselineSeconds` window where all read. */
   readonly slow: { clients: number; slowClients: number; eventsPerSecond: number; baselineSeconds: number; slowSeconds: number }
+  /**
+   * Scale-out over Redis: `subscribers` on the hot topic at `eventsPerSecond` for `seconds`
+   * with 1, 2 and 3 nodes; then `stormClients` resume at once after missing
+   * `missedPerTopic` events of their topic. Absent: not measured (smoke keeps CI short).
+   */
+  readonly scale?: { subscribers: number; eventsPerSecond: number; seconds: number; stormClients: number; missedPerTopic: number }
 }
 
 export const PROFILES: Record<Profile['name'], Profile> = {
@@ -42,6 +48,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     loss: { clients: 100, eventsPerSecond: 500, seconds: 4, drops: 2 },
     idle: { connections: 1_000 },
     slow: { clients: 200, slowClients: 2, eventsPerSecond: 500, baselineSeconds: 2, slowSeconds: 2 },
+    scale: { subscribers: 500, eventsPerSecond: 100, seconds: 3, stormClients: 1_000, missedPerTopic: 20 },
   },
   full: {
     name: 'full',
@@ -57,5 +64,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     // 2,000 events/s would reach walcast's 4008 within the window (~10 s after the pause),
     // but with 1,000 clients it saturates these 2 cores in the baseline (bench/findings.md).
     slow: { clients: 1_000, slowClients: 10, eventsPerSecond: 500, baselineSeconds: 4, slowSeconds: 6 },
+    // The fan-out phase's load (§3), so one node's figure can be read against it.
+    scale: { subscribers: 5_000, eventsPerSecond: 40, seconds: 10, stormClients: 1_000, missedPerTopic: 50 },
   },
 }

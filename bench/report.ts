@@ -8,6 +8,8 @@ import { CENTRIFUGO_BUILD } from './peers/centrifugo/server.ts'
 import type { FanoutPhase, IdlePhase, LatencyPhase, LossPhase, ReplayResult } from './scenarios/clients.ts'
 import type { IngestResult } from './scenarios/ingest.ts'
 import type { SlowPhase } from './scenarios/slow.ts'
+import type { ScaleResult } from './scenarios/scale.ts'
+import { scaleSection } from './report-scale.ts'
 
 export interface BenchResults {
   profile: string
@@ -27,6 +29,8 @@ export interface BenchResults {
   slow?: SlowPhase[]
   loss?: LossPhase[]
   idle?: IdlePhase[]
+  /** Scale-out over Redis (absent in older results and when not selected). */
+  scale?: ScaleResult
 }
 
 const FINDINGS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'findings.md')
@@ -331,6 +335,8 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
       '',
     )
   }
+
+  if (results.scale) add(...scaleSection(results.scale, results.machine.cores))
 
   const findings = await fs.readFile(FINDINGS, 'utf8').catch(() => '')
   if (findings.trim() !== '') add(findings.trim(), '')

@@ -23,9 +23,10 @@ import type { BenchContext } from './scenarios/context.ts'
 import { measureIngest } from './scenarios/ingest.ts'
 import { measureFanout, measureIdle, measureLatency, measureLoss, measureReplay } from './scenarios/clients.ts'
 import { measureSlow } from './scenarios/slow.ts'
+import { measureScale } from './scenarios/scale.ts'
 import { writeReport, type BenchResults } from './report.ts'
 
-export const SCENARIOS = ['ingest', 'latency', 'fanout', 'replay', 'slow', 'loss', 'idle'] as const
+export const SCENARIOS = ['ingest', 'latency', 'fanout', 'replay', 'slow', 'loss', 'idle', 'scale'] as const
 type Scenario = (typeof SCENARIOS)[number]
 
 export interface BenchRunOptions {
@@ -67,7 +68,8 @@ export async function runBench(options: BenchRunOptions): Promise<{ results: Ben
   try {
     const base = { profile: options.profile, postgres, suffix, log: options.log }
     results.ingest = await attempt('ingest', () => measureIngest({ ...base, systems: [], generator: undefined as never }))
-    if (options.only.some((name) => name !== 'ingest')) {
+    // The scale-out phase starts its own walcast nodes; the compared systems serve the others.
+    if (options.only.some((name) => name !== 'ingest' && name !== 'scale')) {
       systems.push(await startWalcastSystem(postgres, options.profile.population, suffix))
       systems.push(await startSocketIoSystem(postgres, options.profile.population, suffix))
       const centrifugo = options.withoutCentrifugo === true
@@ -80,6 +82,8 @@ export async function runBench(options: BenchRunOptions): Promise<{ results: Ben
         systems.push(centrifugo)
       }
       results.systems = systems.map((system) => ({ kind: system.kind, label: system.label, ...(system.version === undefined ? {} : { version: system.version }) }))
+    }
+    if (options.only.some((name) => name !== 'ingest')) {
       generator = await startLoadGenerator()
       const context: BenchContext = { ...base, systems, generator }
       results.latency = await attempt('latency', () => measureLatency(context))
@@ -96,6 +100,7 @@ export async function runBench(options: BenchRunOptions): Promise<{ results: Ben
       results.slow = await attempt('slow', () => measureSlow(context))
       results.loss = await attempt('loss', () => measureLoss(context))
       results.idle = await attempt('idle', () => measureIdle(context))
+      results.scale = await attempt('scale', () => measureScale(context))
     }
   } finally {
     await generator?.stop().catch(() => {})

@@ -16,6 +16,10 @@ export interface ClientSpec {
    * PoolStats.slow, so the pool's own figures describe the other clients only.
    */
   readonly slow?: boolean
+  /** The server this client dials instead of the pool's `url` (clients spread over several nodes). */
+  readonly url?: string
+  /** Its received count and latency are also kept apart under this name (PoolStats.groups). */
+  readonly group?: string
 }
 
 export interface PoolOptions {
@@ -63,6 +67,8 @@ export interface PoolStats {
   readonly lost: number | undefined
   /** Present when some clients are marked `slow`. */
   readonly slow: SlowGroupStats | undefined
+  /** Per ClientSpec.group: deliveries and latency of that group's clients alone. */
+  readonly groups: Record<string, { readonly received: number; readonly latency: Percentiles }>
 }
 
 interface Client {
@@ -99,6 +105,7 @@ export class ClientPool {
   private baseDuplicates = 0
   private readonly slow: SlowTally = { received: 0, reconnects: 0, closeCodes: {}, baseMissing: 0, baseDuplicates: 0 }
   private paused = false
+  private readonly groups = new Map<string, { received: number; latency: LatencySample }>()
 
   constructor(private readonly options: PoolOptions) {}
 
@@ -144,6 +151,7 @@ export class ClientPool {
   resetStats(): void {
     this.latency.clear()
     this.received = 0
+    this.groups.clear()
     this.firstEventAt = undefined
     this.lastEventAt = undefined
     this.baseMissing = this.sum((c) => c.check.missing)
@@ -192,6 +200,7 @@ export class ClientPool {
         closeCodes: this.slow.closeCodes,
         lost: lost(true),
       },
+      groups: Object.fromEntries([...this.groups].map(([name, g]) => [name, { received: g.received, latency: g.latency.percentiles() }])),
     }
   }
 
@@ -230,6 +239,12 @@ export class ClientPool {
     if (this.options.idle === true) return
     const seen = check.observe(frame, now)
     if (seen.latencyMs !== undefined) this.latency.add(seen.latencyMs)
+    if (spec.group !== undefined) {
+      let group = this.groups.get(spec.group)
+      if (group === undefined) this.groups.set(spec.group, group = { received: 0, latency: new LatencySample(1_000_000) })
+      group.received++
+      if (seen.latencyMs !== undefined) group.latency.add(seen.latencyMs)
+    }
   }
 
   private async connect(spec: ClientSpec, timeoutMs: number): Promise<Client> {
@@ -258,7 +273,7 @@ export class ClientPool {
     return new Promise<Client>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('subscribe timed out')), timeoutMs)
       const dial = (): void => {
-        ws = new WebSocket(`${this.options.url}?token=${encodeURIComponent(token)}`, { perMessageDeflate: false })
+        ws = new WebSocket(`${spec.url ?? this.options.url}?token=${encodeURIComponent(token)}`, { perMessageDeflate: false })
         let pending = spec.topics.length
         ws.on('open', () => {
           if (paused) ws.pause()

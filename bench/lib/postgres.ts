@@ -57,6 +57,8 @@ export async function startBenchPostgres(url: string | undefined): Promise<Bench
         // source database is not what is being tested.
         '-c', 'fsync=off',
         '-c', 'shared_buffers=256MB', '-c', 'max_wal_size=4GB',
+        // The scale-out phase counts the history reads of each statement (bench/scenarios/scale.ts).
+        '-c', 'shared_preload_libraries=pg_stat_statements',
       ],
       onLog: () => {},
       onError: () => {},

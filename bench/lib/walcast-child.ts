@@ -11,5 +11,6 @@ import { serveDriver } from './child-ipc.ts'
 const config = loadConfig(process.env)
 const log = createLogger(config.log)
 const service = await startService(config, log)
-for (let i = 0; i < 300 && service.ingest.status().state !== 'streaming'; i++) await new Promise((resolve) => setTimeout(resolve, 50))
+// A gateway node never ingests: nothing to wait for.
+for (let i = 0; i < 300 && config.bus.role !== 'gateway' && service.ingest.status().state !== 'streaming'; i++) await new Promise((resolve) => setTimeout(resolve, 50))
 serveDriver(service.http.port, () => service.stop())

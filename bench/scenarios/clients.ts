@@ -36,7 +36,7 @@ export async function openClients(context: BenchContext, system: SystemUnderTest
  * Let the last frames arrive: until `expected` frames were received (when known), then
  * until nothing new arrives for the profile's settle time; bounded by `timeoutMs`.
  */
-async function drain(context: BenchContext, expected?: number, timeoutMs = 20_000): Promise<PoolStats> {
+export async function drain(context: BenchContext, expected?: number, timeoutMs = 20_000): Promise<PoolStats> {
   const quietMs = context.profile.settleMs
   const deadline = performance.now() + timeoutMs
   let last = await context.generator.stats()
