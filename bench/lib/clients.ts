@@ -33,6 +33,12 @@ export interface PoolOptions {
   /** Do not count latency or continuity (idle-connection memory). */
   readonly idle?: boolean
   readonly connectConcurrency?: number
+  /**
+   * [a, b]: for every event both groups received, the first arrival in b minus the first
+   * in a (PoolStats.groupDelta). Pairing by event takes out what both share (the commit →
+   * ingest delay), leaving what lies between the groups' servers.
+   */
+  readonly compareGroups?: readonly [string, string]
 }
 
 /** The clients marked `slow`, counted apart from the others. */
@@ -69,6 +75,8 @@ export interface PoolStats {
   readonly slow: SlowGroupStats | undefined
   /** Per ClientSpec.group: deliveries and latency of that group's clients alone. */
   readonly groups: Record<string, { readonly received: number; readonly latency: Percentiles }>
+  /** With PoolOptions.compareGroups: per event, b's first arrival − a's first arrival (ms). */
+  readonly groupDelta: Percentiles | undefined
 }
 
 interface Client {
@@ -106,6 +114,8 @@ export class ClientPool {
   private readonly slow: SlowTally = { received: 0, reconnects: 0, closeCodes: {}, baseMissing: 0, baseDuplicates: 0 }
   private paused = false
   private readonly groups = new Map<string, { received: number; latency: LatencySample }>()
+  /** Event id → first arrival in each of the compared groups. */
+  private readonly firstArrivals = new Map<string, [number | undefined, number | undefined]>()
 
   constructor(private readonly options: PoolOptions) {}
 
@@ -152,6 +162,7 @@ export class ClientPool {
     this.latency.clear()
     this.received = 0
     this.groups.clear()
+    this.firstArrivals.clear()
     this.firstEventAt = undefined
     this.lastEventAt = undefined
     this.baseMissing = this.sum((c) => c.check.missing)
@@ -201,11 +212,18 @@ export class ClientPool {
         lost: lost(true),
       },
       groups: Object.fromEntries([...this.groups].map(([name, g]) => [name, { received: g.received, latency: g.latency.percentiles() }])),
+      groupDelta: this.options.compareGroups === undefined ? undefined : this.groupDelta(),
     }
   }
 
   close(): void {
     for (const client of this.clients) client.close()
+  }
+
+  private groupDelta(): Percentiles {
+    const deltas = new LatencySample()
+    for (const [a, b] of this.firstArrivals.values()) if (a !== undefined && b !== undefined) deltas.add(b - a)
+    return deltas.percentiles()
   }
 
   private sum(pick: (client: Client) => number, slow = false): number {
@@ -244,6 +262,13 @@ export class ClientPool {
       if (group === undefined) this.groups.set(spec.group, group = { received: 0, latency: new LatencySample(1_000_000) })
       group.received++
       if (seen.latencyMs !== undefined) group.latency.add(seen.latencyMs)
+      const side = this.options.compareGroups?.indexOf(spec.group) ?? -1
+      if (side >= 0) {
+        const key = `${frame.topic} ${frame.id}`
+        let firsts = this.firstArrivals.get(key)
+        if (firsts === undefined) this.firstArrivals.set(key, firsts = [undefined, undefined])
+        firsts[side] ??= now
+      }
     }
   }
 

@@ -125,6 +125,27 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / TICKS
 }
 
+/**
+ * How busy the host's cores were between start() and stop(), in percent of all of them
+ * (/proc/stat): whatever else runs on the machine counts too.
+ */
+export function hostCpuMeter(): { stop(): number } {
+  const read = (): { busy: number; total: number } => {
+    const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
+    const total = fields.reduce((a, b) => a + b, 0)
+    // idle + iowait are the cores' unused time.
+    return { busy: total - (fields[3] ?? 0) - (fields[4] ?? 0), total }
+  }
+  const before = read()
+  return {
+    stop() {
+      const after = read()
+      const total = after.total - before.total
+      return total <= 0 ? 0 : Math.round(((after.busy - before.busy) / total) * 1000) / 10
+    },
+  }
+}
+
 /** Kernel TCP socket memory in bytes (/proc/net/sockstat "mem", in pages). */
 export function tcpSocketMemoryBytes(): number {
   const text = fs.readFileSync('/proc/net/sockstat', 'utf8')

@@ -9,7 +9,7 @@ import pg from 'pg'
 import { formatEventId, parseLsn } from '../../src/event-id.ts'
 import type { ClientSpec } from '../lib/clients.ts'
 import type { Percentiles } from '../lib/latencies.ts'
-import { cpuMeter, startWalcastProcess, type WalcastProcess } from '../lib/processes.ts'
+import { cpuMeter, hostCpuMeter, startWalcastProcess, type WalcastProcess } from '../lib/processes.ts'
 import { findRedisServer, startBenchRedis, type BenchRedis } from '../lib/redis.ts'
 import { HOT_ESCROW, seedPopulation, spreadEscrowOf, spreadEscrows } from '../lib/seed.ts'
 import { BENCH_JWT_SECRET } from '../lib/token.ts'
@@ -30,10 +30,15 @@ export interface ScaleStep {
   readonly duplicates: number
   /** CPU time of every walcast node and of Redis over the phase / frames delivered. */
   readonly serverMicrosPerDelivery: number
-  /** Percent of one core over the phase: each walcast node (ingesting first), Redis, the load generator. */
-  readonly cpu: { readonly nodes: readonly number[]; readonly redis: number; readonly generator: number }
-  /** Clients on the ingesting node; clients on gateway nodes (absent with one node). */
+  /**
+   * Percent of one core over the phase: each walcast node (ingesting first), Redis, the
+   * load generator; `host`: percent of all the host's cores busy (other work included).
+   */
+  readonly cpu: { readonly nodes: readonly number[]; readonly redis: number; readonly generator: number; readonly host?: number }
+  /** Commit→client: clients on the ingesting node; clients on gateway nodes (absent with one node). */
   readonly latency: { readonly ingest: Percentiles; readonly gateway?: Percentiles }
+  /** Per event: first arrival at a gateway's client − first arrival at an ingesting node's client (ms). */
+  readonly busDelta?: Percentiles
 }
 
 export interface StormReads {
@@ -105,17 +110,20 @@ async function measureStep(context: BenchContext, nodes: readonly WalcastProcess
   const clients: ClientSpec[] = Array.from({ length: subscribers }, (_, i) => ({
     user: i + 1, topics: [`escrow:${HOT_ESCROW}`], url: clientUrl(nodes[i % nodes.length]!), group: i % nodes.length === 0 ? 'ingest' : 'gateway',
   }))
-  const opened = await context.generator.open({ kind: 'walcast', url: clientUrl(nodes[0]!), secret: BENCH_JWT_SECRET, clients }, 120_000)
+  const compareGroups = nodes.length > 1 ? { compareGroups: ['ingest', 'gateway'] as const } : {}
+  const opened = await context.generator.open({ kind: 'walcast', url: clientUrl(nodes[0]!), secret: BENCH_JWT_SECRET, clients, ...compareGroups }, 120_000)
   if (opened.connected < clients.length) throw new Error(`scale, ${nodes.length} nodes: only ${opened.connected} of ${clients.length} clients connected`)
   await context.generator.resetStats()
   const pids: Record<string, number> = { redis: redis.pid, generator: context.generator.pid }
   nodes.forEach((node, i) => { pids[`node${i}`] = node.pid })
   const meter = cpuMeter(pids)
+  const host = hostCpuMeter()
   const t0 = performance.now()
   const writer = await startWriter({ url: databaseUrl, escrows: [HOT_ESCROW], rowsPerTransaction: 1, eventsPerSecond, durationMs: seconds * 1000 })
   const written = await writer.done
   const stats = await drain(context, written.events * subscribers)
   const cpu = meter.stop()
+  const hostCpu = host.stop()
   const elapsed = (performance.now() - t0) / 1000
   const nodeCpu = nodes.map((_, i) => cpu[`node${i}`]!)
   const serverCpuSeconds = ((nodeCpu.reduce((a, b) => a + b, 0) + cpu.redis!) / 100) * elapsed
@@ -125,13 +133,14 @@ async function measureStep(context: BenchContext, nodes: readonly WalcastProcess
     deliveries: stats.received, deliveriesPerSecond: Math.round(stats.received / Math.max(active, 0.001)),
     missing: stats.missing, duplicates: stats.duplicates,
     serverMicrosPerDelivery: round((serverCpuSeconds * 1e6) / Math.max(1, stats.received), 2),
-    cpu: { nodes: nodeCpu, redis: cpu.redis!, generator: cpu.generator! },
+    cpu: { nodes: nodeCpu, redis: cpu.redis!, generator: cpu.generator!, host: hostCpu },
     latency: {
       ingest: stats.groups.ingest?.latency ?? stats.latency,
       ...(stats.groups.gateway === undefined ? {} : { gateway: stats.groups.gateway.latency }),
     },
+    ...(stats.groupDelta === undefined ? {} : { busDelta: stats.groupDelta }),
   }
-  context.log(`scale ${nodes.length} node(s): ${step.deliveriesPerSecond} deliveries/s, ${step.serverMicrosPerDelivery} µs server CPU/delivery, nodes ${nodeCpu.join('/')}% redis ${cpu.redis}% gen ${cpu.generator}%; p50/p99 ingest ${step.latency.ingest.p50}/${step.latency.ingest.p99} ms${step.latency.gateway === undefined ? '' : `, gateway ${step.latency.gateway.p50}/${step.latency.gateway.p99} ms`}`)
+  context.log(`scale ${nodes.length} node(s): ${step.deliveriesPerSecond} deliveries/s, ${step.serverMicrosPerDelivery} µs server CPU/delivery, nodes ${nodeCpu.join('/')}% redis ${cpu.redis}% gen ${cpu.generator}% host ${hostCpu}%; p50/p99 ingest ${step.latency.ingest.p50}/${step.latency.ingest.p99} ms${step.latency.gateway === undefined ? '' : `, gateway ${step.latency.gateway.p50}/${step.latency.gateway.p99} ms`}${step.busDelta === undefined ? '' : `; bus per event p50/p99 ${step.busDelta.p50}/${step.busDelta.p99} ms`}`)
   await context.generator.closeClients()
   await sleep(300)
   return step

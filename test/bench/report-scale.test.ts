@@ -20,6 +20,7 @@ function step(nodes: number, overrides: Partial<ScaleStep> = {}): ScaleStep {
     missing: 0, duplicates: 0, serverMicrosPerDelivery: 9.5 + nodes,
     cpu: { nodes: Array.from({ length: nodes }, (_, i) => (i === 0 ? 60 : 30)), redis: 4, generator: 70 },
     latency: nodes === 1 ? { ingest: pct(2.1, 9) } : { ingest: pct(2.5, 10), gateway: pct(3.75, 14.5) },
+    ...(nodes === 1 ? {} : { busDelta: pct(1.25, 4.5) }),
     ...overrides,
   }
 }
@@ -37,10 +38,11 @@ t.test('the measured section: one row per node count, the bus delta, the storm a
   t.ok(text.startsWith(SCALE_HEADING))
   const rows = text.split('\n').filter((line) => /^\| [123] \| /.test(line))
   t.equal(rows.length, 3, 'a row per node count')
-  t.match(rows[0], '| 1 | 150,000 | 150,000 | 49,800 | 0 | 0 | 10.5 | 60 | 4 | 70 | 2.1 / 9 | — |')
+  t.match(rows[0], '| 1 | 150,000 | 150,000 | 49,800 | 0 | 0 | 10.5 | 60 | 4 | 70 | n/a | 2.1 / 9 | — | — |')
+  t.match(rows[1], '| 2.5 / 10 | 3.75 / 14.5 | +1.25 / +4.5 |')
   t.match(rows[2], '| 95 / 40 / 40 |')
   t.match(rows[2], 'CPU-bound: the ingesting node used 95% of one core')
-  t.match(text, '2 nodes: p50 +1.25 ms, p99 +4.5 ms', 'gateway − ingesting node')
+  t.match(text, '2 nodes: p50 +1.25 ms, p99 +4.5 ms', 'the bus, per event: gateway − ingesting node')
   t.match(text, 'counted with **pg_stat_statements**')
   t.match(text, '| 1,000 | 3 | 20 | 20,000 | 20,000 | 0 | 0 | 0 | 1,234 | 0 / 0 | 3,010 / 2,800 |')
   t.match(text, 'the nodes read 0 page(s) (0 rows)')
@@ -51,6 +53,7 @@ t.test('the CPU verdict: one saturated process, the cores together, or neither',
   t.match(cpuVerdict(step(1, { cpu: { nodes: [99], redis: 1, generator: 40 } }), 2), /^CPU-bound: the ingesting node used 99%/)
   t.match(cpuVerdict(step(3, { cpu: { nodes: [60, 50, 50], redis: 5, generator: 20 } }), 2), /^CPU-bound: these processes together used 185% of the 2 cores' 200%/)
   t.match(cpuVerdict(step(2, { cpu: { nodes: [20, 10], redis: 1, generator: 92 } }), 2), /^CPU-bound: the load generator used 92%/)
+  t.match(cpuVerdict(step(2, { cpu: { nodes: [20, 10], redis: 1, generator: 30, host: 97 } }), 2), /^CPU-bound: the host's 2 cores were 97% busy; these processes used 61% of 200%/)
   t.match(cpuVerdict(step(2, { cpu: { nodes: [20, 10], redis: 1, generator: 30 } }), 4), /^not CPU-bound by these processes \(61% of 400%; busiest: load generator, 30%\)/)
 })
 
