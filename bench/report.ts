@@ -350,6 +350,7 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
     'npm run bench -- --quick   # a few minutes',
     'npm run bench -- --smoke   # seconds; what CI runs (test/bench/bench.smoke.test.ts)',
     'npm run bench -- --only fanout,loss   # selected phases',
+    'npm run bench -- --quick --only scale   # scale-out over Redis (needs redis-server): 1-3 nodes, the bus\'s latency, a reconnect storm',
     'npm run bench -- --no-centrifugo      # leave Centrifugo out (reported as not measured)',
     'DATABASE_URL=postgres://… npm run bench   # use that server (wal_level=logical) instead of an embedded one',
     'BENCH_CPU_PROF_DIR=/tmp/prof npm run bench -- --quick --only replay   # V8 CPU profile of the walcast process',

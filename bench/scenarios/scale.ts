@@ -6,7 +6,7 @@
  * the same phase (what the bus adds); and Postgres reads during a reconnect storm.
  */
 import pg from 'pg'
-import { formatEventId, parseLsn } from '../../src/event-id.ts'
+import { formatEventId, formatLsn, parseEventId, parseLsn } from '../../src/event-id.ts'
 import type { ClientSpec } from '../lib/clients.ts'
 import type { Percentiles } from '../lib/latencies.ts'
 import { cpuMeter, hostCpuMeter, startWalcastProcess, type WalcastProcess } from '../lib/processes.ts'
@@ -208,9 +208,8 @@ async function historyHead(url: string): Promise<string> {
 
 async function historyCountAfter(url: string, since: string): Promise<number> {
   return withClient(url, async (client) => {
-    const [lsn, seq] = [since.slice(0, 16), Number.parseInt(since.slice(17), 16)]
-    const lsnText = `${(BigInt(`0x${lsn}`) >> 32n).toString(16)}/${(BigInt(`0x${lsn}`) & 0xffffffffn).toString(16)}`
-    const result = await client.query<{ n: string }>('SELECT count(*) AS n FROM walcast.events WHERE (commit_lsn, seq) > ($1::pg_lsn, $2::int)', [lsnText, seq])
+    const { lsn, seq } = parseEventId(since)
+    const result = await client.query<{ n: string }>('SELECT count(*) AS n FROM walcast.events WHERE (commit_lsn, seq) > ($1::pg_lsn, $2::int)', [formatLsn(lsn), seq])
     return Number(result.rows[0]?.n ?? 0)
   })
 }

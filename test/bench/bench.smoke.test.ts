@@ -50,6 +50,8 @@ if (withCentrifugo) {
   t.ok(loss.length > 0 && loss.every((p) => p.expected > 0 && p.reconnects >= p.clients), 'Centrifugo: clients reconnected and resubscribed with recovery')
   t.ok(results.slow!.filter((p) => p.kind === 'centrifugo').every((p) => p.windows.every((w) => w.serverCloses !== undefined)), 'Centrifugo: slow-consumer closes read from its metrics')
 }
+t.match(results.scale, { notMeasured: /not in the smoke profile/ }, 'the scale-out phase stays out of the smoke profile, and says so')
+t.match(report, /## 8\. Scale-out over Redis\n\nNot measured in this run: not in the smoke profile/, 'its section says why it has no figures')
 const floor = results.fanout!.filter((p) => p.kind === 'uws-floor')
 t.ok(floor.length > 0 && floor.every((p) => p.deliveries === p.offeredDeliveries && p.serverMicrosPerDelivery > 0), 'the bare uWS floor delivered every fan-out frame, its CPU per delivery measured')
 const decoder = results.ingest!.backlog.decoderFloor
