@@ -9,9 +9,9 @@ export interface BenchRedis {
   stop(): Promise<void>
 }
 
-/** Debian's redis-server (REDIS_SERVER_BIN, PATH or /usr/bin), or undefined when it is not installed. */
-export function findRedisServer(): string | undefined {
-  return firstExecutable([process.env.REDIS_SERVER_BIN, ...onPath('redis-server', process.env.PATH), '/usr/bin/redis-server'])
+/** Debian's redis-server (REDIS_SERVER_BIN, then PATH), or undefined when it is not installed. */
+export function findRedisServer(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return firstExecutable([env.REDIS_SERVER_BIN, ...onPath('redis-server', env.PATH)])
 }
 
 const answers = (port: number): Promise<boolean> => new Promise((resolve) => {

@@ -1,5 +1,6 @@
 /**
- * The benchmark finds the programs it measures beside walcast (Centrifugo, pg_recvlogical)
+ * The benchmark finds the programs it measures beside walcast (Centrifugo, pg_recvlogical,
+ * redis-server)
  * or reports them as not measured: never a crash when one is missing.
  */
 import fs from 'node:fs/promises'
@@ -8,6 +9,7 @@ import path from 'node:path'
 import t from 'tap'
 import { findRecvlogical } from '../../bench/floors/recvlogical.ts'
 import { findCentrifugo } from '../../bench/peers/centrifugo/server.ts'
+import { findRedisServer } from '../../bench/lib/redis.ts'
 
 t.test('findCentrifugo: CENTRIFUGO_BIN, then PATH, then Go\'s bin directory; nothing when none holds it', async (t) => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'walcast-find-'))
@@ -33,4 +35,16 @@ t.test('findRecvlogical: PG_RECVLOGICAL, then PATH; a file that cannot be run is
   t.equal(findRecvlogical({ PATH: dir }), tool, 'on PATH')
   await fs.chmod(tool, 0o644)
   t.not(findRecvlogical({ PG_RECVLOGICAL: tool, PATH: dir }), tool, 'not executable: not taken')
+})
+
+t.test('findRedisServer: REDIS_SERVER_BIN, then PATH; nothing when neither holds it (the scale-out phase is then not measured)', async (t) => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'walcast-find-'))
+  t.teardown(() => fs.rm(dir, { recursive: true, force: true }))
+  t.equal(findRedisServer({ PATH: path.join(dir, 'nowhere') }), undefined, 'no binary anywhere')
+  const server = path.join(dir, 'redis-server')
+  await fs.writeFile(server, '#!/bin/sh\n', { mode: 0o755 })
+  t.equal(findRedisServer({ PATH: dir }), server, 'on PATH')
+  t.equal(findRedisServer({ REDIS_SERVER_BIN: server, PATH: '' }), server, 'REDIS_SERVER_BIN')
+  await fs.chmod(server, 0o644)
+  t.equal(findRedisServer({ REDIS_SERVER_BIN: server, PATH: dir }), undefined, 'not executable: not taken')
 })
