@@ -49,7 +49,7 @@ export async function runBench(options: BenchRunOptions): Promise<{ results: Ben
     startedAt: new Date(started).toISOString(),
     durationSeconds: 0,
     machine: await describeMachine(postgres.url),
-    command: `npm run bench${options.profile.name === 'full' ? '' : ` -- --${options.profile.name}`}`,
+    command: benchCommand(options),
     errors: {},
     notMeasured: {},
   }
@@ -113,6 +113,15 @@ export async function runBench(options: BenchRunOptions): Promise<{ results: Ben
   await fs.writeFile(jsonPath, `${JSON.stringify(results, null, 2)}\n`)
   await writeReport(results, jsonPath, options.reportPath)
   return { results, jsonPath }
+}
+
+/** The command that repeats this run (selected phases included). */
+function benchCommand(options: Pick<BenchRunOptions, 'profile' | 'only'>): string {
+  const args = [
+    ...(options.profile.name === 'full' ? [] : [`--${options.profile.name}`]),
+    ...(SCENARIOS.every((name) => options.only.includes(name)) ? [] : [`--only ${options.only.join(',')}`]),
+  ]
+  return `npm run bench${args.length === 0 ? '' : ` -- ${args.join(' ')}`}`
 }
 
 async function main(): Promise<number> {
