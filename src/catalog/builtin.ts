@@ -4,6 +4,7 @@ import type { Catalog } from './catalog.ts'
 export const BUILTIN_CATALOGS: Readonly<Record<string, () => Promise<Catalog>>> = {
   escrow: async () => (await import('../catalogs/escrow/index.ts')).escrowCatalog,
   'payment-streams': async () => (await import('../catalogs/payment-streams/index.ts')).paymentStreamsCatalog,
+  approvals: async () => (await import('../catalogs/approvals/index.ts')).approvalsCatalog,
 }
 
 export const DEFAULT_CATALOG = 'escrow'
