@@ -18,7 +18,7 @@ async function startApprovals(t: Test): Promise<{ tdb: TestDatabase; service: Se
   const tdb = await createTestDatabase(t, { prepared: false })
   const { service, url } = await startFeedService(t, tdb, { WALCAST_CATALOG: 'approvals' })
   t.equal(service.catalog.name, 'approvals')
-  await tdb.query(`INSERT INTO approvals.users (id, display_name, email) VALUES (1, 'Ada', 'ada@example.com'), (2, 'Sam', 'sam@example.com'), (3, 'Ari', 'ari@example.com')`)
+  await tdb.query(`INSERT INTO users (id, display_name, email, phone) VALUES (1, 'Ada', 'ada@example.com', '+15550000001'), (2, 'Sam', 'sam@example.com', null), (3, 'Ari', 'ari@example.com', null)`)
   await tdb.query(`INSERT INTO approvals.workspaces (id, name) VALUES (10, 'Acme'), (20, 'Globex')`)
   await tdb.query(`INSERT INTO approvals.workspace_members (workspace_id, user_id, role) VALUES (10, 1, 'owner'), (10, 2, 'approver'), (20, 3, 'owner')`)
   return { tdb, service, url }
@@ -80,7 +80,7 @@ t.test('I13: approvals: every event on its workspace or user topic, with only al
     ['chat.message workspace:20', 'notification.new user:2'], 'the other tenant\'s chat and Sam\'s notification go to their own topics')
   t.ok(rows.every((r) => r.topics.length === 1 && /^(workspace|user):\d+$/.test(r.topics[0]!)), 'every event goes to exactly one workspace or user topic')
   const text = JSON.stringify(rows)
-  for (const secret of ['example.com', 'secret-note', 'secret-edit', 'toasted-edit', 'sk-live-secret', 'sk-rotated', 'requesterEmail', 'internalNote', 'apiKey', 'Globex']) {
+  for (const secret of ['example.com', 'secret-note', 'secret-edit', 'toasted-edit', 'sk-live-secret', 'sk-rotated', 'requesterEmail', 'internalNote', 'apiKey', 'Globex', '+1555']) {
     t.notOk(text.includes(secret), `no payload carries ${secret}`)
   }
 })
@@ -152,7 +152,7 @@ t.test('the approvals demo: seeded once, bounded, and a writer whose script prod
   await approvalsCatalog.demo!.seed(db, silentLogger())
   await approvalsCatalog.demo!.seed(db, silentLogger())
   const counts = await tdb.query<{ users: number; members: number; approvals: number }>(`SELECT
-    (SELECT count(*)::int FROM approvals.users) AS users, (SELECT count(*)::int FROM approvals.workspace_members) AS members, (SELECT count(*)::int FROM approvals.approvals) AS approvals`)
+    (SELECT count(*)::int FROM users) AS users, (SELECT count(*)::int FROM approvals.workspace_members) AS members, (SELECT count(*)::int FROM approvals.approvals) AS approvals`)
   t.same(counts.rows[0], { users: 3, members: 3, approvals: 1 }, 'seeded once')
   const writer = startDemoWriter(db, silentLogger(), 0, approvalsCatalog.demo!)
   const steps: string[] = []

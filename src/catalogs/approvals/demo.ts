@@ -5,14 +5,16 @@ import type { Logger } from '../../log.ts'
 /**
  * Users 1-3, workspace 1 (Ada owns it, Sam approves) with two agents and a pending
  * approval, and workspace 2 (Ari's alone): a tenant the demo user cannot read. Only on
- * an empty workspaces table, so a second start reuses what is there.
+ * an empty workspaces table, so a second start reuses what is there; users another
+ * catalog's demo already created in public.users are kept.
  */
 export async function seedApprovalsDemo(db: Db, log: Logger): Promise<void> {
   const count = await sql<{ n: number }>`SELECT count(*)::int AS n FROM approvals.workspaces`.execute(db)
   if ((count.rows[0]?.n ?? 0) > 0) return
   await sql`
-    INSERT INTO approvals.users (id, display_name, email) VALUES
-      (1, 'Ada Owner', 'ada@example.com'), (2, 'Sam Approver', 'sam@example.com'), (3, 'Ari Elsewhere', 'ari@example.com')
+    INSERT INTO public.users (id, display_name, email, phone) VALUES
+      (1, 'Ada Owner', 'ada@example.com', '+15550000001'), (2, 'Sam Approver', 'sam@example.com', '+15550000002'),
+      (3, 'Ari Elsewhere', 'ari@example.com', '+15550000003')
     ON CONFLICT DO NOTHING`.execute(db)
   await sql`INSERT INTO approvals.workspaces (id, name) VALUES (1, 'Acme operations'), (2, 'Globex finance') ON CONFLICT DO NOTHING`.execute(db)
   await sql`
@@ -22,8 +24,8 @@ export async function seedApprovalsDemo(db: Db, log: Logger): Promise<void> {
   await sql`
     INSERT INTO approvals.approvals (id, workspace_id, title, requested_by, requester_email, internal_note)
     VALUES (1, 1, 'Q3 budget', 1, 'ada@example.com', 'seeded') ON CONFLICT DO NOTHING`.execute(db)
-  for (const table of ['users', 'workspaces', 'agents', 'approvals']) {
-    await sql`SELECT setval(pg_get_serial_sequence(${`approvals.${table}`}, 'id'), (SELECT max(id) FROM ${sql.table(`approvals.${table}`)}))`.execute(db)
+  for (const table of ['public.users', 'approvals.workspaces', 'approvals.agents', 'approvals.approvals']) {
+    await sql`SELECT setval(pg_get_serial_sequence(${table}, 'id'), (SELECT max(id) FROM ${sql.table(table)}))`.execute(db)
   }
   log.info('seeded demo data: users 1-3, workspace 1 (Ada, Sam), workspace 2 (Ari)')
 }

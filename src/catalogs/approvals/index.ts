@@ -34,5 +34,5 @@ export const approvalsCatalog = defineCatalog<ApprovalsEventMap>({
     [USER_TOPIC]: { kind: 'self' },
   },
   schema: new URL('./schema.sql', import.meta.url),
-  demo: { seed: seedApprovalsDemo, script: approvalsDemoScript, signIn: 'sign in as Ada Owner, user 1 (workspace 1)' },
+  demo: { seed: seedApprovalsDemo, script: approvalsDemoScript, signIn: 'sign in as Ada Owner, user 1' },
 })
