@@ -45,6 +45,8 @@ t.test('I1, I12: Postgres stopped (immediate mode) and started again during a bu
     await waitFor(() => watchers.every((w) => w.ids().length >= 100), 60_000, 'every client receiving live events')
     const before = streamed(nodes)
     await server.stopImmediately()
+    // Started again only once the nodes have seen it gone, not in a race with their noticing.
+    await waitFor(async () => (await a.get('/readyz')).status === 503, 30_000, 'the ingesting node not ready while Postgres is down')
     await server.start()
     await waitFor(() => streamed(nodes) > before, 60_000, 'a node streaming again after the restart')
     t.same(exits, [undefined, undefined, undefined], 'no node exited', { stderr: nodes.map((n) => n.process.stderr().slice(-2000)) })
