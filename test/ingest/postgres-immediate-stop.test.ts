@@ -1,27 +1,11 @@
-import fs from 'node:fs/promises'
-import path from 'node:path'
 import pg from 'pg'
 import t from 'tap'
 import { committedNotificationIds, historyNotificationIds, startInsertBurst } from '../helpers/insert-burst.ts'
-import { startOwnPostgres, type OwnServer } from '../helpers/own-server.ts'
+import { startOwnPostgres } from '../helpers/own-server.ts'
 import { childEnv, spawnWalcast, type WalcastProcess } from '../helpers/spawn.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 const STOPS = 10
-
-/** `pg_ctl stop -m immediate` is SIGQUIT to the postmaster: no checkpoint, every backend dies at once. */
-async function stopImmediately(server: OwnServer): Promise<void> {
-  const pid = Number((await fs.readFile(path.join(server.dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0])
-  process.kill(pid, 'SIGQUIT')
-  await waitFor(() => {
-    try {
-      process.kill(pid, 0)
-      return false
-    } catch {
-      return true
-    }
-  }, 15_000, 'the postmaster to exit')
-}
 
 /** A walcast log line; `time` in epoch ms. */
 interface LogLine { msg: string; retryInMs?: number; time: number }
@@ -59,7 +43,7 @@ t.test('I1: ten immediate Postgres stops during a burst: walcast keeps its PID, 
     const before = burst.commits()
     await waitFor(() => burst.commits() >= before + 100, 15_000, `commits before stop ${stop}`)
     const streamed = streamingLines(walcast).length
-    await stopImmediately(server)
+    await server.stopImmediately()
     await server.start()
     const restarted = Date.now()
     await waitFor(() => streamingLines(walcast).length > streamed || exit !== undefined, 15_000, `streaming after restart ${stop}`)
