@@ -4,6 +4,7 @@ import { createLogger, type Logger } from '../log.ts'
 import { isWalcastError, sqlState, WalcastError } from '../errors.ts'
 import { embeddedUrl } from '../db/embedded.ts'
 import { parseArgs, usageError } from './args.ts'
+import { BUILTIN_CATALOGS, DEFAULT_CATALOG } from '../catalog/builtin.ts'
 import type { Command } from './command.ts'
 import { withDatabase } from './connect.ts'
 import { runServe } from './serve.ts'
@@ -45,8 +46,8 @@ Options:
   --force               confirm a destructive command (slot drop)
 
 The database is DATABASE_URL, or the embedded Postgres under WALCAST_DATA_DIR.
-What walcast serves is WALCAST_CATALOG: escrow (default), payment-streams, or the path
-of a catalog module (docs/catalogs.md).
+What walcast serves is WALCAST_CATALOG: ${Object.keys(BUILTIN_CATALOGS).map((name) => name === DEFAULT_CATALOG ? `${name} (default)` : name).join(', ')},
+or the path of a catalog module (docs/catalogs.md).
 Configuration comes from environment variables: see docs/operations.md.
 Exit codes: 0 success, 1 failure (one line and a hint on stderr), 2 usage error.`
 
