@@ -2,21 +2,15 @@ import t from 'tap'
 import { Redis } from 'ioredis'
 import { startService } from '../../src/service.ts'
 import { decodeEntry, encodeEntry, ENTRY_FIELD } from '../../src/bus/entry.ts'
-import { spawnNode, waitForAllIngested } from '../helpers/cluster.ts'
-import { createTestDatabase } from '../helpers/db.ts'
+import { seedNotification, startIngestingNode, waitForAllIngested } from '../helpers/cluster.ts'
 import { capturingLogger } from '../helpers/log.ts'
-import { startTestRedis } from '../helpers/redis.ts'
-import { historyRows, waitForHistory } from '../helpers/service.ts'
+import { historyRows } from '../helpers/service.ts'
 import { authEnv, signToken } from '../helpers/tokens.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { connectWs } from '../helpers/ws-client.ts'
 
 t.test('I12: entries that do not follow (another run\'s entry out of turn, an unreadable one) make a following node read the history first; its clients still get every event once, in order', async (t) => {
-  const tdb = await createTestDatabase(t)
-  const redis = await startTestRedis(t)
-  await tdb.query(`INSERT INTO users (id, display_name) VALUES (1, 'u')`)
-  const a = await spawnNode(t, tdb, redis.url)
-  await waitFor(() => a.process.stdout().includes('replication streaming'), 60_000, 'A ingesting')
+  const { tdb, redis, a } = await startIngestingNode(t)
   // The gateway in this process: the follower's own code paths are measured here.
   const stream = `walcast:${tdb.slot}:bus`
   const logged = capturingLogger('info')
@@ -26,10 +20,9 @@ t.test('I12: entries that do not follow (another run\'s entry out of turn, an un
   await waitFor(() => gateway.bus?.stats().follower === 'following', 30_000, 'the gateway follows the bus')
   t.equal(gateway.ingest.status().state, 'off', 'a gateway never ingests')
 
-  await tdb.query(`INSERT INTO notifications (user_id, kind, title) VALUES (1, 'seed', 's')`)
-  const [seed] = await waitForHistory(tdb, 1)
+  const seed = await seedNotification(tdb)
   const client = await connectWs(t, gateway.http.port, await signToken('1'))
-  await client.subscribeAndWait('user:1', { since: seed!.id })
+  await client.subscribeAndWait('user:1', { since: seed })
   const redisClient = new Redis(redis.url)
   t.teardown(() => redisClient.disconnect())
   const insert = (n: number) => tdb.query(`INSERT INTO notifications (user_id, kind, title) SELECT 1, 'k', 'n' || g FROM generate_series(1, ${n}) g`)
@@ -46,7 +39,7 @@ t.test('I12: entries that do not follow (another run\'s entry out of turn, an un
   await redisClient.xadd(stream, '*', ENTRY_FIELD, encodeEntry({ ...newest, epoch: 'another-run', n: 7 }))
   await insert(3)
   await waitForAllIngested(tdb)
-  const expected = (await historyRows(tdb)).map((r) => r.id).filter((id) => id > seed!.id)
+  const expected = (await historyRows(tdb)).map((r) => r.id).filter((id) => id > seed)
   await waitFor(() => client.events().length >= expected.length, 30_000, 'every event')
   // The fill at an unreadable entry may already deliver the last events: wait for the breaks themselves.
   await waitFor(() => (gateway.bus!.stats().historyReads.sequence ?? 0) >= 1, 15_000, 'the breaks counted')

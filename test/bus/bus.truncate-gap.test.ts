@@ -1,7 +1,5 @@
 import t from 'tap'
-import { spawnNode } from '../helpers/cluster.ts'
-import { createTestDatabase } from '../helpers/db.ts'
-import { startTestRedis } from '../helpers/redis.ts'
+import { seedNotification, spawnNode, startIngestingNode } from '../helpers/cluster.ts'
 import { historyRows, waitForHistory } from '../helpers/service.ts'
 import { signToken } from '../helpers/tokens.ts'
 import { waitFor } from '../helpers/wait.ts'
@@ -12,21 +10,16 @@ const trace = (client: TestWsClient): string[] =>
   client.frames.filter((f) => f.op !== 'pong').map((f: ServerFrame) => (f.op === 'event' ? `event:${f.id}` : `${f.op}@${String(f.head)}`))
 
 t.test('I12: a TRUNCATE on the ingesting node reaches the clients of a following node in order — events before it, reset at the gap, events after it — exactly as on the ingesting node', async (t) => {
-  const tdb = await createTestDatabase(t)
-  const redis = await startTestRedis(t)
-  await tdb.query(`INSERT INTO users (id, display_name) VALUES (1, 'u')`)
-  const a = await spawnNode(t, tdb, redis.url)
-  await waitFor(() => a.process.stdout().includes('replication streaming'), 60_000, 'A ingesting')
+  const { tdb, redis, a } = await startIngestingNode(t)
   const c = await spawnNode(t, tdb, redis.url, { WALCAST_ROLE: 'gateway' })
   await waitFor(async () => (await c.get('/readyz')).status === 200, 60_000, 'C following the bus')
 
-  await tdb.query(`INSERT INTO notifications (user_id, kind, title) VALUES (1, 'seed', 's')`)
-  const [seed] = await waitForHistory(tdb, 1)
+  const seed = await seedNotification(tdb)
   const token = await signToken('1')
   const onA = await connectWs(t, a.port, token)
   const onC = await connectWs(t, c.port, token)
-  await onA.subscribeAndWait('user:1', { since: seed!.id })
-  await onC.subscribeAndWait('user:1', { since: seed!.id })
+  await onA.subscribeAndWait('user:1', { since: seed })
+  await onC.subscribeAndWait('user:1', { since: seed })
 
   await tdb.query(`INSERT INTO notifications (user_id, kind, title) VALUES (1, 'k', 'before')`)
   await tdb.query('BEGIN; INSERT INTO notifications (user_id, kind, title) VALUES (1, \'k\', \'same transaction\'); TRUNCATE notifications; COMMIT')
@@ -35,7 +28,7 @@ t.test('I12: a TRUNCATE on the ingesting node reaches the clients of a following
   const gap = await waitFor(async () => (await tdb.query<{ mark: string }>(`
     SELECT lpad(to_hex((until_lsn - '0/0')::bigint - 1), 16, '0') || '-7fffffff' AS mark FROM walcast.gaps WHERE reason = 'truncate'`)).rows[0]?.mark, 15_000, 'the gap recorded')
   const [, before, same, after] = rows
-  const expected = [`subscribed@${seed!.id}`, `event:${before!.id}`, `event:${same!.id}`, `reset@${gap}`, `event:${after!.id}`]
+  const expected = [`subscribed@${seed}`, `event:${before!.id}`, `event:${same!.id}`, `reset@${gap}`, `event:${after!.id}`]
   await waitFor(() => trace(onA).length >= expected.length && trace(onC).length >= expected.length, 30_000, 'both clients got the reset and the event after it')
   t.same(trace(onA), expected, 'on the ingesting node: the events before, reset at the gap mark, the event after')
   t.same(trace(onC), expected, 'on the following node: the same, in the same order')

@@ -1,6 +1,9 @@
 import type { Test } from 'tap'
 import { childEnv, spawnWalcast, type WalcastProcess } from './spawn.ts'
-import type { TestDatabase } from './db.ts'
+import { createTestDatabase, type TestDatabase } from './db.ts'
+import { startTestRedis, type TestRedis } from './redis.ts'
+import { historyRows, waitForHistory } from './service.ts'
+import type { Watcher } from './watcher.ts'
 import { authEnv } from './tokens.ts'
 import { waitFor } from './wait.ts'
 
@@ -48,4 +51,37 @@ export async function waitForAllIngested(tdb: Pick<TestDatabase, 'query'>, ms = 
       `SELECT (SELECT count(*) FROM notifications)::int AS committed, (SELECT count(*) FROM walcast.events WHERE type = 'notification:new')::int AS ingested`)
     return rows[0]!.committed === rows[0]!.ingested
   }, ms, 'every committed notification in the history')
+}
+
+/** The start of every bus test: a test database with user 1, a Redis, and node A ingesting. */
+export async function startIngestingNode(t: Test): Promise<{ tdb: TestDatabase; redis: TestRedis; a: WalcastNode }> {
+  const tdb = await createTestDatabase(t)
+  const redis = await startTestRedis(t)
+  await tdb.query(`INSERT INTO users (id, display_name) VALUES (1, 'u')`)
+  const a = await spawnNode(t, tdb, redis.url)
+  await waitFor(() => a.process.stdout().includes('replication streaming'), 60_000, 'A ingesting')
+  return { tdb, redis, a }
+}
+
+/** Commits the notification clients resume after (`since`), and returns its event id once it is in the history. */
+export async function seedNotification(tdb: Pick<TestDatabase, 'query'>): Promise<string> {
+  await tdb.query(`INSERT INTO notifications (user_id, kind, title) VALUES (1, 'seed', 's')`)
+  const [seed] = await waitForHistory(tdb, 1)
+  return seed!.id
+}
+
+/**
+ * The bus tests' verdict, after every committed row is ingested: each watcher holds the
+ * history's events after `since`, each once and in order, and no reset or error.
+ * Returns those ids.
+ */
+export async function expectEveryEventOnce(t: Test, tdb: Pick<TestDatabase, 'query'>, watchers: readonly Watcher[], since: string, atLeast: number): Promise<string[]> {
+  const expected = (await historyRows(tdb)).map((r) => r.id).filter((id) => id > since)
+  t.ok(expected.length >= atLeast, `a burst of ${expected.length} events`)
+  await waitFor(() => watchers.every((w) => w.ids().length >= expected.length), 90_000, 'every client caught up')
+  for (const [i, w] of watchers.entries()) {
+    t.same(w.ids(), expected, `client ${i}: every event once, in order`)
+    t.same(w.others(), [], `client ${i}: no reset, no error`)
+  }
+  return expected
 }
