@@ -120,6 +120,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       auth: config.auth,
       dev: config.demo || config.feed.dev,
       db: database.db,
+      catalog,
       subscriptions,
       verifier,
       log: log.child({ module: 'feed' }),

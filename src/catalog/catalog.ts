@@ -25,6 +25,8 @@ export interface Catalog<E extends object = EventMap> {
   /** SQL creating the tables (idempotent), applied only when one of them is missing. */
   readonly schema?: URL
   readonly demo?: CatalogDemo
+  /** What the dev dashboard lists for a signed-in user; without it the page shows only its feed. */
+  readonly dashboard?: CatalogDashboard
 }
 
 /** `T`: the catalog's event types. */
@@ -59,6 +61,36 @@ export interface CatalogDemo {
   script(): (db: Db) => Promise<string>
   /** Printed at start-up: whom to sign in as on the dashboard. */
   readonly signIn?: string
+}
+
+/**
+ * The dev dashboard's view of a catalog (src/dashboard/overview.ts): the latest rows a
+ * user may see, each with the topic it lives on, and the user's own topics. The page
+ * subscribes to every topic listed and renders each event generically.
+ */
+export interface CatalogDashboard {
+  /** Heading of the list, e.g. 'Your escrows'. */
+  readonly title: string
+  /** Column key → heading, in display order; a row's `cells` use these keys. */
+  readonly columns: Readonly<Record<string, string>>
+  /**
+   * The user's latest rows, at most `limit` of them, newest first. `userId` is the
+   * token's subject, already checked against the catalog's user id shape.
+   */
+  list(db: Db, userId: string, limit: number): Promise<DashboardRow[]>
+  /** Topics of the user's own, `{id}` standing for the user id (e.g. `user:{id}`). */
+  readonly userTopics?: readonly string[]
+  /** Event types that count as unread notifications (the badge). */
+  readonly notifications?: readonly string[]
+  /** Event type → a one-line summary, `{field}` standing for a payload field. */
+  readonly summaries?: Readonly<Record<string, string>>
+}
+
+export interface DashboardRow {
+  readonly id: string
+  /** The topic this row's events arrive on. */
+  readonly topic: string
+  readonly cells: Readonly<Record<string, string>>
 }
 
 /** Types a catalog module: `export default defineCatalog({ … })`. */

@@ -3,9 +3,12 @@ import { sql } from 'kysely'
 import type { Db } from '../db/database.ts'
 import { bearerToken, tokenRefusal, type FeedVerifier } from '../feed/access.ts'
 import { httpError, json, type HttpRoute } from '../http/route.ts'
+import { overviewFor, type OverviewCatalog } from './overview.ts'
 
 export interface DevRoutesOptions {
   readonly db: Db
+  /** The running catalog: what `/v1/dev/overview` lists. */
+  readonly catalog: OverviewCatalog
   readonly verifier: FeedVerifier
   /** HS256 secret the tokens are signed with (the one the verifier accepts). */
   readonly secret: string | undefined
@@ -46,7 +49,7 @@ export function devRoutes(options: DevRoutesOptions): HttpRoute[] {
     },
     {
       method: 'get',
-      path: '/v1/dev/escrows',
+      path: '/v1/dev/overview',
       async handle(req) {
         let userId: string
         try {
@@ -55,12 +58,7 @@ export function devRoutes(options: DevRoutesOptions): HttpRoute[] {
           const refusal = tokenRefusal(err)
           return httpError(refusal.status, refusal.code, refusal.message)
         }
-        if (!/^[1-9][0-9]{0,18}$/.test(userId)) return json(200, { escrows: [] })
-        const escrows = await sql<{ id: string; title: string; amount: string; currency: string; status: string; role: string }>`
-          SELECT e.id::text AS id, e.title, e.amount::text AS amount, e.currency, e.status, p.role
-          FROM public.escrow_parties p JOIN public.escrows e ON e.id = p.escrow_id
-          WHERE p.user_id = ${userId}::bigint ORDER BY e.id`.execute(options.db)
-        return json(200, { escrows: escrows.rows })
+        return json(200, await overviewFor(options.db, options.catalog, userId), { 'cache-control': 'no-store' })
       },
     },
   ]

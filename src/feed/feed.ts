@@ -5,6 +5,7 @@ import type { HttpRoute } from '../http/route.ts'
 import type { Logger } from '../log.ts'
 import { dashboardRoutes } from '../dashboard/routes.ts'
 import { devRoutes } from '../dashboard/dev-routes.ts'
+import type { OverviewCatalog } from '../dashboard/overview.ts'
 import type { SubscriptionCore } from '../subscription/core.ts'
 import type { FeedVerifier } from './access.ts'
 import { eventsRoute } from './events-route.ts'
@@ -19,6 +20,8 @@ export interface FeedOptions {
   /** Mount the dev sign-in routes (embedded default or WALCAST_DEV=1 only). */
   readonly dev: boolean
   readonly db: Db
+  /** What the dashboard lists (dev routes). */
+  readonly catalog: OverviewCatalog
   readonly subscriptions: SubscriptionCore
   readonly verifier: FeedVerifier
   readonly log: Logger
@@ -56,7 +59,7 @@ export function createFeed(options: FeedOptions): Feed {
       limiter: createRateLimiter(options.config.pollRate, options.config.pollBurst),
     }),
     ...dashboardRoutes(),
-    ...(options.dev ? devRoutes({ db: options.db, verifier: options.verifier, ...options.auth, tokenTtlSec: 900 }) : []),
+    ...(options.dev ? devRoutes({ db: options.db, catalog: options.catalog, verifier: options.verifier, ...options.auth, tokenTtlSec: 900 }) : []),
   ]
   return {
     routes,

@@ -9,7 +9,7 @@ import { signToken } from '../helpers/tokens.ts'
 t.test('without WALCAST_DEV (and not the embedded default) the dev sign-in does not exist', async (t) => {
   const tdb = await createTestDatabase(t)
   const { url } = await startFeedService(t, tdb)
-  for (const path of ['/v1/dev/users', '/v1/dev/token?user=1', '/v1/dev/escrows']) {
+  for (const path of ['/v1/dev/users', '/v1/dev/token?user=1', '/v1/dev/overview']) {
     const response = await fetch(`${url}${path}`)
     t.equal(response.status, 404, path)
     t.same(await response.json(), { error: { code: 'not_found', message: 'no such endpoint' } })
@@ -37,7 +37,7 @@ t.test('without WALCAST_DEV (and not the embedded default) the dev sign-in does 
   }
 })
 
-t.test('with WALCAST_DEV=1: demo users, a token that every transport accepts, the user’s escrows', async (t) => {
+t.test('with WALCAST_DEV=1: demo users, a token that every transport accepts, the user’s escrows and topics', async (t) => {
   const tdb = await createTestDatabase(t)
   const { service, url } = await startFeedService(t, tdb, { WALCAST_DEV: '1' })
   await seedDemoData(service.database.db, silentLogger())
@@ -49,14 +49,20 @@ t.test('with WALCAST_DEV=1: demo users, a token that every transport accepts, th
   t.same(user, { id: '2', name: 'Sam Seller' })
   const poll = await fetch(`${url}/v1/events?topic=user:2&limit=0`, { headers: { authorization: `Bearer ${token}` } })
   t.equal(poll.status, 200, 'the gateway’s verifier accepts the dev token')
-  const escrows = (await (await fetch(`${url}/v1/dev/escrows`, { headers: { authorization: `Bearer ${token}` } })).json()) as { escrows: { id: string; role: string; status: string }[] }
-  t.same(escrows.escrows.map((e) => [e.id, e.role, e.status]), [['1', 'seller', 'funded'], ['2', 'seller', 'draft']])
-  const odd = await fetch(`${url}/v1/dev/escrows`, { headers: { authorization: `Bearer ${await signToken('not-a-number')}` } })
-  t.same(await odd.json(), { escrows: [] }, 'a subject that is not a user id has no escrows')
+  const overview = await fetch(`${url}/v1/dev/overview`, { headers: { authorization: `Bearer ${token}` } })
+  t.equal(overview.headers.get('cache-control'), 'no-store')
+  const body = (await overview.json()) as { catalog: string; title: string; columns: { key: string }[]; rows: { id: string; topic: string; cells: Record<string, string> }[]; topics: { topic: string }[]; notifications: string[] }
+  t.equal(body.catalog, 'escrow')
+  t.same(body.columns.map((c) => c.key), ['id', 'title', 'amount', 'role', 'status'])
+  t.same(body.rows.map((r) => [r.id, r.topic, r.cells.role, r.cells.status]), [['2', 'escrow:2', 'seller', 'draft'], ['1', 'escrow:1', 'seller', 'funded']], 'latest first')
+  t.same(body.topics.map((x) => x.topic), ['user:2', 'escrow:2', 'escrow:1'], 'the user’s own topic and one per row')
+  t.same(body.notifications, ['notification:new'])
+  const odd = await fetch(`${url}/v1/dev/overview`, { headers: { authorization: `Bearer ${await signToken('not-a-number')}` } })
+  t.match(await odd.json(), { catalog: 'escrow', rows: [], topics: [] }, 'a subject that is not a user id has no rows and no topics')
 
   for (const [path, status, code] of [
     ['/v1/dev/token', 400, 'bad_request'], ['/v1/dev/token?user=abc', 400, 'bad_request'],
-    ['/v1/dev/token?user=99', 404, 'not_found'], ['/v1/dev/escrows', 401, 'unauthorized'],
+    ['/v1/dev/token?user=99', 404, 'not_found'], ['/v1/dev/overview', 401, 'unauthorized'],
   ] as const) {
     const response = await fetch(`${url}${path}`)
     t.equal(response.status, status, path)

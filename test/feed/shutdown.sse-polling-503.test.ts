@@ -30,7 +30,7 @@ t.test('stop() with clients arriving: SSE opens, polls and plain routes get 200 
     () => plain('/v1/events?topic=escrow:1&limit=0'),
     () => sse(`/v1/sse?topic=escrow:1`, {}),
     () => sse(`/v1/sse?topic=escrow:1`, { 'last-event-id': first!.id }),
-    () => plain('/v1/dev/escrows'),
+    () => plain('/v1/dev/overview'),
     () => plain('/v1/dev/token?user=1'),
     () => plain('/v1/dev/users'),
     () => plain('/readyz'),

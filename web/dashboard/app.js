@@ -1,10 +1,14 @@
 // The walcast dashboard: plain ES module, no build step. The SDK is served at
 // /dashboard/walcast-client.js, bundled by walcast from src/client on first request.
+// Generic over the running catalog: /v1/dev/overview says what to list and which topics
+// to subscribe to (the catalog's `dashboard`, docs/catalogs.md); every event is rendered
+// the same way.
 import { createClient } from '/dashboard/walcast-client.js'
 
 const $ = (id) => document.getElementById(id)
-const state = { client: undefined, token: undefined, user: undefined, escrowTopics: new Set(), unread: 0 }
+const state = { client: undefined, token: undefined, user: undefined, topics: new Set(), unread: 0, overview: undefined, refresh: undefined }
 const LABELS = { connecting: 'connecting…', open: 'connected', reconnecting: 'reconnecting…', offline: 'offline', failed: 'offline' }
+const FEED_MAX = 200
 
 async function loadUsers() {
   const response = await fetch('/v1/dev/users')
@@ -33,12 +37,12 @@ async function signIn(user) {
   state.user = user
   $('who').textContent = user.name
   $('signin').hidden = true
-  $('escrows-panel').hidden = false
+  $('rows-panel').hidden = false
   $('feed-panel').hidden = false
   await getToken()
   // ?attempts=N shortens the way to "offline" (demos, tests); the SDK default is 10.
   const attempts = Number(new URLSearchParams(location.search).get('attempts')) || undefined
-  const client = createClient({ url: location.origin, getToken, onReset: () => loadEscrows(), backoff: { maxAttempts: attempts } })
+  const client = createClient({ url: location.origin, getToken, onReset: () => loadOverview(), backoff: { maxAttempts: attempts } })
   state.client = client
   client.onStatus(({ status, transport }) => {
     const label = $('connection')
@@ -46,52 +50,59 @@ async function signIn(user) {
     label.textContent = LABELS[status] + (status === 'open' && transport !== 'websocket' ? ` (${transport})` : '')
     $('retry').hidden = !(status === 'failed' || status === 'offline')
   })
-  client.subscribe(`user:${user.id}`, onEvent)
-  await loadEscrows()
+  await loadOverview()
 }
 
-async function loadEscrows() {
-  const response = await fetch('/v1/dev/escrows', { headers: { authorization: `Bearer ${state.token}` } })
+/** Rows and topics from the server; new topics are subscribed, none is ever subscribed twice. */
+async function loadOverview() {
+  const response = await fetch('/v1/dev/overview', { headers: { authorization: `Bearer ${state.token}` } })
   if (!response.ok) return
-  const { escrows } = await response.json()
-  const body = $('escrows')
-  body.replaceChildren()
-  for (const escrow of escrows) {
-    body.append(escrowRow(escrow))
-    if (!state.escrowTopics.has(escrow.id)) {
-      state.escrowTopics.add(escrow.id)
-      state.client.subscribe(`escrow:${escrow.id}`, onEvent)
-    }
+  const overview = await response.json()
+  state.overview = overview
+  $('catalog').textContent = `${overview.catalog} dashboard`
+  $('rows-title').textContent = overview.title
+  $('bell').hidden = overview.notifications.length === 0
+  $('columns').replaceChildren(...overview.columns.map((column) => cell('th', column.label)))
+  $('rows').replaceChildren(...overview.rows.map((row) => rowFor(overview.columns, row)))
+  for (const { topic } of overview.topics) {
+    if (state.topics.has(topic)) continue
+    state.topics.add(topic)
+    state.client.subscribe(topic, onEvent)
   }
+  $('topics').textContent = `Live on ${[...state.topics].join(', ')}`
 }
 
-function escrowRow(escrow) {
-  const row = document.createElement('tr')
-  row.dataset.escrow = escrow.id
-  for (const value of [escrow.id, escrow.title, `${escrow.amount} ${escrow.currency}`, escrow.role]) {
-    const cell = document.createElement('td')
-    cell.textContent = value
-    row.append(cell)
-  }
-  const status = document.createElement('td')
-  status.className = 'status'
-  status.textContent = escrow.status
-  row.append(status)
-  return row
+// An event may change what the list shows (a status, a new row, a new topic): reload it,
+// at most once per burst of events.
+function refreshSoon() {
+  clearTimeout(state.refresh)
+  state.refresh = setTimeout(() => void loadOverview(), 150)
 }
 
-function describe(event) {
-  const d = event.data
-  switch (event.type) {
-    case 'escrow:status_changed': return `Escrow #${d.escrowId}: ${d.from ?? 'new'} → ${d.to}`
-    case 'escrow:milestone_released': return `Escrow #${d.escrowId}: milestone released (${d.amount} ${d.currency})`
-    case 'escrow:dispute_filed': return `Escrow #${d.escrowId}: dispute filed: ${d.reason}`
-    case 'escrow:dispute_resolved': return `Escrow #${d.escrowId}: dispute resolved: ${d.resolution ?? ''}`
-    case 'escrow:party_joined': return `Escrow #${d.escrowId}: user ${d.userId} joined as ${d.role}`
-    case 'escrow:party_left': return `Escrow #${d.escrowId}: user ${d.userId} left`
-    case 'notification:new': return `${d.title}: ${d.body}`
-    default: return event.type
+function cell(tag, text) {
+  const element = document.createElement(tag)
+  element.textContent = text
+  return element
+}
+
+function rowFor(columns, row) {
+  const element = document.createElement('tr')
+  element.dataset.row = row.id
+  element.dataset.topic = row.topic
+  for (const column of columns) {
+    const td = cell('td', row.cells[column.key] ?? '')
+    td.className = column.key
+    element.append(td)
   }
+  return element
+}
+
+const show = (value) => value === null || value === undefined ? '–' : typeof value === 'object' ? JSON.stringify(value) : String(value)
+
+/** The catalog's one-line summary for this event type, `{field}` filled from the payload. */
+function summary(event) {
+  const template = state.overview?.summaries[event.type]
+  return template === undefined ? event.type : template.replace(/\{(\w+)\}/g, (_, key) => show(event.data?.[key]))
 }
 
 function onEvent(event) {
@@ -99,31 +110,27 @@ function onEvent(event) {
   item.className = 'fresh'
   item.dataset.id = event.id
   item.dataset.type = event.type
-  const type = document.createElement('div')
-  type.className = 'type'
-  type.textContent = describe(event)
-  const meta = document.createElement('div')
+  item.dataset.topic = event.topic
+  const head = cell('div', summary(event))
+  head.className = 'type'
+  const meta = cell('div', `${event.type} · ${event.topic} · ${new Date(event.ts).toLocaleTimeString()}`)
   meta.className = 'meta'
-  meta.textContent = `${event.type} · ${event.topic} · ${new Date(event.ts).toLocaleTimeString()}`
-  item.append(type, meta)
+  const data = document.createElement('dl')
+  data.className = 'data'
+  for (const [key, value] of Object.entries(event.data ?? {})) data.append(cell('dt', key), cell('dd', show(value)))
+  item.append(head, meta, data)
   $('feed').prepend(item)
-  while ($('feed').children.length > 200) $('feed').lastElementChild.remove()
-  if (event.type === 'notification:new') {
-    // A new escrow announces itself to its parties this way: pick up its topic.
-    if (event.data.kind === 'escrow') void loadEscrows()
+  while ($('feed').children.length > FEED_MAX) $('feed').lastElementChild.remove()
+  if (state.overview?.notifications.includes(event.type)) {
     state.unread++
     $('badge').textContent = String(state.unread)
     $('badge').dataset.count = String(state.unread)
   }
-  if (event.type === 'escrow:status_changed') {
-    const cell = document.querySelector(`tr[data-escrow="${CSS.escape(event.data.escrowId)}"] .status`)
-    if (cell) cell.textContent = event.data.to
-  }
-  if (event.type === 'escrow:party_joined' && event.data.userId === state.user.id) void loadEscrows()
+  refreshSoon()
 }
 
 $('retry').addEventListener('click', () => state.client?.retry())
-$('badge').parentElement.addEventListener('click', () => {
+$('bell').addEventListener('click', () => {
   state.unread = 0
   $('badge').textContent = '0'
   $('badge').dataset.count = '0'

@@ -1,4 +1,5 @@
 import { defineCatalog } from '../../catalog/catalog.ts'
+import { approvalsDashboard } from './dashboard.ts'
 import { agentsMapper } from './agents.ts'
 import { approvalsMapper } from './approvals.ts'
 import { chatMessagesMapper } from './chat-messages.ts'
@@ -35,4 +36,5 @@ export const approvalsCatalog = defineCatalog<ApprovalsEventMap>({
   },
   schema: new URL('./schema.sql', import.meta.url),
   demo: { seed: seedApprovalsDemo, script: approvalsDemoScript, signIn: 'sign in as Ada Owner, user 1' },
+  dashboard: approvalsDashboard,
 })

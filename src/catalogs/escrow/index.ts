@@ -1,4 +1,5 @@
 import { defineCatalog } from '../../catalog/catalog.ts'
+import { escrowDashboard } from './dashboard.ts'
 import { seedDemoData } from './demo-seed.ts'
 import { escrowDemoScript } from './demo-script.ts'
 import { disputesMapper } from './disputes.ts'
@@ -38,4 +39,5 @@ export const escrowCatalog = defineCatalog<EscrowEventMap>({
   },
   schema: new URL('./schema.sql', import.meta.url),
   demo: { seed: seedDemoData, script: escrowDemoScript, signIn: 'sign in as Ada Buyer, user 1' },
+  dashboard: escrowDashboard,
 })

@@ -1,4 +1,5 @@
 import { defineCatalog } from '../../catalog/catalog.ts'
+import { streamsDashboard } from './dashboard.ts'
 import { seedStreamsDemo, streamsDemoScript } from './demo.ts'
 import type { PaymentStreamEventMap } from './events.ts'
 import { streamsMapper } from './streams.ts'
@@ -22,4 +23,5 @@ export const paymentStreamsCatalog = defineCatalog<PaymentStreamEventMap>({
   },
   schema: new URL('./schema.sql', import.meta.url),
   demo: { seed: seedStreamsDemo, script: streamsDemoScript, signIn: 'sign in as Ada Sender, user 1' },
+  dashboard: streamsDashboard,
 })

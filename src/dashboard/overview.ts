@@ -1,0 +1,39 @@
+import type { Catalog, DashboardRow } from '../catalog/catalog.ts'
+import { ID_SHAPES } from '../catalog/topic-pattern.ts'
+import type { Db } from '../db/database.ts'
+
+/** Rows on the page at most: the latest ones, so a user with thousands stays one query. */
+export const OVERVIEW_LIMIT = 50
+
+export interface Overview {
+  readonly catalog: string
+  readonly title: string
+  readonly columns: readonly { readonly key: string; readonly label: string }[]
+  readonly rows: readonly DashboardRow[]
+  /** Every topic the page subscribes to, with what it is. */
+  readonly topics: readonly { readonly topic: string; readonly label: string }[]
+  readonly notifications: readonly string[]
+  readonly summaries: Readonly<Record<string, string>>
+}
+
+export type OverviewCatalog = Pick<Catalog, 'name' | 'userId' | 'dashboard'>
+
+/**
+ * What the dashboard shows one user of the running catalog. A subject outside the
+ * catalog's user id shape names no user: an empty overview, never a query with it.
+ */
+export async function overviewFor(db: Db, catalog: OverviewCatalog, userId: string): Promise<Overview> {
+  const view = catalog.dashboard
+  const known = ID_SHAPES[catalog.userId ?? 'int8'].test(userId)
+  const rows = view !== undefined && known ? await view.list(db, userId, OVERVIEW_LIMIT) : []
+  const own = known ? (view?.userTopics ?? []).map((pattern) => ({ topic: pattern.replace('{id}', userId), label: 'yours' })) : []
+  return {
+    catalog: catalog.name,
+    title: view?.title ?? catalog.name,
+    columns: Object.entries(view?.columns ?? {}).map(([key, label]) => ({ key, label })),
+    rows,
+    topics: [...own, ...rows.map((row) => ({ topic: row.topic, label: `#${row.id}` }))],
+    notifications: view?.notifications ?? [],
+    summaries: view?.summaries ?? {},
+  }
+}
