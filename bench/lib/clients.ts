@@ -4,6 +4,21 @@ import { StreamCheck, type EventFrame } from '../../load/lib/stream-check.ts'
 import { LatencySample, type Percentiles } from './latencies.ts'
 import { signToken } from './token.ts'
 
+/**
+ * Now on the wall clock (what Postgres stamped `released_at` with), to a fraction of a ms.
+ * `performance.timeOrigin + performance.now()` is not: on these VMs the wall clock drifts
+ * from the monotonic one and is stepped after a pause (seen: latencies of −27 s in a run on
+ * a contended host). The monotonic reading is re-anchored whenever they part by over 1 ms.
+ */
+let offset = Date.now() - performance.now()
+function wallClockMs(): number {
+  const estimate = offset + performance.now()
+  const wall = Date.now()
+  if (Math.abs(estimate - wall) <= 1) return estimate
+  offset = wall - performance.now()
+  return wall
+}
+
 export type SystemKind = 'walcast' | 'socketio' | 'centrifugo' | 'uws-floor'
 
 export interface ClientSpec {
@@ -244,7 +259,7 @@ export class ClientPool {
   }
 
   private onEvent(spec: ClientSpec, check: StreamCheck, frame: EventFrame): void {
-    const now = performance.timeOrigin + performance.now()
+    const now = wallClockMs()
     if (spec.slow === true) {
       // A slow client's latency is its own stall, not the server's: counted apart.
       this.slow.received++
