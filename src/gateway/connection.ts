@@ -29,8 +29,22 @@ export interface Connection {
   drainWaiters: (() => void)[]
 }
 
+/** A socket open before its token is verified (src/gateway/upgrade.ts). */
+export interface Handshake {
+  /** Emptied once handed to the verifier. */
+  token: string
+  /** Frames that arrived before the token verified, replayed in order on admission. */
+  readonly held: { data: ArrayBuffer; isBinary: boolean }[]
+  /** Set by uWS's close: whatever the verification says then is moot. */
+  closed: boolean
+  ws: uWS.WebSocket<SocketData> | undefined
+  deadline: NodeJS.Timeout | undefined
+}
+
+/** uWS user data: the handshake until the token verifies, then also the connection. */
 export interface SocketData {
-  readonly conn: Connection
+  conn: Connection | undefined
+  readonly handshake: Handshake
 }
 
 /**

@@ -10,7 +10,7 @@ import { createDelivery } from './delivery.ts'
 import { CLOSE } from '../protocol/close-codes.ts'
 import { createSession } from './session.ts'
 import { createStats, type GatewayStats } from './stats.ts'
-import { createUpgradeHandler, type UpgradeState } from './upgrade.ts'
+import { createAdmission, type UpgradeState } from './upgrade.ts'
 
 export const WS_PATH = '/v1/ws'
 
@@ -31,7 +31,7 @@ export interface Gateway {
 }
 
 /**
- * The WebSocket transport: JWT upgrade, the subscribe/replay protocol, live fan-out
+ * The WebSocket transport: admission (upgrade, then the JWT), the subscribe/replay protocol, live fan-out
  * from the hub through uWS topics, and the limits that keep one client from hurting
  * the others. Subscribe, resume, replay, revocation and resets are the subscription
  * core's; this is its WebSocket adapter.
@@ -41,7 +41,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const stats = createStats()
   const core = createCore({ config, stats, subscriptions: deps.subscriptions, log })
   const session = createSession(core, deps.verifier)
-  const state: UpgradeState = { closing: false, nextId: 0 }
+  const state: UpgradeState = { closing: false, nextId: 0, handshakes: new Set() }
+  const admission = createAdmission(core, session, deps.verifier, state)
   const drainLevel = Math.floor(config.maxBackpressure / 4)
   let app: uWS.TemplatedApp | undefined
   const removeChannel = deps.subscriptions.addChannel(createDelivery(core, () => app))
@@ -57,23 +58,25 @@ export function createGateway(deps: GatewayDeps): Gateway {
         idleTimeout: config.idleTimeoutSec,
         sendPingsAutomatically: true,
         compression: nativeUws().DISABLED,
-        upgrade: createUpgradeHandler(core, deps.verifier, state),
+        upgrade: admission.upgrade,
         open(ws) {
-          const conn = ws.getUserData().conn
-          conn.ws = ws
-          core.index.add(conn)
-          stats.connections++
-          stats.connectionsOpened++
-          session.armExpiry(conn)
+          admission.authenticate(ws)
         },
         message(ws, data, isBinary) {
-          session.receive(ws.getUserData().conn, data, isBinary)
+          const conn = ws.getUserData().conn
+          if (conn === undefined) admission.hold(ws, data, isBinary)
+          else session.receive(conn, data, isBinary)
         },
         drain(ws) {
-          wakeDrainWaiters(ws.getUserData().conn, drainLevel)
+          const conn = ws.getUserData().conn
+          if (conn !== undefined) wakeDrainWaiters(conn, drainLevel)
         },
         close(ws) {
-          const conn = ws.getUserData().conn
+          const { conn, handshake } = ws.getUserData()
+          handshake.closed = true
+          clearTimeout(handshake.deadline)
+          state.handshakes.delete(handshake)
+          if (conn === undefined) return
           conn.closed = true
           clearTimeout(conn.expiry)
           for (const sub of conn.subscriptions.values()) {
@@ -92,6 +95,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       if (state.closing) return
       state.closing = true
       removeChannel()
+      for (const handshake of [...state.handshakes]) handshake.ws?.end(CLOSE.goingAway, 'server shutting down')
       const open = [...core.index.all]
       for (const conn of open) core.end(conn, CLOSE.goingAway, 'server shutting down')
       log.info({ closed: open.length }, 'websocket gateway closed')

@@ -2,75 +2,148 @@ import type uWS from 'uWebSockets.js'
 import type { TokenVerifier } from '../auth/token-verifier.ts'
 import { TokenError } from '../auth/token-verifier.ts'
 import { STATUS_TEXT, httpError, type HttpResponse } from '../http/route.ts'
-import type { Connection, SocketData } from './connection.ts'
+import { CLOSE } from '../protocol/close-codes.ts'
+import type { Connection, Handshake, SocketData } from './connection.ts'
 import type { GatewayCore } from './core.ts'
+import type { Session } from './session.ts'
 import { TokenBucket } from './token-bucket.ts'
 
 export interface UpgradeState {
   closing: boolean
   nextId: number
+  /** Sockets open whose token is still being verified. */
+  readonly handshakes: Set<Handshake>
+}
+
+/** A socket whose token is not verified by then is closed with 1013. */
+export const AUTH_DEADLINE_MS = 10_000
+/** At most this many sockets wait for their token at once; more are refused with 429. */
+export const MAX_HANDSHAKES = 4096
+
+export interface Admission {
+  /** uWS's `upgrade`: synchronous, so uWS corks the 101 itself. */
+  upgrade: uWS.WebSocketBehavior<SocketData>['upgrade']
+  /** From `open`: verifies the token, then admits the connection or closes the socket. */
+  authenticate(ws: uWS.WebSocket<SocketData>): void
+  /** From `message` before the token verified: keeps a copy of the frame for later. */
+  hold(ws: uWS.WebSocket<SocketData>, data: ArrayBuffer, isBinary: boolean): void
 }
 
 /**
- * `GET /v1/ws?token=<JWT>`: verifies the token before any socket exists. uWS rules for
- * an async upgrade: register onAborted first and copy the headers now (the request dies
- * with this callback). The token is never logged.
+ * `GET /v1/ws?token=<JWT>`. The upgrade is answered synchronously inside uWS's handler
+ * and the token is verified once the socket is open. Why not verify first: jose verifies
+ * asynchronously, and an upgrade after an await must then be corked by hand. In
+ * uWebSockets.js 20.30, `res.cork(() => res.upgrade(…))` reads the HTTP response's
+ * memory after upgrade() has reallocated the socket in place and now and then shuts the
+ * new socket down right after the 101 (test/gateway/gateway.first-client.test.ts); an
+ * uncorked upgrade prints "writes must be made from within a corked callback" on stderr
+ * for every socket. A synchronous upgrade is corked by uWS and sound.
+ *
+ * Until the token verifies, frames are held (at most `burst` of them) and the socket is
+ * in no index: it receives nothing, counts for no user, and is closed with 1013 if the
+ * verification takes longer than AUTH_DEADLINE_MS. A refused token closes it with 4401,
+ * a user over the per-user limit with 4030 (docs/protocol.md#close-codes). The check of
+ * that limit and the admission happen in one synchronous step, so it cannot be raced.
+ * The token is never logged.
  */
-export function createUpgradeHandler(core: GatewayCore, verifier: TokenVerifier, state: UpgradeState): uWS.WebSocketBehavior<SocketData>['upgrade'] {
+export function createAdmission(core: GatewayCore, session: Session, verifier: TokenVerifier, state: UpgradeState): Admission {
   const { stats, index, config, log } = core
-  return (res, req, context) => {
-    let aborted = false
-    res.onAborted(() => { aborted = true })
-    const key = req.getHeader('sec-websocket-key')
-    const protocol = req.getHeader('sec-websocket-protocol')
-    const extensions = req.getHeader('sec-websocket-extensions')
-    const token = new URLSearchParams(req.getQuery() ?? '').get('token') ?? undefined
 
-    const refuse = (response: HttpResponse): void => {
-      stats.upgradesRejected++
-      if (aborted) return
-      // A refused upgrade also ends the connection: the client has nothing more to ask.
-      res.cork(() => {
-        res.writeStatus(STATUS_TEXT[response.status]!)
-        for (const [name, value] of Object.entries(response.headers ?? {})) res.writeHeader(name, value)
-        res.end(response.body, true)
-      })
+  function refuse(res: uWS.HttpResponse, response: HttpResponse): void {
+    stats.upgradesRejected++
+    // A refused upgrade also ends the connection: the client has nothing more to ask.
+    res.writeStatus(STATUS_TEXT[response.status]!)
+    for (const [name, value] of Object.entries(response.headers ?? {})) res.writeHeader(name, value)
+    res.end(response.body, true)
+  }
+
+  function reject(ws: uWS.WebSocket<SocketData>, code: number, reason: string): void {
+    stats.upgradesRejected++
+    ws.end(code, reason)
+  }
+
+  function settle(hs: Handshake): boolean {
+    clearTimeout(hs.deadline)
+    state.handshakes.delete(hs)
+    return !hs.closed
+  }
+
+  function admit(ws: uWS.WebSocket<SocketData>, hs: Handshake, principal: Connection['principal']): void {
+    if (state.closing) return reject(ws, CLOSE.goingAway, 'server shutting down')
+    if (index.countForUser(principal.userId) >= config.maxConnectionsPerUser) {
+      return reject(ws, CLOSE.tooManyConnections, `too many connections: at most ${config.maxConnectionsPerUser} per user`)
     }
-    if (state.closing) return refuse(httpError(503, 'shutting_down', 'server is shutting down; reconnect to another instance'))
+    const conn: Connection = {
+      id: ++state.nextId,
+      principal,
+      ws,
+      closed: false,
+      subscriptions: new Map(),
+      bucket: new TokenBucket(config.rate, config.burst, config.rateTolerance),
+      expiry: undefined,
+      drainWaiters: [],
+    }
+    ws.getUserData().conn = conn
+    index.add(conn)
+    stats.connections++
+    stats.connectionsOpened++
+    session.armExpiry(conn)
+    for (const frame of hs.held) {
+      if (conn.closed) break
+      session.receive(conn, frame.data, frame.isBinary)
+    }
+    hs.held.length = 0
+  }
 
-    verifier.verify(token).then((principal) => {
-      if (aborted) return
-      if (state.closing) return refuse(httpError(503, 'shutting_down', 'server is shutting down; reconnect to another instance'))
-      if (index.countForUser(principal.userId) >= config.maxConnectionsPerUser) {
-        return refuse(httpError(429, 'too_many_connections', `at most ${config.maxConnectionsPerUser} connections per user`))
+  return {
+    upgrade(res, req, context) {
+      if (state.closing) return refuse(res, httpError(503, 'shutting_down', 'server is shutting down; reconnect to another instance'))
+      const token = new URLSearchParams(req.getQuery() ?? '').get('token') ?? ''
+      if (token === '') {
+        stats.authFailures++
+        return refuse(res, { ...httpError(401, 'unauthorized', 'no token: pass ?token=<JWT>'), headers: { 'content-type': 'application/json', 'www-authenticate': 'Bearer' } })
       }
-      const conn: Connection = {
-        id: ++state.nextId,
-        principal,
-        ws: undefined,
-        closed: false,
-        subscriptions: new Map(),
-        bucket: new TokenBucket(config.rate, config.burst, config.rateTolerance),
-        expiry: undefined,
-        drainWaiters: [],
+      if (state.handshakes.size >= MAX_HANDSHAKES) {
+        return refuse(res, httpError(429, 'too_many_connections', 'too many connections are waiting for their token to be verified; retry shortly'))
       }
-      // uWS runs `open` inside upgrade(): the per-user count above cannot be raced.
-      // Not inside res.cork(): in uWebSockets.js 20.30 the cork wrapper goes on using the
-      // HTTP response's memory after upgrade() has moved the socket, and now and then
-      // (reliably for a fresh process's first client under a profiler) it shuts the new
-      // socket down right after the 101. The price is uWS's "writes must be made from
-      // within a corked callback" warning on stderr for each upgrade (docs/operations.md).
-      res.upgrade<SocketData>({ conn }, key, protocol, extensions, context)
-    }, (err: unknown) => {
-      if (aborted) return
-      const rejection = err instanceof TokenError ? err : new TokenError('malformed', 'token could not be verified', { cause: err })
-      if (rejection.serverSide) {
-        log.error({ err: rejection, reason: rejection.reason }, 'cannot verify tokens')
-        return refuse(httpError(503, 'auth_unavailable', rejection.message))
-      }
-      stats.authFailures++
-      log.debug({ reason: rejection.reason }, 'websocket upgrade refused')
-      refuse({ ...httpError(401, 'unauthorized', rejection.message), headers: { 'content-type': 'application/json', 'www-authenticate': 'Bearer' } })
-    })
+      const handshake: Handshake = { token, held: [], closed: false, ws: undefined, deadline: undefined }
+      state.handshakes.add(handshake)
+      res.upgrade<SocketData>({ conn: undefined, handshake },
+        req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context)
+    },
+
+    authenticate(ws) {
+      const hs = ws.getUserData().handshake
+      hs.ws = ws
+      hs.deadline = setTimeout(() => {
+        if (!settle(hs)) return
+        log.warn({ ms: AUTH_DEADLINE_MS }, 'token verification took too long; socket closed')
+        reject(ws, CLOSE.tryAgainLater, 'token verification timed out')
+      }, AUTH_DEADLINE_MS)
+      const token = hs.token
+      hs.token = ''
+      verifier.verify(token).then((principal) => {
+        if (settle(hs)) admit(ws, hs, principal)
+      }, (err: unknown) => {
+        if (!settle(hs)) return
+        const rejection = err instanceof TokenError ? err : new TokenError('malformed', 'token could not be verified', { cause: err })
+        if (rejection.serverSide) {
+          log.error({ err: rejection, reason: rejection.reason }, 'cannot verify tokens')
+          return reject(ws, CLOSE.tryAgainLater, 'the server cannot verify tokens right now')
+        }
+        stats.authFailures++
+        log.debug({ reason: rejection.reason }, 'websocket token refused')
+        reject(ws, CLOSE.unauthorized, `token rejected (${rejection.reason})`)
+      })
+    },
+
+    hold(ws, data, isBinary) {
+      const hs = ws.getUserData().handshake
+      // The same limits as once admitted: no frame over maxPayload, no more than a burst.
+      if (data.byteLength > config.maxPayload) return ws.end(CLOSE.tooBig, 'frame too large')
+      if (hs.held.length >= config.burst) return ws.end(CLOSE.rateLimited, 'rate limited')
+      // uWS reuses `data` after this callback.
+      hs.held.push({ data: data.slice(0), isBinary })
+    },
   }
 }
