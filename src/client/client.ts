@@ -1,5 +1,6 @@
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts'
 import { systemClock } from './clock.ts'
+import { CLOSE } from '../protocol/close-codes.ts'
 import { afterClose } from './close-policy.ts'
 import { openPollingTransport } from './polling-transport.ts'
 import { openSseTransport } from './sse-transport.ts'
@@ -227,7 +228,8 @@ export function createClient<M extends object = EscrowEventMap>(options: ClientO
     }
     const delayMs = backoffDelay(policy, failures, random())
     setStatus('reconnecting', { delayMs })
-    attemptTimer = clock.setTimeout(() => attempt(close?.status === 401), delayMs)
+    // A refused token (HTTP 401, WebSocket close 4401): the next attempt fetches a fresh one.
+    attemptTimer = clock.setTimeout(() => attempt(close?.status === 401 || close?.code === CLOSE.unauthorized), delayMs)
   }
 
   function dropped(close: TransportClose): void {

@@ -6,11 +6,11 @@ import type { TransportClose } from './transport.ts'
  * class (src/protocol/close-codes.ts):
  * - `refresh` (4001, or an HTTP 401 when an SSE stream reopens): fetch a new token and
  *   reconnect at once; not a failure.
- * - `reconnect` (1001, 1011, 4008, a lost network, an SSE stream the server ended, any
+ * - `reconnect` (1001, 1011, 1013, 4008, a lost network, an SSE stream the server ended, any
  *   code walcast does not send): reconnect after the first backoff step, jittered, so a
  *   server that restarts or sheds slow consumers does not get every client back in the
  *   same instant; resuming loses nothing. Not a failure.
- * - `terminal` (4029, 1009): counts as a failed attempt: backoff, and `failed` once
+ * - `terminal` (4029, 1009, 4030, 4401): counts as a failed attempt: backoff, and `failed` once
  *   `maxAttempts` failures follow one another.
  */
 export function afterClose(close: TransportClose): CloseClass {

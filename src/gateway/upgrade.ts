@@ -15,8 +15,8 @@ export interface UpgradeState {
   readonly handshakes: Set<Handshake>
 }
 
-/** A socket whose token is not verified by then is closed with 1013. */
-export const AUTH_DEADLINE_MS = 10_000
+/** A socket whose token is not verified by then is closed with 1013 (below jose's 5 s JWKS fetch timeout). */
+export const AUTH_DEADLINE_MS = 4_000
 /** At most this many sockets wait for their token at once; more are refused with 429. */
 export const MAX_HANDSHAKES = 4096
 
