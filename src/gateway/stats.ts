@@ -8,7 +8,10 @@ export interface GatewayStats {
   /** Gauge: live subscriptions (replay finished). */
   subscriptions: number
   connectionsOpened: number
-  /** Upgrades refused: bad token (401), per-user limit (429), shutting down/auth down (503). */
+  /**
+   * Sockets refused: on the upgrade (no token 401, too many waiting 429, shutting down
+   * 503) or right after it (bad token 4401, per-user limit 4030, tokens unverifiable 1013).
+   */
   upgradesRejected: number
   authFailures: number
   /** Event frames serialized (once per topic) and handed to uWS. */

@@ -39,7 +39,8 @@ export interface Admission {
  * uncorked upgrade prints "writes must be made from within a corked callback" on stderr
  * for every socket. A synchronous upgrade is corked by uWS and sound.
  *
- * Until the token verifies, frames are held (at most `burst` of them) and the socket is
+ * Until the token verifies, frames are held (at most a burst of them, and a frame's worth
+ * of bytes in all) and the socket is
  * in no index: it receives nothing, counts for no user, and is closed with 1013 if the
  * verification takes longer than AUTH_DEADLINE_MS. A refused token closes it with 4401,
  * a user over the per-user limit with 4030 (docs/protocol.md#close-codes). The check of
@@ -107,7 +108,6 @@ export function createAdmission(core: GatewayCore, session: Session, verifier: T
         return refuse(res, httpError(429, 'too_many_connections', 'too many connections are waiting for their token to be verified; retry shortly'))
       }
       const handshake: Handshake = { token, held: [], closed: false, ws: undefined, deadline: undefined }
-      state.handshakes.add(handshake)
       res.upgrade<SocketData>({ conn: undefined, handshake },
         req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context)
     },
@@ -115,6 +115,7 @@ export function createAdmission(core: GatewayCore, session: Session, verifier: T
     authenticate(ws) {
       const hs = ws.getUserData().handshake
       hs.ws = ws
+      state.handshakes.add(hs)
       hs.deadline = setTimeout(() => {
         if (!settle(hs)) return
         log.warn({ ms: AUTH_DEADLINE_MS }, 'token verification took too long; socket closed')
@@ -139,9 +140,11 @@ export function createAdmission(core: GatewayCore, session: Session, verifier: T
 
     hold(ws, data, isBinary) {
       const hs = ws.getUserData().handshake
-      // The same limits as once admitted: no frame over maxPayload, no more than a burst.
       if (data.byteLength > config.maxPayload) return ws.end(CLOSE.tooBig, 'frame too large')
-      if (hs.held.length >= config.burst) return ws.end(CLOSE.rateLimited, 'rate limited')
+      // At most a burst of frames and one frame's worth of bytes wait per socket, so
+      // sockets that never authenticate cannot pile up memory.
+      const bytes = hs.held.reduce((sum, frame) => sum + frame.data.byteLength, data.byteLength)
+      if (hs.held.length >= config.burst || bytes > config.maxPayload) return ws.end(CLOSE.rateLimited, 'rate limited')
       // uWS reuses `data` after this callback.
       hs.held.push({ data: data.slice(0), isBinary })
     },

@@ -228,6 +228,8 @@ t.test('a token the server cannot verify closes with 1013, and so does a verific
 
     const flood = await closedAfterOpen(port, rs256('2'), (ws) => { for (let i = 0; i < 4; i++) ws.send(JSON.stringify({ op: 'ping' })) })
     t.same([flood.code, flood.reason], [4029, 'rate limited'], 'more than a burst of held frames: 4029')
+    const heavy = await closedAfterOpen(port, rs256('2'), (ws) => { for (let i = 0; i < 2; i++) ws.send(JSON.stringify({ op: 'ping', ref: 'x'.repeat(600) })) })
+    t.same([heavy.code, heavy.reason], [4029, 'rate limited'], 'more than a frame\'s worth of held bytes: 4029')
     const big = await closedAfterOpen(port, rs256('3'), (ws) => ws.send('x'.repeat(2000)))
     t.same([big.code, big.reason], [1009, 'frame too large'], 'a held frame over the payload limit: 1009')
     t.ok(Date.now() - started < 2 * AUTH_DEADLINE_MS, 'neither waited for the deadline')
