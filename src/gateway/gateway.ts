@@ -10,7 +10,7 @@ import { createDelivery } from './delivery.ts'
 import { CLOSE } from '../protocol/close-codes.ts'
 import { createSession } from './session.ts'
 import { createStats, type GatewayStats } from './stats.ts'
-import { createAdmission, type UpgradeState } from './upgrade.ts'
+import { createAdmission, type AdmissionLimits, type UpgradeState } from './upgrade.ts'
 
 export const WS_PATH = '/v1/ws'
 
@@ -19,6 +19,8 @@ export interface GatewayDeps {
   readonly subscriptions: SubscriptionCore
   readonly verifier: TokenVerifier
   readonly log: Logger
+  /** Sockets waiting for their token (default ADMISSION_LIMITS). */
+  readonly admission?: AdmissionLimits
 }
 
 export interface Gateway {
@@ -42,7 +44,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const core = createCore({ config, stats, subscriptions: deps.subscriptions, log })
   const session = createSession(core, deps.verifier)
   const state: UpgradeState = { closing: false, nextId: 0, handshakes: new Set() }
-  const admission = createAdmission(core, session, deps.verifier, state)
+  const admission = createAdmission(core, session, deps.verifier, state, deps.admission)
   const drainLevel = Math.floor(config.maxBackpressure / 4)
   let app: uWS.TemplatedApp | undefined
   const removeChannel = deps.subscriptions.addChannel(createDelivery(core, () => app))

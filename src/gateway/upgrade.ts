@@ -15,10 +15,16 @@ export interface UpgradeState {
   readonly handshakes: Set<Handshake>
 }
 
-/** A socket whose token is not verified by then is closed with 1013 (below jose's 5 s JWKS fetch timeout). */
-export const AUTH_DEADLINE_MS = 4_000
-/** At most this many sockets wait for their token at once; more are refused with 429. */
-export const MAX_HANDSHAKES = 4096
+/** How long and how many sockets may wait for their token. */
+export interface AdmissionLimits {
+  /** A socket whose token is not verified by then is closed with 1013. */
+  readonly deadlineMs: number
+  /** At most this many sockets wait at once; more are refused with 429. */
+  readonly maxWaiting: number
+}
+
+/** The deadline sits below jose's 5 s JWKS fetch timeout. */
+export const ADMISSION_LIMITS: AdmissionLimits = { deadlineMs: 4_000, maxWaiting: 4096 }
 
 export interface Admission {
   /** uWS's `upgrade`: synchronous, so uWS corks the 101 itself. */
@@ -42,12 +48,12 @@ export interface Admission {
  * Until the token verifies, frames are held (at most a burst of them, and a frame's worth
  * of bytes in all) and the socket is
  * in no index: it receives nothing, counts for no user, and is closed with 1013 if the
- * verification takes longer than AUTH_DEADLINE_MS. A refused token closes it with 4401,
+ * verification takes longer than the deadline. A refused token closes it with 4401,
  * a user over the per-user limit with 4030 (docs/protocol.md#close-codes). The check of
  * that limit and the admission happen in one synchronous step, so it cannot be raced.
  * The token is never logged.
  */
-export function createAdmission(core: GatewayCore, session: Session, verifier: TokenVerifier, state: UpgradeState): Admission {
+export function createAdmission(core: GatewayCore, session: Session, verifier: TokenVerifier, state: UpgradeState, limits: AdmissionLimits = ADMISSION_LIMITS): Admission {
   const { stats, index, config, log } = core
 
   function refuse(res: uWS.HttpResponse, response: HttpResponse): void {
@@ -104,7 +110,7 @@ export function createAdmission(core: GatewayCore, session: Session, verifier: T
         stats.authFailures++
         return refuse(res, { ...httpError(401, 'unauthorized', 'no token: pass ?token=<JWT>'), headers: { 'content-type': 'application/json', 'www-authenticate': 'Bearer' } })
       }
-      if (state.handshakes.size >= MAX_HANDSHAKES) {
+      if (state.handshakes.size >= limits.maxWaiting) {
         return refuse(res, httpError(429, 'too_many_connections', 'too many connections are waiting for their token to be verified; retry shortly'))
       }
       const handshake: Handshake = { token, held: [], closed: false, ws: undefined, deadline: undefined }
@@ -118,9 +124,9 @@ export function createAdmission(core: GatewayCore, session: Session, verifier: T
       state.handshakes.add(hs)
       hs.deadline = setTimeout(() => {
         if (!settle(hs)) return
-        log.warn({ ms: AUTH_DEADLINE_MS }, 'token verification took too long; socket closed')
+        log.warn({ ms: limits.deadlineMs }, 'token verification took too long; socket closed')
         reject(ws, CLOSE.tryAgainLater, 'token verification timed out')
-      }, AUTH_DEADLINE_MS)
+      }, limits.deadlineMs)
       const token = hs.token
       hs.token = ''
       verifier.verify(token).then((principal) => {
