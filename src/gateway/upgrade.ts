@@ -39,19 +39,22 @@ export interface Admission {
  * `GET /v1/ws?token=<JWT>`. The upgrade is answered synchronously inside uWS's handler
  * and the token is verified once the socket is open. Why not verify first: jose verifies
  * asynchronously, and an upgrade after an await must then be corked by hand. In
- * uWebSockets.js 20.30, `res.cork(() => res.upgrade(…))` reads the HTTP response's
- * memory after upgrade() has reallocated the socket in place and now and then shuts the
- * new socket down right after the 101 (test/gateway/gateway.first-client.test.ts); an
- * uncorked upgrade prints "writes must be made from within a corked callback" on stderr
- * for every socket. A synchronous upgrade is corked by uWS and sound.
+ * uWebSockets.js 20.30, `res.cork(() => res.upgrade(…))` goes on reading the HTTP
+ * response's state after upgrade() has reallocated the socket in place, and when that
+ * memory happens to look like "Connection: close, response done" it shuts the new socket
+ * down right after the 101 (seen on a fresh process's first client under a profiler,
+ * test/gateway/gateway.first-client.test.ts; fixed upstream in uWebSockets PR #1929).
+ * An uncorked upgrade prints "writes must be made from within a corked callback" on
+ * stderr for every socket. A synchronous upgrade is corked by uWS, which hands the
+ * socket over through its parser (no read of the old memory): sound and silent.
  *
  * Until the token verifies, frames are held (at most a burst of them, and a frame's worth
- * of bytes in all) and the socket is
- * in no index: it receives nothing, counts for no user, and is closed with 1013 if the
- * verification takes longer than the deadline. A refused token closes it with 4401,
- * a user over the per-user limit with 4030 (docs/protocol.md#close-codes). The check of
- * that limit and the admission happen in one synchronous step, so it cannot be raced.
- * The token is never logged.
+ * of bytes in all) and the socket is in no index: it receives nothing, counts for no
+ * user, and is closed with 1013 if the verification takes longer than the deadline. A
+ * refused token closes it with 4401, a user over the per-user limit with 4030
+ * (docs/protocol.md#close-codes). The check of that limit and the admission happen in
+ * one synchronous step, so concurrent sockets cannot slip past it. The token is never
+ * logged.
  */
 export function createAdmission(core: GatewayCore, session: Session, verifier: TokenVerifier, state: UpgradeState, limits: AdmissionLimits = ADMISSION_LIMITS): Admission {
   const { stats, index, config, log } = core
