@@ -32,9 +32,11 @@ function plainNode(): NodeJS.ProcessEnv {
 
 const listing = (dir: string): string[] => fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort()
 
-// The suite's first step is a fresh build: the other tests read what it wrote.
-t.before(async () => {
-  await run(process.execPath, ['scripts/build.mjs'], { env: plainNode(), cwd: ROOT })
+// `npm test` builds before any test file runs (the bench smoke test runs dist/ too, so
+// no test rebuilds it under another's feet); a test run on its own needs `npm run build`.
+t.test('dist/ is the build of these sources', async (t) => {
+  const stale = listing('src').filter((f) => f.endsWith('.ts') && (!fs.existsSync(path.join('dist', f.replace(/\.ts$/, '.js'))) || fs.statSync(path.join('dist', f.replace(/\.ts$/, '.js'))).mtimeMs < fs.statSync(path.join('src', f)).mtimeMs))
+  t.same(stale, [], 'no source newer than its compiled module (run `npm run build`)')
 })
 
 t.test('the build mirrors src/ as JavaScript, with the catalogs\' SQL and the SDK\'s declarations', async (t) => {
