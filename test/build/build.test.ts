@@ -152,6 +152,6 @@ t.test('an application imports walcast/client and walcast/catalog as compiled ES
   fs.writeFileSync(path.join(app, 'app.ts'), typed.join('\n'))
   // The types are real, not `any`: a wrong use beside it is an error (one tsc run for both).
   fs.writeFileSync(path.join(app, 'wrong.ts'), "import { createClient } from 'walcast/client'\nexport const wrong: number = createClient\n")
-  const checked = await run(process.execPath, [TSC, '-p', app], { env: plainNode() }).then((r) => r.stdout, (err: { stdout: string }) => err.stdout)
+  const checked = await run(process.execPath, [TSC, '-p', '.'], { env: plainNode(), cwd: app }).then((r) => r.stdout, (err: { stdout: string }) => err.stdout)
   t.same(checked.split('\n').filter((line) => /error TS/.test(line)).map((line) => line.replace(/\(.*/, '')), ['wrong.ts'], `only the wrong use is refused: the declarations resolve, with walcast's dependencies only\n${checked}`)
 })
