@@ -97,6 +97,15 @@ t.test('`walcast serve` from the build: ready, a WebSocket client gets its event
   t.equal(await walcast.exited, 0, 'a clean exit')
 })
 
+t.test('the built walcast refuses a Node.js with no native uWS build, as the sources do', async (t) => {
+  const tdb = await createTestDatabase(t)
+  const child = spawnWalcast(['serve'], childEnv(tdb), { built: true, nodeArgs: ['--import', path.resolve('test/http/runtime.other-node-abi.mjs')] })
+  t.teardown(() => { if (child.child.exitCode === null) child.kill('SIGKILL') })
+  t.equal(await child.exited, 1, 'exit 1')
+  t.match(child.stderr(), /^walcast: RUNTIME_UNSUPPORTED: no native uWebSockets\.js build loads on Node v[\d.]+ \(linux-x64, glibc [\d.]+, module ABI 999\)/)
+  t.notMatch(child.stdout(), /http listening/, 'nothing was served')
+})
+
 t.test('the built CLI still loads a TypeScript catalog module (WALCAST_CATALOG=<file>.ts)', async (t) => {
   const tdb = await createTestDatabase(t, { prepared: false })
   const migrate = spawnWalcast(['migrate'], childEnv(tdb, { WALCAST_CATALOG: 'test/fixtures/catalog-projects.ts' }), { built: true })
