@@ -15,7 +15,8 @@ export interface Runtime {
   readonly node: string
   /**
    * Linux only: `glibc 2.36`, or `musl` where Node reports no glibc; undefined elsewhere.
-   * Read only when a build's requirement needs it (process.report costs tens of ms).
+   * Read on first use, once a build has a binary for this runtime (process.report, about
+   * 20 ms), never off Linux.
    */
   readonly libc: string | undefined
 }
