@@ -25,6 +25,8 @@ export type ErrorCode =
   | 'BUS_UNREACHABLE'
   | 'CATALOG_INVALID'
   | 'EMBEDDED_START_FAILED'
+  /** bin/walcast.js found no dist/ (plain JavaScript there: it cannot import this file). */
+  | 'NOT_BUILT'
 
 export interface WalcastErrorOptions {
   cause?: unknown

@@ -9,7 +9,7 @@
 import pg from 'pg'
 import type uWS from 'uWebSockets.js'
 import { currentRuntime, selectUws } from '../../src/http/uws.ts'
-import { serveDriver } from '../lib/child-ipc.ts'
+import { serveDriver } from '../lib/child-ipc.mjs'
 
 const { uws } = selectUws(currentRuntime())
 const decoder = new TextDecoder()

@@ -26,11 +26,14 @@ function uncountedEnv(): NodeJS.ProcessEnv {
   return env
 }
 
-/** Forks a TypeScript entry under tsx with IPC; resolves on its first `{ ready }` message. */
+/**
+ * Forks an entry with IPC (a .ts one under tsx, a .mjs one on plain node); resolves on its
+ * first `{ ready }` message.
+ */
 export async function forkTs<T extends { ready: true }>(entry: string, env: Record<string, string>, timeoutMs = 60_000, nodeArgs: readonly string[] = []): Promise<{ handle: ChildHandle; ready: T }> {
   const child = fork(entry, [], {
     // --expose-gc: memory phases collect garbage before they read RSS (collectGarbage).
-    execArgv: ['--import', 'tsx', '--expose-gc', ...nodeArgs],
+    execArgv: [...(entry.endsWith('.ts') ? ['--import', 'tsx'] : []), '--expose-gc', ...nodeArgs],
     // Under tap (the k6 smoke test) a tsx child's coverage would be merged onto the wrong
     // lines of src/: these children are measured, not counted.
     env: { ...uncountedEnv(), ...env },
@@ -86,14 +89,17 @@ export async function forkTs<T extends { ready: true }>(entry: string, env: Reco
 }
 
 /**
- * walcast (src/service.ts) in its own process on a free loopback port. With
+ * walcast in its own process on a free loopback port: the build (dist/, what `npm start`
+ * and `walcast serve` run), never the sources through tsx, whose compiler would count in
+ * its start-up and memory. `npm run bench` builds first (prebench). With
  * BENCH_CPU_PROF_DIR set, it writes a V8 CPU profile there when it stops (`--cpu-prof`
  * is refused in NODE_OPTIONS, and profiling the driver too would blur the picture).
  */
 export async function startWalcastProcess(env: Record<string, string>): Promise<WalcastProcess> {
   const profileDir = process.env.BENCH_CPU_PROF_DIR
   const nodeArgs = profileDir === undefined || profileDir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]
-  const { handle, ready } = await forkTs<{ ready: true; port: number }>(path.join(HERE, 'walcast-child.ts'), {
+  if (!fs.existsSync(path.join(REPO, 'dist/service.js'))) throw new Error('the bench runs the built walcast and dist/ has none: run `npm run build` (npm run bench does)')
+  const { handle, ready } = await forkTs<{ ready: true; port: number }>(path.join(HERE, 'walcast-child.mjs'), {
     WALCAST_HOST: '127.0.0.1',
     WALCAST_PORT: '0',
     WALCAST_LOG_LEVEL: 'warn',

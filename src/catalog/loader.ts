@@ -8,7 +8,8 @@ import { checkCatalogShape } from './validate.ts'
 
 /**
  * The catalog WALCAST_CATALOG selects: a built-in one, or the default (or `catalog`)
- * export of the user's module. A .ts module works as is: walcast runs through tsx.
+ * export of the user's module. A .ts module works as is: compiled walcast registers tsx
+ * for it (only then, so a JavaScript catalog costs no compiler at start-up).
  * Refused here, before any database work, unless its shape is right.
  */
 export async function loadCatalog(selection: CatalogSelection): Promise<Catalog> {
@@ -19,6 +20,7 @@ export async function loadCatalog(selection: CatalogSelection): Promise<Catalog>
   }
   let module: { default?: unknown; catalog?: unknown }
   try {
+    if (/\.[cm]?ts$/.test(file) && !import.meta.url.endsWith('.ts')) (await import('tsx/esm/api')).register()
     module = await import(pathToFileURL(file).href) as typeof module
   } catch (err) {
     throw new CatalogError(file, `the module failed to load: ${(err as Error).message.split('\n')[0]}`, `run node --import tsx ${file} to see the full error`, { cause: err })

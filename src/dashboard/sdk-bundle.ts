@@ -1,13 +1,16 @@
+import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-const ENTRY = fileURLToPath(new URL('../client/index.ts', import.meta.url))
+// The SDK's entry beside this module: src/client/index.ts from the sources, the compiled
+// dist/client/index.js from a build.
+const ENTRY = fileURLToPath(new URL(`../client/index${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url))
 
 let bundle: Promise<string> | undefined
 
 /**
- * The browser SDK: src/client bundled into one ES module by esbuild (already here as
- * tsx's compiler) on first request and kept in memory. No build step to run walcast, and
- * the browser runs exactly the code the Node tests exercise.
+ * The browser SDK: the client bundled into one ES module by esbuild (a dependency) on
+ * first request and kept in memory, so the browser runs exactly the code the Node tests
+ * exercise.
  */
 export function browserSdk(): Promise<string> {
   bundle ??= import('esbuild')

@@ -12,14 +12,17 @@ export interface WalcastProcess {
 }
 
 const ENTRY = path.resolve('src/cli/run.ts')
+const BUILT = path.resolve('bin/walcast.js')
 
 /**
  * Runs the walcast CLI in a child process with this test's own loader flags, so the
- * child's coverage counts and TypeScript runs the same way.
+ * child's coverage counts and TypeScript runs the same way. `built`: the compiled CLI
+ * (bin/walcast.js → dist/) on plain node, as users run it (implies `plain`).
  */
-export function spawnWalcast(args: string[], env: Record<string, string>, options: { plain?: boolean; nodeArgs?: readonly string[] } = {}): WalcastProcess {
+export function spawnWalcast(args: string[], env: Record<string, string>, options: { plain?: boolean; built?: boolean; nodeArgs?: readonly string[] } = {}): WalcastProcess {
   const nodeArgs = options.nodeArgs ?? []
-  const argv = options.plain ? ['--import', 'tsx', ...nodeArgs, ENTRY, ...args] : [...process.execArgv, ...nodeArgs, ENTRY, ...args]
+  if (options.built) options = { ...options, plain: true }
+  const argv = options.built ? [...nodeArgs, BUILT, ...args] : options.plain ? ['--import', 'tsx', ...nodeArgs, ENTRY, ...args] : [...process.execArgv, ...nodeArgs, ENTRY, ...args]
   // tap's processinfo hooks spawn() and puts its coverage loader back into any child's
   // environment; `env -u` strips it again for a plain child. (Such a child's coverage,
   // compiled by tsx rather than tap's loader, would otherwise be merged by file URL with

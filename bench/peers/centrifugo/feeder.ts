@@ -7,7 +7,7 @@
  * and its CPU is counted with Centrifugo's.
  */
 import pg from 'pg'
-import { serveDriver } from '../../lib/child-ipc.ts'
+import { serveDriver } from '../../lib/child-ipc.mjs'
 
 const databaseUrl = process.env.DATABASE_URL ?? ''
 const apiUrl = process.env.CENTRIFUGO_API_URL ?? ''

@@ -1,5 +1,5 @@
 /** The Socket.IO peer in its own process (for the benchmark driver): reports its port over IPC. */
-import { serveDriver } from '../../lib/child-ipc.ts'
+import { serveDriver } from '../../lib/child-ipc.mjs'
 import { startSocketIoPeer } from './server.ts'
 
 const peer = await startSocketIoPeer({

@@ -1,10 +1,12 @@
 /**
  * The driver's side of a measured child process (walcast, the peer): it reports ready
  * with its port, stops gracefully on a 'stop' message or SIGTERM, and collects garbage
- * on a 'gc' message (see ChildHandle.collectGarbage).
+ * on a 'gc' message (see ChildHandle.collectGarbage). Plain JavaScript (types in
+ * child-ipc.d.mts): walcast's child runs the build on node without a TypeScript loader.
  */
-export function serveDriver(port: number, close: () => Promise<void>): void {
-  const stop = async (): Promise<void> => {
+/** @param {number} port @param {() => Promise<void>} close */
+export function serveDriver(port, close) {
+  const stop = async () => {
     await close().catch(() => {})
     process.exit(0)
   }
@@ -20,8 +22,8 @@ export function serveDriver(port: number, close: () => Promise<void>): void {
  * Started with --expose-gc by the driver: memory phases compare RSS without garbage.
  * Several collections a moment apart, as V8 gives memory back over more than one.
  */
-async function collectGarbage(): Promise<void> {
-  const gc = (globalThis as { gc?: () => void }).gc
+async function collectGarbage() {
+  const gc = globalThis.gc
   for (let i = 0; i < 3; i++) {
     gc?.()
     await new Promise((resolve) => setTimeout(resolve, 100))
