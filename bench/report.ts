@@ -8,6 +8,7 @@ import { CENTRIFUGO_BUILD } from './peers/centrifugo/server.ts'
 import type { FanoutPhase, IdlePhase, LatencyPhase, LossPhase, ReplayResult } from './scenarios/clients.ts'
 import type { IngestResult } from './scenarios/ingest.ts'
 import type { SlowPhase } from './scenarios/slow.ts'
+import type { ResumeStormPhase } from './scenarios/resume.ts'
 import type { ScaleResult } from './scenarios/scale.ts'
 import { scaleSection } from './report-scale.ts'
 
@@ -26,6 +27,7 @@ export interface BenchResults {
   latency?: LatencyPhase[]
   fanout?: FanoutPhase[]
   replay?: ReplayResult
+  resume?: ResumeStormPhase[]
   slow?: SlowPhase[]
   loss?: LossPhase[]
   idle?: IdlePhase[]

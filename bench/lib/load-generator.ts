@@ -26,6 +26,12 @@ async function handle(request: Request): Promise<unknown> {
     case 'dropAll':
       pool?.dropAll()
       return true
+    case 'awayAll':
+      pool?.awayAll()
+      return true
+    case 'returnAll':
+      pool?.returnAll()
+      return true
     case 'pauseSlow':
       pool?.pauseSlow()
       return true
