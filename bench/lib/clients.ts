@@ -173,11 +173,13 @@ export class ClientPool {
     for (const client of this.clients) client.drop()
   }
 
-  /** The clients away come back at once, each resuming from its last position. */
-  returnAll(): void {
+  /** The clients away come back at once, each resuming from its last position; returns when (this pool's clock, as lastEventAt). */
+  returnAll(): number {
     const dials = this.away ?? []
     this.away = undefined
+    const at = wallClockMs()
     for (const dial of dials) dial()
+    return at
   }
 
   /** A dropped client redials now, or when the pool's clients return. */

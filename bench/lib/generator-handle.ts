@@ -14,7 +14,8 @@ export interface LoadGenerator extends ChildHandle {
   dropAll(): Promise<void>
   /** Every client disconnects and stays away until returnAll (the resume storm). */
   awayAll(): Promise<void>
-  returnAll(): Promise<void>
+  /** Resolves with the generator's clock at the return (the clock of PoolStats.lastEventAt). */
+  returnAll(): Promise<number>
   /** The clients opened with `slow: true` stop reading / read again. */
   pauseSlow(): Promise<void>
   resumeSlow(): Promise<void>

@@ -30,8 +30,7 @@ async function handle(request: Request): Promise<unknown> {
       pool?.awayAll()
       return true
     case 'returnAll':
-      pool?.returnAll()
-      return true
+      return pool?.returnAll()
     case 'pauseSlow':
       pool?.pauseSlow()
       return true

@@ -17,6 +17,13 @@ export interface ResumeStormPhase extends PhaseBase {
   readonly resets: number
   /** From the moment every client dialled again until the last one held every missed event. */
   readonly allCaughtUpMs: number | undefined
+  /**
+   * CPU time the server spent on the whole storm (percent × window): on a host shared with
+   * other work the wall-clock figure measures the host; this one measures the server.
+   */
+  readonly serverCpuMs: number
+  /** [ms since the return, events received by then], polled every 20 ms (every fifth kept). */
+  readonly progress: ReadonlyArray<readonly [number, number]>
 }
 
 /**
@@ -45,18 +52,29 @@ export async function measureResumeStorm(context: BenchContext): Promise<ResumeS
     await sleep(1_000)
     await context.generator.resetStats()
     const meter = cpuMeter({ server: serverPids(system), generator: context.generator.pid })
-    const returnedAt = Date.now()
-    await context.generator.returnAll()
+    const metered = performance.now()
+    const returnedAt = await context.generator.returnAll()
     const expected = count * missedEach
+    const returned = performance.now()
+    const progress: Array<[number, number]> = []
+    await waitUntil(async () => {
+      const received = (await context.generator.stats()).received
+      progress.push([Math.round(performance.now() - returned), received])
+      return received >= expected ? true : undefined
+    }, 60_000, 20)
     const stats = await drain(context, expected, 60_000)
     const cpu = meter.stop()
+    const seconds = (performance.now() - metered) / 1000
     out.push({
       system: system.label, kind: system.kind, round: r, clients: count, missedEach, expected, delivered: stats.received,
       missing: stats.missing, duplicates: stats.duplicates, resets: stats.resets,
       allCaughtUpMs: stats.received >= expected && stats.lastEventAt !== undefined ? Math.round(stats.lastEventAt - returnedAt) : undefined,
       cpu: { server: cpu.server!, generator: cpu.generator! },
+      serverCpuMs: Math.round(cpu.server! * seconds * 10),
+      progress: progress.filter((_, i) => i % 5 === 0 || i === progress.length - 1),
     })
-    context.log(`resume storm ${system.label} r${r}: ${count} clients × ${missedEach} missed: ${stats.received}/${expected} in ${out.at(-1)!.allCaughtUpMs ?? 'n/a'} ms (gaps ${stats.missing}, dups ${stats.duplicates}, resets ${stats.resets}; server ${cpu.server}%, gen ${cpu.generator}%)`)
+    context.log(`progress ${JSON.stringify(out.at(-1)!.progress)}`)
+    context.log(`resume storm ${system.label} r${r}: ${count} clients × ${missedEach} missed: ${stats.received}/${expected} in ${out.at(-1)!.allCaughtUpMs ?? 'n/a'} ms (gaps ${stats.missing}, dups ${stats.duplicates}, resets ${stats.resets}; server ${cpu.server}% = ${out.at(-1)!.serverCpuMs} ms CPU, gen ${cpu.generator}%)`)
     await context.generator.closeClients()
     await sleep(300)
   }

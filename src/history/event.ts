@@ -44,6 +44,30 @@ export function eventFrameJson(event: StoredEvent, topic: string): string {
   return `{"op":"event","id":${JSON.stringify(event.id)},"topic":${JSON.stringify(topic)},"type":${JSON.stringify(event.type)},"data":${event.dataJson},"ts":${JSON.stringify(event.ts)},"lsn":"${formatLsn(event.lsn)}"}`
 }
 
+export interface SerializedFrame {
+  readonly topic: string
+  readonly json: string
+  /** UTF-8 length of `json`. */
+  readonly bytes: number
+}
+
+// Keyed by the event object, so a frame lives exactly as long as the event it was made of.
+const serializedFrames = new WeakMap<StoredEvent, SerializedFrame>()
+
+/**
+ * The event frame for `topic`, serialized once however many sockets it is written to: a
+ * resume storm replays the same window events to every client of a topic, and a replay
+ * asks for each frame's size before it sends it. Kept for the event's first topic asked.
+ */
+export function serializedEventFrame(event: StoredEvent, topic: string): SerializedFrame {
+  const cached = serializedFrames.get(event)
+  if (cached !== undefined && cached.topic === topic) return cached
+  const json = eventFrameJson(event, topic)
+  const frame = { topic, json, bytes: Buffer.byteLength(json) }
+  if (cached === undefined) serializedFrames.set(event, frame)
+  return frame
+}
+
 /**
  * An event read back from the history, its payload still JSON text: `data` is parsed the
  * first time something asks for it (polling builds objects; sockets never need to).
