@@ -11,8 +11,8 @@ export interface StoredEvent {
   /** Commit time of the source transaction, ISO-8601. */
   readonly ts: string
   /**
-   * `data` as JSON text, when the event was read back from the history: frames splice it
-   * in as it came from Postgres instead of parsing and re-serialising every payload.
+   * `data` as JSON text: serialized once when the event is made (the history append and
+   * every frame splice it in), or as it came back from Postgres when read from the history.
    */
   readonly dataJson?: string
 }
@@ -30,6 +30,7 @@ export function makeEvent(
     type: draft.type,
     data: draft.data,
     ts: committedAt.toISOString(),
+    dataJson: JSON.stringify(draft.data),
   }
 }
 
