@@ -17,6 +17,10 @@ export interface StoredEvent {
   readonly dataJson?: string
 }
 
+// The events of one transaction share its commit time: format it once, not per event.
+let lastCommitMs = Number.NaN
+let lastCommitIso = ''
+
 export function makeEvent(
   id: EventId,
   draft: { type: string; topics: readonly string[]; data: Readonly<Record<string, unknown>> },
@@ -29,9 +33,19 @@ export function makeEvent(
     topics: draft.topics,
     type: draft.type,
     data: draft.data,
-    ts: committedAt.toISOString(),
+    ts: commitIso(committedAt),
     dataJson: JSON.stringify(draft.data),
   }
+}
+
+function commitIso(committedAt: Date): string {
+  const ms = committedAt.getTime()
+  // An invalid date is NaN, never equal: toISOString throws for it as before.
+  if (ms !== lastCommitMs) {
+    lastCommitIso = committedAt.toISOString()
+    lastCommitMs = ms
+  }
+  return lastCommitIso
 }
 
 /** The wire form of an event for one topic (WebSocket `event` frame, SSE data, polling). */
