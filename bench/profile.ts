@@ -10,6 +10,8 @@ export interface Profile {
   readonly latency: { clients: number; rates: readonly number[]; seconds: number }
   readonly fanout: { subscribers: number; eventsPerSecond: number; seconds: number }
   readonly replay: { events: number }
+  /** `clients` on one hot topic leave, `missedEach` events are committed, all resume at once (the resume storm). */
+  readonly resume: { clients: number; missedEach: number }
   readonly loss: { clients: number; eventsPerSecond: number; seconds: number; drops: number }
   readonly idle: { connections: number }
   /** `slowClients` of `clients` stop reading for `slowSeconds` after a `baselineSeconds` window where all read. */
@@ -32,6 +34,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     latency: { clients: 40, rates: [200], seconds: 1.5 },
     fanout: { subscribers: 40, eventsPerSecond: 50, seconds: 1.5 },
     replay: { events: 2_000 },
+    resume: { clients: 20, missedEach: 50 },
     loss: { clients: 20, eventsPerSecond: 200, seconds: 2, drops: 1 },
     idle: { connections: 100 },
     slow: { clients: 40, slowClients: 1, eventsPerSecond: 200, baselineSeconds: 1, slowSeconds: 1.5 },
@@ -45,6 +48,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     latency: { clients: 200, rates: [500], seconds: 3 },
     fanout: { subscribers: 500, eventsPerSecond: 100, seconds: 3 },
     replay: { events: 20_000 },
+    resume: { clients: 200, missedEach: 550 },
     loss: { clients: 100, eventsPerSecond: 500, seconds: 4, drops: 2 },
     idle: { connections: 1_000 },
     slow: { clients: 200, slowClients: 2, eventsPerSecond: 500, baselineSeconds: 2, slowSeconds: 2 },
@@ -59,6 +63,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     latency: { clients: 1_000, rates: [500, 2_000], seconds: 15 },
     fanout: { subscribers: 5_000, eventsPerSecond: 40, seconds: 10 },
     replay: { events: 100_000 },
+    resume: { clients: 200, missedEach: 550 },
     loss: { clients: 500, eventsPerSecond: 500, seconds: 10, drops: 2 },
     idle: { connections: 10_000 },
     // 2,000 events/s would reach walcast's 4008 within the window (~10 s after the pause),

@@ -8,6 +8,7 @@ import { CENTRIFUGO_BUILD } from './peers/centrifugo/server.ts'
 import type { FanoutPhase, IdlePhase, LatencyPhase, LossPhase, ReplayResult } from './scenarios/clients.ts'
 import type { IngestResult } from './scenarios/ingest.ts'
 import type { SlowPhase } from './scenarios/slow.ts'
+import type { ResumeStormPhase } from './scenarios/resume.ts'
 import type { ScaleResult } from './scenarios/scale.ts'
 import { scaleSection } from './report-scale.ts'
 
@@ -26,6 +27,7 @@ export interface BenchResults {
   latency?: LatencyPhase[]
   fanout?: FanoutPhase[]
   replay?: ReplayResult
+  resume?: ResumeStormPhase[]
   slow?: SlowPhase[]
   loss?: LossPhase[]
   idle?: IdlePhase[]
@@ -336,6 +338,21 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
     )
   }
 
+  // Resume storm -----------------------------------------------------------------------------
+  if (results.resume && results.resume.length > 0) {
+    const r = results.resume[0]!
+    add(
+      '## 7b. Resume storm',
+      '',
+      `How: ${fmt(r.clients)} clients subscribed to one hot escrow topic leave at once; ${fmt(r.missedEach)} events are committed to the topic meanwhile; then every client dials again at the same instant and resumes (walcast: \`since\` = the last id it saw; Centrifugo: \`recover\` from its offset and epoch, answered from memory inside its subscribe reply). Caught up = from the return until the last client held every missed event. Server CPU is the CPU time the server spent over the storm (Centrifugo's feeder included): on a host shared with other work it is the figure that measures the server, the wall-clock one measures the host too.`,
+      '',
+      '| system | round | delivered / expected | gaps | dups | resets | all caught up after ms | server CPU ms | server CPU % | generator CPU % |',
+      '|---|---|---|---|---|---|---|---|---|---|',
+      ...results.resume.map((p) => `| ${p.system} | ${p.round} | ${fmt(p.delivered)} / ${fmt(p.expected)} | ${p.missing} | ${p.duplicates} | ${p.resets} | ${fmt(p.allCaughtUpMs)} | ${fmt(p.serverCpuMs)} | ${p.cpu.server} | ${p.cpu.generator} |`),
+      '',
+    )
+  }
+
   if (results.scale) add(...scaleSection(results.scale, results.machine.cores))
 
   const findings = await fs.readFile(FINDINGS, 'utf8').catch(() => '')
@@ -354,6 +371,7 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
     'npm run bench -- --no-centrifugo      # leave Centrifugo out (reported as not measured)',
     'DATABASE_URL=postgres://… npm run bench   # use that server (wal_level=logical) instead of an embedded one',
     'BENCH_CPU_PROF_DIR=/tmp/prof npm run bench -- --quick --only replay   # V8 CPU profile of the walcast process',
+    'npm run bench -- --quick --only resume   # resume storm: 200 clients of one topic resume at once, walcast beside Centrifugo',
     '```',
     '',
     'To rewrite this file from a saved run (after editing bench/findings.md or bench/report.ts): `npm run bench:report -- bench/results/<file>.json`.',

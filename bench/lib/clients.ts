@@ -128,6 +128,8 @@ export class ClientPool {
   private baseDuplicates = 0
   private readonly slow: SlowTally = { received: 0, reconnects: 0, closeCodes: {}, baseMissing: 0, baseDuplicates: 0 }
   private paused = false
+  /** Clients away (awayAll): their redial waits for returnAll. */
+  private away: Array<() => void> | undefined
   private readonly groups = new Map<string, { received: number; latency: LatencySample }>()
   /** Event id → first arrival in each of the compared groups. */
   private readonly firstArrivals = new Map<string, [number | undefined, number | undefined]>()
@@ -160,6 +162,30 @@ export class ClientPool {
   /** Abruptly drops every connection at once; each resumes on its own. */
   dropAll(): void {
     for (const client of this.clients) client.drop()
+  }
+
+  /**
+   * Every client drops its connection and stays away until returnAll(): what the writer
+   * commits meanwhile is what each must recover when they all come back at once.
+   */
+  awayAll(): void {
+    this.away = []
+    for (const client of this.clients) client.drop()
+  }
+
+  /** The clients away come back at once, each resuming from its last position; returns when (this pool's clock, as lastEventAt). */
+  returnAll(): number {
+    const dials = this.away ?? []
+    this.away = undefined
+    const at = wallClockMs()
+    for (const dial of dials) dial()
+    return at
+  }
+
+  /** A dropped client redials now, or when the pool's clients return. */
+  private redial(dial: () => void, delayMs: number): void {
+    if (this.away !== undefined) this.away.push(dial)
+    else setTimeout(dial, delayMs)
   }
 
   /** The clients marked `slow` stop reading (their sockets stay open). */
@@ -343,7 +369,7 @@ export class ClientPool {
           this.countClose(spec, code, !closing)
           if (closing) return
           // Every close that was not ours is resumed from the last id seen (the protocol's contract).
-          setTimeout(dial, code === 1006 ? 0 : 50)
+          this.redial(dial, code === 1006 ? 0 : 50)
         })
       }
       dial()
@@ -482,7 +508,7 @@ export class ClientPool {
           client.open = false
           this.countClose(spec, code, !closing)
           if (closing) return
-          setTimeout(dial, code === 1006 ? 0 : 50)
+          this.redial(dial, code === 1006 ? 0 : 50)
         })
       }
       dial()

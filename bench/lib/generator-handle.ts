@@ -12,6 +12,10 @@ export interface LoadGenerator extends ChildHandle {
   stats(start?: Record<string, number>, final?: Record<string, number>): Promise<PoolStats>
   resetStats(): Promise<void>
   dropAll(): Promise<void>
+  /** Every client disconnects and stays away until returnAll (the resume storm). */
+  awayAll(): Promise<void>
+  /** Resolves with the generator's clock at the return (the clock of PoolStats.lastEventAt). */
+  returnAll(): Promise<number>
   /** The clients opened with `slow: true` stop reading / read again. */
   pauseSlow(): Promise<void>
   resumeSlow(): Promise<void>
@@ -41,6 +45,8 @@ export async function startLoadGenerator(): Promise<LoadGenerator> {
     stats: (start, final) => call('stats', { start, final }),
     resetStats: () => call('resetStats'),
     dropAll: () => call('dropAll'),
+    awayAll: () => call('awayAll'),
+    returnAll: () => call('returnAll'),
     pauseSlow: () => call('pauseSlow'),
     resumeSlow: () => call('resumeSlow'),
     closeClients: () => call('close'),

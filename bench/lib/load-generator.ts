@@ -26,6 +26,11 @@ async function handle(request: Request): Promise<unknown> {
     case 'dropAll':
       pool?.dropAll()
       return true
+    case 'awayAll':
+      pool?.awayAll()
+      return true
+    case 'returnAll':
+      return pool?.returnAll()
     case 'pauseSlow':
       pool?.pauseSlow()
       return true

@@ -21,7 +21,7 @@ export function createCatalogRegistry(catalog: Catalog): CatalogRegistry {
       if (table === undefined) return []
       // The allowlist is applied here, once, for every catalog: a mapper cannot put a
       // column it was not given into a payload.
-      return table.map({ ...change, old: allowed(change.old, table.columns), new: allowed(change.new, table.columns) })
+      return table.map({ kind: change.kind, table: change.table, old: allowed(change.old, table.columns), new: allowed(change.new, table.columns) })
     },
   }
 }

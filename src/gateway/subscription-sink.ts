@@ -1,4 +1,4 @@
-import { eventFrameJson } from '../history/event.ts'
+import { serializedEventFrame } from '../history/event.ts'
 import { CLOSE } from '../protocol/close-codes.ts'
 import { resetFrame } from '../protocol/server-frames.ts'
 import type { SubscriberSink } from '../subscription/core.ts'
@@ -19,7 +19,7 @@ export function subscriptionSink(core: GatewayCore, conn: Connection, sub: Subsc
       let sent = 0
       ws.cork(() => {
         for (const event of events) {
-          if (!core.write(conn, eventFrameJson(event, sub.topic))) return
+          if (!core.write(conn, serializedEventFrame(event, sub.topic).json)) return
           sent++
           if (ws.getBufferedAmount() > stopAbove) return
         }
@@ -31,7 +31,7 @@ export function subscriptionSink(core: GatewayCore, conn: Connection, sub: Subsc
       const ws = conn.ws
       if (ws === undefined || conn.closed) return false
       let bytes = ws.getBufferedAmount()
-      for (const event of events) bytes += Buffer.byteLength(eventFrameJson(event, sub.topic))
+      for (const event of events) bytes += serializedEventFrame(event, sub.topic).bytes
       return bytes <= config.maxBackpressure
     },
     drained: () => core.drained(conn),

@@ -11,11 +11,15 @@ export interface StoredEvent {
   /** Commit time of the source transaction, ISO-8601. */
   readonly ts: string
   /**
-   * `data` as JSON text, when the event was read back from the history: frames splice it
-   * in as it came from Postgres instead of parsing and re-serialising every payload.
+   * `data` as JSON text: serialized once when the event is made (the history append and
+   * every frame splice it in), or as it came back from Postgres when read from the history.
    */
   readonly dataJson?: string
 }
+
+// The events of one transaction share its commit time: format it once, not per event.
+let lastCommitMs = Number.NaN
+let lastCommitIso = ''
 
 export function makeEvent(
   id: EventId,
@@ -29,8 +33,19 @@ export function makeEvent(
     topics: draft.topics,
     type: draft.type,
     data: draft.data,
-    ts: committedAt.toISOString(),
+    ts: commitIso(committedAt),
+    dataJson: JSON.stringify(draft.data),
   }
+}
+
+function commitIso(committedAt: Date): string {
+  const ms = committedAt.getTime()
+  // An invalid date is NaN, never equal: toISOString throws for it as before.
+  if (ms !== lastCommitMs) {
+    lastCommitIso = committedAt.toISOString()
+    lastCommitMs = ms
+  }
+  return lastCommitIso
 }
 
 /** The wire form of an event for one topic (WebSocket `event` frame, SSE data, polling). */
@@ -42,6 +57,30 @@ export function eventFrame(event: StoredEvent, topic: string): Record<string, un
 export function eventFrameJson(event: StoredEvent, topic: string): string {
   if (event.dataJson === undefined) return JSON.stringify(eventFrame(event, topic))
   return `{"op":"event","id":${JSON.stringify(event.id)},"topic":${JSON.stringify(topic)},"type":${JSON.stringify(event.type)},"data":${event.dataJson},"ts":${JSON.stringify(event.ts)},"lsn":"${formatLsn(event.lsn)}"}`
+}
+
+export interface SerializedFrame {
+  readonly topic: string
+  readonly json: string
+  /** UTF-8 length of `json`. */
+  readonly bytes: number
+}
+
+// Keyed by the event object, so a frame lives exactly as long as the event it was made of.
+const serializedFrames = new WeakMap<StoredEvent, SerializedFrame>()
+
+/**
+ * The event frame for `topic`, serialized once however many sockets it is written to: a
+ * resume storm replays the same window events to every client of a topic, and a replay
+ * asks for each frame's size before it sends it. Kept for the event's first topic asked.
+ */
+export function serializedEventFrame(event: StoredEvent, topic: string): SerializedFrame {
+  const cached = serializedFrames.get(event)
+  if (cached !== undefined && cached.topic === topic) return cached
+  const json = eventFrameJson(event, topic)
+  const frame = { topic, json, bytes: Buffer.byteLength(json) }
+  if (cached === undefined) serializedFrames.set(event, frame)
+  return frame
 }
 
 /**

@@ -53,45 +53,28 @@ export function createHistoryStore(db: Db): HistoryStore {
   return {
     async append(events) {
       if (events.length === 0) return
-      const lsns: string[] = []
-      const seqs: number[] = []
-      const topics: string[] = []
-      const types: string[] = []
-      const payloads: string[] = []
-      const times: string[] = []
-      const topicNames: string[] = []
-      const topicLsns: string[] = []
-      const topicSeqs: number[] = []
-      for (const event of events) {
-        const lsn = formatLsn(event.lsn)
-        lsns.push(lsn)
-        seqs.push(event.seq)
-        // text[] literal: topics are escaped as quoted elements.
-        topics.push(`{${event.topics.map((t) => `"${t.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`).join(',')}}`)
-        types.push(event.type)
-        payloads.push(JSON.stringify(event.data))
-        times.push(event.ts)
-        for (const topic of event.topics) {
-          topicNames.push(topic)
-          topicLsns.push(lsn)
-          topicSeqs.push(event.seq)
-        }
+      // The batch travels as one JSON document built here: every payload is already JSON
+      // text (makeEvent), so nothing is serialized twice, and pg's array-literal escaping
+      // of every element of nine parallel arrays (about 7% of ingest CPU in a profile) is gone.
+      let doc = '['
+      for (let i = 0; i < events.length; i++) {
+        const event = events[i]!
+        doc += `${i === 0 ? '' : ','}{"l":"${formatLsn(event.lsn)}","s":${event.seq},"t":${JSON.stringify(event.topics)},"y":${JSON.stringify(event.type)},"p":${event.dataJson ?? JSON.stringify(event.data)},"c":"${event.ts}"}`
       }
+      doc += ']'
       // One statement, so one round trip and its own transaction: the events and their
       // topic index rows are durable together or not at all (it used to be BEGIN, two
       // INSERTs and COMMIT: four round trips on the latency path of every batch).
-      // unnest() keeps it one statement whatever the batch size (no 65,535 parameter
-      // ceiling) and lets Postgres plan it once.
       await sql`
-        WITH stored AS (
+        WITH batch AS MATERIALIZED (
+          SELECT * FROM json_to_recordset(${doc}::json) AS x(l pg_lsn, s int, t text[], y text, p jsonb, c timestamptz)
+        ), stored AS (
           INSERT INTO walcast.events (commit_lsn, seq, topics, type, payload, committed_at)
-          SELECT l::pg_lsn, s, t::text[], ty, p::jsonb, c::timestamptz
-          FROM unnest(${lsns}::text[], ${seqs}::int[], ${topics}::text[], ${types}::text[], ${payloads}::text[], ${times}::text[])
-            AS x(l, s, t, ty, p, c)
+          SELECT l, s, t, y, p, c FROM batch
           ON CONFLICT (commit_lsn, seq) DO NOTHING
         )
         INSERT INTO walcast.event_topics (topic, commit_lsn, seq)
-        SELECT tp, l::pg_lsn, s FROM unnest(${topicNames}::text[], ${topicLsns}::text[], ${topicSeqs}::int[]) AS x(tp, l, s)
+        SELECT tp, l, s FROM batch, unnest(t) AS tp
         ON CONFLICT DO NOTHING`.execute(db)
     },
 

@@ -1,5 +1,6 @@
 import { gapMark } from '../event-id.ts'
 import type { StoredEvent } from '../history/event.ts'
+import type { HubResumeFacts } from '../subscription/resume-rule.ts'
 
 export type HubListener = (events: readonly StoredEvent[]) => void
 
@@ -42,6 +43,12 @@ export interface Hub {
    * of them; undefined when some may have left the window (read the history instead).
    */
   recentSince(topics: readonly string[], after: string): StoredEvent[] | undefined
+  /**
+   * The newest gap that matters to `position`, when this hub can prove it without the
+   * history (src/subscription/resume-rule.ts): live, with every event after `position` in
+   * its window. Undefined otherwise: the history answers.
+   */
+  resumeFacts(position: string): HubResumeFacts | undefined
   /** The newest published id (or the head it went live at); undefined before it ever went live. */
   lastId(): string | undefined
   /**
@@ -157,11 +164,28 @@ export function createHub(options: HubOptions): Hub {
     recentSince(topics, after) {
       if (!live || floor === undefined || after < floor) return undefined
       const out: StoredEvent[] = []
-      for (let i = 0; i < size; i++) {
+      // Ids increase through the ring: start at the first one after `after` (a resume
+      // storm asks this once per client, over a window of thousands).
+      let low = 0
+      let high = size
+      while (low < high) {
+        const mid = (low + high) >>> 1
+        if (ring[(start + mid) % ring.length]!.id > after) high = mid
+        else low = mid + 1
+      }
+      const only = topics.length === 1 ? topics[0]! : undefined
+      for (let i = low; i < size; i++) {
         const event = ring[(start + i) % ring.length]!
-        if (event.id > after && event.topics.some((t) => topics.includes(t))) out.push(event)
+        if (only !== undefined ? event.topics.includes(only) : event.topics.some((t) => topics.includes(t))) out.push(event)
       }
       return out
+    },
+    resumeFacts(position) {
+      if (!live || floor === undefined || position < floor) return undefined
+      // A gap is recorded before anything after it is published, and this hub hears of
+      // each one (goLive, gap()) before it publishes past it: for a position its window
+      // covers, the newest gap it knows is the newest that can matter.
+      return { gapEnd: knownGapEnd }
     },
     lastId: () => last,
     head,

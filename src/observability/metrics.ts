@@ -70,10 +70,20 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     // With several nodes the hub of a node that does not ingest is fed by the bus: its
     // events were ingested elsewhere, but their commit-to-publish time is this node's.
     const ingesting = deps.ingestStatus().state === 'streaming'
+    // Counted per type once per batch, and the commit time parsed once per transaction:
+    // per event, these were about a tenth of walcast's CPU in a live-phase profile.
+    const byType = new Map<string, number>()
+    let ts = ''
+    let age = 0
     for (const event of events) {
-      if (ingesting) ingested.inc({ type: event.type })
-      commitToPublish.observe(Math.max(0, now - Date.parse(event.ts)) / 1000)
+      if (ingesting) byType.set(event.type, (byType.get(event.type) ?? 0) + 1)
+      if (event.ts !== ts) {
+        ts = event.ts
+        age = Math.max(0, now - Date.parse(ts)) / 1000
+      }
+      commitToPublish.observe(age)
     }
+    for (const [type, n] of byType) ingested.inc({ type }, n)
   })
 
   let cached: { at: number; sample: Promise<DbSample> } | undefined

@@ -132,7 +132,9 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
       if (!hub.isLive()) await hub.whenLive()
       if (over(sub)) return
       if (!hub.isLive()) continue
-      const reason = sub.gapPending ? 'stream_gap' : await unresumableReason(history, since, hub.head()!)
+      // The hub knows the gaps for a position its window covers (one read fewer); the
+      // replay's later pages are judged against the history they were read from.
+      const reason = sub.gapPending ? 'stream_gap' : await unresumableReason(history, since, hub.head()!, hub)
       if (over(sub)) return
       if (reason !== undefined) return resetAndGoLive(sub, reason, again)
       const target: ReplayTarget = { topics: () => [...sub.topics], stopped: () => stopped(sub), send: sub.sink.send, fits: sub.sink.fits, drained: sub.sink.drained }

@@ -61,6 +61,8 @@ t.ok(walcastSlow.every((p) => p.slow.lost === 0 && p.slow.duplicates === 0 && p.
 t.ok(walcastSlow.every((p) => p.windows.every((w) => w.serverCloses !== undefined)), 'walcast: slow-consumer closes read from its metrics')
 const walcastLoss = results.loss!.filter((p) => p.kind === 'walcast')
 t.ok(walcastLoss.length > 0 && walcastLoss.every((p) => p.expected > 0 && p.lost === 0 && p.duplicates === 0 && p.reconnects >= p.clients), 'walcast: nothing lost or duplicated across forced reconnects')
+const storm = results.resume!
+t.ok(storm.some((p) => p.kind === 'walcast') && storm.every((p) => p.delivered === p.expected && p.missing + p.duplicates + p.resets === 0 && p.allCaughtUpMs !== undefined && p.serverCpuMs >= 0), 'resume storm: every client of every system recovered every missed event once, in order, without a reset')
 t.equal(results.replay!.events, PROFILES.smoke.replay.events, 'replay delivered every missed event')
 t.equal(results.replay!.missing + results.replay!.duplicates, 0, 'replay in order, no duplicates')
 
@@ -68,5 +70,6 @@ t.equal(saved.profile, 'smoke', 'results JSON written')
 t.match(report, /## Targets \(reported, not asserted\)/)
 t.match(report, /!\[latency\]\(charts\/latency\.svg\)/)
 t.match(report, /## 6\. Slow consumers/)
+t.match(report, /## 7b\. Resume storm/)
 t.match(report, /## walcast \/ limits/)
 charts.forEach((name, i) => t.match(svgs[i], /^<svg/, `${name}.svg is an SVG`))

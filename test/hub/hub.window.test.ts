@@ -95,3 +95,31 @@ t.test('I6: a gap recorded while not live, or while streaming, is signalled once
   hub.goLive(id(7), 300n)
   t.equal(signals.length, 2, 'a gap signalled while streaming is not signalled again')
 })
+
+t.test('the window finds the events after a position wherever the ring wrapped', async (t) => {
+  const hub = createHub({ windowSize: 7 })
+  hub.goLive(id(100), undefined)
+  for (let n = 101; n <= 120; n++) hub.publish([event(n, n % 2 === 0 ? 'a' : 'b')])
+  // Window: 114..120 (the ring wrapped twice); its floor is 113.
+  t.equal(hub.recentSince(['a'], id(112)), undefined, 'below the floor')
+  t.same(hub.recentSince(['a'], id(113))?.map((e) => e.id), [id(114), id(116), id(118), id(120)])
+  t.same(hub.recentSince(['b'], id(116))?.map((e) => e.id), [id(117), id(119)])
+  t.same(hub.recentSince(['a', 'b'], id(118))?.map((e) => e.id), [id(119), id(120)])
+  t.same(hub.recentSince(['a'], formatEventId({ lsn: 117n, seq: 5 }))?.map((e) => e.id), [id(118), id(120)], 'a position between two ids')
+  t.same(hub.recentSince(['a'], id(120)), [], 'at the newest: nothing')
+})
+
+t.test('I4: the hub tells the resume rule the newest gap only for positions its window covers', async (t) => {
+  const hub = createHub({ windowSize: 3 })
+  t.equal(hub.resumeFacts(id(5)), undefined, 'never live: the history answers')
+  hub.goLive(id(10), 50n)
+  t.same(hub.resumeFacts(id(10)), { gapEnd: 50n }, 'the gap it went live with')
+  t.equal(hub.resumeFacts(id(9)), undefined, 'before the window: the history answers')
+  hub.publish([event(11, 'a'), event(12, 'a'), event(13, 'a'), event(14, 'a')])
+  t.equal(hub.resumeFacts(id(10)), undefined, 'an event after it left the window')
+  t.same(hub.resumeFacts(id(11)), { gapEnd: 50n })
+  hub.gap('truncate', 80n)
+  t.same(hub.resumeFacts(id(12)), { gapEnd: 80n }, 'a gap recorded while streaming is known at once')
+  hub.pause()
+  t.equal(hub.resumeFacts(id(14)), undefined, 'a paused hub proves nothing')
+})
