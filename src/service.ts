@@ -59,8 +59,6 @@ export interface Service {
   stop(): Promise<void>
 }
 
-const HUB_WINDOW = 10_000
-
 /**
  * The composition root, top to bottom: catalog → database → schema → publication →
  * history → hub → replication ingest → pruning and heartbeats. Transports attach to the hub.
@@ -98,7 +96,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     if (config.demo) await catalog.demo?.seed(database.db, log.child({ module: 'demo' }))
 
     const history = createHistoryStore(database.db)
-    const hub = createHub({ windowSize: HUB_WINDOW, log: log.child({ module: 'hub' }) })
+    const hub = createHub({ windowSize: config.hub.windowEvents, windowBytes: config.hub.windowBytes, log: log.child({ module: 'hub' }) })
     // The authorizer subscribes to the hub before the subscription core: it must see a
     // revoking event (party_left) before the core delivers the batch that carries it.
     const verifier = createTokenVerifier(config.auth)
