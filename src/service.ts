@@ -105,8 +105,10 @@ export async function startService(config: Config, log: Logger): Promise<Service
     const subscriptions = createSubscriptionCore({
       hub, history, authorizer, log: log.child({ module: 'subscriptions' }),
       pageSize: config.gateway.replayPage, drainLevel: Math.floor(config.gateway.maxBackpressure / 4),
-      // The WebSocket's idle limit, for every transport: a client that takes nothing that long is gone.
-      stallMs: config.gateway.idleTimeoutSec * 1000,
+      // Half the WebSocket's idle limit, for every transport: a client that takes nothing that
+      // long is gone. uWS drops a peer that answers no ping by the idle limit (a close the
+      // client cannot tell from a lost network); a stalled reader is closed first with 4008.
+      stallMs: config.gateway.idleTimeoutSec * 500,
     })
     const gateway = createGateway({ config: config.gateway, subscriptions, verifier, log: log.child({ module: 'gateway' }) })
     if (config.auth.secret === DEMO_JWT_SECRET) log.warn('accepting tokens signed with the published demo secret (embedded demo mode); set WALCAST_JWT_SECRET or WALCAST_JWKS_URL')
