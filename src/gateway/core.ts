@@ -24,8 +24,8 @@ export interface GatewayCore {
   checkBackpressure(conn: Connection, dropped?: boolean): boolean
   /**
    * Live delivery has handed this socket every event up to `position`. Past the pacing
-   * mark its live subscriptions leave their uWS topics and catch up from there at the
-   * client's pace; past the limit it is closed with 4008.
+   * mark (half the limit) its live subscriptions leave their uWS topics and catch up from
+   * there at the client's pace; with none live, past the limit it is closed with 4008.
    */
   pace(conn: Connection, position: string): void
   /** Goes live on the uWS topic and, unless it is a resync, confirms with `subscribed` at `head`. */
@@ -78,9 +78,14 @@ export function createCore(deps: CoreDeps): GatewayCore {
     },
     pace(conn, position) {
       const ws = conn.ws
-      if (conn.closed || ws === undefined || core.checkBackpressure(conn) || ws.getBufferedAmount() <= paceLevel) return
+      if (conn.closed || ws === undefined || ws.getBufferedAmount() <= paceLevel) return
       const live = [...conn.subscriptions.values()].filter((sub) => sub.state === 'live' && sub.handle !== undefined)
-      if (live.length === 0) return
+      // Paced, it takes no more live frames: a buffer that went a little past the limit
+      // before this check (uWS writes published frames out in bunches) stays bounded.
+      if (live.length === 0) {
+        core.checkBackpressure(conn)
+        return
+      }
       // uWS holds a few published frames per socket before it writes them, and unsubscribe()
       // discards those; any direct send writes them out first. A ping is one the client
       // answers without seeing it. Dropped (uWS's own cap): nothing can be proven, close.

@@ -9,10 +9,10 @@ const LIMIT = 1_048_576
 
 t.test('I9: a client that stops reading is paced, then closed with 4008 once it drains nothing; a fast one keeps receiving; the slow one resumes losslessly', async (t) => {
   const tdb = await createTestDatabase(t)
-  // The stall limit is half the WebSocket's idle timeout (8 s here): uWS drops a client
+  // The stall limit is half the WebSocket's idle timeout (12 s here): uWS drops a client
   // that answers no ping at the idle timeout, counted from its subscribe; walcast's 4008
   // comes first, counted from when its live delivery was paused.
-  const service = await startTestService(t, tdb, authEnv({ WALCAST_MAX_BACKPRESSURE: String(LIMIT), WALCAST_WS_IDLE_TIMEOUT: '16' }))
+  const service = await startTestService(t, tdb, authEnv({ WALCAST_MAX_BACKPRESSURE: String(LIMIT), WALCAST_WS_IDLE_TIMEOUT: '24' }))
   const port = service.http.port
   await tdb.query(`INSERT INTO users (id, display_name) VALUES (1, 'U')`)
   await tdb.query(`INSERT INTO escrows (id, title, amount, currency) VALUES (1, 'E', 1, 'EUR')`)
@@ -35,7 +35,7 @@ t.test('I9: a client that stops reading is paced, then closed with 4008 once it 
   t.equal(fast.events('admin:disputes').length, total, 'the fast client got every event')
   t.equal(fast.closeInfo(), undefined, 'and is still connected')
   t.ok(service.gateway.stats().pacedSubscriptions >= 1, 'the stalled client was taken off live delivery first')
-  await waitFor(() => service.gateway.stats().slowConsumerCloses >= 1, 30_000, 'the slow consumer to be closed')
+  await waitFor(() => service.gateway.stats().slowConsumerCloses >= 1, 45_000, 'the slow consumer to be closed')
   const stats = service.gateway.stats()
   t.equal(stats.slowConsumerCloses, 1, 'only the stalled client was closed')
   t.ok(stats.slowConsumerMaxBuffered <= LIMIT, `the server buffered at most ${stats.slowConsumerMaxBuffered} bytes for it: never past the limit`)
