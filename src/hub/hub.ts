@@ -43,6 +43,8 @@ export interface Hub {
    * the history instead).
    */
   recentSince(topics: readonly string[], after: string, limit?: number): StoredEvent[] | undefined
+  /** What the recent window holds now: events, and their estimated bytes (approximateBytes). */
+  window(): { readonly events: number; readonly bytes: number }
   /** The newest published id (or the head it went live at); undefined before it ever went live. */
   lastId(): string | undefined
   /**
@@ -227,6 +229,7 @@ export function createHub(options: HubOptions): Hub {
       }
       return out
     },
+    window: () => ({ events: size, bytes }),
     lastId: () => last,
     head,
     isLive: () => live,
