@@ -23,10 +23,11 @@ import type { BenchContext } from './scenarios/context.ts'
 import { measureIngest } from './scenarios/ingest.ts'
 import { measureFanout, measureIdle, measureLatency, measureLoss, measureReplay } from './scenarios/clients.ts'
 import { measureSlow } from './scenarios/slow.ts'
+import { measureBacklog } from './scenarios/backlog.ts'
 import { measureScale } from './scenarios/scale.ts'
 import { writeReport, type BenchResults } from './report.ts'
 
-export const SCENARIOS = ['ingest', 'latency', 'fanout', 'replay', 'slow', 'loss', 'idle', 'scale'] as const
+export const SCENARIOS = ['ingest', 'latency', 'fanout', 'replay', 'slow', 'backlog', 'loss', 'idle', 'scale'] as const
 type Scenario = (typeof SCENARIOS)[number]
 
 export interface BenchRunOptions {
@@ -98,6 +99,7 @@ export async function runBench(options: BenchRunOptions): Promise<{ results: Ben
       })
       results.replay = await attempt('replay', () => measureReplay(context, systems[0]!))
       results.slow = await attempt('slow', () => measureSlow(context))
+      results.backlog = await attempt('backlog', () => measureBacklog(context))
       results.loss = await attempt('loss', () => measureLoss(context))
       results.idle = await attempt('idle', () => measureIdle(context))
       results.scale = await attempt('scale', () => measureScale(context))
