@@ -17,6 +17,11 @@ export interface Profile {
   /** `slowClients` of `clients` stop reading for `slowSeconds` after a `baselineSeconds` window where all read. */
   readonly slow: { clients: number; slowClients: number; eventsPerSecond: number; baselineSeconds: number; slowSeconds: number }
   /**
+   * Catch-up under load: `clients` on the hot topic while a backlog of `backlogEvents`
+   * drains, one event in `hotEvery` on the hot topic; bounded by `timeoutSeconds`.
+   */
+  readonly backlog: { clients: number; backlogEvents: number; hotEvery: number; timeoutSeconds: number }
+  /**
    * Scale-out over Redis: `subscribers` on the hot topic at `eventsPerSecond` for `seconds`
    * with 1, 2 and 3 nodes; then `stormClients` resume at once after missing
    * `missedPerTopic` events of their topic. Absent: not measured (smoke keeps CI short).
@@ -38,6 +43,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     loss: { clients: 20, eventsPerSecond: 200, seconds: 2, drops: 1 },
     idle: { connections: 100 },
     slow: { clients: 40, slowClients: 1, eventsPerSecond: 200, baselineSeconds: 1, slowSeconds: 1.5 },
+    backlog: { clients: 40, backlogEvents: 2_000, hotEvery: 2, timeoutSeconds: 60 },
   },
   quick: {
     name: 'quick',
@@ -52,6 +58,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     loss: { clients: 100, eventsPerSecond: 500, seconds: 4, drops: 2 },
     idle: { connections: 1_000 },
     slow: { clients: 200, slowClients: 2, eventsPerSecond: 500, baselineSeconds: 2, slowSeconds: 2 },
+    backlog: { clients: 200, backlogEvents: 20_000, hotEvery: 5, timeoutSeconds: 120 },
     scale: { subscribers: 500, eventsPerSecond: 100, seconds: 3, stormClients: 1_000, missedPerTopic: 20 },
   },
   full: {
@@ -69,6 +76,9 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     // 2,000 events/s would reach walcast's 4008 within the window (~10 s after the pause),
     // but with 1,000 clients it saturates these 2 cores in the baseline (bench/findings.md).
     slow: { clients: 1_000, slowClients: 10, eventsPerSecond: 500, baselineSeconds: 4, slowSeconds: 6 },
+    // 10,000 hot events × 1,000 clients: 10 M deliveries (about a minute for one load
+    // generator here), over 3 MB owed to each client as fast as the ingest drains.
+    backlog: { clients: 1_000, backlogEvents: 200_000, hotEvery: 20, timeoutSeconds: 300 },
     // The fan-out phase's load (§3), so one node's figure can be read against it.
     scale: { subscribers: 5_000, eventsPerSecond: 40, seconds: 10, stormClients: 1_000, missedPerTopic: 50 },
   },

@@ -9,6 +9,7 @@ import type { FanoutPhase, IdlePhase, LatencyPhase, LossPhase, ReplayResult } fr
 import type { IngestResult } from './scenarios/ingest.ts'
 import type { SlowPhase } from './scenarios/slow.ts'
 import type { ResumeStormPhase } from './scenarios/resume.ts'
+import { closeCount, type BacklogPhase } from './scenarios/backlog.ts'
 import type { ScaleResult } from './scenarios/scale.ts'
 import { scaleSection } from './report-scale.ts'
 
@@ -29,6 +30,8 @@ export interface BenchResults {
   replay?: ReplayResult
   resume?: ResumeStormPhase[]
   slow?: SlowPhase[]
+  /** Catch-up under load (absent in older results and when not selected). */
+  backlog?: BacklogPhase[]
   loss?: LossPhase[]
   idle?: IdlePhase[]
   /** Scale-out over Redis (absent in older results and when not selected). */
@@ -140,6 +143,7 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
   rows.push(
     `| ≤ 4 KiB RSS per idle connection | ${idleTarget} | ${verdict(idleBytes('walcast') === undefined ? undefined : idleBytes('walcast')! <= 4096)} |`,
     `| replay ≥ 100,000 events/s to one client | ${results.replay ? `${fmt(results.replay.eventsPerSecond)} events/s (${fmt(results.replay.events)} events, first after ${fmt(results.replay.firstEventMs)} ms)` : 'n/a'} | ${verdict(results.replay && results.replay.eventsPerSecond >= 100_000)} |`,
+    backlogRow(results.backlog),
     `| zero events lost across forced reconnects | walcast ${fmt(lostOf('walcast'))} lost; ${peerList((kind) => `${fmt(lostOf(kind))} lost`)} | ${verdict(results.loss === undefined ? undefined : lostOf('walcast') === 0)} |`,
     `| fast clients' p99 within 10% of the baseline while 1% of clients stop reading | ${slowTarget} | ${verdict(slowW.length === 0 ? undefined : slowRatioW <= 1.1)} |`,
   )
@@ -323,6 +327,8 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
     add(await chart('slow', renderSvg(groupedBars('fast clients\' p99 (mean of rounds)', bars, 'window', 'ms', 'p99 ms'))), '')
   }
 
+  if (results.backlog && results.backlog.length > 0) add(...backlogSection(results.backlog))
+
   // Loss -----------------------------------------------------------------------------------
   if (results.loss && results.loss.length > 0) {
     const l = results.loss[0]!
@@ -402,4 +408,29 @@ if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === path.reso
     process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`)
     process.exit(1)
   })
+}
+
+function backlogRow(phases: readonly BacklogPhase[] | undefined): string {
+  const p = phases?.[0]
+  if (p === undefined) return '| zero closes, zero loss for clients reading at full speed while a backlog drains | not run | n/a |'
+  const closes = closeCount(p.closeCodes)
+  return `| zero closes, zero loss for clients reading at full speed while a backlog drains | ${fmt(p.clients)} clients, ${fmt(p.backlogEvents)}-event backlog (${fmt(p.hotEvents)} on their topic): ${fmt(closes)} closes, ${fmt(p.lost)} lost, ${fmt(p.duplicates)} duplicates, drained in ${p.drainSeconds === undefined ? 'never (bound reached)' : `${fmt(p.drainSeconds)} s`} | ${verdictOf(closes === 0 && p.lost === 0 && p.duplicates === 0)} |`
+}
+
+function verdictOf(met: boolean): string {
+  return met ? 'met' : '**missed**'
+}
+
+function backlogSection(phases: readonly BacklogPhase[]): string[] {
+  const p = phases[0]!
+  return [
+    '## 6b. Catch-up under load: a backlog drains onto clients that read',
+    '',
+    `How: ${fmt(p.clients)} clients subscribe to \`escrow:1\` and read at full speed. walcast's history append is held back (a transaction holds \`walcast.events\` in SHARE mode, as a stalled disk would) while the writer commits ${fmt(p.backlogEvents)} events in 100-row transactions, ${fmt(p.hotEvents)} of them to \`escrow:1\`. Then the lock goes: the ingest drains the backlog in batches of up to \`WALCAST_BATCH_EVENTS\` (5,000) events, each landing on every subscriber at once. Live delivery is paced per subscriber by bytes: a socket past half of \`WALCAST_MAX_BACKPRESSURE\` leaves live delivery and catches up from the hub's window or the history as it drains. Closes are what the clients saw; 4008 and paced come from walcast's metrics. Drained = from the lock's release until every client held every hot event, bounded.`,
+    '',
+    '| system | clients | backlog | hot events | deliveries owed | closes (client) | 4008 (server) | paced | lost | duplicates | resets | drained s | peak RSS MB | server CPU % | generator CPU % |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...phases.map((r) => `| ${r.system} | ${fmt(r.clients)} | ${fmt(r.backlogEvents)} | ${fmt(r.hotEvents)} | ${fmt(r.expectedDeliveries)} | ${closeCount(r.closeCodes) === 0 ? '0' : Object.entries(r.closeCodes).map(([code, n]) => `${code} ×${n}`).join(', ')} | ${fmt(r.serverCloses)} | ${fmt(r.paced)} | ${fmt(r.lost)} | ${r.duplicates} | ${r.resets} | ${r.drainSeconds === undefined ? 'never' : fmt(r.drainSeconds)} | ${r.peakRssMb} | ${r.cpu.server} | ${r.cpu.generator} |`),
+    '',
+  ]
 }

@@ -24,10 +24,11 @@ import { measureIngest } from './scenarios/ingest.ts'
 import { measureFanout, measureIdle, measureLatency, measureLoss, measureReplay } from './scenarios/clients.ts'
 import { measureSlow } from './scenarios/slow.ts'
 import { measureResumeStorm } from './scenarios/resume.ts'
+import { measureBacklog } from './scenarios/backlog.ts'
 import { measureScale } from './scenarios/scale.ts'
 import { writeReport, type BenchResults } from './report.ts'
 
-export const SCENARIOS = ['ingest', 'latency', 'fanout', 'replay', 'resume', 'slow', 'loss', 'idle', 'scale'] as const
+export const SCENARIOS = ['ingest', 'latency', 'fanout', 'replay', 'resume', 'slow', 'backlog', 'loss', 'idle', 'scale'] as const
 type Scenario = (typeof SCENARIOS)[number]
 
 export interface BenchRunOptions {
@@ -100,6 +101,7 @@ export async function runBench(options: BenchRunOptions): Promise<{ results: Ben
       results.replay = await attempt('replay', () => measureReplay(context, systems[0]!))
       results.resume = await attempt('resume', () => measureResumeStorm(context))
       results.slow = await attempt('slow', () => measureSlow(context))
+      results.backlog = await attempt('backlog', () => measureBacklog(context))
       results.loss = await attempt('loss', () => measureLoss(context))
       results.idle = await attempt('idle', () => measureIdle(context))
       results.scale = await attempt('scale', () => measureScale(context))

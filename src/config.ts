@@ -82,6 +82,14 @@ export interface GatewayConfig {
   readonly replayPage: number
 }
 
+/** The hub's window of recent events: replays and the replay→live switch read it instead of the history. */
+export interface HubConfig {
+  /** Most events it holds. */
+  readonly windowEvents: number
+  /** Most bytes (payload JSON and frame, estimated) it holds: large events leave it sooner. */
+  readonly windowBytes: number
+}
+
 /** Several nodes over Redis (docs/scaling.md); unset `redisUrl`: one node, no Redis at all. */
 export interface BusConfig {
   /** redis:// or rediss:// URL of the Redis that carries the bus; undefined: single node. */
@@ -127,6 +135,7 @@ export interface Config {
   readonly http: HttpConfig
   readonly auth: AuthConfig
   readonly gateway: GatewayConfig
+  readonly hub: HubConfig
   readonly log: LogConfig
   readonly observability: ObservabilityConfig
   /** true when walcast started its own Postgres: enables the demo data and writer. */
@@ -276,6 +285,10 @@ export function loadConfig(environment: Env = process.env, cwd: string = process
       // uWS aborts the process on an idle timeout between 1 and 7 s: refuse it here.
       idleTimeoutSec: integer(env, 'WALCAST_WS_IDLE_TIMEOUT', 60, 8, 960),
       replayPage: integer(env, 'WALCAST_WS_REPLAY_PAGE', 500, 1, 100_000),
+    },
+    hub: {
+      windowEvents: integer(env, 'WALCAST_HUB_WINDOW_EVENTS', 10_000, 1, 10_000_000),
+      windowBytes: byteSize(env, 'WALCAST_HUB_WINDOW_BYTES', '16MiB'),
     },
     log: { level: level as LogConfig['level'] },
     observability: {

@@ -59,8 +59,6 @@ export interface Service {
   stop(): Promise<void>
 }
 
-const HUB_WINDOW = 10_000
-
 /**
  * The composition root, top to bottom: catalog → database → schema → publication →
  * history → hub → replication ingest → pruning and heartbeats. Transports attach to the hub.
@@ -98,7 +96,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     if (config.demo) await catalog.demo?.seed(database.db, log.child({ module: 'demo' }))
 
     const history = createHistoryStore(database.db)
-    const hub = createHub({ windowSize: HUB_WINDOW, log: log.child({ module: 'hub' }) })
+    const hub = createHub({ windowSize: config.hub.windowEvents, windowBytes: config.hub.windowBytes, log: log.child({ module: 'hub' }) })
     // The authorizer subscribes to the hub before the subscription core: it must see a
     // revoking event (party_left) before the core delivers the batch that carries it.
     const verifier = createTokenVerifier(config.auth)
@@ -107,8 +105,10 @@ export async function startService(config: Config, log: Logger): Promise<Service
     const subscriptions = createSubscriptionCore({
       hub, history, authorizer, log: log.child({ module: 'subscriptions' }),
       pageSize: config.gateway.replayPage, drainLevel: Math.floor(config.gateway.maxBackpressure / 4),
-      // The WebSocket's idle limit, for every transport: a client that takes nothing that long is gone.
-      stallMs: config.gateway.idleTimeoutSec * 1000,
+      // Half the WebSocket's idle limit, for every transport: a client that takes nothing that
+      // long is gone. uWS drops a peer that answers no ping by the idle limit (a close the
+      // client cannot tell from a lost network); a stalled reader is closed first with 4008.
+      stallMs: config.gateway.idleTimeoutSec * 500,
     })
     const gateway = createGateway({ config: config.gateway, subscriptions, verifier, log: log.child({ module: 'gateway' }) })
     if (config.auth.secret === DEMO_JWT_SECRET) log.warn('accepting tokens signed with the published demo secret (embedded demo mode); set WALCAST_JWT_SECRET or WALCAST_JWKS_URL')

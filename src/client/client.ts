@@ -1,4 +1,4 @@
-import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts'
+import { backoffDelay, DEFAULT_BACKOFF, OverloadStreak, type BackoffPolicy } from './backoff.ts'
 import { systemClock } from './clock.ts'
 import { CLOSE } from '../protocol/close-codes.ts'
 import { afterClose } from './close-policy.ts'
@@ -31,7 +31,9 @@ export function createClient<M extends object = EscrowEventMap>(options: ClientO
     initialMs: options.backoff?.initialMs ?? DEFAULT_BACKOFF.initialMs,
     maxMs: options.backoff?.maxMs ?? DEFAULT_BACKOFF.maxMs,
     maxAttempts: options.backoff?.maxAttempts ?? DEFAULT_BACKOFF.maxAttempts,
+    healthyMs: options.backoff?.healthyMs ?? DEFAULT_BACKOFF.healthyMs,
   }
+  const overload = new OverloadStreak(policy)
   const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
   // fetch is global in every browser and in Node 18+.
   const fetchImpl: FetchLike = options.fetch ?? (globalThis.fetch.bind(globalThis) as FetchLike)
@@ -202,6 +204,7 @@ export function createClient<M extends object = EscrowEventMap>(options: ClientO
         if (!opening || transport !== current) return
         opening = false
         if (!terminalStreak) failures = 0
+        overload.opened(clock.now())
         setStatus('open', { transport: transport.name })
         scheduleRefresh()
         scheduleProbe()
@@ -245,6 +248,14 @@ export function createClient<M extends object = EscrowEventMap>(options: ClientO
       case 'refresh':
         setStatus('reconnecting', { delayMs: 0 })
         return attempt(true)
+      case 'overload': {
+        // Shed for load (4008, 1013): coming back at once, or all in one wave, is what
+        // overloaded it. Not a failure either; the wait grows while closes keep coming.
+        const delayMs = overload.closed(clock.now(), random())
+        setStatus('reconnecting', { delayMs })
+        attemptTimer = clock.setTimeout(() => attempt(), delayMs)
+        return
+      }
       case 'reconnect': {
         // Not a failure (it had opened; resuming loses nothing), but not at once either: a
         // restart or a wave of slow-consumer closes must not bring every client back in one instant.
@@ -323,6 +334,7 @@ export function createClient<M extends object = EscrowEventMap>(options: ClientO
       if (closed || info.status === 'open') return
       failures = 0
       terminalStreak = false
+      overload.reset()
       setStatus('connecting')
       attempt()
     },

@@ -6,10 +6,13 @@ import type { TransportClose } from './transport.ts'
  * class (src/protocol/close-codes.ts):
  * - `refresh` (4001, or an HTTP 401 when an SSE stream reopens): fetch a new token and
  *   reconnect at once; not a failure.
- * - `reconnect` (1001, 1011, 1013, 4008, a lost network, an SSE stream the server ended, any
- *   code walcast does not send): reconnect after the first backoff step, jittered, so a
- *   server that restarts or sheds slow consumers does not get every client back in the
- *   same instant; resuming loses nothing. Not a failure.
+ * - `reconnect` (1001, 1011, a lost network, an SSE stream the server ended, any code
+ *   walcast does not send): reconnect after the first backoff step, jittered, so a
+ *   server that restarts does not get every client back in the same instant; resuming
+ *   loses nothing. Not a failure.
+ * - `overload` (4008 slow consumer, 1013 try again later): reconnect after a backoff
+ *   that grows with each such close in a row and is fully jittered (backoff.ts); a
+ *   connection that stayed healthy clears it. Not a failure.
  * - `terminal` (4029, 1009, 4030, 4401): counts as a failed attempt: backoff, and `failed` once
  *   `maxAttempts` failures follow one another.
  */

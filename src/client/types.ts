@@ -77,7 +77,8 @@ export interface ClientOptions {
   readonly clock?: Clock
   /** Jitter source in [0, 1]; injectable for tests. */
   readonly random?: () => number
-  readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number; readonly maxAttempts?: number }
+  /** `healthyMs`: a connection open this long clears the overload backoff (default 60 s). */
+  readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number; readonly maxAttempts?: number; readonly healthyMs?: number }
   readonly pollIntervalMs?: number
   /** While on SSE or polling, how often to try WebSocket again. */
   readonly upgradeProbeMs?: number

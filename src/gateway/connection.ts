@@ -13,6 +13,8 @@ export interface Subscription {
   cancelled: boolean
   /** Its handle in the subscription core. */
   handle: Subscriber | undefined
+  /** The head it last went live at: live delivery has handed it everything up to there. */
+  liveFrom?: string
 }
 
 /** One client socket's state; also the uWS user data (`{ conn }`). */

@@ -22,6 +22,12 @@ export interface GatewayCore {
   write(conn: Connection, text: string): boolean
   /** Closes the socket if its send buffer is past the limit (or a frame was dropped); true if it did. */
   checkBackpressure(conn: Connection, dropped?: boolean): boolean
+  /**
+   * Live delivery has handed this socket every event up to `position`. Past the pacing
+   * mark (half the limit) its live subscriptions leave their uWS topics and catch up from
+   * there at the client's pace; with none live, past the limit it is closed with 4008.
+   */
+  pace(conn: Connection, position: string): void
   /** Goes live on the uWS topic and, unless it is a resync, confirms with `subscribed` at `head`. */
   attach(conn: Connection, sub: Subscription, head: string, again: boolean): void
   /** Leaves the uWS topic for a resync replay (the subscription stays). */
@@ -46,6 +52,9 @@ export function createCore(deps: CoreDeps): GatewayCore {
   const { config, stats, log } = deps
   const index = new ConnectionIndex()
   const drainLevel = Math.floor(config.maxBackpressure / 4)
+  // Live delivery stops filling a socket here: one check interval (a quarter of the limit,
+  // delivery.ts) past it still leaves room below the limit.
+  const paceLevel = Math.floor(config.maxBackpressure / 2)
 
   const core: GatewayCore = {
     ...deps,
@@ -67,11 +76,32 @@ export function createCore(deps: CoreDeps): GatewayCore {
       slowConsumer(conn, buffered)
       return true
     },
+    pace(conn, position) {
+      const ws = conn.ws
+      if (conn.closed || ws === undefined || ws.getBufferedAmount() <= paceLevel) return
+      const live = [...conn.subscriptions.values()].filter((sub) => sub.state === 'live' && sub.handle !== undefined)
+      // Paced, it takes no more live frames: a buffer that went a little past the limit
+      // before this check (uWS writes published frames out in bunches) stays bounded.
+      if (live.length === 0) {
+        core.checkBackpressure(conn)
+        return
+      }
+      // uWS holds a few published frames per socket before it writes them, and unsubscribe()
+      // discards those; any direct send writes them out first. A ping is one the client
+      // answers without seeing it. Dropped (uWS's own cap): nothing can be proven, close.
+      if (ws.ping() === 2) return slowConsumer(conn, ws.getBufferedAmount())
+      stats.pacedSubscriptions += live.length
+      for (const sub of live) {
+        const from = sub.liveFrom !== undefined && sub.liveFrom > position ? sub.liveFrom : position
+        deps.subscriptions.fallBehind(sub.handle!, from)
+      }
+    },
     attach(conn, sub, head, again) {
       const ws = conn.ws
       if (conn.closed || ws === undefined || sub.state === 'live') return
       ws.subscribe(sub.topic)
       sub.state = 'live'
+      sub.liveFrom = head
       index.attach(conn, sub.topic)
       stats.subscriptions++
       if (!again) core.write(conn, subscribedFrame(sub.topic, head, sub.ref))

@@ -7,25 +7,32 @@ import type { GatewayCore } from './core.ts'
 /**
  * Live fan-out for the WebSocket: the subscription core hands each event over once, in
  * hub order, and it is serialized once per topic and handed to uWS topic publish, which
- * writes straight into every subscriber's socket. uWS would drop silently past its own
- * maxBackpressure, which is set well above ours: after every `maxBackpressure / 4` bytes
- * published, the sockets that could have received them are checked and the ones past the
- * limit closed with 4008 (I9), so none ever reaches uWS's cap. Revocation cutoffs are the
- * core's: it applies them right after the revoking event passes through here.
+ * writes straight into every subscriber's socket. A hub batch is not a transaction: a
+ * catch-up merges thousands of events into one, more than a fast client can take in one
+ * tick. So after every `maxBackpressure / 4` bytes published, the sockets that could
+ * have received them are paced (core.pace): one past half the limit leaves live delivery
+ * and catches up from the last event it was handed, from the hub's window or the
+ * history, as fast as it drains; only a client that stops draining is closed with 4008
+ * (I9). uWS would drop silently past its own maxBackpressure, set well above ours, so no
+ * socket ever reaches that cap. Revocation cutoffs are the core's: it applies them right
+ * after the revoking event passes through here.
  */
 export function createDelivery(core: GatewayCore, app: () => uWS.TemplatedApp | undefined): LiveChannel {
   const { stats, index } = core
   const checkEvery = Math.max(1, Math.floor(core.config.maxBackpressure / 4))
   const touched = new Set<string>()
   let sinceCheck = 0
+  // Every event up to this one has been published to every socket then on its topics.
+  let lastDelivered: string | undefined
 
   function checkTopics(topics: Set<string>): void {
+    if (lastDelivered === undefined) return
     const seen = new Set<Connection>()
     for (const topic of topics) {
       for (const conn of index.forTopic(topic)) {
         if (seen.has(conn)) continue
         seen.add(conn)
-        core.checkBackpressure(conn)
+        core.pace(conn, lastDelivered)
       }
     }
     topics.clear()
@@ -33,6 +40,7 @@ export function createDelivery(core: GatewayCore, app: () => uWS.TemplatedApp | 
 
   return {
     deliver(event: StoredEvent) {
+      lastDelivered = event.id
       const uws = app()
       if (uws === undefined) return
       for (const topic of event.topics) {

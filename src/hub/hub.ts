@@ -39,16 +39,19 @@ export interface Hub {
   onSignal(listener: SignalListener): () => void
   onFence(listener: FenceListener): () => void
   /**
-   * Events of `topics` with an id greater than `after`, if the window provably holds all
-   * of them; undefined when some may have left the window (read the history instead).
+   * Events of `topics` with an id greater than `after` (the first `limit` of them), if the
+   * window provably holds all of them; undefined when some may have left the window (read
+   * the history instead).
    */
-  recentSince(topics: readonly string[], after: string): StoredEvent[] | undefined
+  recentSince(topics: readonly string[], after: string, limit?: number): StoredEvent[] | undefined
   /**
    * The newest gap that matters to `position`, when this hub can prove it without the
    * history (src/subscription/resume-rule.ts): live, with every event after `position` in
    * its window. Undefined otherwise: the history answers.
    */
   resumeFacts(position: string): HubResumeFacts | undefined
+  /** What the recent window holds now: events, and their estimated bytes (approximateBytes). */
+  window(): { readonly events: number; readonly bytes: number }
   /** The newest published id (or the head it went live at); undefined before it ever went live. */
   lastId(): string | undefined
   /**
@@ -80,9 +83,44 @@ export interface Hub {
 }
 
 export interface HubOptions {
+  /** Most events the recent window holds. */
   windowSize: number
+  /**
+   * Most bytes (payload JSON and the frame around it, estimated) the window holds: a
+   * burst of large events must not hold its whole size in memory. Unset: count only.
+   */
+  windowBytes?: number
   /** Where a listener's exception is reported (it never reaches the publisher). */
   log?: HubLog
+}
+
+/**
+ * What an event costs the window, roughly: its payload's JSON text (exact when the
+ * history handed it over) or an estimate walking the payload, plus the frame around it.
+ * Only a bound needs it, so it never serializes anything.
+ */
+export function approximateBytes(event: StoredEvent): number {
+  const payload = event.dataJson !== undefined ? event.dataJson.length : estimateJson(event.data, 0)
+  let topics = 0
+  for (const topic of event.topics) topics += topic.length + 3
+  return payload + topics + event.type.length + FRAME_OVERHEAD
+}
+
+// {"op":"event","id":…,"topic":…,"type":…,"data":…,"ts":…,"lsn":…}: keys, quotes, id, ts, lsn.
+const FRAME_OVERHEAD = 120
+
+function estimateJson(value: unknown, depth: number): number {
+  if (typeof value === 'string') return value.length + 2
+  if (value === null || typeof value !== 'object') return 8
+  // Deep nesting is rare in row payloads; past a few levels count a flat cost, not a walk.
+  if (depth > 8) return 64
+  let total = 2
+  if (Array.isArray(value)) {
+    for (const item of value) total += estimateJson(item, depth + 1) + 1
+    return total
+  }
+  for (const key in value) total += key.length + 4 + estimateJson((value as Record<string, unknown>)[key], depth + 1)
+  return total
 }
 
 export function createHub(options: HubOptions): Hub {
@@ -90,8 +128,11 @@ export function createHub(options: HubOptions): Hub {
   const signalListeners = new Set<SignalListener>()
   const fenceListeners = new Set<FenceListener>()
   const ring: StoredEvent[] = new Array(options.windowSize)
+  const sizes = new Float64Array(options.windowSize)
+  const maxBytes = options.windowBytes ?? Infinity
   let start = 0
   let size = 0
+  let bytes = 0
   // Greatest id no longer (or never) in the window; the window covers `after` >= floor.
   let floor: string | undefined
   let last: string | undefined
@@ -105,23 +146,48 @@ export function createHub(options: HubOptions): Hub {
     return mark > last ? mark : last
   }
 
+  function evictOldest(): void {
+    floor = ring[start]!.id
+    ring[start] = undefined as unknown as StoredEvent
+    bytes -= sizes[start]!
+    start = (start + 1) % ring.length
+    size--
+  }
+
   function push(event: StoredEvent): void {
-    if (size === ring.length) {
-      floor = ring[start]!.id
-      ring[start] = event
-      start = (start + 1) % ring.length
-    } else {
-      ring[(start + size) % ring.length] = event
-      size++
+    const eventBytes = approximateBytes(event)
+    while (size > 0 && (size === ring.length || bytes + eventBytes > maxBytes)) evictOldest()
+    if (eventBytes > maxBytes) {
+      // Alone bigger than the window: it never enters, and what it covers is the history's.
+      floor = event.id
+      return
     }
+    const slot = (start + size) % ring.length
+    ring[slot] = event
+    sizes[slot] = eventBytes
+    bytes += eventBytes
+    size++
   }
 
   function clearWindow(at: string): void {
     ring.fill(undefined as unknown as StoredEvent)
     start = 0
     size = 0
+    bytes = 0
     floor = at
     last = at
+  }
+
+  /** The first position in the window whose id is greater than `after` (ids increase). */
+  function firstAfter(after: string): number {
+    let low = 0
+    let high = size
+    while (low < high) {
+      const mid = (low + high) >>> 1
+      if (ring[(start + mid) % ring.length]!.id > after) high = mid
+      else low = mid + 1
+    }
+    return low
   }
 
   // One listener that throws must not starve the others of a batch, nor stop the
@@ -161,20 +227,11 @@ export function createHub(options: HubOptions): Hub {
       fenceListeners.add(listener)
       return () => fenceListeners.delete(listener)
     },
-    recentSince(topics, after) {
+    recentSince(topics, after, limit = Infinity) {
       if (!live || floor === undefined || after < floor) return undefined
       const out: StoredEvent[] = []
-      // Ids increase through the ring: start at the first one after `after` (a resume
-      // storm asks this once per client, over a window of thousands).
-      let low = 0
-      let high = size
-      while (low < high) {
-        const mid = (low + high) >>> 1
-        if (ring[(start + mid) % ring.length]!.id > after) high = mid
-        else low = mid + 1
-      }
       const only = topics.length === 1 ? topics[0]! : undefined
-      for (let i = low; i < size; i++) {
+      for (let i = firstAfter(after); i < size && out.length < limit; i++) {
         const event = ring[(start + i) % ring.length]!
         if (only !== undefined ? event.topics.includes(only) : event.topics.some((t) => topics.includes(t))) out.push(event)
       }
@@ -187,6 +244,7 @@ export function createHub(options: HubOptions): Hub {
       // covers, the newest gap it knows is the newest that can matter.
       return { gapEnd: knownGapEnd }
     },
+    window: () => ({ events: size, bytes }),
     lastId: () => last,
     head,
     isLive: () => live,

@@ -1,17 +1,20 @@
 /**
  * WebSocket close codes walcast sends, each with what a client should do about it
  * (docs/protocol.md#close-codes). `reconnect`: come back (with `since`) after a backoff
- * step; `refresh`: come back at once with a fresh token; `terminal`: coming back at once
- * cannot help (a client bug, a refused token, a limit), back off further each time and
- * give up after a few attempts. After 4401 the SDK also fetches a fresh token first.
+ * step; `overload`: the server (or the path to it) sheds load: come back (with `since`)
+ * after a backoff that grows with each such close in a row, fully jittered so a fleet of
+ * clients does not return in step; `refresh`: come back at once with a fresh token;
+ * `terminal`: coming back at once cannot help (a client bug, a refused token, a limit),
+ * back off further each time and give up after a few attempts. After 4401 the SDK also
+ * fetches a fresh token first.
  */
-export type CloseClass = 'reconnect' | 'refresh' | 'terminal'
+export type CloseClass = 'reconnect' | 'overload' | 'refresh' | 'terminal'
 
 export const CLOSE = {
   goingAway: 1001,
   tooBig: 1009,
   internalError: 1011,
-  /** The server could not verify the token in time (keys unreachable, verification slow). */
+  /** The server could not verify the token in time (keys unreachable, verification slow); a proxy shedding load sends it too. */
   tryAgainLater: 1013,
   tokenExpired: 4001,
   slowConsumer: 4008,
@@ -28,9 +31,9 @@ export const CLOSE_CLASS: Readonly<Record<CloseCode, CloseClass>> = {
   [CLOSE.goingAway]: 'reconnect',
   [CLOSE.tooBig]: 'terminal',
   [CLOSE.internalError]: 'reconnect',
-  [CLOSE.tryAgainLater]: 'reconnect',
+  [CLOSE.tryAgainLater]: 'overload',
   [CLOSE.tokenExpired]: 'refresh',
-  [CLOSE.slowConsumer]: 'reconnect',
+  [CLOSE.slowConsumer]: 'overload',
   [CLOSE.rateLimited]: 'terminal',
   [CLOSE.tooManyConnections]: 'terminal',
   [CLOSE.unauthorized]: 'terminal',

@@ -71,6 +71,12 @@ export interface SubscriptionCore {
   start(sub: Subscriber, since: string | undefined): Promise<void>
   /** Ends it: no more deliveries or signals. Idempotent. */
   end(sub: Subscriber): void
+  /**
+   * The transport paused live delivery to `sub` (its client reads slower than events
+   * arrive) after handing it every event up to `after`: it catches up from there at the
+   * client's pace (hub window or history), then goes live again, with no frame of its own.
+   */
+  fallBehind(sub: Subscriber, after: string): void
   addChannel(channel: LiveChannel): () => void
   /** One polling page of `topic` after `after`, with the same resume rule. */
   page(topic: string, after: string | undefined, limit: number): Promise<PollPage>
@@ -231,6 +237,15 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
     applyRevocations(undefined)
   })
 
+  /** A live subscription that has every event up to `from` replays the rest, then goes live again. */
+  function rewind(sub: Subscriber, from: string): void {
+    if (sub.state !== 'live') return
+    sub.state = 'pending'
+    index.setLive(sub, false)
+    sub.sink.leaveLive?.()
+    void startFrom(sub, from, true)
+  }
+
   function onSignal(signal: HubSignal): void {
     if (signal.kind === 'gap') {
       for (const sub of index.all()) {
@@ -243,13 +258,7 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
     } else if (signal.kind === 'resync') {
       // Another instance streamed while this one did not: live subscriptions caught up to
       // `from` replay the rest from the history, then go live again (I5).
-      for (const sub of index.all()) {
-        if (sub.state !== 'live') continue
-        sub.state = 'pending'
-        index.setLive(sub, false)
-        sub.sink.leaveLive?.()
-        void startFrom(sub, signal.from, true)
-      }
+      for (const sub of index.all()) rewind(sub, signal.from)
     }
   }
   const unsubscribeSignal = hub.onSignal(onSignal)
@@ -303,6 +312,7 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
       sub.state = 'ended'
       index.remove(sub)
     },
+    fallBehind: rewind,
     addChannel(channel) {
       channels.add(channel)
       return () => channels.delete(channel)

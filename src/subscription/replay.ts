@@ -56,7 +56,8 @@ export async function replayThenGoLive(ctx: ReplayContext, target: ReplayTarget,
       await hub.whenLive()
       continue
     }
-    const recent = hub.recentSince(target.topics(), cursor)
+    // One more than a page: whether the window holds more than this step sends.
+    const recent = hub.recentSince(target.topics(), cursor, pageSize + 1)
     if (recent !== undefined) {
       const batch = recent.slice(0, pageSize)
       if (recent.length === batch.length && target.fits(batch)) {

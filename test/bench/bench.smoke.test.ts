@@ -50,6 +50,11 @@ if (withCentrifugo) {
   t.ok(loss.length > 0 && loss.every((p) => p.expected > 0 && p.reconnects >= p.clients), 'Centrifugo: clients reconnected and resubscribed with recovery')
   t.ok(results.slow!.filter((p) => p.kind === 'centrifugo').every((p) => p.windows.every((w) => w.serverCloses !== undefined)), 'Centrifugo: slow-consumer closes read from its metrics')
 }
+const backlog = results.backlog ?? []
+t.equal(backlog.length, 1, 'the backlog phase ran once, on walcast')
+t.ok(backlog.every((p) => p.hotEvents > 0 && p.expectedDeliveries === p.hotEvents * PROFILES.smoke.backlog.clients), 'a backlog with events on the clients\' topic')
+t.ok(backlog.every((p) => Object.keys(p.closeCodes).length === 0 && p.serverCloses === 0 && p.lost === 0 && p.duplicates === 0 && p.drainSeconds !== undefined), 'clients reading while the backlog drained: no close, nothing lost, nothing twice')
+t.match(report, /## 6b\. Catch-up under load/, 'the report has the backlog section')
 t.match(results.scale, { notMeasured: /not in the smoke profile/ }, 'the scale-out phase stays out of the smoke profile, and says so')
 t.match(report, /## 8\. Scale-out over Redis\n\nNot measured in this run: not in the smoke profile/, 'its section says why it has no figures')
 const floor = results.fanout!.filter((p) => p.kind === 'uws-floor')

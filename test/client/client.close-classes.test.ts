@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import WebSocket from 'ws'
 import { backoffDelay, createClient, DEFAULT_BACKOFF } from '../../src/client/index.ts'
+import { overloadDelay } from '../../src/client/backoff.ts'
 import { afterClose } from '../../src/client/close-policy.ts'
 import type { StatusInfo, WebSocketConstructor } from '../../src/client/types.ts'
 import { CLOSE } from '../../src/protocol/close-codes.ts'
@@ -12,13 +13,14 @@ t.test('the action after a close comes from the close code class (src/protocol/c
   t.equal(afterClose({ opened: true, code: CLOSE.tokenExpired }), 'refresh', '4001: a fresh token, at once')
   t.equal(afterClose({ opened: true, status: 401 }), 'refresh', 'an SSE stream reopened with an expired token')
   for (const code of [CLOSE.rateLimited, CLOSE.tooBig]) t.equal(afterClose({ opened: true, code }), 'terminal', `${code}`)
-  for (const code of [CLOSE.goingAway, CLOSE.internalError, CLOSE.slowConsumer, 1006, 4999]) t.equal(afterClose({ opened: true, code }), 'reconnect', `${code}`)
+  for (const code of [CLOSE.goingAway, CLOSE.internalError, 1006, 4999]) t.equal(afterClose({ opened: true, code }), 'reconnect', `${code}`)
+  for (const code of [CLOSE.slowConsumer, 1013]) t.equal(afterClose({ opened: true, code }), 'overload', `${code}: shed for load`)
   t.equal(afterClose({ opened: true }), 'reconnect', 'no code: a network loss, an SSE stream the server ended')
   t.equal(afterClose({ opened: true, status: 503 }), 'reconnect')
 })
 
 /** A client on the scripted server whose every connection is closed with `close` once it subscribed. */
-async function closedAfterSubscribe(t: Test, close: (n: number) => number | 'terminate', options: { maxAttempts?: number; getToken?: () => string } = {}) {
+async function closedAfterSubscribe(t: Test, close: (n: number) => number | 'terminate', options: { maxAttempts?: number; getToken?: () => string; random?: () => number } = {}) {
   const server = await scriptedServer(t)
   const clock = fakeClock()
   const seen: StatusInfo[] = []
@@ -28,7 +30,7 @@ async function closedAfterSubscribe(t: Test, close: (n: number) => number | 'ter
     WebSocket: WebSocket as unknown as WebSocketConstructor,
     transports: ['websocket'],
     clock,
-    random: () => 1,
+    random: options.random ?? (() => 1),
     backoff: { maxAttempts: options.maxAttempts ?? 10 },
   })
   t.teardown(() => client.close())
@@ -44,7 +46,7 @@ async function closedAfterSubscribe(t: Test, close: (n: number) => number | 'ter
   return { server, clock, seen, client, closeNth }
 }
 
-for (const [code, what] of [[CLOSE.slowConsumer, 'slow consumer'], [CLOSE.goingAway, 'going away'], [CLOSE.internalError, 'internal error'], [1006, 'connection lost']] as const) {
+for (const [code, what] of [[CLOSE.goingAway, 'going away'], [CLOSE.internalError, 'internal error'], [1006, 'connection lost']] as const) {
   t.test(`I9: close ${code} (${what}): reconnect after the first backoff step, not a failure, resuming with since`, async (t) => {
     const { server, clock, seen, client, closeNth } = await closedAfterSubscribe(t, () => (code === 1006 ? 'terminate' : code))
     const first = await server.connection(0)
@@ -95,5 +97,39 @@ for (const code of [CLOSE.rateLimited, CLOSE.tooBig]) {
     await waitFor(() => server.connections.length === 4, 5000, 'retry() starts over')
     await waitFor(() => client.status === 'open', 5000, 'open')
     t.equal(seen.at(-1)!.failures, 0, 'and the count with it')
+  })
+}
+
+for (const [code, what] of [[CLOSE.slowConsumer, 'slow consumer'], [1013, 'try again later']] as const) {
+  t.test(`I9: close ${code} (${what}) is an overload: not a failure; the wait is fully jittered, grows while such closes follow one another, and starts over after a healthy connection`, async (t) => {
+    // Jitter draws 0.5: half of each step (full jitter: anywhere from 0 to the step).
+    const { server, clock, seen, client, closeNth } = await closedAfterSubscribe(t, () => code, { random: () => 0.5 })
+    const reconnecting = (n: number) => waitFor(() => seen.filter((s) => s.status === 'reconnecting')[n], 5000, `reconnecting #${n + 1}`)
+    const first = await server.connection(0)
+    await first.next(isSubscribe)
+    first.send({ op: 'subscribed', topic: 'user:1', ref: 1, head: '0000000000000010-00000000' })
+    await waitFor(() => client.lastId('user:1'), 5000, 'subscribed')
+    await closeNth(0)
+    const delays: number[] = []
+    for (let n = 0; n < 4; n++) {
+      const info = await reconnecting(n)
+      t.equal(info.failures, 0, 'not a failure')
+      delays.push(info.delayMs!)
+      await sleep(50)
+      t.equal(server.connections.length, n + 1, 'not at once')
+      clock.advance(info.delayMs!)
+      if (n < 3) await closeNth(n + 1)
+    }
+    t.same(delays, [1, 2, 3, 4].map((n) => overloadDelay(DEFAULT_BACKOFF, n, 0.5)), 'each close in a row waits longer')
+    t.same(delays, [500, 1000, 2000, 4000])
+    const fifth = await server.connection(4)
+    const subscribe = await fifth.next(isSubscribe)
+    t.equal(subscribe.since, '0000000000000010-00000000', 'every reconnect resumes with since')
+    await waitFor(() => client.status === 'open', 5000, 'open again')
+    // Open for the healthy period: the next overload close starts at the first step again.
+    clock.advance(DEFAULT_BACKOFF.healthyMs)
+    fifth.close(code)
+    const after = await reconnecting(4)
+    t.equal(after.delayMs, overloadDelay(DEFAULT_BACKOFF, 1, 0.5), 'a healthy connection cleared the streak')
   })
 }

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { makeEvent } from '../../src/history/event.ts'
-import { createHub, type HubSignal } from '../../src/hub/hub.ts'
+import { makeEvent, storedEventFromJson } from '../../src/history/event.ts'
+import { approximateBytes, createHub, type HubSignal } from '../../src/hub/hub.ts'
 import { formatEventId, gapMark } from '../../src/event-id.ts'
 
 const event = (lsn: number, topic: string) => makeEvent({ lsn: BigInt(lsn), seq: 0 }, { type: 't', topics: [topic], data: { n: lsn } }, new Date(0))
@@ -122,4 +122,46 @@ t.test('I4: the hub tells the resume rule the newest gap only for positions its 
   t.same(hub.resumeFacts(id(12)), { gapEnd: 80n }, 'a gap recorded while streaming is known at once')
   hub.pause()
   t.equal(hub.resumeFacts(id(14)), undefined, 'a paused hub proves nothing')
+})
+
+t.test('the window is bounded by bytes as well as count; positions it no longer covers read the history', async (t) => {
+  const big = (lsn: number, topic: string, size: number) => makeEvent({ lsn: BigInt(lsn), seq: 0 }, { type: 't', topics: [topic], data: { text: 'x'.repeat(size) } }, new Date(0))
+  const one = approximateBytes(big(1, 'a', 1000))
+  t.ok(one >= 1000 && one < 1300, `an event of 1,000 payload bytes counts ${one}`)
+  const hub = createHub({ windowSize: 100, windowBytes: one * 3 })
+  hub.goLive(id(0), undefined)
+  hub.publish([big(1, 'a', 1000), big(2, 'b', 1000), big(3, 'a', 1000), big(4, 'a', 1000), big(5, 'b', 1000)])
+  t.same(hub.window(), { events: 3, bytes: one * 3 }, 'three fit; the count bound (100) is far away')
+  t.equal(hub.recentSince(['a'], id(1)), undefined, 'event 2 left: a position before it reads the history')
+  t.same(hub.recentSince(['a', 'b'], id(2))?.map((e) => e.id), [id(3), id(4), id(5)], 'from the floor on, the window answers')
+  t.same(hub.recentSince(['a', 'b'], id(2), 2)?.map((e) => e.id), [id(3), id(4)], 'at most `limit` events')
+  t.same(hub.recentSince(['a'], id(3))?.map((e) => e.id), [id(4)], 'a position inside it starts after it')
+
+  hub.publish([big(6, 'a', 10_000)])
+  t.same(hub.window(), { events: 0, bytes: 0 }, 'an event bigger than the whole window never enters it')
+  t.equal(hub.recentSince(['a'], id(5)), undefined, 'so what it covers is the history\'s')
+  t.same(hub.recentSince(['a'], id(6)), [], 'and after it the window answers again')
+  hub.publish([big(7, 'a', 100)])
+  t.same(hub.recentSince(['a'], id(6))?.map((e) => e.id), [id(7)])
+
+  const counted = createHub({ windowSize: 2 })
+  counted.goLive(id(0), undefined)
+  counted.publish([event(1, 'a'), event(2, 'a'), event(3, 'a')])
+  t.equal(counted.window().events, 2, 'without a byte bound the count alone bounds it')
+  t.same(counted.recentSince(['a'], id(1))?.map((e) => e.id), [id(2), id(3)])
+})
+
+t.test('approximateBytes: payload text when the history handed it over, an estimate otherwise, never a serialization', async (t) => {
+  const data = { a: 'hello', n: 12345, nested: { list: [1, 'two', null, true], deep: { x: 'y' } } }
+  // An event without its payload text (as a bus follower may hold one) is estimated.
+  const { dataJson: _text, ...live } = makeEvent({ lsn: 1n, seq: 0 }, { type: 't', topics: ['a', 'b'], data }, new Date(0))
+  const json = JSON.stringify(data)
+  const estimate = approximateBytes(live)
+  t.ok(Math.abs(estimate - (json.length + 120 + 1 + 8)) < json.length, `estimate ${estimate} near ${json.length} + frame`)
+  const stored = storedEventFromJson({ lsn: 1n, seq: 0 }, 't', ['a', 'b'], json, new Date(0).toISOString())
+  t.equal(approximateBytes(stored), json.length + 8 + 1 + 120, 'the stored text counts exactly, plus the frame')
+  let nested: Record<string, unknown> = { leaf: 'v' }
+  for (let i = 0; i < 20; i++) nested = { child: nested }
+  const { dataJson: _nestedText, ...deep } = makeEvent({ lsn: 2n, seq: 0 }, { type: 't', topics: ['a'], data: nested }, new Date(0))
+  t.ok(approximateBytes(deep) < 1000, 'deep nesting costs a flat amount past a few levels')
 })

@@ -41,7 +41,8 @@ t.test('every close code is sent somewhere and has a class', async (t) => {
   }
   t.equal(closeClass(4001), 'refresh')
   t.equal(closeClass(4029), 'terminal')
-  t.equal(closeClass(4008), 'reconnect')
+  t.equal(closeClass(4008), 'overload')
+  t.equal(closeClass(1013), 'overload', 'a proxy shedding load (Try Again Later)')
   t.equal(closeClass(1006), 'reconnect', 'a code walcast never sends (a dropped connection): reconnect')
   t.equal(closeClass(undefined), 'reconnect')
 })

@@ -1,0 +1,117 @@
+import pg from 'pg'
+import type { ClientSpec, PoolStats } from '../lib/clients.ts'
+import { cpuMeter, rssSampler } from '../lib/processes.ts'
+import { HOT_ESCROW, spreadEscrows } from '../lib/seed.ts'
+import { serverPids, type SystemUnderTest } from '../lib/systems.ts'
+import { currentAmounts, startWriter } from '../lib/writer.ts'
+import { openClients, topicMap, type PhaseBase } from './clients.ts'
+import { round, sleep, type BenchContext } from './context.ts'
+
+export interface BacklogPhase extends PhaseBase {
+  readonly clients: number
+  /** Events in the backlog, and how many of them are on the hot topic every client reads. */
+  readonly backlogEvents: number
+  readonly hotEvents: number
+  /** Deliveries owed: hot events × clients. */
+  readonly expectedDeliveries: number
+  /** From the moment the ingest could write again until every client held every hot event; undefined if they never did within the bound. */
+  readonly drainSeconds: number | undefined
+  /** Client-side: WebSocket closes the clients saw (code → count), reconnects, and what they never received. */
+  readonly closeCodes: Record<string, number>
+  readonly reconnects: number
+  readonly lost: number
+  readonly missing: number
+  readonly duplicates: number
+  readonly resets: number
+  /** Server-side, from its metrics over the phase: 4008 closes, and live subscriptions paced instead. */
+  readonly serverCloses: number | undefined
+  readonly paced: number | undefined
+  readonly peakRssMb: number
+}
+
+/**
+ * Catch-up under load (issue #15, item 4): `clients` read at full speed on the hot topic;
+ * the ingest is held back (a transaction holds `walcast.events` in SHARE mode: the history
+ * append waits, and with it the replication stream, as behind a stalled disk) while the
+ * writer commits a backlog in 100-row transactions, part of it to the hot topic. Then the
+ * lock goes and the backlog drains in batches of thousands of events, each landing on
+ * every subscriber at once. Expected: zero closes (live delivery is paced per subscriber
+ * by bytes), zero loss, zero duplicates. walcast only: the peers have no backlog to drain.
+ */
+export async function measureBacklog(context: BenchContext): Promise<BacklogPhase[]> {
+  const { profile } = context
+  const { clients, backlogEvents, hotEvery, timeoutSeconds } = profile.backlog
+  const out: BacklogPhase[] = []
+  const systems = context.systems.filter((system) => system.kind === 'walcast')
+  for (const system of systems) {
+    const specs: ClientSpec[] = Array.from({ length: clients }, (_, i) => ({ user: i + 1, topics: [`escrow:${HOT_ESCROW}`] }))
+    await openClients(context, system, specs)
+    // One hot row in every `hotEvery`, the others spread: the writer takes escrows round robin.
+    const escrows = [HOT_ESCROW, ...spreadEscrows(profile.population).slice(0, hotEvery - 1)]
+    const start = topicMap(await currentAmounts(system.databaseUrl), [HOT_ESCROW])
+    const before = await gatewayCounters(system)
+    await context.generator.resetStats()
+
+    const lock = new pg.Client({ connectionString: system.databaseUrl, application_name: 'walcast-bench-backlog-lock' })
+    await lock.connect()
+    let released = false
+    try {
+      await lock.query('BEGIN')
+      await lock.query('LOCK TABLE walcast.events IN SHARE MODE')
+      context.log(`backlog: ingest held back; writing ${backlogEvents} events, 1 in ${hotEvery} to the hot topic, ${clients} clients on it`)
+      const writer = await startWriter({ url: system.databaseUrl, escrows, rowsPerTransaction: 100, eventsPerSecond: 0, durationMs: timeoutSeconds * 1000, maxEvents: backlogEvents })
+      const written = await writer.done
+      const final = topicMap(written.lastAmount as Map<number, number>, [HOT_ESCROW])
+      const hotEvents = final[`escrow:${HOT_ESCROW}`]! - start[`escrow:${HOT_ESCROW}`]!
+      const rss = rssSampler(system.pid)
+      const meter = cpuMeter({ server: serverPids(system), generator: context.generator.pid })
+      await lock.query('COMMIT')
+      released = true
+      const drained = performance.now()
+      const { stats, doneAt } = await untilDelivered(context, start, final, timeoutSeconds * 1000)
+      const cpu = meter.stop()
+      const after = await gatewayCounters(system)
+      const phase: BacklogPhase = {
+        system: system.label, kind: system.kind, round: 1, clients, backlogEvents: written.events, hotEvents,
+        expectedDeliveries: hotEvents * clients,
+        drainSeconds: doneAt === undefined ? undefined : round((doneAt - drained) / 1000, 2),
+        closeCodes: stats.closeCodes, reconnects: stats.reconnects, lost: stats.lost ?? 0, missing: stats.missing, duplicates: stats.duplicates, resets: stats.resets,
+        serverCloses: difference(after.closes, before.closes), paced: difference(after.paced, before.paced),
+        peakRssMb: round(rss.stop().peak / 1048576), cpu: { server: cpu.server!, generator: cpu.generator! },
+      }
+      out.push(phase)
+      context.log(`backlog ${system.label}: ${fmtCodes(phase.closeCodes)} closes, lost ${phase.lost}, duplicates ${phase.duplicates}, ${phase.paced ?? 'n/a'} paced, drained in ${phase.drainSeconds ?? 'never'} s`)
+    } finally {
+      if (!released) await lock.query('ROLLBACK').catch(() => {})
+      await lock.end().catch(() => {})
+      await context.generator.closeClients()
+      await sleep(300)
+    }
+  }
+  return out
+}
+
+/** Until no client misses a hot event (or the bound passes). */
+async function untilDelivered(context: BenchContext, start: Record<string, number>, final: Record<string, number>, timeoutMs: number): Promise<{ stats: PoolStats; doneAt: number | undefined }> {
+  const deadline = performance.now() + timeoutMs
+  for (;;) {
+    const stats = await context.generator.stats(start, final)
+    if (stats.lost === 0) return { stats, doneAt: performance.now() }
+    if (performance.now() > deadline) return { stats, doneAt: undefined }
+    await sleep(100)
+  }
+}
+
+async function gatewayCounters(system: SystemUnderTest): Promise<{ closes: number | undefined; paced: number | undefined }> {
+  if (system.metricsUrl === undefined) return { closes: undefined, paced: undefined }
+  const text = await (await fetch(system.metricsUrl)).text()
+  const read = (name: string): number | undefined => {
+    const match = new RegExp(`^${name} (\\d+)`, 'm').exec(text)
+    return match === null ? undefined : Number(match[1])
+  }
+  return { closes: read('walcast_gateway_slow_consumer_closes_total'), paced: read('walcast_gateway_paced_subscriptions_total') }
+}
+
+const difference = (after: number | undefined, before: number | undefined): number | undefined => (after === undefined || before === undefined ? undefined : after - before)
+export const closeCount = (codes: Record<string, number>): number => Object.values(codes).reduce((a, n) => a + n, 0)
+const fmtCodes = (codes: Record<string, number>): string => (closeCount(codes) === 0 ? '0' : Object.entries(codes).map(([code, n]) => `${code}×${n}`).join(', '))
