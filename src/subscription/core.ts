@@ -5,6 +5,8 @@ import type { StoredEvent } from '../history/event.ts'
 import type { HistoryStore } from '../history/store.ts'
 import type { Hub, HubSignal } from '../hub/hub.ts'
 import type { Logger } from '../log.ts'
+import type { FollowChange, FollowSets } from './follow-sets.ts'
+import { readMerged } from './merged-read.ts'
 import { replayThenGoLive, type ReplayTarget } from './replay.ts'
 import { unresumableReason, type ResetReason } from './resume-rule.ts'
 import { createSubscriberIndex } from './subscriber-index.ts'
@@ -46,7 +48,12 @@ export type SubscriberState = 'authorizing' | 'pending' | 'live' | 'ended'
 
 export interface Subscriber {
   principal: Principal
+  /** The topics as the client named them, follow sets among them. */
   readonly topics: Set<string>
+  /** The event topics it reads: its plain topics and every follow set's members. */
+  readonly reads: Set<string>
+  /** Each follow set it holds → the member topics it stands for now. */
+  readonly follows: Map<string, Set<string>>
   readonly sink: SubscriberSink
   state: SubscriberState
   /** A gap was signalled while it was not live yet: it ends its replay with `reset`. */
@@ -75,6 +82,10 @@ export interface SubscriptionCore {
   /** One polling page of `topic` after `after`, with the same resume rule. */
   page(topic: string, after: string | undefined, limit: number): Promise<PollPage>
   canRead(principal: Principal, topic: string): Promise<boolean>
+  /** Whether `topic` is a follow set (its events are delivered to each subscriber directly). */
+  isFollow(topic: string): boolean
+  /** The subscriber's topics `event` is delivered under: its own, and each follow set holding one. */
+  topicsFor(sub: Subscriber, event: StoredEvent): readonly string[]
   /** The position live subscriptions stand at (the hub's newest id). */
   head(): string
   close(): void
@@ -91,6 +102,8 @@ export interface CoreOptions {
   readonly drainLevel: number
   /** How long a replaying client may take no bytes before it is closed as a slow consumer. */
   readonly stallMs: number
+  /** The catalog's follow sets (src/subscription/follow-sets.ts); none without. */
+  readonly follows?: FollowSets
 }
 
 /**
@@ -101,6 +114,10 @@ export interface CoreOptions {
  */
 export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
   const { hub, history, authorizer, log } = options
+  const follows = options.follows
+  // Follow sets being asked of the database, with a count of the changes that passed
+  // meanwhile: an answer that raced one is asked again.
+  const resolving = new Map<string, { changes: number; queries: number }>()
   const index = createSubscriberIndex()
   const channels = new Set<LiveChannel>()
   const replayContext = { hub, history, pageSize: options.pageSize, drainLevel: options.drainLevel, stallMs: options.stallMs }
@@ -135,7 +152,7 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
       const reason = sub.gapPending ? 'stream_gap' : await unresumableReason(history, since, hub.head()!)
       if (over(sub)) return
       if (reason !== undefined) return resetAndGoLive(sub, reason, again)
-      const target: ReplayTarget = { topics: () => [...sub.topics], stopped: () => stopped(sub), send: sub.sink.send, fits: sub.sink.fits, drained: sub.sink.drained }
+      const target: ReplayTarget = { topics: () => [...sub.reads], stopped: () => stopped(sub), send: sub.sink.send, fits: sub.sink.fits, drained: sub.sink.drained }
       const outcome = await replayThenGoLive(replayContext, target, since, () => goLive(sub, again))
       if (outcome.kind === 'reset') return resetAndGoLive(sub, outcome.reason, again)
       if (outcome.kind === 'stalled') return sub.sink.stalled()
@@ -146,6 +163,8 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
 
   async function startFrom(sub: Subscriber, since: string | undefined, again: boolean): Promise<void> {
     try {
+      // Membership events passed by while this hub was not streaming: ask again.
+      if (again) await resolveFollows(sub)
       if (since !== undefined) return await catchUp(sub, since, again)
       for (;;) {
         if (!hub.isLive()) await hub.whenLive()
@@ -163,7 +182,71 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
 
   function dropTopic(sub: Subscriber, topic: string): void {
     if (!sub.topics.delete(topic)) return
-    index.removeTopic(sub, topic)
+    const members = sub.follows.get(topic)
+    sub.follows.delete(topic)
+    for (const read of members ?? [topic]) unread(sub, read)
+  }
+
+  /** `topic` may no longer be needed by `sub`: stop reading it unless a topic of it still holds it. */
+  function unread(sub: Subscriber, topic: string): void {
+    if (sub.topics.has(topic)) return
+    for (const members of sub.follows.values()) if (members.has(topic)) return
+    if (sub.reads.delete(topic)) index.removeTopic(sub, topic)
+  }
+
+  function read(sub: Subscriber, topic: string): void {
+    if (sub.reads.has(topic)) return
+    sub.reads.add(topic)
+    index.addTopic(sub, topic)
+  }
+
+  /** Each follow set of `sub` as the database has it now, asked again if a change raced the query. */
+  async function resolveFollows(sub: Subscriber): Promise<void> {
+    if (follows === undefined) return
+    for (const topic of [...sub.follows.keys()]) {
+      const race = resolving.get(topic) ?? { changes: 0, queries: 0 }
+      race.queries++
+      resolving.set(topic, race)
+      let members: string[]
+      try {
+        for (;;) {
+          const seen = race.changes
+          members = await follows.members(topic)
+          if (race.changes === seen) break
+        }
+      } finally {
+        if (--race.queries === 0) resolving.delete(topic)
+      }
+      const held = sub.follows.get(topic)
+      if (held === undefined || over(sub)) continue
+      const next = new Set(members)
+      sub.follows.set(topic, next)
+      for (const member of held) if (!next.has(member)) unread(sub, member)
+      for (const member of next) read(sub, member)
+    }
+  }
+
+  /** A membership event moves the follow sets that name its user, in stream order. */
+  function applyFollowChange(change: FollowChange): void {
+    const race = resolving.get(change.follow)
+    if (race !== undefined) race.changes++
+    for (const sub of index.forUser(change.userId)) {
+      const members = sub.follows.get(change.follow)
+      if (members === undefined || sub.state === 'ended') continue
+      if (change.kind === 'add') {
+        members.add(change.member)
+        read(sub, change.member)
+      } else if (members.delete(change.member)) {
+        unread(sub, change.member)
+      }
+    }
+  }
+
+  function topicsFor(sub: Subscriber, event: StoredEvent): string[] {
+    const own = event.topics.filter((t) => sub.topics.has(t))
+    if (sub.follows.size === 0) return own
+    for (const [topic, members] of sub.follows) if (event.topics.some((t) => members.has(t))) own.push(topic)
+    return own
   }
 
   function revoke(sub: Subscriber, topic: string): void {
@@ -205,7 +288,7 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
   function deliverDirect(event: StoredEvent): void {
     if (event.topics.length === 1) {
       const topic = event.topics[0]!
-      for (const sub of index.liveDirect(topic)) sub.sink.deliver!(event, [topic])
+      for (const sub of index.liveDirect(topic)) sub.sink.deliver!(event, sub.follows.size === 0 ? [topic] : topicsFor(sub, event))
       return
     }
     let seen: Set<Subscriber> | undefined
@@ -214,15 +297,20 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
         seen ??= new Set()
         if (seen.has(sub)) continue
         seen.add(sub)
-        sub.sink.deliver!(event, event.topics.filter((t) => sub.topics.has(t)))
+        sub.sink.deliver!(event, topicsFor(sub, event))
       }
     }
   }
 
   const unsubscribeHub = hub.subscribe((events) => {
     for (const event of events) {
+      // A grant joins the set before its event, which is delivered; a revocation leaves it
+      // after its event, the last one of that topic the set carries.
+      const changes = follows?.changes(event) ?? []
+      for (const change of changes) if (change.kind === 'add') applyFollowChange(change)
       for (const channel of channels) channel.deliver(event)
       deliverDirect(event)
+      for (const change of changes) if (change.kind === 'remove') applyFollowChange(change)
       applyRevocations(event.id)
     }
     for (const channel of channels) channel.flush?.()
@@ -273,6 +361,7 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
         const allowed = await authorizer.canRead(sub.principal, topic)
         if (!allowed && sub.state !== 'ended') revoke(sub, topic)
       }
+      await resolveFollows(sub)
     } catch (err) {
       // Unproven access is no access: the client reconnects and is asked again.
       if (!closed) log.error({ err }, 'access re-check failed; closing the subscription')
@@ -280,9 +369,25 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
     }
   }
 
+  /** One page of a topic, or of a follow set's members now, merged in id order: one cursor. */
+  async function readTopic(topic: string, after: string | undefined, limit: number): Promise<{ events: readonly StoredEvent[]; complete: boolean }> {
+    if (follows === undefined || !follows.isFollow(topic)) {
+      const events = await history.readSince(topic, after === undefined ? ZERO_ID : parseEventId(after), limit)
+      return { events, complete: events.length < limit }
+    }
+    const page = await readMerged(history, await follows.members(topic), after ?? ZERO, limit)
+    if (page.events.length <= limit) return page
+    return { events: page.events.slice(0, limit), complete: false }
+  }
+
   return {
     register(principal, topics, sink) {
-      const sub: Subscriber = { principal, topics: new Set(topics), sink, state: 'authorizing', gapPending: false }
+      const followed = topics.filter((topic) => follows?.isFollow(topic) === true)
+      const sub: Subscriber = {
+        principal, topics: new Set(topics), sink, state: 'authorizing', gapPending: false,
+        reads: new Set(topics.filter((topic) => !followed.includes(topic))),
+        follows: new Map(followed.map((topic) => [topic, new Set<string>()])),
+      }
       index.add(sub)
       return sub
     },
@@ -290,6 +395,8 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
       for (const topic of [...sub.topics]) {
         if (!(await authorizer.canRead(sub.principal, topic))) return topic
       }
+      // Registered first, so a membership event during the query is not missed.
+      await resolveFollows(sub)
       return undefined
     },
     start(sub, since) {
@@ -312,7 +419,7 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
         if (reason !== undefined) return { events: [], next: head, reset: reason }
       }
       if (limit === 0) return { events: [], next: head, reset: undefined }
-      const events = await history.readSince(topic, after === undefined ? ZERO_ID : parseEventId(after), limit)
+      const { events, complete } = await readTopic(topic, after, limit)
       if (after !== undefined) {
         // Asked again after the read: a prune that ran in between leaves a hole (I4).
         const reason = await unresumableReason(history, after, head)
@@ -320,10 +427,12 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
       }
       const lastRead = events.length > 0 ? events[events.length - 1]!.id : after
       // A short page has seen every event of the topic up to the head read before it.
-      const next = events.length < limit ? (lastRead !== undefined && lastRead > head ? lastRead : head) : lastRead!
+      const next = complete ? (lastRead !== undefined && lastRead > head ? lastRead : head) : lastRead!
       return { events, next, reset: undefined }
     },
     canRead: (principal, topic) => authorizer.canRead(principal, topic),
+    isFollow: (topic) => follows?.isFollow(topic) === true,
+    topicsFor,
     head: () => hub.head() ?? ZERO,
     close() {
       if (closed) return
