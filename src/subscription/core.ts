@@ -5,7 +5,8 @@ import type { StoredEvent } from '../history/event.ts'
 import type { HistoryStore } from '../history/store.ts'
 import type { Hub, HubSignal } from '../hub/hub.ts'
 import type { Logger } from '../log.ts'
-import type { FollowChange, FollowSets } from './follow-sets.ts'
+import type { FollowSets } from './follow-sets.ts'
+import { createFollowTracker } from './follow-tracker.ts'
 import { readMerged } from './merged-read.ts'
 import { replayThenGoLive, type ReplayTarget } from './replay.ts'
 import { unresumableReason, type ResetReason } from './resume-rule.ts'
@@ -115,9 +116,6 @@ export interface CoreOptions {
 export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
   const { hub, history, authorizer, log } = options
   const follows = options.follows
-  // Follow sets being asked of the database, with a count of the changes that passed
-  // meanwhile: an answer that raced one is asked again.
-  const resolving = new Map<string, { changes: number; queries: number }>()
   const index = createSubscriberIndex()
   const channels = new Set<LiveChannel>()
   const replayContext = { hub, history, pageSize: options.pageSize, drainLevel: options.drainLevel, stallMs: options.stallMs }
@@ -128,6 +126,9 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
   // Functions, not inline checks: a subscription's state changes across every await.
   const over = (sub: Subscriber): boolean => sub.state === 'ended' || sub.sink.closed()
   const stopped = (sub: Subscriber): boolean => over(sub) || sub.gapPending
+  const followed = createFollowTracker(follows, index, over)
+  const topicsFor = followed.topicsFor
+  const resolveFollows = followed.resolve
 
   function goLive(sub: Subscriber, again: boolean): void {
     if (sub.state === 'ended') return
@@ -182,71 +183,7 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
 
   function dropTopic(sub: Subscriber, topic: string): void {
     if (!sub.topics.delete(topic)) return
-    const members = sub.follows.get(topic)
-    sub.follows.delete(topic)
-    for (const read of members ?? [topic]) unread(sub, read)
-  }
-
-  /** `topic` may no longer be needed by `sub`: stop reading it unless a topic of it still holds it. */
-  function unread(sub: Subscriber, topic: string): void {
-    if (sub.topics.has(topic)) return
-    for (const members of sub.follows.values()) if (members.has(topic)) return
-    if (sub.reads.delete(topic)) index.removeTopic(sub, topic)
-  }
-
-  function read(sub: Subscriber, topic: string): void {
-    if (sub.reads.has(topic)) return
-    sub.reads.add(topic)
-    index.addTopic(sub, topic)
-  }
-
-  /** Each follow set of `sub` as the database has it now, asked again if a change raced the query. */
-  async function resolveFollows(sub: Subscriber): Promise<void> {
-    if (follows === undefined) return
-    for (const topic of [...sub.follows.keys()]) {
-      const race = resolving.get(topic) ?? { changes: 0, queries: 0 }
-      race.queries++
-      resolving.set(topic, race)
-      let members: string[]
-      try {
-        for (;;) {
-          const seen = race.changes
-          members = await follows.members(topic)
-          if (race.changes === seen) break
-        }
-      } finally {
-        if (--race.queries === 0) resolving.delete(topic)
-      }
-      const held = sub.follows.get(topic)
-      if (held === undefined || over(sub)) continue
-      const next = new Set(members)
-      sub.follows.set(topic, next)
-      for (const member of held) if (!next.has(member)) unread(sub, member)
-      for (const member of next) read(sub, member)
-    }
-  }
-
-  /** A membership event moves the follow sets that name its user, in stream order. */
-  function applyFollowChange(change: FollowChange): void {
-    const race = resolving.get(change.follow)
-    if (race !== undefined) race.changes++
-    for (const sub of index.forUser(change.userId)) {
-      const members = sub.follows.get(change.follow)
-      if (members === undefined || sub.state === 'ended') continue
-      if (change.kind === 'add') {
-        members.add(change.member)
-        read(sub, change.member)
-      } else if (members.delete(change.member)) {
-        unread(sub, change.member)
-      }
-    }
-  }
-
-  function topicsFor(sub: Subscriber, event: StoredEvent): string[] {
-    const own = event.topics.filter((t) => sub.topics.has(t))
-    if (sub.follows.size === 0) return own
-    for (const [topic, members] of sub.follows) if (event.topics.some((t) => members.has(t))) own.push(topic)
-    return own
+    followed.drop(sub, topic)
   }
 
   function revoke(sub: Subscriber, topic: string): void {
@@ -307,10 +244,10 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
       // A grant joins the set before its event, which is delivered; a revocation leaves it
       // after its event, the last one of that topic the set carries.
       const changes = follows?.changes(event) ?? []
-      for (const change of changes) if (change.kind === 'add') applyFollowChange(change)
+      for (const change of changes) if (change.kind === 'add') followed.apply(change)
       for (const channel of channels) channel.deliver(event)
       deliverDirect(event)
-      for (const change of changes) if (change.kind === 'remove') applyFollowChange(change)
+      for (const change of changes) if (change.kind === 'remove') followed.apply(change)
       applyRevocations(event.id)
     }
     for (const channel of channels) channel.flush?.()
