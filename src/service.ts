@@ -30,6 +30,7 @@ import { createAuthorizer, type Authorizer } from './auth/authorizer.ts'
 import { createTokenVerifier, type TokenVerifier } from './auth/token-verifier.ts'
 import { createGateway, type Gateway } from './gateway/gateway.ts'
 import { createSubscriptionCore, type SubscriptionCore } from './subscription/core.ts'
+import { createFollowSets } from './subscription/follow-sets.ts'
 import { DEMO_JWT_SECRET } from './config.ts'
 
 export interface Service {
@@ -103,7 +104,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     const authorizer = createAuthorizer(database.db, hub, catalog)
     // One core for every transport: access, resume, replay, live, revocation, resets.
     const subscriptions = createSubscriptionCore({
-      hub, history, authorizer, log: log.child({ module: 'subscriptions' }),
+      hub, history, authorizer, log: log.child({ module: 'subscriptions' }), follows: createFollowSets(database.db, catalog),
       pageSize: config.gateway.replayPage, drainLevel: Math.floor(config.gateway.maxBackpressure / 4),
       // Half the WebSocket's idle limit, for every transport: a client that takes nothing that
       // long is gone. uWS drops a peer that answers no ping by the idle limit (a close the

@@ -136,6 +136,8 @@ export function createAuthorizer(db: Db, hub: Hub, catalog: Pick<Catalog, 'acces
       case 'role':
         return hasRole(principal, rule.role)
       case 'self':
+      // A follow set is its user's alone, like `user:{id}`: no admin reads another's.
+      case 'follow':
         return userShape.test(principal.userId) && id === principal.userId
       default:
         // Admins skip the lookup: that reveals nothing, they may read every such topic.
@@ -171,5 +173,5 @@ function hasRole(principal: Principal, role: string): boolean {
 }
 
 function readsByRole(rule: AccessRule | undefined): boolean {
-  return rule !== undefined && rule.kind !== 'role' && rule.kind !== 'self' && rule.admin === true
+  return rule !== undefined && (rule.kind === 'membership' || rule.kind === 'owner') && rule.admin === true
 }

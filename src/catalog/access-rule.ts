@@ -4,7 +4,7 @@ import type { IdShape } from './topic-pattern.ts'
  * Who may read the topics of one pattern, asked of the database at subscribe time (and
  * for every replay: access is judged by the present, not by the past).
  */
-export type AccessRule = MembershipRule | OwnerRule | SelfRule | RoleRule
+export type AccessRule = MembershipRule | OwnerRule | SelfRule | RoleRule | FollowRule
 
 interface LookupRule {
   /** Qualified table whose rows grant access. */
@@ -21,8 +21,14 @@ interface LookupRule {
    * never cached, since nothing would tell walcast that a "yes" went stale.
    */
   readonly revokedBy?: Revoker
+  /**
+   * The event that starts a reader's access (`data[key]` the topic's id, `data[user]` the
+   * reader): a follow set (FollowRule) of that reader takes the topic in from it on.
+   */
+  readonly grantedBy?: Revoker
 }
 
+/** An event that names a (topic id, reader) pair of a membership: `grantedBy` or `revokedBy`. */
 export interface Revoker {
   readonly event: string
   readonly key: string
@@ -50,4 +56,18 @@ export interface SelfRule {
 export interface RoleRule {
   readonly kind: 'role'
   readonly role: string
+}
+
+/**
+ * A follow set: the topic `user:{id}:escrows` stands for every topic of the pattern `of`
+ * that its user (the placeholder, the token's `sub` alone may read it) is admitted to by
+ * `of`'s membership or owner rule. One subscription instead of one per topic: the set is
+ * asked of the database at subscribe time and then changes in stream order, at `of`'s
+ * `grantedBy` event (the topic joins, that event included) and `revokedBy` event (the
+ * topic leaves after it). docs/catalogs.md#follow-sets.
+ */
+export interface FollowRule {
+  readonly kind: 'follow'
+  /** The member topics' pattern, e.g. `escrow:{id}`: its rule needs `grantedBy` and `revokedBy`. */
+  readonly of: string
 }

@@ -66,7 +66,8 @@ export interface CatalogDemo {
 /**
  * The dev dashboard's view of a catalog (src/dashboard/overview.ts): the latest rows a
  * user may see, each with the topic it lives on, and the user's own topics. The page
- * subscribes to every topic listed and renders each event generically.
+ * subscribes to the user's topics and the follow set (or, without one, to each row's
+ * topic) and renders each event generically.
  */
 export interface CatalogDashboard {
   /** Heading of the list, e.g. 'Your escrows'. */
@@ -80,6 +81,12 @@ export interface CatalogDashboard {
   list(db: Db, userId: string, limit: number): Promise<DashboardRow[]>
   /** Topics of the user's own, `{id}` standing for the user id (e.g. `user:{id}`). */
   readonly userTopics?: readonly string[]
+  /**
+   * A follow set (`{id}` the user id, e.g. `user:{id}:escrows`) carrying the events of
+   * every row the user may see: the page subscribes to it once instead of to each row's
+   * topic, so it stays live however many rows the user has.
+   */
+  readonly follow?: string
   /** Event types that count as unread notifications (the badge). */
   readonly notifications?: readonly string[]
   /** Event type → a one-line summary, `{field}` standing for a payload field. */

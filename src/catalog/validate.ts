@@ -7,7 +7,7 @@ import { ID_SHAPES, isIdShape, parseTopicPattern, type TopicPattern } from './to
 
 const QUALIFIED = /^[a-z_][a-z0-9_$]*\.[a-z_][a-z0-9_$]*$/
 const COLUMN = /^[a-z_][a-z0-9_$]*$/
-const RULE_KINDS = ['membership', 'owner', 'self', 'role']
+const RULE_KINDS = ['membership', 'owner', 'self', 'role', 'follow']
 const SEE = 'see docs/catalogs.md'
 
 /**
@@ -55,6 +55,7 @@ export function checkCatalogShape(value: unknown, origin: string): Catalog {
   for (const [type, spec] of Object.entries(catalog.events)) {
     if (!Array.isArray(spec?.topics) || spec.topics.length === 0) refuse(`event ${type} goes to no topic`, `give it topics: ["pattern:{id}"]`)
     for (const topic of spec.topics) {
+      if (catalog.access[topic]?.kind === 'follow') refuse(`event ${type} is published to the follow set ${topic}`, `publish it to the member topics; a follow set carries their events`)
       if (!patterns.has(topic)) {
         refuse(`event ${type} is published to topic ${topic}, which has no access rule`, `add an access rule for ${JSON.stringify(topic)} (membership, owner, self or role); without one no client could ever read it`)
       }
@@ -72,6 +73,7 @@ function checkRule(catalog: Catalog, source: string, pattern: TopicPattern, rule
   }
   if (pattern.param === undefined) refuse(`${where} is a ${rule.kind} rule, which needs a {placeholder} in the topic`)
   if (rule.kind === 'self') return
+  if (rule.kind === 'follow') return checkFollow(catalog, where, rule.of, refuse)
   if (typeof rule.table !== 'string' || !QUALIFIED.test(rule.table)) refuse(`${where}: table ${JSON.stringify(rule.table)} is not a qualified lower-case name`)
   if (rule.id !== undefined && !isIdShape(rule.id)) refuse(`${where}: id ${JSON.stringify(rule.id)} is not one of ${Object.keys(ID_SHAPES).join(', ')}`)
   const users = rule.kind === 'membership' ? [rule.user] : rule.owners
@@ -79,13 +81,24 @@ function checkRule(catalog: Catalog, source: string, pattern: TopicPattern, rule
   for (const column of [rule.key, ...users]) {
     if (typeof column !== 'string' || !COLUMN.test(column)) refuse(`${where}: column ${JSON.stringify(column)} is not a lower-case column name`)
   }
-  const revoker = rule.revokedBy
-  if (revoker !== undefined) {
-    if (!Object.hasOwn(catalog.events, revoker.event)) refuse(`${where} is revoked by event ${JSON.stringify(revoker.event)}, which the catalog does not declare`)
+  for (const [field, revoker, why] of [['revokedBy', rule.revokedBy, 'the last event they see'], ['grantedBy', rule.grantedBy, 'the first event a follow set takes of it']] as const) {
+    if (revoker === undefined) continue
+    const verb = field === 'revokedBy' ? 'revoked' : 'granted'
+    if (!Object.hasOwn(catalog.events, revoker.event)) refuse(`${where} is ${verb} by event ${JSON.stringify(revoker.event)}, which the catalog does not declare`)
     if (!catalog.events[revoker.event]!.topics.includes(source)) {
-      refuse(`${where} is revoked by ${revoker.event}, which is not published to ${source}`, `publish ${revoker.event} to ${source}: its subscribers must receive it as the last event they see`)
+      refuse(`${where} is ${verb} by ${revoker.event}, which is not published to ${source}`, `publish ${revoker.event} to ${source}: its subscribers must receive it as ${why}`)
     }
-    if (typeof revoker.key !== 'string' || typeof revoker.user !== 'string') refuse(`${where}: revokedBy needs the data fields naming the topic's id (key) and the user (user)`)
+    if (typeof revoker.key !== 'string' || typeof revoker.user !== 'string') refuse(`${where}: ${field} needs the data fields naming the topic's id (key) and the user (user)`)
+  }
+}
+
+function checkFollow(catalog: Catalog, where: string, of: unknown, refuse: (mistake: string, hint?: string) => never): void {
+  const target = typeof of === 'string' ? catalog.access[of] : undefined
+  if (target === undefined) refuse(`${where} follows ${JSON.stringify(of)}, which has no access rule`, 'name the member topics\' pattern in of, e.g. of: "escrow:{id}"')
+  if (target!.kind !== 'membership' && target!.kind !== 'owner') refuse(`${where} follows ${of as string}, a ${target!.kind} rule: only membership and owner rules name a user's topics`)
+  const lookup = target as Extract<AccessRule, { kind: 'membership' | 'owner' }>
+  if (lookup.grantedBy === undefined || lookup.revokedBy === undefined) {
+    refuse(`${where} follows ${of as string}, whose rule lacks grantedBy or revokedBy`, 'a follow set changes live only at those events: declare both on the membership rule')
   }
 }
 

@@ -7,7 +7,7 @@ import { openSseTransport } from './sse-transport.ts'
 import { tokenExpiry } from './token.ts'
 import type { IncomingFrame, Transport, TransportClose, TransportContext, TransportFactory } from './transport.ts'
 import type {
-  ClientOptions, EscrowEventMap, FetchLike, ResetInfo, ServerErrorInfo, Status, StatusInfo, TransportName, WalcastClient, WalcastEvent, WebSocketConstructor,
+  ClientOptions, EscrowEventMap, FetchLike, ResetInfo, ServerErrorInfo, Status, StatusInfo, SubscriptionState, TransportName, WalcastClient, WalcastEvent, WebSocketConstructor,
 } from './types.ts'
 import { openWebSocketTransport } from './websocket-transport.ts'
 
@@ -46,6 +46,8 @@ export function createClient<M extends object = EscrowEventMap>(options: ClientO
   const statusListeners = new Set<Listener<[StatusInfo]>>()
   const resetListeners = new Set<Listener<[string, ResetInfo]>>()
   const errorListeners = new Set<Listener<[ServerErrorInfo]>>()
+  const states = new Map<string, SubscriptionState>()
+  const stateListeners = new Set<Listener<[string, SubscriptionState]>>()
   if (options.onReset) resetListeners.add(options.onReset)
 
   let info: StatusInfo = { status: 'connecting', failures: 0 }
@@ -78,6 +80,18 @@ export function createClient<M extends object = EscrowEventMap>(options: ClientO
     emit(statusListeners, info)
   }
 
+  function setState(topic: string, state: SubscriptionState): void {
+    const now = states.get(topic)
+    if (now !== undefined && now.state === state.state && state.state !== 'refused') return
+    states.set(topic, state)
+    emit(stateListeners, topic, state)
+  }
+
+  /** Confirmed by the server (subscribed, reset, an event or a position of it): live. */
+  function confirmed(topic: string): void {
+    if (lastIds.has(topic)) setState(topic, LIVE)
+  }
+
   const topicsWithCursor = (): ReadonlyMap<string, string | undefined> => new Map(lastIds)
 
   function onFrame(from: Transport, frame: IncomingFrame): void {
@@ -90,6 +104,7 @@ export function createClient<M extends object = EscrowEventMap>(options: ClientO
         // Ids are fixed width: string order is stream order, so this drops every replayed duplicate.
         if (last !== undefined && frame.id <= last) return
         lastIds.set(topic, frame.id)
+        confirmed(topic)
         const listeners = handlers.get(topic)
         if (listeners) emit(listeners, frame as unknown as WalcastEvent<M>)
         return
@@ -97,11 +112,12 @@ export function createClient<M extends object = EscrowEventMap>(options: ClientO
       case 'position':
         // The transport vouches that every event of the topic up to this id was delivered:
         // a topic that had no event of its own still resumes from here after a drop.
-        return advance(frame.topic, frame.id)
+        advance(frame.topic, frame.id)
+        return confirmed(frame.topic)
       case 'subscribed':
         // Live from `head`: nothing of the topic at or before it is still to come (I3).
         if (frame.head !== undefined) advance(frame.topic, frame.head)
-        return
+        return confirmed(frame.topic)
       case 'reset': {
         const topic = frame.topic
         if (!lastIds.has(topic)) return
@@ -110,13 +126,21 @@ export function createClient<M extends object = EscrowEventMap>(options: ClientO
         // what was committed meanwhile. Even backwards: after `unknown_position` the old
         // point is not of this stream, and keeping it would filter live events out.
         lastIds.set(topic, frame.head)
+        confirmed(topic)
         emit(resetListeners, topic, { reason: frame.reason, head: frame.head })
         return
       }
       case 'unsubscribed':
-        if (frame.reason === 'revoked') emit(errorListeners, { topic: frame.topic, code: 'revoked', message: `access to ${frame.topic} was revoked` })
+        if (frame.reason === 'revoked') {
+          const message = `access to ${frame.topic} was revoked`
+          if (lastIds.has(frame.topic)) setState(frame.topic, { state: 'refused', code: 'revoked', message })
+          emit(errorListeners, { topic: frame.topic, code: 'revoked', message })
+        }
         return
       case 'error':
+        // A refused subscribe is the topic's state, not only an error: the connection may be
+        // open while this topic is not live (a limit, no access).
+        if (frame.topic !== undefined && lastIds.has(frame.topic)) setState(frame.topic, { state: 'refused', code: frame.code, message: frame.message })
         if (frame.code === 'forbidden' && frame.topic !== undefined) dropTopic(frame.topic)
         emit(errorListeners, { ...(frame.topic === undefined ? {} : { topic: frame.topic }), code: frame.code, message: frame.message })
         return
@@ -213,6 +237,8 @@ export function createClient<M extends object = EscrowEventMap>(options: ClientO
         if (!opening) dropped(close)
         else tryNext(ladder.indexOf(transport.name) + 1, close)
       })
+      // A new connection asks for every topic again: none is live until it says so.
+      for (const topic of lastIds.keys()) setState(topic, PENDING)
       // While trying, `current` is the candidate: its frames count once it opens.
       const tryNext = (index: number, close?: TransportClose): void => {
         if (index >= ladder.length) return failed(close)
@@ -301,14 +327,18 @@ export function createClient<M extends object = EscrowEventMap>(options: ClientO
       set.add(onEvent)
       if (!lastIds.has(topic)) {
         lastIds.set(topic, undefined)
+        setState(topic, PENDING)
         current?.subscribe(topic, undefined)
         probe?.subscribe(topic, undefined)
       }
       return () => {
         set!.delete(onEvent)
+        // Refused for good (forbidden): the topic is gone already, only its state is left.
+        if (set!.size === 0 && !handlers.has(topic)) states.delete(topic)
         if (set!.size === 0 && handlers.get(topic) === set) {
           handlers.delete(topic)
           lastIds.delete(topic)
+          states.delete(topic)
           current?.unsubscribe(topic)
           probe?.unsubscribe(topic)
         }
@@ -330,6 +360,12 @@ export function createClient<M extends object = EscrowEventMap>(options: ClientO
       return () => errorListeners.delete(listener)
     },
     lastId: (topic) => lastIds.get(topic),
+    subscriptionState: (topic) => states.get(topic),
+    onSubscriptionState(listener) {
+      stateListeners.add(listener)
+      for (const [topic, state] of states) listener(topic, state)
+      return () => stateListeners.delete(listener)
+    },
     retry() {
       if (closed || info.status === 'open') return
       failures = 0
@@ -349,3 +385,6 @@ export function createClient<M extends object = EscrowEventMap>(options: ClientO
     },
   }
 }
+
+const LIVE: SubscriptionState = { state: 'live' }
+const PENDING: SubscriptionState = { state: 'pending' }

@@ -5,6 +5,6 @@
 export { createClient } from './client.ts'
 export { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts'
 export type {
-  ClientOptions, Clock, EscrowEventMap, EscrowEventType, FetchLike, ResetInfo, ResetReason, ServerErrorInfo, Status, StatusInfo,
+  ClientOptions, Clock, EscrowEventMap, EscrowEventType, FetchLike, RefusalCode, ResetInfo, ResetReason, ServerErrorInfo, Status, StatusInfo, SubscriptionState,
   TransportName, WalcastClient, WalcastEvent, WebSocketConstructor, WebSocketLike,
 } from './types.ts'

@@ -88,6 +88,23 @@ export interface ClientOptions {
   readonly openTimeoutMs?: number
 }
 
+/**
+ * Why the server does not carry a topic: `forbidden` (no access, or no such topic),
+ * `too_many_subscriptions` (the connection's limit), `revoked` (access ended while live),
+ * `bad_request`; a newer server may send codes this SDK does not know.
+ */
+export type RefusalCode = 'forbidden' | 'too_many_subscriptions' | 'revoked' | 'bad_request' | (string & {})
+
+/**
+ * Where one subscribed topic stands. `pending`: asked for, not confirmed yet (also while
+ * reconnecting); `live`: the server carries it; `refused`: the server does not, and no
+ * event of it arrives, whatever the connection's status says.
+ */
+export type SubscriptionState =
+  | { readonly state: 'pending' }
+  | { readonly state: 'live' }
+  | { readonly state: 'refused'; readonly code: RefusalCode; readonly message: string }
+
 export interface ServerErrorInfo {
   readonly topic?: string
   readonly code: string
@@ -106,6 +123,13 @@ export interface WalcastClient<M extends object = EscrowEventMap> {
   onReset(listener: (topic: string, info: ResetInfo) => void): () => void
   /** Server-side refusals (forbidden topic, revoked access, rate limits). */
   onError(listener: (error: ServerErrorInfo) => void): () => void
+  /** Where a subscribed topic stands (undefined for a topic not subscribed). */
+  subscriptionState(topic: string): SubscriptionState | undefined
+  /**
+   * Observes every subscribed topic's state changes, `refused` included: a connection can
+   * be `open` while a topic on it is not live. Called at once for each current topic.
+   */
+  onSubscriptionState(listener: (topic: string, state: SubscriptionState) => void): () => void
   /**
    * A topic's resume point: the last event id delivered, or a later position the server
    * vouched for (`subscribed`, `reset`, an SSE id, a polling `next`); sent on reconnect.

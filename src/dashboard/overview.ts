@@ -26,13 +26,15 @@ export async function overviewFor(db: Db, catalog: OverviewCatalog, userId: stri
   const view = catalog.dashboard
   const known = ID_SHAPES[catalog.userId ?? 'int8'].test(userId)
   const rows = view !== undefined && known ? await view.list(db, userId, OVERVIEW_LIMIT) : []
+  const follow = known && view?.follow !== undefined ? { topic: view.follow.replace('{id}', userId), label: 'all of them' } : undefined
   const own = known ? (view?.userTopics ?? []).map((pattern) => ({ topic: pattern.replace('{id}', userId), label: 'yours' })) : []
   return {
     catalog: catalog.name,
     title: view?.title ?? catalog.name,
     columns: Object.entries(view?.columns ?? {}).map(([key, label]) => ({ key, label })),
     rows,
-    topics: [...own, ...rows.map((row) => ({ topic: row.topic, label: `#${row.id}` }))],
+    // One follow set for every row, or (a catalog without one) a topic per row shown.
+    topics: [...own, ...(follow !== undefined ? [follow] : rows.map((row) => ({ topic: row.topic, label: `#${row.id}` })))],
     notifications: view?.notifications ?? [],
     summaries: view?.summaries ?? {},
   }

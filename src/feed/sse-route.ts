@@ -133,7 +133,7 @@ export function createSseStreams(options: SseOptions): SseStreams {
         slowConsumer()
       }
     }
-    const mine = (event: StoredEvent): string[] => (sub === undefined ? [] : event.topics.filter((t) => sub!.topics.has(t)))
+    const mine = (event: StoredEvent): readonly string[] => (sub === undefined ? [] : subscriptions.topicsFor(sub, event))
 
     function finish(endResponse: boolean): void {
       if (ended) return

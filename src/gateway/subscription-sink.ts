@@ -1,4 +1,4 @@
-import { serializedEventFrame } from '../history/event.ts'
+import { eventFrameJson, serializedEventFrame, type StoredEvent } from '../history/event.ts'
 import { CLOSE } from '../protocol/close-codes.ts'
 import { resetFrame } from '../protocol/server-frames.ts'
 import type { SubscriberSink } from '../subscription/core.ts'
@@ -8,11 +8,14 @@ import type { GatewayCore } from './core.ts'
 /**
  * One WebSocket subscription as the subscription core sees it: replayed events are
  * written to this socket alone; live ones reach it through the uWS topic (delivery.ts),
- * which `live` joins and `leaveLive` leaves.
+ * which `live` joins and `leaveLive` leaves; a follow set's arrive through `deliver`.
  */
-export function subscriptionSink(core: GatewayCore, conn: Connection, sub: Subscription): SubscriberSink {
+export function subscriptionSink(core: GatewayCore, conn: Connection, sub: Subscription, follow = false): SubscriberSink {
   const { stats, config } = core
   return {
+    // A follow set is no uWS topic (its events are published under their own topics): the
+    // core hands each of its events to this socket alone, in hub order.
+    ...(follow ? { deliver: (event: StoredEvent) => { core.write(conn, eventFrameJson(event, sub.topic)) } } : {}),
     send(events, stopAbove) {
       const ws = conn.ws
       if (ws === undefined || conn.closed || events.length === 0) return 0

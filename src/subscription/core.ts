@@ -5,6 +5,9 @@ import type { StoredEvent } from '../history/event.ts'
 import type { HistoryStore } from '../history/store.ts'
 import type { Hub, HubSignal } from '../hub/hub.ts'
 import type { Logger } from '../log.ts'
+import type { FollowSets } from './follow-sets.ts'
+import { createFollowTracker } from './follow-tracker.ts'
+import { readMerged } from './merged-read.ts'
 import { replayThenGoLive, type ReplayTarget } from './replay.ts'
 import { unresumableReason, type ResetReason } from './resume-rule.ts'
 import { createSubscriberIndex } from './subscriber-index.ts'
@@ -46,7 +49,12 @@ export type SubscriberState = 'authorizing' | 'pending' | 'live' | 'ended'
 
 export interface Subscriber {
   principal: Principal
+  /** The topics as the client named them, follow sets among them. */
   readonly topics: Set<string>
+  /** The event topics it reads: its plain topics and every follow set's members. */
+  readonly reads: Set<string>
+  /** Each follow set it holds → the member topics it stands for now. */
+  readonly follows: Map<string, Set<string>>
   readonly sink: SubscriberSink
   state: SubscriberState
   /** A gap was signalled while it was not live yet: it ends its replay with `reset`. */
@@ -81,6 +89,10 @@ export interface SubscriptionCore {
   /** One polling page of `topic` after `after`, with the same resume rule. */
   page(topic: string, after: string | undefined, limit: number): Promise<PollPage>
   canRead(principal: Principal, topic: string): Promise<boolean>
+  /** Whether `topic` is a follow set (its events are delivered to each subscriber directly). */
+  isFollow(topic: string): boolean
+  /** The subscriber's topics `event` is delivered under: its own, and each follow set holding one. */
+  topicsFor(sub: Subscriber, event: StoredEvent): readonly string[]
   /** The position live subscriptions stand at (the hub's newest id). */
   head(): string
   close(): void
@@ -97,6 +109,8 @@ export interface CoreOptions {
   readonly drainLevel: number
   /** How long a replaying client may take no bytes before it is closed as a slow consumer. */
   readonly stallMs: number
+  /** The catalog's follow sets (src/subscription/follow-sets.ts); none without. */
+  readonly follows?: FollowSets
 }
 
 /**
@@ -107,6 +121,7 @@ export interface CoreOptions {
  */
 export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
   const { hub, history, authorizer, log } = options
+  const follows = options.follows
   const index = createSubscriberIndex()
   const channels = new Set<LiveChannel>()
   const replayContext = { hub, history, pageSize: options.pageSize, drainLevel: options.drainLevel, stallMs: options.stallMs }
@@ -117,6 +132,9 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
   // Functions, not inline checks: a subscription's state changes across every await.
   const over = (sub: Subscriber): boolean => sub.state === 'ended' || sub.sink.closed()
   const stopped = (sub: Subscriber): boolean => over(sub) || sub.gapPending
+  const followed = createFollowTracker(follows, index, over)
+  const topicsFor = followed.topicsFor
+  const resolveFollows = followed.resolve
 
   function goLive(sub: Subscriber, again: boolean): void {
     if (sub.state === 'ended') return
@@ -143,7 +161,7 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
       const reason = sub.gapPending ? 'stream_gap' : await unresumableReason(history, since, hub.head()!, hub)
       if (over(sub)) return
       if (reason !== undefined) return resetAndGoLive(sub, reason, again)
-      const target: ReplayTarget = { topics: () => [...sub.topics], stopped: () => stopped(sub), send: sub.sink.send, fits: sub.sink.fits, drained: sub.sink.drained }
+      const target: ReplayTarget = { topics: () => [...sub.reads], stopped: () => stopped(sub), send: sub.sink.send, fits: sub.sink.fits, drained: sub.sink.drained }
       const outcome = await replayThenGoLive(replayContext, target, since, () => goLive(sub, again))
       if (outcome.kind === 'reset') return resetAndGoLive(sub, outcome.reason, again)
       if (outcome.kind === 'stalled') return sub.sink.stalled()
@@ -154,6 +172,8 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
 
   async function startFrom(sub: Subscriber, since: string | undefined, again: boolean): Promise<void> {
     try {
+      // Membership events passed by while this hub was not streaming: ask again.
+      if (again) await resolveFollows(sub)
       if (since !== undefined) return await catchUp(sub, since, again)
       for (;;) {
         if (!hub.isLive()) await hub.whenLive()
@@ -171,7 +191,7 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
 
   function dropTopic(sub: Subscriber, topic: string): void {
     if (!sub.topics.delete(topic)) return
-    index.removeTopic(sub, topic)
+    followed.drop(sub, topic)
   }
 
   function revoke(sub: Subscriber, topic: string): void {
@@ -213,7 +233,7 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
   function deliverDirect(event: StoredEvent): void {
     if (event.topics.length === 1) {
       const topic = event.topics[0]!
-      for (const sub of index.liveDirect(topic)) sub.sink.deliver!(event, [topic])
+      for (const sub of index.liveDirect(topic)) sub.sink.deliver!(event, sub.follows.size === 0 ? [topic] : topicsFor(sub, event))
       return
     }
     let seen: Set<Subscriber> | undefined
@@ -222,15 +242,20 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
         seen ??= new Set()
         if (seen.has(sub)) continue
         seen.add(sub)
-        sub.sink.deliver!(event, event.topics.filter((t) => sub.topics.has(t)))
+        sub.sink.deliver!(event, topicsFor(sub, event))
       }
     }
   }
 
   const unsubscribeHub = hub.subscribe((events) => {
     for (const event of events) {
+      // A grant joins the set before its event, which is delivered; a revocation leaves it
+      // after its event, the last one of that topic the set carries.
+      const changes = follows?.changes(event) ?? []
+      for (const change of changes) if (change.kind === 'add') followed.apply(change)
       for (const channel of channels) channel.deliver(event)
       deliverDirect(event)
+      for (const change of changes) if (change.kind === 'remove') followed.apply(change)
       applyRevocations(event.id)
     }
     for (const channel of channels) channel.flush?.()
@@ -284,6 +309,7 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
         const allowed = await authorizer.canRead(sub.principal, topic)
         if (!allowed && sub.state !== 'ended') revoke(sub, topic)
       }
+      await resolveFollows(sub)
     } catch (err) {
       // Unproven access is no access: the client reconnects and is asked again.
       if (!closed) log.error({ err }, 'access re-check failed; closing the subscription')
@@ -291,9 +317,25 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
     }
   }
 
+  /** One page of a topic, or of a follow set's members now, merged in id order: one cursor. */
+  async function readTopic(topic: string, after: string | undefined, limit: number): Promise<{ events: readonly StoredEvent[]; complete: boolean }> {
+    if (follows === undefined || !follows.isFollow(topic)) {
+      const events = await history.readSince(topic, after === undefined ? ZERO_ID : parseEventId(after), limit)
+      return { events, complete: events.length < limit }
+    }
+    const page = await readMerged(history, await follows.members(topic), after ?? ZERO, limit)
+    if (page.events.length <= limit) return page
+    return { events: page.events.slice(0, limit), complete: false }
+  }
+
   return {
     register(principal, topics, sink) {
-      const sub: Subscriber = { principal, topics: new Set(topics), sink, state: 'authorizing', gapPending: false }
+      const followed = topics.filter((topic) => follows?.isFollow(topic) === true)
+      const sub: Subscriber = {
+        principal, topics: new Set(topics), sink, state: 'authorizing', gapPending: false,
+        reads: new Set(topics.filter((topic) => !followed.includes(topic))),
+        follows: new Map(followed.map((topic) => [topic, new Set<string>()])),
+      }
       index.add(sub)
       return sub
     },
@@ -301,6 +343,8 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
       for (const topic of [...sub.topics]) {
         if (!(await authorizer.canRead(sub.principal, topic))) return topic
       }
+      // Registered first, so a membership event during the query is not missed.
+      await resolveFollows(sub)
       return undefined
     },
     start(sub, since) {
@@ -324,7 +368,7 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
         if (reason !== undefined) return { events: [], next: head, reset: reason }
       }
       if (limit === 0) return { events: [], next: head, reset: undefined }
-      const events = await history.readSince(topic, after === undefined ? ZERO_ID : parseEventId(after), limit)
+      const { events, complete } = await readTopic(topic, after, limit)
       if (after !== undefined) {
         // Asked again after the read: a prune that ran in between leaves a hole (I4).
         const reason = await unresumableReason(history, after, head)
@@ -332,10 +376,12 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
       }
       const lastRead = events.length > 0 ? events[events.length - 1]!.id : after
       // A short page has seen every event of the topic up to the head read before it.
-      const next = events.length < limit ? (lastRead !== undefined && lastRead > head ? lastRead : head) : lastRead!
+      const next = complete ? (lastRead !== undefined && lastRead > head ? lastRead : head) : lastRead!
       return { events, next, reset: undefined }
     },
     canRead: (principal, topic) => authorizer.canRead(principal, topic),
+    isFollow: (topic) => follows?.isFollow(topic) === true,
+    topicsFor,
     head: () => hub.head() ?? ZERO,
     close() {
       if (closed) return

@@ -4,7 +4,9 @@ export interface SubscriberIndex {
   add(sub: Subscriber): void
   remove(sub: Subscriber): void
   removeTopic(sub: Subscriber, topic: string): void
-  /** Live subscribers that take live events one by one (SSE) are indexed by topic. */
+  /** A topic `sub` reads from now on (a follow set took it in); indexed at once if live. */
+  addTopic(sub: Subscriber, topic: string): void
+  /** Live subscribers that take live events one by one (SSE, follow sets) are indexed by the topics they read. */
   setLive(sub: Subscriber, live: boolean): void
   forUser(userId: string): Subscriber[]
   liveDirect(topic: string): ReadonlySet<Subscriber>
@@ -31,15 +33,18 @@ export function createSubscriberIndex(): SubscriberIndex {
     remove(sub) {
       everyone.delete(sub)
       removeFrom(byUser, sub.principal.userId, sub)
-      if (isDirect(sub)) unindexLive(sub, sub.topics)
+      if (isDirect(sub)) unindexLive(sub, sub.reads)
     },
     removeTopic(sub, topic) {
       if (isDirect(sub)) removeFrom(direct, topic, sub)
     },
+    addTopic(sub, topic) {
+      if (isDirect(sub) && sub.state === 'live') addTo(direct, topic, sub)
+    },
     setLive(sub, live) {
       if (!isDirect(sub)) return
-      if (!live) return unindexLive(sub, sub.topics)
-      for (const topic of sub.topics) addTo(direct, topic, sub)
+      if (!live) return unindexLive(sub, sub.reads)
+      for (const topic of sub.reads) addTo(direct, topic, sub)
     },
     // Copies: a revocation or reset may end subscribers while the caller iterates.
     forUser: (userId) => [...(byUser.get(userId) ?? [])],

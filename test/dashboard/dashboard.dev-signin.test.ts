@@ -55,7 +55,7 @@ t.test('with WALCAST_DEV=1: demo users, a token that every transport accepts, th
   t.equal(body.catalog, 'escrow')
   t.same(body.columns.map((c) => c.key), ['id', 'title', 'amount', 'role', 'status'])
   t.same(body.rows.map((r) => [r.id, r.topic, r.cells.role, r.cells.status]), [['2', 'escrow:2', 'seller', 'draft'], ['1', 'escrow:1', 'seller', 'funded']], 'latest first')
-  t.same(body.topics.map((x) => x.topic), ['user:2', 'escrow:2', 'escrow:1'], 'the user’s own topic and one per row')
+  t.same(body.topics.map((x) => x.topic), ['user:2', 'user:2:escrows'], 'the user’s own topic and the follow set of all their escrows')
   t.same(body.notifications, ['notification:new'])
   const odd = await fetch(`${url}/v1/dev/overview`, { headers: { authorization: `Bearer ${await signToken('not-a-number')}` } })
   t.match(await odd.json(), { catalog: 'escrow', rows: [], topics: [] }, 'a subject that is not a user id has no rows and no topics')

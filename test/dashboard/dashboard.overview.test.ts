@@ -30,3 +30,16 @@ t.test('the catalog’s user id shape decides which subjects are users; the list
   t.same([stranger.rows, stranger.topics], [[], []], 'a subject outside the shape names no user: no query, no topic')
   t.equal(asked.length, 1)
 })
+
+t.test('a catalog with a follow set: the page subscribes to it once, not to each row', async (t) => {
+  const dashboard: CatalogDashboard = {
+    title: 'Things',
+    columns: { id: '#' },
+    list: async () => Array.from({ length: 120 }, (_, i) => ({ id: String(i + 1), topic: `thing:${i + 1}`, cells: { id: String(i + 1) } })),
+    userTopics: ['inbox:{id}'],
+    follow: 'inbox:{id}:things',
+  }
+  const overview = await overviewFor(noDb, { name: 'things', dashboard }, '7')
+  t.equal(overview.rows.length, 120)
+  t.same(overview.topics, [{ topic: 'inbox:7', label: 'yours' }, { topic: 'inbox:7:things', label: 'all of them' }], 'two topics for 120 rows')
+})

@@ -1,12 +1,12 @@
 // The walcast dashboard: plain ES module, no build step. The SDK is served at
 // /dashboard/walcast-client.js, bundled by walcast from src/client on first request.
 // Generic over the running catalog: /v1/dev/overview says what to list and which topics
-// to subscribe to (the catalog's `dashboard`, docs/catalogs.md); every event is rendered
-// the same way.
+// to subscribe to (the catalog's `dashboard`, docs/catalogs.md: the user's own topics and
+// one follow set for all the rows); every event is rendered the same way.
 import { createClient } from '/dashboard/walcast-client.js'
 
 const $ = (id) => document.getElementById(id)
-const state = { client: undefined, token: undefined, user: undefined, topics: new Set(), unread: 0, overview: undefined, refresh: undefined }
+const state = { client: undefined, token: undefined, user: undefined, topics: new Set(), unread: 0, overview: undefined, refresh: undefined, status: undefined, subscriptions: new Map() }
 const LABELS = { connecting: 'connecting…', open: 'connected', reconnecting: 'reconnecting…', offline: 'offline', failed: 'offline' }
 const FEED_MAX = 200
 
@@ -44,13 +44,36 @@ async function signIn(user) {
   const attempts = Number(new URLSearchParams(location.search).get('attempts')) || undefined
   const client = createClient({ url: location.origin, getToken, onReset: () => loadOverview(), backoff: { maxAttempts: attempts } })
   state.client = client
-  client.onStatus(({ status, transport }) => {
-    const label = $('connection')
-    label.dataset.state = status
-    label.textContent = LABELS[status] + (status === 'open' && transport !== 'websocket' ? ` (${transport})` : '')
-    $('retry').hidden = !(status === 'failed' || status === 'offline')
+  client.onStatus((info) => {
+    state.status = info
+    $('retry').hidden = !(info.status === 'failed' || info.status === 'offline')
+    showConnection()
+  })
+  // A topic the server refused gets no events, whatever the connection says: never show
+  // green over it (issue #12: a dashboard past the subscription limit looked live).
+  client.onSubscriptionState((topic, subscription) => {
+    state.subscriptions.set(topic, subscription)
+    showConnection()
   })
   await loadOverview()
+}
+
+function showConnection() {
+  if (state.status === undefined) return
+  const { status, transport } = state.status
+  const refused = [...state.subscriptions].filter(([, s]) => s.state === 'refused')
+  const label = $('connection')
+  if (status === 'open' && refused.length > 0) {
+    label.dataset.state = 'degraded'
+    label.textContent = `partly live · ${refused.length} topic${refused.length === 1 ? '' : 's'} refused`
+  } else {
+    label.dataset.state = status
+    label.textContent = LABELS[status] + (status === 'open' && transport !== 'websocket' ? ` (${transport})` : '')
+  }
+  const live = [...state.subscriptions].filter(([, s]) => s.state === 'live').map(([topic]) => topic)
+  const notLive = refused.map(([topic, s]) => `${topic} (${s.code}: ${s.message})`)
+  $('topics').textContent = [live.length > 0 ? `Live on ${live.join(', ')}` : '', notLive.length > 0 ? `Not live: ${notLive.join('; ')}` : ''].filter(Boolean).join('. ')
+  $('topics').dataset.refused = String(refused.length)
 }
 
 /** Rows and topics from the server; new topics are subscribed, none is ever subscribed twice. */
@@ -69,7 +92,8 @@ async function loadOverview() {
     state.topics.add(topic)
     state.client.subscribe(topic, onEvent)
   }
-  $('topics').textContent = `Live on ${[...state.topics].join(', ')}`
+  $('shown').textContent = overview.rows.length > 0 ? `The latest ${overview.rows.length} (newest first).` : ''
+  showConnection()
 }
 
 // An event may change what the list shows (a status, a new row, a new topic): reload it,

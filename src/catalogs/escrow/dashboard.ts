@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import type { CatalogDashboard } from '../../catalog/catalog.ts'
-import { escrowTopic } from './topics.ts'
+import { escrowTopic, USER_ESCROWS_TOPIC, USER_TOPIC } from './topics.ts'
 
 /** The dev dashboard's view: the escrows the user is a party of, and their notifications. */
 export const escrowDashboard: CatalogDashboard = {
@@ -16,7 +16,9 @@ export const escrowDashboard: CatalogDashboard = {
       cells: { id: e.id, title: e.title, amount: `${e.amount} ${e.currency}`, role: e.role, status: e.status },
     }))
   },
-  userTopics: ['user:{id}'],
+  userTopics: [USER_TOPIC],
+  // One subscription for all of the user's escrows, however many (issue #12).
+  follow: USER_ESCROWS_TOPIC,
   notifications: ['notification:new'],
   summaries: {
     'escrow:status_changed': 'Escrow #{escrowId}: {from} → {to}',

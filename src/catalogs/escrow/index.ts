@@ -8,7 +8,7 @@ import type { EscrowEventMap } from './events.ts'
 import { milestonesMapper } from './milestones.ts'
 import { notificationsMapper } from './notifications.ts'
 import { partiesMapper } from './parties.ts'
-import { ADMIN_DISPUTES_TOPIC, ESCROW_TOPIC, USER_TOPIC } from './topics.ts'
+import { ADMIN_DISPUTES_TOPIC, ESCROW_TOPIC, USER_ESCROWS_TOPIC, USER_TOPIC } from './topics.ts'
 
 /**
  * The escrow catalog: five tracked tables, each mapped by its own module (the worked
@@ -31,8 +31,11 @@ export const escrowCatalog = defineCatalog<EscrowEventMap>({
     // A party is a row of escrow_parties, accepted or not; admins read every escrow.
     [ESCROW_TOPIC]: {
       kind: 'membership', table: 'public.escrow_parties', key: 'escrow_id', user: 'user_id', admin: true,
+      grantedBy: { event: 'escrow:party_joined', key: 'escrowId', user: 'userId' },
       revokedBy: { event: 'escrow:party_left', key: 'escrowId', user: 'userId' },
     },
+    // Every escrow the user is a party of, as one subscription (the dashboard's).
+    [USER_ESCROWS_TOPIC]: { kind: 'follow', of: ESCROW_TOPIC },
     // Notifications are personal: not even an admin reads another user's.
     [USER_TOPIC]: { kind: 'self' },
     [ADMIN_DISPUTES_TOPIC]: { kind: 'role', role: 'admin' },
