@@ -17,7 +17,9 @@ import { exitCodeOf, type Growth } from './verdict.ts'
 /** Clients sign hour-long tokens (bench/lib/token.ts); a longer soak would see them expire. */
 export const MAX_MINUTES = 50
 
-export class UsageError extends Error {}
+export class UsageError extends Error {
+  override readonly name = 'UsageError'
+}
 
 export function parseSoakArgs(argv: readonly string[], databaseUrl: string | undefined, now = new Date()): SoakOptions {
   const { values } = parseArgs({

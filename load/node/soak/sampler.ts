@@ -23,6 +23,9 @@ export interface Sampler {
   sampleNow(): Promise<SoakSample>
 }
 
+/** /metrics queries Postgres: on a busy machine a scrape can take seconds. */
+const SCRAPE_TIMEOUT_MIN_MS = 5000
+
 const ABSENT: { readonly [K in keyof ScrapedFigures]: null } = {
   rssBytes: null, heapUsedBytes: null, heapTotalBytes: null, loopDelayP99Seconds: null, loopDelayMaxSeconds: null, openFds: null, slotLagBytes: null, connections: null,
 }
@@ -61,7 +64,7 @@ export function startSampler(options: SamplerOptions): Sampler {
 
 async function scrape(url: string, timeoutMs: number): Promise<{ readonly [K in keyof ScrapedFigures]: number | null }> {
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(Math.max(1000, timeoutMs)) })
+    const response = await fetch(url, { signal: AbortSignal.timeout(Math.max(SCRAPE_TIMEOUT_MIN_MS, timeoutMs)) })
     const figures = readFigures(await response.text())
     return Object.fromEntries(Object.entries(figures).map(([key, value]) => [key, value ?? null])) as { [K in keyof ScrapedFigures]: number | null }
   } catch {
