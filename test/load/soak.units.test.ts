@@ -5,6 +5,7 @@
  */
 import t from 'tap'
 import { PANELS, panelRows, soakChartSpec } from '../../load/node/soak/chart.ts'
+import { soakSection } from '../../load/node/soak/report.ts'
 import { QUIET_TAIL_FRACTION, WARMUP_MAX_MS, planSoak } from '../../load/node/soak/plan.ts'
 import { parsePrometheusText, readFigures, seriesValue } from '../../load/node/soak/prometheus-text.ts'
 import { MAX_MINUTES, parseSoakArgs } from '../../load/node/soak/run.ts'
@@ -148,4 +149,38 @@ t.test('command line: --minutes or --seconds, positive numbers, at most the toke
   t.throws(() => parseSoakArgs(['--minutes', '0'], undefined), /--minutes: expected a positive number/)
   t.throws(() => parseSoakArgs(['--minutes', String(MAX_MINUTES + 1)], undefined), /at most 50/)
   t.throws(() => parseSoakArgs(['--minutes', '1', '--rate', '1.5'], undefined), /--rate: expected a positive whole number/)
+})
+
+t.test('the BENCHMARKS.md section states the verdict, links the chart and the samples, and tabulates the figures', async (t) => {
+  const mib = 2 ** 20
+  const plan = planSoak(30 * 60_000)
+  const samples = Array.from({ length: 361 }, (_, i) => sample(i * 5000, 150 * mib, { heapUsedBytes: 40 * mib, loopDelayP99Seconds: 0.02, loopDelayMaxSeconds: 0.05, openFds: 230, slotLagBytes: 4096 }))
+  const verdict = soakVerdict(samples, plan.warmupMs, { ...CLEAN, received: 1_000_000 })
+  const percentiles = { count: 1, p50: 3, p95: 9, p99: 20, p999: 40, max: 80 }
+  const result = {
+    startedAt: '2026-12-02T05:05:50.000Z',
+    options: { durationMs: plan.durationMs, rate: 200, clients: 200, spikeClients: 500, escrows: 50, sampleIntervalMs: 5000 },
+    machine: { cpu: 'cpu', cores: 2, memoryGb: 24, os: 'Linux', node: 'v20', postgres: '18.4' },
+    plan,
+    samples,
+    events: [
+      { kind: 'storm' as const, atMs: 105_000, recoveredMs: 1900 },
+      { kind: 'spike' as const, atMs: 180_000, holdMs: 30_000, connected: 500, subscribeMs: percentiles, received: 54_592, gaps: 0, duplicates: 0, resets: 0, latency: percentiles },
+    ],
+    steady: { clients: 200, received: 900_000, missing: 0, duplicates: 0, resets: 0, reconnects: 1200, errors: 0, closeCodes: {}, latency: percentiles, lost: 0 },
+    written: 360_000,
+    verdict,
+    files: undefined,
+  }
+  const text = soakSection(result, 'bench/results/soak/x/samples.json', 'bench/results/soak/x/soak.svg')
+  t.match(text, /^## Soak/)
+  t.match(text, /`npm run soak -- --minutes 30`/)
+  t.match(text, /\*\*Verdict: PASS\*\*: RSS \+0\.0% after the warm-up \(target < 5%\), 0 gaps, 0 duplicates, 0 lost, 0 resets\./)
+  t.match(text, /!\[walcast soak[^\]]*\]\(bench\/results\/soak\/x\/soak\.svg\)/)
+  t.match(text, /\[samples\.json\]\(bench\/results\/soak\/x\/samples\.json\)/)
+  t.match(text, /\| RSS after the warm-up [^|]*\| 150\.0 → 150\.0 MiB, \*\*\+0\.0%\*\* \(target < 5%: met\)/)
+  t.match(text, /\| event-loop delay p99 per reading, after the warm-up \| median 20\.0 ms, max 20\.0 ms \|/)
+  t.match(text, /\| events written \| 360,000 \(200\/s against 200\/s asked\) \|/)
+  t.match(text, /every client subscribed again after 1\.9 s/)
+  t.match(text, /500 subscribed \(p99 20 ms\), 54,592 events in 30 s, 0 gaps\/duplicates\/resets/)
 })
