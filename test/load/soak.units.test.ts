@@ -184,3 +184,14 @@ t.test('the BENCHMARKS.md section states the verdict, links the chart and the sa
   t.match(text, /every client subscribed again after 1\.9 s/)
   t.match(text, /500 subscribed \(p99 20 ms\), 54,592 events in 30 s, 0 gaps\/duplicates\/resets/)
 })
+
+t.test('the section\'s reproduce line repeats only the options that differ from the defaults', async (t) => {
+  const plan = planSoak(20_000)
+  const result = {
+    startedAt: 'x', options: { durationMs: 20_000, rate: 50, clients: 200, spikeClients: 30, escrows: 50, sampleIntervalMs: 1000 },
+    machine: { cpu: 'cpu', cores: 2, memoryGb: 24, os: 'Linux', node: 'v20', postgres: '18.4' }, plan, samples: [], events: [],
+    steady: { clients: 200, received: 0, missing: 0, duplicates: 0, resets: 0, reconnects: 0, errors: 0, closeCodes: {}, latency: { count: 0, p50: 0, p95: 0, p99: 0, p999: 0, max: 0 }, lost: 0 },
+    written: 0, verdict: soakVerdict([], plan.warmupMs, CLEAN), files: undefined,
+  }
+  t.match(soakSection(result, 'a/samples.json', 'a/soak.svg'), /Reproduce: `npm run soak -- --seconds 20 --rate 50 --spike-clients 30 --sample-seconds 1`/)
+})

@@ -6,6 +6,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { REPO } from '../../../bench/lib/processes.ts'
+import { DEFAULTS } from './run.ts'
 import type { SoakResult, SpikeRecord, StormRecord } from './soak.ts'
 import { median } from './verdict.ts'
 
@@ -23,7 +24,11 @@ export function soakSection(result: SoakResult, jsonPath: string, svgPath: strin
   const v = result.verdict
   const o = result.options
   const minutes = Math.round((result.plan.durationMs / 60_000) * 100) / 100
-  const lengthArg = Number.isInteger(minutes) ? `--minutes ${minutes}` : `--seconds ${Math.round(result.plan.durationMs / 1000)}`
+  const given = { rate: o.rate, clients: o.clients, 'spike-clients': o.spikeClients, escrows: o.escrows, 'sample-seconds': o.sampleIntervalMs / 1000 }
+  const lengthArg = [
+    Number.isInteger(minutes) ? `--minutes ${minutes}` : `--seconds ${Math.round(result.plan.durationMs / 1000)}`,
+    ...Object.entries(given).filter(([name, value]) => DEFAULTS[name as keyof typeof DEFAULTS] !== value).map(([name, value]) => `--${name} ${value}`),
+  ].join(' ')
   const after = result.samples.filter((s) => s.tMs >= result.plan.warmupMs)
   const present = (pick: (s: (typeof after)[number]) => number | null): number[] => after.map(pick).filter((x): x is number => x !== null)
   const storms = result.events.filter((e): e is StormRecord => e.kind === 'storm')
@@ -55,6 +60,8 @@ export function soakSection(result: SoakResult, jsonPath: string, svgPath: strin
     '| figure | value |',
     '|---|---|',
     ...rows.map(([name, value]) => `| ${name} | ${value} |`),
+    '',
+    `Reproduce: \`npm run soak -- ${lengthArg}\` (docs/load.md: options, scenarios, exit codes). The k6 scripts in \`load/\` run the same three scenarios for whoever has k6 (\`npm run load -- soak|reconnect-storm|fanout-spike\`). This section: \`node --import tsx load/node/soak/report.ts ${jsonPath}\`.`,
     '',
   ].join('\n')
 }

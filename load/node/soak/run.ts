@@ -17,6 +17,9 @@ import { exitCodeOf, type Growth } from './verdict.ts'
 /** Clients sign hour-long tokens (bench/lib/token.ts); a longer soak would see them expire. */
 export const MAX_MINUTES = 50
 
+/** The flags' defaults, beside their names (the report repeats only what differs). */
+export const DEFAULTS = { rate: 200, clients: 200, 'spike-clients': 500, escrows: 50, 'sample-seconds': 5 } as const
+
 export class UsageError extends Error {
   override readonly name = 'UsageError'
 }
@@ -28,11 +31,11 @@ export function parseSoakArgs(argv: readonly string[], databaseUrl: string | und
       minutes: { type: 'string' },
       seconds: { type: 'string' },
       out: { type: 'string' },
-      rate: { type: 'string', default: '200' },
-      clients: { type: 'string', default: '200' },
-      'spike-clients': { type: 'string', default: '500' },
-      escrows: { type: 'string', default: '50' },
-      'sample-seconds': { type: 'string', default: '5' },
+      rate: { type: 'string', default: String(DEFAULTS.rate) },
+      clients: { type: 'string', default: String(DEFAULTS.clients) },
+      'spike-clients': { type: 'string', default: String(DEFAULTS['spike-clients']) },
+      escrows: { type: 'string', default: String(DEFAULTS.escrows) },
+      'sample-seconds': { type: 'string', default: String(DEFAULTS['sample-seconds']) },
     },
   })
   if ((values.minutes === undefined) === (values.seconds === undefined)) throw new UsageError('give the soak length as --minutes N or --seconds N (one of them)')
