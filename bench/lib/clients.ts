@@ -213,6 +213,11 @@ export class ClientPool {
     this.slow.baseDuplicates = this.sum((c) => c.check.duplicates, true)
   }
 
+  /** Open clients and events received, without the percentiles (cheap enough to poll during a long run). */
+  counts(): { open: number; received: number } {
+    return { open: this.clients.filter((c) => c.open && c.spec.slow !== true).length, received: this.received }
+  }
+
   stats(start?: Record<string, number>, final?: Record<string, number>): PoolStats {
     const lost = (slow: boolean): number | undefined => {
       if (start === undefined || final === undefined) return undefined

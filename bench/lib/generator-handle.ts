@@ -10,6 +10,8 @@ const ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'load-gene
 export interface LoadGenerator extends ChildHandle {
   open(options: PoolOptions, timeoutMs: number): Promise<{ connected: number; subscribeMs: Percentiles }>
   stats(start?: Record<string, number>, final?: Record<string, number>): Promise<PoolStats>
+  /** Open clients and events received: cheap to poll, unlike stats() (which sorts every latency). */
+  counts(): Promise<{ open: number; received: number } | undefined>
   resetStats(): Promise<void>
   dropAll(): Promise<void>
   /** Every client disconnects and stays away until returnAll (the resume storm). */
@@ -43,6 +45,7 @@ export async function startLoadGenerator(): Promise<LoadGenerator> {
     ...handle,
     open: (options, timeoutMs) => call('open', { options, timeoutMs }),
     stats: (start, final) => call('stats', { start, final }),
+    counts: () => call('counts'),
     resetStats: () => call('resetStats'),
     dropAll: () => call('dropAll'),
     awayAll: () => call('awayAll'),

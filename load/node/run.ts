@@ -6,14 +6,13 @@
  * free port), walcast on a free loopback port, and the SQL writer; runs the k6 script
  * against them; stops everything. Exits with k6's code (99 = a threshold failed).
  */
-import { randomBytes } from 'node:crypto'
 import { spawn } from 'node:child_process'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { startBenchPostgres } from '../../bench/lib/postgres.ts'
-import { REPO, findK6, startWalcastProcess } from '../../bench/lib/processes.ts'
-import { HOT_ESCROW, seedPopulation, spreadEscrows } from '../../bench/lib/seed.ts'
+import { REPO, findK6 } from '../../bench/lib/processes.ts'
+import { HOT_ESCROW, spreadEscrows } from '../../bench/lib/seed.ts'
 import { startWriter } from '../../bench/lib/writer.ts'
+import { startLoadTarget } from './target.ts'
 
 export const SCRIPTS = ['soak', 'reconnect-storm', 'fanout-spike'] as const
 export type ScriptName = (typeof SCRIPTS)[number]
@@ -36,30 +35,23 @@ export interface LoadRunOptions {
 }
 
 export async function runLoad(options: LoadRunOptions): Promise<number> {
-  const postgres = await startBenchPostgres(options.databaseUrl)
-  const stops: Array<() => Promise<void>> = [() => postgres.stop()]
+  const population = { users: options.vus, escrows: options.escrows }
+  const target = await startLoadTarget({ databaseUrl: options.databaseUrl, population, prefix: 'load' })
   try {
-    const suffix = randomBytes(4).toString('hex')
-    const url = await postgres.createDatabase(`walcast_load_${suffix}`)
-    const population = { users: options.vus, escrows: options.escrows }
-    await seedPopulation(url, population)
-    const secret = randomBytes(24).toString('hex')
-    const walcast = await startWalcastProcess({ DATABASE_URL: url, WALCAST_JWT_SECRET: secret, WALCAST_SLOT: `load_${suffix}` })
-    stops.unshift(() => walcast.stop())
     const seconds = durationSeconds(options.duration) + durationSeconds(options.ramp) + 60
     const writer = await startWriter({
-      url,
+      url: target.url,
       escrows: [HOT_ESCROW, ...spreadEscrows(population)],
       rowsPerTransaction: 1,
       eventsPerSecond: options.rate,
       durationMs: seconds * 1000,
     })
-    stops.unshift(async () => { writer.stop(); await writer.done })
+    target.onStop(async () => { writer.stop(); await writer.done })
     const args = ['run', '--quiet', ...(options.summaryPath === undefined ? [] : ['--summary-export', options.summaryPath]), ...options.extraArgs, path.join(REPO, 'load', `${options.script}.ts`)]
     const env = {
       ...process.env,
-      WALCAST_URL: `ws://127.0.0.1:${walcast.port}/v1/ws`,
-      WALCAST_JWT_SECRET: secret,
+      WALCAST_URL: target.wsUrl,
+      WALCAST_JWT_SECRET: target.secret,
       VUS: String(options.vus),
       DURATION: options.duration,
       ESCROWS: String(options.escrows),
@@ -76,7 +68,7 @@ export async function runLoad(options: LoadRunOptions): Promise<number> {
     if (options.quiet && code !== 0) process.stderr.write(output)
     return code
   } finally {
-    for (const stop of stops) await stop().catch((err: unknown) => process.stderr.write(`cleanup: ${String(err)}\n`))
+    await target.stop()
   }
 }
 

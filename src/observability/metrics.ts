@@ -1,5 +1,5 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import { sql } from 'kysely'
 import type { Db } from '../db/database.ts'
 import type { Hub } from '../hub/hub.ts'
@@ -48,6 +48,9 @@ export function createMetrics(deps: MetricsDeps): Metrics {
   const registry = new Registry()
   const slot = deps.slot
   const registers = [registry]
+  // The process's own figures (RSS, heap, open fds, GC): what a soak or an operator
+  // watches for a leak (load/node/soak/).
+  collectDefaultMetrics({ register: registry })
 
   const ingested = new Counter({ name: 'walcast_events_ingested_total', help: 'Events made durable in the history, by type.', labelNames: ['type'], registers })
   const batchSeconds = new Histogram({
