@@ -12,6 +12,8 @@ import type { ResumeStormPhase } from './scenarios/resume.ts'
 import { closeCount, type BacklogPhase } from './scenarios/backlog.ts'
 import type { ScaleResult } from './scenarios/scale.ts'
 import { scaleSection } from './report-scale.ts'
+import { soakSection } from '../load/node/soak/report.ts'
+import type { SoakResult } from '../load/node/soak/soak.ts'
 
 export interface BenchResults {
   profile: string
@@ -361,6 +363,9 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
 
   if (results.scale) add(...scaleSection(results.scale, results.machine.cores))
 
+  const soak = await latestSoakSection()
+  if (soak !== undefined) add(soak.trim(), '')
+
   const findings = await fs.readFile(FINDINGS, 'utf8').catch(() => '')
   if (findings.trim() !== '') add(findings.trim(), '')
   add(
@@ -384,6 +389,30 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
     '',
   )
   await fs.writeFile(reportPath, lines.join('\n'))
+}
+
+/**
+ * The Soak section from the newest `npm run soak` run kept in bench/results/soak/ (its
+ * samples.json, its chart, and the hand-written notes.md beside them if there is one): a
+ * soak runs apart from the bench, so a regenerated report must not drop it.
+ */
+async function latestSoakSection(): Promise<string | undefined> {
+  const root = path.join(path.dirname(FINDINGS), 'results', 'soak')
+  const runs = (await fs.readdir(root).catch(() => [] as string[])).sort().reverse()
+  for (const run of runs) {
+    const dir = path.join(root, run)
+    const raw = await fs.readFile(path.join(dir, 'samples.json'), 'utf8').catch(() => undefined)
+    if (raw === undefined) continue
+    const repo = path.resolve(path.dirname(FINDINGS), '..')
+    const json = path.relative(repo, path.join(dir, 'samples.json'))
+    const section = soakSection(JSON.parse(raw) as SoakResult, json, path.relative(repo, path.join(dir, 'soak.svg')))
+    const notes = await fs.readFile(path.join(dir, 'notes.md'), 'utf8').catch(() => '')
+    if (notes.trim() === '') return section
+    // The notes go before the section's closing "Reproduce" line.
+    const at = section.lastIndexOf('Reproduce: ')
+    return `${section.slice(0, at)}${notes.trim()}\n\n${section.slice(at)}`
+  }
+  return undefined
 }
 
 /**
