@@ -8,11 +8,10 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { chromium } from 'playwright-core'
+import { browserPage, CHROMIUM } from '../helpers/chromium.ts'
 import { ratioBars, renderSvg } from '../../bench/charts.ts'
 import { writeReport, type BenchResults } from '../../bench/report.ts'
 
-const CHROMIUM = '/usr/bin/chromium'
 const RESULTS = path.resolve('bench/results')
 
 interface Label { readonly text: string; readonly left: number; readonly top: number; readonly right: number; readonly bottom: number }
@@ -20,18 +19,8 @@ interface Label { readonly text: string; readonly left: number; readonly top: nu
 t.test('every label of every generated chart is whole and inside its viewBox, rendered in Chromium', async (t) => {
   t.ok(existsSync(CHROMIUM), `${CHROMIUM} is installed (Debian's chromium; .ci/run installs it)`)
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'walcast-charts-'))
-  const profile = await fs.mkdtemp(path.join(os.tmpdir(), 'walcast-chromium-'))
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
-  t.teardown(async () => {
-    await context.close().catch(() => {})
-    await fs.rm(profile, { recursive: true, force: true })
-    await fs.rm(dir, { recursive: true, force: true })
-  })
-  const page = context.pages()[0] ?? await context.newPage()
+  t.teardown(() => fs.rm(dir, { recursive: true, force: true }))
+  const page = await browserPage(t)
 
   const svgs: Array<{ name: string; svg: string }> = []
   const runs = (await fs.readdir(RESULTS)).filter((name) => name.endsWith('.json'))

@@ -1,9 +1,8 @@
 import { existsSync } from 'node:fs'
 import fs from 'node:fs/promises'
-import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { chromium } from 'playwright-core'
+import { browserPage, CHROMIUM } from '../helpers/chromium.ts'
 import { seedDemoData } from '../../src/catalogs/escrow/demo-seed.ts'
 import { createTestDatabase } from '../helpers/db.ts'
 import { startFeedService } from '../helpers/feed.ts'
@@ -12,7 +11,6 @@ import { freePort } from '../helpers/own-server.ts'
 import { waitForHistory } from '../helpers/service.ts'
 import { waitFor } from '../helpers/wait.ts'
 
-const CHROMIUM = '/usr/bin/chromium'
 const ARTIFACTS = path.resolve('test-artifacts')
 
 t.test('the dashboard in a real browser: sign in, live event, reconnecting…, missed events after a restart', async (t) => {
@@ -24,17 +22,7 @@ t.test('the dashboard in a real browser: sign in, live event, reconnecting…, m
   await seedDemoData(service.database.db, silentLogger())
   await waitForHistory(tdb, 7)
 
-  const profile = await fs.mkdtemp(path.join(os.tmpdir(), 'walcast-chromium-'))
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
-  t.teardown(async () => {
-    await context.close().catch(() => {})
-    await fs.rm(profile, { recursive: true, force: true })
-  })
-  const page = context.pages()[0] ?? await context.newPage()
+  const page = await browserPage(t)
   const problems: string[] = []
   page.on('pageerror', (err) => problems.push(err.message))
   // A 404 is a console error too (the favicon was one).

@@ -1,16 +1,15 @@
 import { existsSync } from 'node:fs'
 import fs from 'node:fs/promises'
-import os from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
-import { chromium, type Page } from 'playwright-core'
+import { browserPage, CHROMIUM } from '../helpers/chromium.ts'
+import type { Page } from 'playwright-core'
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts'
 import { startFeedService } from '../helpers/feed.ts'
 import { silentLogger } from '../helpers/log.ts'
 import type { Service } from '../../src/service.ts'
 import { waitFor } from '../helpers/wait.ts'
 
-const CHROMIUM = '/usr/bin/chromium'
 const ARTIFACTS = path.resolve('test-artifacts')
 
 /** walcast on a fresh database running `catalog` with its demo seed, and a page signed in as `user`. */
@@ -21,17 +20,7 @@ async function signedIn(t: Test, catalog: string, user: string): Promise<{ tdb: 
   const { service, url } = await startFeedService(t, tdb, { WALCAST_DEV: '1', WALCAST_CATALOG: catalog })
   t.equal(service.catalog.name, catalog)
   await service.catalog.demo!.seed(service.database.db, silentLogger())
-  const profile = await fs.mkdtemp(path.join(os.tmpdir(), 'walcast-chromium-'))
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
-  t.teardown(async () => {
-    await context.close().catch(() => {})
-    await fs.rm(profile, { recursive: true, force: true })
-  })
-  const page = context.pages()[0] ?? await context.newPage()
+  const page = await browserPage(t)
   const problems: string[] = []
   page.on('pageerror', (err) => problems.push(err.message))
   page.on('response', (response) => { if (response.status() >= 400) problems.push(`${response.status()} ${response.url()}`) })

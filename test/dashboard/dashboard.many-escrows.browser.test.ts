@@ -1,9 +1,8 @@
 import { existsSync } from 'node:fs'
 import fs from 'node:fs/promises'
-import os from 'node:os'
 import path from 'node:path'
-import t, { type Test } from 'tap'
-import { chromium, type Page } from 'playwright-core'
+import t from 'tap'
+import { browserPage, CHROMIUM } from '../helpers/chromium.ts'
 import { seedDemoData } from '../../src/catalogs/escrow/demo-seed.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts'
 import { startFeedService } from '../helpers/feed.ts'
@@ -12,22 +11,7 @@ import { freePort } from '../helpers/own-server.ts'
 import { waitForHistory } from '../helpers/service.ts'
 import { waitFor } from '../helpers/wait.ts'
 
-const CHROMIUM = '/usr/bin/chromium'
 const ARTIFACTS = path.resolve('test-artifacts')
-
-async function browserPage(t: Test): Promise<Page> {
-  const profile = await fs.mkdtemp(path.join(os.tmpdir(), 'walcast-chromium-'))
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
-  t.teardown(async () => {
-    await context.close().catch(() => {})
-    await fs.rm(profile, { recursive: true, force: true })
-  })
-  return context.pages()[0] ?? await context.newPage()
-}
 
 /** Ada (user 1) a party of 2 + `more` escrows: past the WebSocket's 100 subscriptions. */
 async function seedMany(tdb: TestDatabase, db: Parameters<typeof seedDemoData>[0], more: number): Promise<void> {
