@@ -135,6 +135,8 @@ export function createAuthorizer(db: Db, hub: Hub, catalog: Pick<Catalog, 'acces
     switch (rule.kind) {
       case 'role':
         return hasRole(principal, rule.role)
+      case 'signedIn':
+        return resolved.pattern.param === undefined || ID_SHAPES[rule.id ?? 'int8'].test(id)
       case 'self':
       // A follow set is its user's alone, like `user:{id}`: no admin reads another's.
       case 'follow':

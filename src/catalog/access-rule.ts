@@ -4,7 +4,7 @@ import type { IdShape } from './topic-pattern.ts'
  * Who may read the topics of one pattern, asked of the database at subscribe time (and
  * for every replay: access is judged by the present, not by the past).
  */
-export type AccessRule = MembershipRule | OwnerRule | SelfRule | RoleRule | FollowRule
+export type AccessRule = MembershipRule | OwnerRule | SelfRule | RoleRule | FollowRule | SignedInRule
 
 interface LookupRule {
   /** Qualified table whose rows grant access. */
@@ -70,4 +70,14 @@ export interface FollowRule {
   readonly kind: 'follow'
   /** The member topics' pattern, e.g. `escrow:{id}`: its rule needs `grantedBy` and `revokedBy`. */
   readonly of: string
+}
+
+/**
+ * Every signed-in reader (a verified token) may read the topics, public market data for
+ * instance (`orderbook:{asset}`); a placeholder outside `id`'s shape names no topic (I10).
+ */
+export interface SignedInRule {
+  readonly kind: 'signedIn'
+  /** Shape of the placeholder (default int8). */
+  readonly id?: IdShape
 }

@@ -1,6 +1,7 @@
 import type { Db } from '../db/database.ts'
 import type { Logger } from '../log.ts'
 import type { AccessRule } from './access-rule.ts'
+import type { Conflation } from './conflation.ts'
 import type { DraftEvent, RowChange } from './row-change.ts'
 import type { IdShape } from './topic-pattern.ts'
 
@@ -27,6 +28,11 @@ export interface Catalog<E extends object = EventMap> {
   readonly demo?: CatalogDemo
   /** What the dev dashboard lists for a signed-in user; without it the page shows only its feed. */
   readonly dashboard?: CatalogDashboard
+  /**
+   * Hot topics whose live delivery keeps only the latest event per key, at most one per
+   * key every `everyMs` (docs/catalogs.md#conflation, invariant I17).
+   */
+  readonly conflate?: Conflation
 }
 
 /** `T`: the catalog's event types. */

@@ -3,11 +3,12 @@ import type { Db } from '../db/database.ts'
 import { CatalogError } from '../errors.ts'
 import type { AccessRule } from './access-rule.ts'
 import type { Catalog } from './catalog.ts'
+import { checkConflation } from './conflation.ts'
 import { ID_SHAPES, isIdShape, parseTopicPattern, type TopicPattern } from './topic-pattern.ts'
 
 const QUALIFIED = /^[a-z_][a-z0-9_$]*\.[a-z_][a-z0-9_$]*$/
 const COLUMN = /^[a-z_][a-z0-9_$]*$/
-const RULE_KINDS = ['membership', 'owner', 'self', 'role', 'follow']
+const RULE_KINDS = ['membership', 'owner', 'self', 'role', 'follow', 'signedIn']
 const SEE = 'see docs/catalogs.md'
 
 /**
@@ -61,6 +62,7 @@ export function checkCatalogShape(value: unknown, origin: string): Catalog {
       }
     }
   }
+  if (catalog.conflate !== undefined) checkConflation(catalog, refuse)
   return catalog
 }
 
@@ -69,6 +71,10 @@ function checkRule(catalog: Catalog, source: string, pattern: TopicPattern, rule
   if (rule === null || typeof rule !== 'object' || !RULE_KINDS.includes(rule.kind)) refuse(`${where} has no kind: expected one of ${RULE_KINDS.join(', ')}`)
   if (rule.kind === 'role') {
     if (typeof rule.role !== 'string' || rule.role === '') refuse(`${where} names no role`)
+    return
+  }
+  if (rule.kind === 'signedIn') {
+    if (rule.id !== undefined && !isIdShape(rule.id)) refuse(`${where}: id ${JSON.stringify(rule.id)} is not one of ${Object.keys(ID_SHAPES).join(', ')}`)
     return
   }
   if (pattern.param === undefined) refuse(`${where} is a ${rule.kind} rule, which needs a {placeholder} in the topic`)
