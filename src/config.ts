@@ -88,6 +88,8 @@ export interface HubConfig {
   readonly windowEvents: number
   /** Most bytes (payload JSON and frame, estimated) it holds: large events leave it sooner. */
   readonly windowBytes: number
+  /** Overrides the catalog's conflation interval (ms) for every conflated topic (I17); undefined: the catalog's. */
+  readonly conflateMs: number | undefined
 }
 
 /** Several nodes over Redis (docs/scaling.md); unset `redisUrl`: one node, no Redis at all. */
@@ -181,6 +183,13 @@ function duration(env: Env, name: string, fallback: string): number {
 function optionalDuration(env: Env, name: string): number | undefined {
   const text = read(env, name)
   return text === undefined ? undefined : parseDuration(name, text)
+}
+
+/** WALCAST_CONFLATE_INTERVAL: at most a minute, so a conflated topic never looks dead. */
+function conflateInterval(env: Env): number | undefined {
+  const ms = optionalDuration(env, 'WALCAST_CONFLATE_INTERVAL')
+  if (ms !== undefined && ms > 60_000) throw new ConfigError('WALCAST_CONFLATE_INTERVAL', `must be at most 60s, got ${ms} ms`)
+  return ms
 }
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
@@ -289,6 +298,7 @@ export function loadConfig(environment: Env = process.env, cwd: string = process
     hub: {
       windowEvents: integer(env, 'WALCAST_HUB_WINDOW_EVENTS', 10_000, 1, 10_000_000),
       windowBytes: byteSize(env, 'WALCAST_HUB_WINDOW_BYTES', '16MiB'),
+      conflateMs: conflateInterval(env),
     },
     log: { level: level as LogConfig['level'] },
     observability: {

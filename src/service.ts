@@ -31,6 +31,8 @@ import { createTokenVerifier, type TokenVerifier } from './auth/token-verifier.t
 import { createGateway, type Gateway } from './gateway/gateway.ts'
 import { createSubscriptionCore, type SubscriptionCore } from './subscription/core.ts'
 import { createFollowSets } from './subscription/follow-sets.ts'
+import { catalogConflation } from './subscription/conflation.ts'
+import { readLatestPerKey } from './history/latest-per-key.ts'
 import { DEMO_JWT_SECRET } from './config.ts'
 
 export interface Service {
@@ -105,6 +107,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     // One core for every transport: access, resume, replay, live, revocation, resets.
     const subscriptions = createSubscriptionCore({
       hub, history, authorizer, log: log.child({ module: 'subscriptions' }), follows: createFollowSets(database.db, catalog),
+      conflation: catalogConflation(catalog, config.hub.conflateMs, (topic, fields, after, limit) => readLatestPerKey(database.db, topic, fields, after, limit)),
       pageSize: config.gateway.replayPage, drainLevel: Math.floor(config.gateway.maxBackpressure / 4),
       // Half the WebSocket's idle limit, for every transport: a client that takes nothing that
       // long is gone. uWS drops a peer that answers no ping by the idle limit (a close the

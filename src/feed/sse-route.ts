@@ -82,6 +82,9 @@ export function createSseStreams(options: SseOptions): SseStreams {
       throw new FeedRequestError(refusal.status, refusal.code, refusal.message)
     }
     const topics = readTopics(params, options.maxTopics)
+    // One stream has one cursor: a conflated topic's held events would fall behind it (I17).
+    const conflated = topics.filter((topic) => subscriptions.isConflated(topic))
+    if (conflated.length > 0 && conflated.length < topics.length) throw new FeedRequestError(400, 'bad_request', `conflated topic ${conflated[0]!} needs a stream of its own (or of conflated topics only)`)
     const since = readEventId(lastEventIdHeader || params.get('lastEventId'), 'Last-Event-ID')
     const stream = createStream(res, principal)
     // Registered before the access check, so a revocation meanwhile is not missed (I7).
@@ -176,7 +179,7 @@ export function createSseStreams(options: SseOptions): SseStreams {
       closed: () => ended,
       live(head, again) {
         if (again || sub === undefined) return
-        for (const topic of sub.topics) write(sseControlText('subscribed', { op: 'subscribed', topic, head }))
+        for (const topic of sub.topics) write(sseControlText('subscribed', { op: 'subscribed', topic, head, ...(subscriptions.isConflated(topic) ? { mode: 'conflated' } : {}) }))
       },
       reset: (topic, reason, head) => write(sseControlText('reset', { op: 'reset', topic, reason, head })),
       revoked(topic) {

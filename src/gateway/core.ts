@@ -104,7 +104,7 @@ export function createCore(deps: CoreDeps): GatewayCore {
       sub.liveFrom = head
       index.attach(conn, sub.topic)
       stats.subscriptions++
-      if (!again) core.write(conn, subscribedFrame(sub.topic, head, sub.ref))
+      if (!again) core.write(conn, subscribedFrame(sub.topic, head, sub.ref, deps.subscriptions.isConflated(sub.topic) ? 'conflated' : undefined))
     },
     detach(conn, sub) {
       if (sub.state !== 'live') return

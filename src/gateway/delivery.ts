@@ -40,7 +40,8 @@ export function createDelivery(core: GatewayCore, app: () => uWS.TemplatedApp | 
 
   return {
     deliver(event: StoredEvent) {
-      lastDelivered = event.id
+      // A conflater's flush hands over older ids after newer ones: the mark only moves on.
+      if (lastDelivered === undefined || event.id > lastDelivered) lastDelivered = event.id
       const uws = app()
       if (uws === undefined) return
       for (const topic of event.topics) {

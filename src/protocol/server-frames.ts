@@ -12,17 +12,24 @@ export type ResetReason = 'history_gone' | 'stream_gap' | 'unknown_position'
  */
 export type ServerFrame =
   | { readonly op: 'event'; readonly id: string; readonly topic: string; readonly type: string; readonly data: unknown; readonly ts: string; readonly lsn: string }
-  | { readonly op: 'subscribed'; readonly topic: string; readonly head: string; readonly ref?: Ref }
+  | { readonly op: 'subscribed'; readonly topic: string; readonly head: string; readonly ref?: Ref; readonly mode?: SubscriptionMode }
   | { readonly op: 'unsubscribed'; readonly topic: string; readonly reason: 'client' | 'revoked'; readonly ref?: Ref }
   | { readonly op: 'reset'; readonly topic: string; readonly reason: ResetReason; readonly head: string }
   | { readonly op: 'error'; readonly code: FrameErrorCode; readonly message: string; readonly ref?: Ref }
   | { readonly op: 'pong'; readonly ref?: Ref }
 
+/**
+ * `conflated` on `subscribed`: the topic is a state (I17): live, the latest event of each
+ * key at most once per interval (ids skip what was replaced); resumed, the latest event
+ * of each key after `since`. Absent: every event, gapless.
+ */
+export type SubscriptionMode = 'conflated'
+
 export const RESET_REASONS: readonly ResetReason[] = ['history_gone', 'stream_gap', 'unknown_position']
 
 // JSON.stringify drops an undefined ref.
 export const errorFrame = (code: FrameErrorCode, message: string, ref?: Ref): string => JSON.stringify({ op: 'error', ref, code, message })
-export const subscribedFrame = (topic: string, head: string, ref?: Ref): string => JSON.stringify({ op: 'subscribed', topic, ref, head })
+export const subscribedFrame = (topic: string, head: string, ref?: Ref, mode?: SubscriptionMode): string => JSON.stringify({ op: 'subscribed', topic, ref, head, mode })
 export const unsubscribedFrame = (topic: string, reason: 'client' | 'revoked', ref?: Ref): string => JSON.stringify({ op: 'unsubscribed', topic, ref, reason })
 export const resetFrame = (topic: string, reason: ResetReason, head: string): string => JSON.stringify({ op: 'reset', topic, reason, head })
 export const pongFrame = (ref?: Ref): string => JSON.stringify({ op: 'pong', ref })

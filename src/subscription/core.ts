@@ -5,6 +5,8 @@ import type { StoredEvent } from '../history/event.ts'
 import type { HistoryStore } from '../history/store.ts'
 import type { Hub, HubSignal } from '../hub/hub.ts'
 import type { Logger } from '../log.ts'
+import { conflatedHistory, conflatedStart, type CoreConflation } from './conflation.ts'
+import { createConflater } from './conflater.ts'
 import type { FollowSets } from './follow-sets.ts'
 import { createFollowTracker } from './follow-tracker.ts'
 import { readMerged } from './merged-read.ts'
@@ -95,6 +97,8 @@ export interface SubscriptionCore {
   topicsFor(sub: Subscriber, event: StoredEvent): readonly string[]
   /** The position live subscriptions stand at (the hub's newest id). */
   head(): string
+  /** Whether `topic` is conflated (I17): live, the latest event per key; resumed, the state. */
+  isConflated(topic: string): boolean
   close(): void
 }
 
@@ -111,6 +115,8 @@ export interface CoreOptions {
   readonly stallMs: number
   /** The catalog's follow sets (src/subscription/follow-sets.ts); none without. */
   readonly follows?: FollowSets
+  /** The catalog's conflated topics (src/subscription/conflation.ts); none without. */
+  readonly conflation?: CoreConflation
 }
 
 /**
@@ -120,7 +126,10 @@ export interface CoreOptions {
  * authorizer, so the authorizer has seen a `party_left` before the core delivers it.
  */
 export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
-  const { hub, history, authorizer, log } = options
+  const { hub, authorizer, log } = options
+  // A conflated topic's history reads are its state (latest per key): replay and polling
+  // serve it through the same code as any log.
+  const history = options.conflation === undefined ? options.history : conflatedHistory(options.history, options.conflation)
   const follows = options.follows
   const index = createSubscriberIndex()
   const channels = new Set<LiveChannel>()
@@ -134,6 +143,10 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
   const stopped = (sub: Subscriber): boolean => over(sub) || sub.gapPending
   const followed = createFollowTracker(follows, index, over)
   const topicsFor = followed.topicsFor
+  const conflater = options.conflation === undefined ? undefined : createConflater({ everyMs: options.conflation.everyMs, keyFields: options.conflation.keyFields, deliver: deliverFlush })
+  // The id of the last event the hub handed over: every event held later is after it.
+  let lastSeen = ZERO
+  const conflatedOnly = (sub: Subscriber): boolean => conflater !== undefined && sub.reads.size > 0 && [...sub.reads].every((topic) => conflater.isConflated(topic))
   const resolveFollows = followed.resolve
 
   function goLive(sub: Subscriber, again: boolean): void {
@@ -174,6 +187,8 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
     try {
       // Membership events passed by while this hub was not streaming: ask again.
       if (again) await resolveFollows(sub)
+      // A conflated topic is a state: a new subscription is served it first (I17).
+      if (since === undefined && conflatedOnly(sub)) since = await conflatedStart(history)
       if (since !== undefined) return await catchUp(sub, since, again)
       for (;;) {
         if (!hub.isLive()) await hub.whenLive()
@@ -247,16 +262,30 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
     }
   }
 
-  const unsubscribeHub = hub.subscribe((events) => {
+  /** A conflater's flush: the latest event of each held key, in id order, to every transport. */
+  function deliverFlush(events: readonly StoredEvent[]): void {
     for (const event of events) {
-      // A grant joins the set before its event, which is delivered; a revocation leaves it
-      // after its event, the last one of that topic the set carries.
-      const changes = follows?.changes(event) ?? []
-      for (const change of changes) if (change.kind === 'add') followed.apply(change)
       for (const channel of channels) channel.deliver(event)
       deliverDirect(event)
+    }
+    for (const channel of channels) channel.flush?.()
+  }
+
+  const unsubscribeHub = hub.subscribe((events) => {
+    for (const raw of events) {
+      // A grant joins the set before its event, which is delivered; a revocation leaves it
+      // after its event, the last one of that topic the set carries.
+      const changes = follows?.changes(raw) ?? []
+      for (const change of changes) if (change.kind === 'add') followed.apply(change)
+      // A conflated topic's share waits for the next flush; the event's other topics go now.
+      const event = conflater === undefined ? raw : conflater.take(raw, lastSeen)
+      lastSeen = raw.id
+      if (event !== undefined) {
+        for (const channel of channels) channel.deliver(event)
+        deliverDirect(event)
+      }
       for (const change of changes) if (change.kind === 'remove') followed.apply(change)
-      applyRevocations(event.id)
+      applyRevocations(raw.id)
     }
     for (const channel of channels) channel.flush?.()
     applyRevocations(undefined)
@@ -265,6 +294,10 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
   /** A live subscription that has every event up to `from` replays the rest, then goes live again. */
   function rewind(sub: Subscriber, from: string): void {
     if (sub.state !== 'live') return
+    // Held events are up to `from` but not delivered: a conflated topic catches up from
+    // before them, or their keys would end on an older value (I17).
+    const held = conflater?.heldAfter()
+    if (held !== undefined && held < from && conflatedOnly(sub)) from = held
     sub.state = 'pending'
     index.setLive(sub, false)
     sub.sink.leaveLive?.()
@@ -280,6 +313,8 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
           sub.gapPending = true
         }
       }
+    } else if (signal.kind === 'live') {
+      if (signal.head > lastSeen) lastSeen = signal.head
     } else if (signal.kind === 'resync') {
       // Another instance streamed while this one did not: live subscriptions caught up to
       // `from` replay the rest from the history, then go live again (I5).
@@ -383,9 +418,11 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
     isFollow: (topic) => follows?.isFollow(topic) === true,
     topicsFor,
     head: () => hub.head() ?? ZERO,
+    isConflated: (topic) => conflater?.isConflated(topic) === true,
     close() {
       if (closed) return
       closed = true
+      conflater?.close()
       unsubscribeHub()
       unsubscribeSignal()
       unsubscribeFence()

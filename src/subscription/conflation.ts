@@ -1,0 +1,62 @@
+import { compileAccess } from '../catalog/access.ts'
+import type { Catalog } from '../catalog/catalog.ts'
+import { keyFields } from '../catalog/conflation.ts'
+import { formatEventId, gapMark, ZERO_ID, type EventId } from '../event-id.ts'
+import type { StoredEvent } from '../history/event.ts'
+import type { HistoryStore } from '../history/store.ts'
+
+/** What the subscription core needs to conflate a catalog's hot topics (I17). */
+export interface CoreConflation {
+  readonly everyMs: number
+  /** The key fields of a conflated topic; undefined for every other topic. */
+  keyFields(topic: string): readonly string[] | undefined
+  /** The latest event per key of a conflated topic after `after` (src/history/latest-per-key.ts). */
+  readLatest(topic: string, fields: readonly string[], after: EventId, limit: number): Promise<StoredEvent[]>
+}
+
+/** The catalog's conflation with its interval (WALCAST_CONFLATE_INTERVAL wins); undefined without one. */
+export function catalogConflation(catalog: Catalog, everyMsOverride: number | undefined, readLatest: CoreConflation['readLatest']): CoreConflation | undefined {
+  const conflate = catalog.conflate
+  if (conflate === undefined || Object.keys(conflate.topics).length === 0) return undefined
+  const access = compileAccess(catalog)
+  return {
+    everyMs: everyMsOverride ?? conflate.everyMs,
+    keyFields(topic) {
+      const spec = conflate.topics[access.resolve(topic)?.pattern.source ?? '']
+      return spec === undefined ? undefined : keyFields(spec)
+    },
+    readLatest,
+  }
+}
+
+/**
+ * The history as a conflated subscription reads it: a conflated topic's page is the
+ * latest event of each key after the cursor, every other topic's is its events. Replay,
+ * the replay→live switch and polling then serve a conflated topic's state with the same
+ * code, and the same resume rule, as any topic's log.
+ */
+export function conflatedHistory(history: HistoryStore, conflation: CoreConflation): HistoryStore {
+  return {
+    ...history,
+    readSince(topic, after, limit) {
+      const fields = conflation.keyFields(topic)
+      return fields === undefined ? history.readSince(topic, after, limit) : conflation.readLatest(topic, fields, after, limit)
+    },
+  }
+}
+
+/**
+ * Where a conflated subscription with no `since` starts reading state: the newest point
+ * the history vouches for (nothing pruned or lost after it), so it is served every key
+ * that changed since, with no `reset`. A key unchanged since before then is not in it: a
+ * catalog whose state predates walcast's history says so (docs/catalogs.md#conflation).
+ */
+export async function conflatedStart(history: HistoryStore): Promise<string> {
+  const [horizon, gapEnd] = await Promise.all([history.horizon(), history.lastGapEnd()])
+  let start = horizon === undefined ? ZERO : formatEventId(horizon)
+  const mark = gapEnd === undefined ? undefined : gapMark(gapEnd)
+  if (mark !== undefined && mark > start) start = mark
+  return start
+}
+
+const ZERO = formatEventId(ZERO_ID)
