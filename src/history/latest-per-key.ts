@@ -21,7 +21,9 @@ interface LatestRow {
  * `after` (a resume reads what it missed, a fresh subscription what the history holds).
  */
 export async function readLatestPerKey(db: Db, topic: string, fields: readonly string[], after: EventId, limit: number): Promise<StoredEvent[]> {
-  const key = sql.join(fields.map((field) => sql`e.payload -> ${field}`))
+  // Literals, not parameters: DISTINCT ON must match ORDER BY, which $1 and $3 never do.
+  // The catalog's validation allows only identifier-like field names.
+  const key = sql.join(fields.map((field) => sql`e.payload -> ${sql.lit(field)}`))
   const rows = await sql<LatestRow>`
     SELECT commit_lsn::text AS commit_lsn, seq, topics, type, payload, ts FROM (
       SELECT DISTINCT ON (${key}) e.commit_lsn, e.seq, array_to_json(e.topics)::text AS topics, e.type, e.payload::text AS payload,

@@ -4,6 +4,8 @@ import { keyFields } from '../catalog/conflation.ts'
 import { formatEventId, gapMark, ZERO_ID, type EventId } from '../event-id.ts'
 import type { StoredEvent } from '../history/event.ts'
 import type { HistoryStore } from '../history/store.ts'
+import type { Hub } from '../hub/hub.ts'
+import { conflationKey } from '../catalog/conflation.ts'
 
 /** What the subscription core needs to conflate a catalog's hot topics (I17). */
 export interface CoreConflation {
@@ -41,6 +43,32 @@ export function conflatedHistory(history: HistoryStore, conflation: CoreConflati
     readSince(topic, after, limit) {
       const fields = conflation.keyFields(topic)
       return fields === undefined ? history.readSince(topic, after, limit) : conflation.readLatest(topic, fields, after, limit)
+    },
+  }
+}
+
+/**
+ * The hub's window as a conflated subscription reads it: of the window's events after
+ * the cursor (all of them: the window holds every one it answers for), the latest of each
+ * key, then the first `limit`. The same answer the history gives (conflatedHistory), so a
+ * replay that ends on the window still serves the state, not the burst.
+ */
+export function conflatedHub(hub: Hub, conflation: CoreConflation): Hub {
+  return {
+    ...hub,
+    recentSince(topics, after, limit) {
+      const fields = topics.map((topic) => conflation.keyFields(topic))
+      if (fields.some((f) => f === undefined)) return hub.recentSince(topics, after, limit)
+      const all = hub.recentSince(topics, after)
+      if (all === undefined) return undefined
+      const latest = new Map<string, StoredEvent>()
+      for (const event of all) {
+        topics.forEach((topic, i) => {
+          if (event.topics.includes(topic)) latest.set(`${topic}\u0000${conflationKey(fields[i]!, event.data)}`, event)
+        })
+      }
+      const events = [...new Set(latest.values())].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      return limit === undefined ? events : events.slice(0, limit)
     },
   }
 }

@@ -5,7 +5,7 @@ import type { StoredEvent } from '../history/event.ts'
 import type { HistoryStore } from '../history/store.ts'
 import type { Hub, HubSignal } from '../hub/hub.ts'
 import type { Logger } from '../log.ts'
-import { conflatedHistory, conflatedStart, type CoreConflation } from './conflation.ts'
+import { conflatedHistory, conflatedHub, conflatedStart, type CoreConflation } from './conflation.ts'
 import { createConflater } from './conflater.ts'
 import type { FollowSets } from './follow-sets.ts'
 import { createFollowTracker } from './follow-tracker.ts'
@@ -133,7 +133,7 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
   const follows = options.follows
   const index = createSubscriberIndex()
   const channels = new Set<LiveChannel>()
-  const replayContext = { hub, history, pageSize: options.pageSize, drainLevel: options.drainLevel, stallMs: options.stallMs }
+  const replayContext = { hub: options.conflation === undefined ? hub : conflatedHub(hub, options.conflation), history, pageSize: options.pageSize, drainLevel: options.drainLevel, stallMs: options.stallMs }
   let pendingRevocations: Revocation[] = []
   let revocationScheduled = false
   let closed = false

@@ -9,7 +9,9 @@ import { orderbookTopic } from './topics.ts'
  * `book:level` with its new quantity, a deleted level one with qty "0". The book's topic is
  * conflated per (side, price): a level that changes a thousand times a second reaches a
  * client at most once per interval, as its latest quantity. No old row is read (the
- * primary key names a deleted level), so the hottest table costs no full-row WAL.
+ * primary key names a deleted level), so the hottest table costs no full-row WAL; a
+ * level is its (asset, side, price): an application moves one by a delete and an insert,
+ * never by updating its price (that would leave the old level's last word standing).
  */
 export const bookMapper: CatalogTable<TradingEventType> = {
   table: 'trading.book_levels',
@@ -19,15 +21,7 @@ export const bookMapper: CatalogTable<TradingEventType> = {
     const row = change.kind === 'delete' ? change.old : change.new
     if (row === null || row.asset === undefined) return []
     const asset = String(row.asset)
-    const qty = change.kind === 'delete' ? '0' : jsonValue(row.qty)
-    // An update that moved the level to another price leaves the old one empty.
-    const events: DraftEvent[] = []
-    const old = change.kind === 'update' ? change.old : null
-    if (old !== null && old.asset !== undefined && (old.price !== row.price || old.side !== row.side || old.asset !== row.asset)) {
-      events.push(level(String(old.asset), old.side, old.price, '0'))
-    }
-    events.push(level(asset, row.side, row.price, qty))
-    return events
+    return [level(asset, row.side, row.price, change.kind === 'delete' ? '0' : jsonValue(row.qty))]
   },
 }
 
