@@ -12,6 +12,7 @@ import type { ResumeStormPhase } from './scenarios/resume.ts'
 import { closeCount, type BacklogPhase } from './scenarios/backlog.ts'
 import type { ScaleResult } from './scenarios/scale.ts'
 import { scaleSection } from './report-scale.ts'
+import { tradingSection, type TradingResult } from './scenarios/trading.ts'
 import { soakSection } from '../load/node/soak/report.ts'
 import type { SoakResult } from '../load/node/soak/soak.ts'
 
@@ -38,6 +39,8 @@ export interface BenchResults {
   idle?: IdlePhase[]
   /** Scale-out over Redis (absent in older results and when not selected). */
   scale?: ScaleResult
+  /** The trading catalog under a book burst, conflated (absent in older results and when not selected). */
+  trading?: TradingResult
 }
 
 const FINDINGS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'findings.md')
@@ -362,6 +365,7 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
   }
 
   if (results.scale) add(...scaleSection(results.scale, results.machine.cores))
+  if (results.trading) add(...tradingSection(results.trading))
 
   const soak = await latestSoakSection()
   if (soak !== undefined) add(soak.trim(), '')

@@ -26,9 +26,10 @@ import { measureSlow } from './scenarios/slow.ts'
 import { measureResumeStorm } from './scenarios/resume.ts'
 import { measureBacklog } from './scenarios/backlog.ts'
 import { measureScale } from './scenarios/scale.ts'
+import { measureTrading } from './scenarios/trading.ts'
 import { writeReport, type BenchResults } from './report.ts'
 
-export const SCENARIOS = ['ingest', 'latency', 'fanout', 'replay', 'resume', 'slow', 'backlog', 'loss', 'idle', 'scale'] as const
+export const SCENARIOS = ['ingest', 'latency', 'fanout', 'replay', 'resume', 'slow', 'backlog', 'loss', 'idle', 'scale', 'trading'] as const
 type Scenario = (typeof SCENARIOS)[number]
 
 export interface BenchRunOptions {
@@ -70,8 +71,10 @@ export async function runBench(options: BenchRunOptions): Promise<{ results: Ben
   try {
     const base = { profile: options.profile, postgres, suffix, log: options.log }
     results.ingest = await attempt('ingest', () => measureIngest({ ...base, systems: [], generator: undefined as never }))
+    // Its own walcast (the trading catalog) and clients; the peers have no such feature.
+    results.trading = await attempt('trading', () => measureTrading(base))
     // The scale-out phase starts its own walcast nodes; the compared systems serve the others.
-    if (options.only.some((name) => name !== 'ingest' && name !== 'scale')) {
+    if (options.only.some((name) => name !== 'ingest' && name !== 'scale' && name !== 'trading')) {
       systems.push(await startWalcastSystem(postgres, options.profile.population, suffix))
       systems.push(await startSocketIoSystem(postgres, options.profile.population, suffix))
       const centrifugo = options.withoutCentrifugo === true
@@ -85,7 +88,7 @@ export async function runBench(options: BenchRunOptions): Promise<{ results: Ben
       }
       results.systems = systems.map((system) => ({ kind: system.kind, label: system.label, ...(system.version === undefined ? {} : { version: system.version }) }))
     }
-    if (options.only.some((name) => name !== 'ingest')) {
+    if (options.only.some((name) => name !== 'ingest' && name !== 'trading')) {
       generator = await startLoadGenerator()
       const context: BenchContext = { ...base, systems, generator }
       results.latency = await attempt('latency', () => measureLatency(context))

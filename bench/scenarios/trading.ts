@@ -1,0 +1,267 @@
+/**
+ * The trading phase (issue #11): the trading catalog under a book burst. `subscribers`
+ * WebSocket clients hold `orderbook:BTC-USD` (conflated, everyMs) while a writer rewrites
+ * its levels at `changesPerSecond` for `seconds`, and `traders` users place and fill
+ * orders meanwhile, each watching `user:<id>`. Measured: book frames per client per
+ * second and the most any one level was delivered per second, against the conflation
+ * rate; whether every client's last value of every level equals the database after the
+ * burst; whether every order:update/balance:update reached its owner, in order, once.
+ * The peers have no comparable feature (see `peers` below), so only walcast runs.
+ */
+import pg from 'pg'
+import WebSocket from 'ws'
+import type { BenchPostgres } from '../lib/postgres.ts'
+import { cpuSeconds, startWalcastProcess } from '../lib/processes.ts'
+import { BENCH_JWT_SECRET, signToken } from '../lib/token.ts'
+import type { Profile } from '../profile.ts'
+import { round, sleep, waitUntil } from './context.ts'
+
+export interface TradingSizes {
+  readonly subscribers: number
+  readonly traders: number
+  readonly changesPerSecond: number
+  readonly seconds: number
+  /** Price levels a side of the one hot book. */
+  readonly levels: number
+  readonly everyMs: number
+}
+
+export const TRADING_SIZES: Record<Profile['name'], TradingSizes> = {
+  smoke: { subscribers: 50, traders: 3, changesPerSecond: 2_000, seconds: 2, levels: 10, everyMs: 250 },
+  quick: { subscribers: 1_000, traders: 10, changesPerSecond: 5_000, seconds: 5, levels: 10, everyMs: 250 },
+  full: { subscribers: 1_000, traders: 10, changesPerSecond: 5_000, seconds: 10, levels: 10, everyMs: 250 },
+}
+
+export interface TradingResult {
+  readonly sizes: TradingSizes
+  /** Book changes committed, and per second of burst. */
+  readonly bookChanges: number
+  readonly bookChangesPerSecond: number
+  /** Book frames per client per second during the burst (mean over clients). */
+  readonly framesPerClientPerSecond: number
+  /** The ceiling: every level of the book once per interval. */
+  readonly conflationCeilingPerClientPerSecond: number
+  /** The most deliveries of one level to one client in any one second, and the bound (1000 / everyMs, +1 for a window edge). */
+  readonly maxLevelDeliveriesPerSecond: number
+  readonly levelBoundPerSecond: number
+  /** Clients whose last value of every level equals the database after the burst. */
+  readonly exactClients: number
+  readonly clients: number
+  /** order:update + balance:update committed for the traders, and how many arrived in order, each once. */
+  readonly userEvents: number
+  readonly userEventsInOrder: number
+  readonly userEventsMissing: number
+  readonly userEventsDuplicated: number
+  /** Server CPU seconds per second of burst. */
+  readonly serverCpuPerSecond: number
+  readonly peers: Readonly<Record<string, string>>
+}
+
+const ASSET = 'BTC-USD'
+const BOOK = `orderbook:${ASSET}`
+
+interface BookClient {
+  ws: WebSocket
+  frames: number
+  /** level → last qty seen. */
+  last: Map<string, string>
+  /** level → deliveries per whole second of the burst. */
+  perSecond: Map<string, Map<number, number>>
+}
+
+export async function measureTrading(context: { profile: Profile; postgres: BenchPostgres; suffix: string; log(message: string): void }): Promise<TradingResult> {
+  const sizes = TRADING_SIZES[context.profile.name]
+  const databaseUrl = await context.postgres.createDatabase(`bench_trading_${context.suffix}`)
+  const walcast = await startWalcastProcess({
+    DATABASE_URL: databaseUrl, WALCAST_JWT_SECRET: BENCH_JWT_SECRET, WALCAST_SLOT: `bench_trading_${context.suffix}`,
+    WALCAST_CATALOG: 'trading', WALCAST_CONFLATE_INTERVAL: `${sizes.everyMs}ms`, WALCAST_WS_MAX_CONNECTIONS_PER_USER: '100000',
+    NODE_OPTIONS: '--max-old-space-size=4096',
+  })
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 })
+  const clients: BookClient[] = []
+  const traders: Trader[] = []
+  try {
+    await seedMarket(pool, sizes)
+    const url = `ws://127.0.0.1:${walcast.port}/v1/ws`
+    context.log(`trading: ${sizes.subscribers} subscribers on ${BOOK}, ${sizes.traders} traders`)
+    let burstStart = 0
+    for (let i = 0; i < sizes.subscribers; i += 100) {
+      await Promise.all(Array.from({ length: Math.min(100, sizes.subscribers - i) }, async (_, j) => {
+        clients.push(await openBookClient(url, await signToken(BENCH_JWT_SECRET, String(1000 + i + j)), () => burstStart))
+      }))
+    }
+    for (let u = 1; u <= sizes.traders; u++) traders.push(await openTrader(url, await signToken(BENCH_JWT_SECRET, String(u)), `user:${u}`))
+    await waitUntil(() => (clients.every((c) => c.last.size >= 2 * sizes.levels) ? true : undefined), 30_000)
+    for (const client of clients) { client.frames = 0; client.perSecond.clear() }
+
+    const cpuBefore = cpuSeconds(walcast.pid)
+    burstStart = performance.now()
+    const [bookChanges] = await Promise.all([burst(pool, sizes), trade(pool, sizes)])
+    const burstSeconds = (performance.now() - burstStart) / 1000
+    const cpu = cpuSeconds(walcast.pid) - cpuBefore
+    await sleep(sizes.everyMs * 4 + 1000)
+
+    const book = await pool.query<{ level: string; qty: string }>(`SELECT side || ':' || price::text AS level, qty::text AS qty FROM trading.book_levels WHERE asset = $1`, [ASSET])
+    const truth = new Map(book.rows.map((row) => [row.level, row.qty]))
+    const exactClients = clients.filter((c) => [...truth].every(([level, qty]) => c.last.get(level) === qty)).length
+    let maxLevel = 0
+    for (const client of clients) for (const seconds of client.perSecond.values()) for (const n of seconds.values()) maxLevel = Math.max(maxLevel, n)
+
+    const history = await pool.query<{ id: string; topic: string }>(`
+      SELECT lpad(to_hex(((commit_lsn - '0/0'::pg_lsn))::bigint), 16, '0') || '-' || lpad(to_hex(seq), 8, '0') AS id, t.topic
+      FROM walcast.event_topics t WHERE t.topic LIKE 'user:%' ORDER BY commit_lsn, seq`)
+    let inOrder = 0
+    let missing = 0
+    let duplicated = 0
+    let userEvents = 0
+    traders.forEach((trader, index) => {
+      const expected = history.rows.filter((row) => row.topic === `user:${index + 1}` && row.id > trader.head).map((row) => row.id)
+      userEvents += expected.length
+      const got = trader.ids
+      duplicated += got.length - new Set(got).size
+      missing += expected.filter((id) => !got.includes(id)).length
+      if (got.join() === expected.join()) inOrder += got.length
+    })
+    const result: TradingResult = {
+      sizes,
+      bookChanges,
+      bookChangesPerSecond: round(bookChanges / burstSeconds, 0),
+      framesPerClientPerSecond: round(clients.reduce((sum, c) => sum + c.frames, 0) / clients.length / burstSeconds, 1),
+      conflationCeilingPerClientPerSecond: round((2 * sizes.levels * 1000) / sizes.everyMs, 0),
+      maxLevelDeliveriesPerSecond: maxLevel,
+      levelBoundPerSecond: Math.ceil(1000 / sizes.everyMs) + 1,
+      exactClients,
+      clients: clients.length,
+      userEvents,
+      userEventsInOrder: inOrder,
+      userEventsMissing: missing,
+      userEventsDuplicated: duplicated,
+      serverCpuPerSecond: round(cpu / burstSeconds, 2),
+      peers: {
+        socketio: 'no comparable feature: `volatile` emits drop messages a slow transport cannot take; nothing keeps the latest value per key',
+        centrifugo: 'no comparable feature in v6 OSS: delta compression and publication filtering cut bytes, but every publication is still delivered',
+      },
+    }
+    context.log(`trading: ${JSON.stringify(result)}`)
+    return result
+  } finally {
+    for (const client of clients) client.ws.terminate()
+    for (const trader of traders) trader.ws.terminate()
+    await pool.end().catch(() => {})
+    await walcast.stop().catch(() => {})
+  }
+}
+
+async function seedMarket(pool: pg.Pool, sizes: TradingSizes): Promise<void> {
+  // walcast applied the catalog's schema at start-up; users, one hot book, balances.
+  await pool.query(`INSERT INTO public.users (id, display_name) SELECT i, 'trader ' || i FROM generate_series(1, $1::int) i ON CONFLICT DO NOTHING`, [sizes.traders])
+  await pool.query(`INSERT INTO trading.assets (symbol, name) VALUES ($1, 'Bitcoin') ON CONFLICT DO NOTHING`, [ASSET])
+  await pool.query(`
+    INSERT INTO trading.book_levels (asset, side, price, qty)
+    SELECT $1, side, 64000 + sign * i * 0.5, 1 FROM generate_series(1, $2::int) i, (VALUES ('bid', -1), ('ask', 1)) s(side, sign)
+    ON CONFLICT DO NOTHING`, [ASSET, sizes.levels])
+  await pool.query(`INSERT INTO trading.balances (user_id, currency, available) SELECT i, 'USD', 1000000 FROM generate_series(1, $1::int) i ON CONFLICT DO NOTHING`, [sizes.traders])
+}
+
+/**
+ * Every 20 ms one transaction rewrites the whole book a few times over (each UPDATE of a
+ * level is one WAL row, one event): `changesPerSecond` level changes for `seconds`.
+ */
+async function burst(pool: pg.Pool, sizes: TradingSizes): Promise<number> {
+  const tickMs = 20
+  const rewrites = Math.max(1, Math.round((sizes.changesPerSecond * tickMs) / 1000 / (2 * sizes.levels)))
+  // The simple query protocol runs several statements in one round trip and one transaction.
+  const statement = `BEGIN; ${`UPDATE trading.book_levels SET qty = round((0.1 + random() * 20)::numeric, 4) WHERE asset = '${ASSET}'; `.repeat(rewrites)}COMMIT;`
+  const start = performance.now()
+  let changes = 0
+  let next = start
+  while (performance.now() - start < sizes.seconds * 1000) {
+    const results = await pool.query(statement) as unknown as pg.QueryResult[]
+    for (const result of results) if (result.command === 'UPDATE') changes += result.rowCount ?? 0
+    next += tickMs
+    const wait = next - performance.now()
+    if (wait > 0) await sleep(wait)
+  }
+  return changes
+}
+
+/** Each trader places an order and fills it in two parts, one trader after another, until the burst ends. */
+async function trade(pool: pg.Pool, sizes: TradingSizes): Promise<void> {
+  const start = performance.now()
+  let n = 0
+  while (performance.now() - start < sizes.seconds * 1000) {
+    const user = 1 + (n++ % sizes.traders)
+    const placed = await pool.query<{ id: string }>(`INSERT INTO trading.orders (user_id, asset, side, price, qty) VALUES ($1, $2, 'buy', 64000, 1) RETURNING id::text`, [user, ASSET])
+    await pool.query(`UPDATE trading.balances SET locked = locked + 64000, available = available - 64000 WHERE user_id = $1 AND currency = 'USD'`, [user])
+    for (const filled of ['0.5', '1']) {
+      await pool.query(`UPDATE trading.orders SET filled = $2, status = CASE WHEN $2 = '1' THEN 'filled' ELSE 'partially_filled' END WHERE id = $1`, [placed.rows[0]!.id, filled])
+      await pool.query(`UPDATE trading.balances SET locked = locked - 32000 WHERE user_id = $1 AND currency = 'USD'`, [user])
+    }
+    await sleep(20)
+  }
+}
+
+function openBookClient(url: string, token: string, burstStart: () => number): Promise<BookClient> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${url}?token=${token}`)
+    const client: BookClient = { ws, frames: 0, last: new Map(), perSecond: new Map() }
+    ws.on('open', () => ws.send(JSON.stringify({ op: 'subscribe', topic: BOOK })))
+    ws.on('message', (raw) => {
+      const frame = JSON.parse(raw.toString()) as { op: string; data?: { side: string; price: string; qty: string } }
+      if (frame.op === 'subscribed') return resolve(client)
+      if (frame.op !== 'event' || frame.data === undefined) return
+      const level = `${frame.data.side}:${frame.data.price}`
+      client.frames++
+      client.last.set(level, frame.data.qty)
+      const started = burstStart()
+      if (started === 0) return
+      const second = Math.floor((performance.now() - started) / 1000)
+      const seconds = client.perSecond.get(level) ?? new Map<number, number>()
+      seconds.set(second, (seconds.get(second) ?? 0) + 1)
+      client.perSecond.set(level, seconds)
+    })
+    ws.on('error', reject)
+  })
+}
+
+interface Trader { ws: WebSocket; ids: string[]; head: string }
+
+function openTrader(url: string, token: string, topic: string): Promise<Trader> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${url}?token=${token}`)
+    const trader: Trader = { ws, ids: [], head: '' }
+    ws.on('open', () => ws.send(JSON.stringify({ op: 'subscribe', topic })))
+    ws.on('message', (raw) => {
+      const frame = JSON.parse(raw.toString()) as { op: string; id?: string; head?: string }
+      if (frame.op === 'subscribed') {
+        trader.head = frame.head!
+        resolve(trader)
+      }
+      if (frame.op === 'event') trader.ids.push(frame.id!)
+    })
+    ws.on('error', reject)
+  })
+}
+
+/** BENCHMARKS.md's section for the phase (bench/report.ts). */
+export function tradingSection(r: TradingResult): string[] {
+  const s = r.sizes
+  const ok = (pass: boolean): string => (pass ? 'yes' : '**no**')
+  return [
+    '## 8. Conflation: the trading catalog under a book burst',
+    '',
+    `How: ${s.subscribers.toLocaleString('en')} WebSocket clients subscribe to \`orderbook:BTC-USD\` (${2 * s.levels} price levels, conflated per level every ${s.everyMs} ms) while one writer rewrites the levels at ${s.changesPerSecond.toLocaleString('en')} changes/s for ${s.seconds} s and ${s.traders} traders place and fill orders, each watching \`user:<id>\` (\`order:update\`, \`balance:update\`: never conflated). After the burst every client's last value of every level is compared with the database, and every trader's events with the history.`,
+    '',
+    '| measure | walcast | target | met |',
+    '|---|---|---|---|',
+    `| book changes committed | ${r.bookChanges.toLocaleString('en')} (${r.bookChangesPerSecond.toLocaleString('en')}/s) | ≥ 5,000/s on one asset | ${ok(r.bookChangesPerSecond >= 5000)} |`,
+    `| book frames per client per second | ${r.framesPerClientPerSecond} | ≤ ${r.conflationCeilingPerClientPerSecond} (every level once per interval) | ${ok(r.framesPerClientPerSecond <= r.conflationCeilingPerClientPerSecond)} |`,
+    `| most deliveries of one level to one client in one second | ${r.maxLevelDeliveriesPerSecond} | ≤ ${r.levelBoundPerSecond} (1000 / ${s.everyMs} ms, one window edge) | ${ok(r.maxLevelDeliveriesPerSecond <= r.levelBoundPerSecond)} |`,
+    `| clients whose last value of every level equals the database | ${r.exactClients.toLocaleString('en')} / ${r.clients.toLocaleString('en')} | all | ${ok(r.exactClients === r.clients)} |`,
+    `| order and balance updates delivered in order, once | ${r.userEventsInOrder} / ${r.userEvents} (missing ${r.userEventsMissing}, duplicated ${r.userEventsDuplicated}) | all | ${ok(r.userEventsInOrder === r.userEvents && r.userEventsMissing === 0 && r.userEventsDuplicated === 0)} |`,
+    `| server CPU per second of burst | ${r.serverCpuPerSecond} s | | |`,
+    `| Socket.IO + NOTIFY | ${r.peers.socketio} | | — |`,
+    `| Centrifugo | ${r.peers.centrifugo} | | — |`,
+    '',
+  ]
+}
