@@ -8,10 +8,12 @@
  * burst; whether every order:update/balance:update reached its owner, in order, once.
  * The peers have no comparable feature (see `peers` below), so only walcast runs.
  */
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import WebSocket from 'ws'
 import type { BenchPostgres } from '../lib/postgres.ts'
-import { cpuSeconds, startWalcastProcess } from '../lib/processes.ts'
+import { cpuSeconds, forkTs, startWalcastProcess, type ChildHandle } from '../lib/processes.ts'
 import { BENCH_JWT_SECRET, signToken } from '../lib/token.ts'
 import type { Profile } from '../profile.ts'
 import { round, sleep, waitUntil } from './context.ts'
@@ -41,9 +43,16 @@ export interface TradingResult {
   readonly framesPerClientPerSecond: number
   /** The ceiling: every level of the book once per interval. */
   readonly conflationCeilingPerClientPerSecond: number
-  /** The most deliveries of one level to one client in any one second, and the bound (1000 / everyMs, +1 for a window edge). */
+  /**
+   * The most deliveries of one level to one client from the start of the burst to the
+   * end of its last flush, and the bound: one per interval (+2 for the edges). Counted,
+   * not timed: a client process that lags on a busy host reads late, never more.
+   */
+  readonly maxLevelDeliveries: number
+  readonly levelBound: number
+  /** maxLevelDeliveries per second of burst, and 1000 / everyMs. */
   readonly maxLevelDeliveriesPerSecond: number
-  readonly levelBoundPerSecond: number
+  readonly conflationRatePerSecond: number
   /** Clients whose last value of every level equals the database after the burst. */
   readonly exactClients: number
   readonly clients: number
@@ -57,6 +66,7 @@ export interface TradingResult {
   readonly peers: Readonly<Record<string, string>>
 }
 
+const WRITER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'trading-writer.ts')
 const ASSET = 'BTC-USD'
 const BOOK = `orderbook:${ASSET}`
 
@@ -65,8 +75,8 @@ interface BookClient {
   frames: number
   /** level → last qty seen. */
   last: Map<string, string>
-  /** level → deliveries per whole second of the burst. */
-  perSecond: Map<string, Map<number, number>>
+  /** level → deliveries since the burst started. */
+  perLevel: Map<string, number>
 }
 
 export async function measureTrading(context: { profile: Profile; postgres: BenchPostgres; suffix: string; log(message: string): void }): Promise<TradingResult> {
@@ -80,6 +90,7 @@ export async function measureTrading(context: { profile: Profile; postgres: Benc
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 })
   const clients: BookClient[] = []
   const traders: Trader[] = []
+  let writer: ChildHandle | undefined
   try {
     await seedMarket(pool, sizes)
     const url = `ws://127.0.0.1:${walcast.port}/v1/ws`
@@ -92,11 +103,16 @@ export async function measureTrading(context: { profile: Profile; postgres: Benc
     }
     for (let u = 1; u <= sizes.traders; u++) traders.push(await openTrader(url, await signToken(BENCH_JWT_SECRET, String(u)), `user:${u}`))
     await waitUntil(() => (clients.every((c) => c.last.size >= 2 * sizes.levels) ? true : undefined), 30_000)
-    for (const client of clients) { client.frames = 0; client.perSecond.clear() }
+    for (const client of clients) { client.frames = 0; client.perLevel.clear() }
 
+    writer = (await forkTs(WRITER, { DATABASE_URL: databaseUrl, BENCH_TRADING_SIZES: JSON.stringify(sizes) })).handle
+    const done = new Promise<{ changes?: number; ms?: number; error?: string }>((resolve) => writer!.child.on('message', (m) => { if ((m as { done?: boolean }).done === true) resolve(m as { changes?: number }) }))
     const cpuBefore = cpuSeconds(walcast.pid)
     burstStart = performance.now()
-    const [bookChanges] = await Promise.all([burst(pool, sizes), trade(pool, sizes)])
+    writer.child.send('go')
+    const outcome = await done
+    if (outcome.error !== undefined) throw new Error(`trading writer: ${outcome.error}`)
+    const bookChanges = outcome.changes!
     const burstSeconds = (performance.now() - burstStart) / 1000
     const cpu = cpuSeconds(walcast.pid) - cpuBefore
     await sleep(sizes.everyMs * 4 + 1000)
@@ -105,7 +121,7 @@ export async function measureTrading(context: { profile: Profile; postgres: Benc
     const truth = new Map(book.rows.map((row) => [row.level, row.qty]))
     const exactClients = clients.filter((c) => [...truth].every(([level, qty]) => c.last.get(level) === qty)).length
     let maxLevel = 0
-    for (const client of clients) for (const seconds of client.perSecond.values()) for (const n of seconds.values()) maxLevel = Math.max(maxLevel, n)
+    for (const client of clients) for (const n of client.perLevel.values()) maxLevel = Math.max(maxLevel, n)
 
     const history = await pool.query<{ id: string; topic: string }>(`
       SELECT lpad(to_hex(((commit_lsn - '0/0'::pg_lsn))::bigint), 16, '0') || '-' || lpad(to_hex(seq), 8, '0') AS id, t.topic
@@ -125,11 +141,14 @@ export async function measureTrading(context: { profile: Profile; postgres: Benc
     const result: TradingResult = {
       sizes,
       bookChanges,
-      bookChangesPerSecond: round(bookChanges / burstSeconds, 0),
+      // The writer's own clock: the burst alone, not the last order's fill after it.
+      bookChangesPerSecond: round(bookChanges / (outcome.ms! / 1000), 0),
       framesPerClientPerSecond: round(clients.reduce((sum, c) => sum + c.frames, 0) / clients.length / burstSeconds, 1),
       conflationCeilingPerClientPerSecond: round((2 * sizes.levels * 1000) / sizes.everyMs, 0),
-      maxLevelDeliveriesPerSecond: maxLevel,
-      levelBoundPerSecond: Math.ceil(1000 / sizes.everyMs) + 1,
+      maxLevelDeliveries: maxLevel,
+      levelBound: Math.ceil((burstSeconds * 1000) / sizes.everyMs) + 2,
+      maxLevelDeliveriesPerSecond: round(maxLevel / burstSeconds, 1),
+      conflationRatePerSecond: round(1000 / sizes.everyMs, 1),
       exactClients,
       clients: clients.length,
       userEvents,
@@ -147,6 +166,7 @@ export async function measureTrading(context: { profile: Profile; postgres: Benc
   } finally {
     for (const client of clients) client.ws.terminate()
     for (const trader of traders) trader.ws.terminate()
+    await writer?.stop().catch(() => {})
     await pool.end().catch(() => {})
     await walcast.stop().catch(() => {})
   }
@@ -164,29 +184,30 @@ async function seedMarket(pool: pg.Pool, sizes: TradingSizes): Promise<void> {
 }
 
 /**
- * Every 20 ms one transaction rewrites the whole book a few times over (each UPDATE of a
+ * Every 50 ms one transaction rewrites the whole book a few times over (each UPDATE of a
  * level is one WAL row, one event): `changesPerSecond` level changes for `seconds`.
  */
-async function burst(pool: pg.Pool, sizes: TradingSizes): Promise<number> {
-  const tickMs = 20
-  const rewrites = Math.max(1, Math.round((sizes.changesPerSecond * tickMs) / 1000 / (2 * sizes.levels)))
-  // The simple query protocol runs several statements in one round trip and one transaction.
-  const statement = `BEGIN; ${`UPDATE trading.book_levels SET qty = round((0.1 + random() * 20)::numeric, 4) WHERE asset = '${ASSET}'; `.repeat(rewrites)}COMMIT;`
+export async function burst(pool: pg.Pool, sizes: TradingSizes): Promise<number> {
+  const tickMs = 50
+  const perRewrite = 2 * sizes.levels
+  const update = `UPDATE trading.book_levels SET qty = round((0.1 + random() * 20)::numeric, 4) WHERE asset = '${ASSET}'; `
   const start = performance.now()
   let changes = 0
-  let next = start
   while (performance.now() - start < sizes.seconds * 1000) {
-    const results = await pool.query(statement) as unknown as pg.QueryResult[]
+    // What the rate owes by now, in whole rewrites of the book: a slow round trip on a busy
+    // host is made up in the next transaction instead of lowering the rate.
+    const owed = Math.round(((performance.now() - start + tickMs) * sizes.changesPerSecond) / 1000) - changes
+    const rewrites = Math.min(200, Math.max(1, Math.round(owed / perRewrite)))
+    // The simple query protocol runs several statements in one round trip and one transaction.
+    const results = await pool.query(`BEGIN; ${update.repeat(rewrites)}COMMIT;`) as unknown as pg.QueryResult[]
     for (const result of results) if (result.command === 'UPDATE') changes += result.rowCount ?? 0
-    next += tickMs
-    const wait = next - performance.now()
-    if (wait > 0) await sleep(wait)
+    await sleep(tickMs)
   }
   return changes
 }
 
 /** Each trader places an order and fills it in two parts, one trader after another, until the burst ends. */
-async function trade(pool: pg.Pool, sizes: TradingSizes): Promise<void> {
+export async function trade(pool: pg.Pool, sizes: TradingSizes): Promise<void> {
   const start = performance.now()
   let n = 0
   while (performance.now() - start < sizes.seconds * 1000) {
@@ -194,7 +215,7 @@ async function trade(pool: pg.Pool, sizes: TradingSizes): Promise<void> {
     const placed = await pool.query<{ id: string }>(`INSERT INTO trading.orders (user_id, asset, side, price, qty) VALUES ($1, $2, 'buy', 64000, 1) RETURNING id::text`, [user, ASSET])
     await pool.query(`UPDATE trading.balances SET locked = locked + 64000, available = available - 64000 WHERE user_id = $1 AND currency = 'USD'`, [user])
     for (const filled of ['0.5', '1']) {
-      await pool.query(`UPDATE trading.orders SET filled = $2, status = CASE WHEN $2 = '1' THEN 'filled' ELSE 'partially_filled' END WHERE id = $1`, [placed.rows[0]!.id, filled])
+      await pool.query(`UPDATE trading.orders SET filled = $2::numeric, status = CASE WHEN $2::numeric >= qty THEN 'filled' ELSE 'partially_filled' END WHERE id = $1`, [placed.rows[0]!.id, filled])
       await pool.query(`UPDATE trading.balances SET locked = locked - 32000 WHERE user_id = $1 AND currency = 'USD'`, [user])
     }
     await sleep(20)
@@ -204,7 +225,7 @@ async function trade(pool: pg.Pool, sizes: TradingSizes): Promise<void> {
 function openBookClient(url: string, token: string, burstStart: () => number): Promise<BookClient> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`${url}?token=${token}`)
-    const client: BookClient = { ws, frames: 0, last: new Map(), perSecond: new Map() }
+    const client: BookClient = { ws, frames: 0, last: new Map(), perLevel: new Map() }
     ws.on('open', () => ws.send(JSON.stringify({ op: 'subscribe', topic: BOOK })))
     ws.on('message', (raw) => {
       const frame = JSON.parse(raw.toString()) as { op: string; data?: { side: string; price: string; qty: string } }
@@ -213,12 +234,7 @@ function openBookClient(url: string, token: string, burstStart: () => number): P
       const level = `${frame.data.side}:${frame.data.price}`
       client.frames++
       client.last.set(level, frame.data.qty)
-      const started = burstStart()
-      if (started === 0) return
-      const second = Math.floor((performance.now() - started) / 1000)
-      const seconds = client.perSecond.get(level) ?? new Map<number, number>()
-      seconds.set(second, (seconds.get(second) ?? 0) + 1)
-      client.perSecond.set(level, seconds)
+      if (burstStart() !== 0) client.perLevel.set(level, (client.perLevel.get(level) ?? 0) + 1)
     })
     ws.on('error', reject)
   })
@@ -248,7 +264,7 @@ export function tradingSection(r: TradingResult): string[] {
   const s = r.sizes
   const ok = (pass: boolean): string => (pass ? 'yes' : '**no**')
   return [
-    '## 8. Conflation: the trading catalog under a book burst',
+    '## 9. Conflation: the trading catalog under a book burst',
     '',
     `How: ${s.subscribers.toLocaleString('en')} WebSocket clients subscribe to \`orderbook:BTC-USD\` (${2 * s.levels} price levels, conflated per level every ${s.everyMs} ms) while one writer rewrites the levels at ${s.changesPerSecond.toLocaleString('en')} changes/s for ${s.seconds} s and ${s.traders} traders place and fill orders, each watching \`user:<id>\` (\`order:update\`, \`balance:update\`: never conflated). After the burst every client's last value of every level is compared with the database, and every trader's events with the history.`,
     '',
@@ -256,7 +272,7 @@ export function tradingSection(r: TradingResult): string[] {
     '|---|---|---|---|',
     `| book changes committed | ${r.bookChanges.toLocaleString('en')} (${r.bookChangesPerSecond.toLocaleString('en')}/s) | ≥ 5,000/s on one asset | ${ok(r.bookChangesPerSecond >= 5000)} |`,
     `| book frames per client per second | ${r.framesPerClientPerSecond} | ≤ ${r.conflationCeilingPerClientPerSecond} (every level once per interval) | ${ok(r.framesPerClientPerSecond <= r.conflationCeilingPerClientPerSecond)} |`,
-    `| most deliveries of one level to one client in one second | ${r.maxLevelDeliveriesPerSecond} | ≤ ${r.levelBoundPerSecond} (1000 / ${s.everyMs} ms, one window edge) | ${ok(r.maxLevelDeliveriesPerSecond <= r.levelBoundPerSecond)} |`,
+    `| most deliveries of one level to one client over the burst | ${r.maxLevelDeliveries} (${r.maxLevelDeliveriesPerSecond}/s) | ≤ ${r.levelBound} (one per ${s.everyMs} ms: ${r.conflationRatePerSecond}/s) | ${ok(r.maxLevelDeliveries <= r.levelBound)} |`,
     `| clients whose last value of every level equals the database | ${r.exactClients.toLocaleString('en')} / ${r.clients.toLocaleString('en')} | all | ${ok(r.exactClients === r.clients)} |`,
     `| order and balance updates delivered in order, once | ${r.userEventsInOrder} / ${r.userEvents} (missing ${r.userEventsMissing}, duplicated ${r.userEventsDuplicated}) | all | ${ok(r.userEventsInOrder === r.userEvents && r.userEventsMissing === 0 && r.userEventsDuplicated === 0)} |`,
     `| server CPU per second of burst | ${r.serverCpuPerSecond} s | | |`,
