@@ -46,7 +46,8 @@ export interface Conflater {
    */
   take(event: StoredEvent, before: string): StoredEvent | undefined
   /**
-   * A position every held event is after (undefined while nothing is held): a
+   * A position every held event, and every event of a flush being delivered, is after
+   * (undefined while nothing is held): a
    * conflated subscription that leaves live delivery catches up from here, so a value
    * held at that moment is not skipped.
    */
@@ -116,11 +117,17 @@ export function createConflater(options: ConflaterOptions): Conflater {
     }
     held.clear()
     heldCount = 0
-    floor = undefined
     const events = [...topicsOf].map(([event, topics]) => (topics.length === event.topics.length ? event : { ...event, topics }))
     events.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
     flushed += events.length
-    options.deliver(events)
+    // The floor stands while the flush is delivered: a subscription paced out of live
+    // delivery in the middle of it (gateway/delivery.ts) catches up from before the whole
+    // flush, not from the newest id delivered so far, which may be another topic's.
+    try {
+      options.deliver(events)
+    } finally {
+      floor = undefined
+    }
   }
 
   return {

@@ -208,3 +208,53 @@ t.test('the trading demo: seeded once, a step bursts the books and fills an orde
   t.same(overview.map((r) => [r.id, r.topic]), [['BTC-USD', 'price:BTC-USD'], ['ETH-USD', 'price:ETH-USD'], ['SOL-USD', 'price:SOL-USD']], 'the dashboard lists the markets on their price topics')
   t.match(overview[1]!.cells, { asset: 'ETH-USD', price: /^\d+/, bid: /^\d+/, ask: /^\d+/ })
 })
+
+t.test('I17: a conflated subscriber paced out of live delivery (a client reading slower than the book) still ends on the database\'s values', async (t) => {
+  const tdb = await createTestDatabase(t, { prepared: false })
+  const { service } = await startFeedService(t, tdb, { WALCAST_CATALOG: 'trading', WALCAST_CONFLATE_INTERVAL: '30ms', WALCAST_MAX_BACKPRESSURE: '65536' })
+  await market(tdb)
+  await tdb.query(`INSERT INTO trading.book_levels (asset, side, price, qty) SELECT 'BTC-USD', 'bid', 1000 + i, 1 FROM generate_series(1, 2000) i`)
+  await waitForHistory(tdb, 2 + 2000)
+  const slow = await connectWs(t, service.http.port, await signToken('1'))
+  await slow.subscribeAndWait(BOOK)
+  const watcher = await connectWs(t, service.http.port, await signToken('2'))
+  await watcher.subscribeAndWait('trades:BTC-USD')
+  await waitFor(() => slow.events(BOOK).length >= 2000, 20_000, 'the book')
+  slow.pause()
+  const paced = service.gateway.stats().pacedSubscriptions
+  // ~6 MB of frames: past the kernel's socket buffers (about 4 MB on loopback) and the limit.
+  for (let round = 2; round <= 16; round++) {
+    // Every level changes, and a trade (another topic, delivered at once) lands between rounds.
+    await tdb.query(`UPDATE trading.book_levels SET qty = ${round} WHERE asset = 'BTC-USD'`)
+    await tdb.query(`INSERT INTO trading.trades (asset, price, qty, taker_side) VALUES ('BTC-USD', 1001, ${round}, 'sell')`)
+    await sleep(40)
+  }
+  await tdb.query(`UPDATE trading.book_levels SET qty = 99 WHERE asset = 'BTC-USD' AND price = 1001`)
+  await waitForHistory(tdb, 2 + 2000 + 15 * 2001 + 1, 60_000)
+  slow.resume()
+  await waitFor(() => {
+    // Applied as the SDK does: a frame at or below the topic's cursor is one it already has.
+    const last = new Map<string, string>()
+    let cursor = ''
+    for (const f of slow.events(BOOK)) {
+      if (f.id! <= cursor) continue
+      cursor = f.id!
+      last.set((f.data as { price: string }).price, (f.data as { qty: string }).qty)
+    }
+    return last.size === 2000 && [...last].every(([price, qty]) => qty === (price === '1001.00000000' ? '99.00000000' : '16.00000000'))
+  }, 60_000, 'every level at its value in the database').catch((err) => {
+    const last = new Map<string, [string, string]>()
+    let cursor = ''
+    let skipped = 0
+    for (const f of slow.events(BOOK)) {
+      if (f.id! <= cursor) { skipped++; continue }
+      cursor = f.id!
+      last.set((f.data as { price: string }).price, [(f.data as { qty: string }).qty, f.id!])
+    }
+    const wrong = [...last].filter(([price, [qty]]) => qty !== (price === '1001.00000000' ? '99.00000000' : '16.00000000'))
+    t.comment('what the slow client ended on', JSON.stringify({ frames: slow.events(BOOK).length, skipped, levels: last.size, wrong: wrong.length, sample: wrong.slice(0, 3), close: slow.closeInfo(), stats: service.gateway.stats(), paced }))
+    throw err
+  })
+  t.ok(service.gateway.stats().pacedSubscriptions > paced, 'the slow client was paced out of live delivery')
+  t.equal(watcher.events('trades:BTC-USD').length, 15, 'the trades reader got every trade')
+})
