@@ -9,6 +9,7 @@ import { historyRows, waitForHistory } from '../helpers/service.ts'
 import { signToken } from '../helpers/tokens.ts'
 import { sleep, waitFor } from '../helpers/wait.ts'
 import { connectWs, type ServerFrame } from '../helpers/ws-client.ts'
+import { connectClient, switchboard } from '../helpers/sdk.ts'
 
 const BOOK = 'orderbook:BTC-USD'
 
@@ -257,4 +258,37 @@ t.test('I17: a conflated subscriber paced out of live delivery (a client reading
   })
   t.ok(service.gateway.stats().pacedSubscriptions > paced, 'the slow client was paced out of live delivery')
   t.equal(watcher.events('trades:BTC-USD').length, 15, 'the trades reader got every trade')
+})
+
+t.test('I17: the SDK holds a conflated and a gapless topic on one connection and resumes both across a drop in a burst', async (t) => {
+  const tdb = await createTestDatabase(t, { prepared: false })
+  const { service, url } = await startFeedService(t, tdb, { WALCAST_CATALOG: 'trading', WALCAST_CONFLATE_INTERVAL: '100ms' })
+  await market(tdb)
+  await tdb.query(`INSERT INTO trading.book_levels (asset, side, price, qty) SELECT 'BTC-USD', 'ask', 200 + i, 1 FROM generate_series(1, 20) i`)
+  await waitForHistory(tdb, 2 + 20)
+  const net = switchboard()
+  const { events } = connectClient(t, { url, token: await signToken('1'), transports: ['websocket'], WebSocket: net.WebSocket, fetch: net.fetch }, [BOOK, 'user:1'])
+  await waitFor(() => events.filter((e) => e.topic === BOOK).length >= 20, 15_000, 'the book first')
+  const head = (await historyRows(tdb)).at(-1)!.id
+  const db = service.database.db
+  const burst = burstBook(db, { asset: 'BTC-USD', ms: 1500, perSecond: 1000, perTick: 10 })
+  for (let i = 0; i < 6; i++) {
+    if (i === 3) net.cut('/v1/ws')
+    if (i === 4) net.blocked.delete('/v1/ws')
+    const order = await placeOrder(db, '1', 'BTC-USD', 'sell', '201', '0.1')
+    await fillOrder(db, order, '0.1')
+    await sleep(150)
+  }
+  await burst
+  const truth = new Map((await tdb.query<{ price: string; qty: string }>(`SELECT price::text, qty::text FROM trading.book_levels`)).rows.map((r) => [r.price, r.qty]))
+  const expected = (await historyRows(tdb)).filter((r) => r.topics.includes('user:1') && r.id > head).map((r) => r.id)
+  await waitFor(() => {
+    const last = new Map<string, string>()
+    for (const e of events) if (e.topic === BOOK) last.set((e.data as unknown as { price: string }).price, (e.data as unknown as { qty: string }).qty)
+    const mine = events.filter((e) => e.topic === 'user:1').map((e) => e.id)
+    return [...truth].every(([price, qty]) => last.get(price) === qty) && mine.length >= expected.length
+  }, 20_000, 'the book at its database values and every order and balance update')
+  t.same(events.filter((e) => e.topic === 'user:1').map((e) => e.id), expected, 'user:1: every update once, in order, across the drop')
+  const bookIds = events.filter((e) => e.topic === BOOK).map((e) => e.id)
+  t.same(bookIds, [...bookIds].sort(), 'the SDK hands the book over in id order (a value at or below its cursor is dropped)')
 })
