@@ -125,7 +125,7 @@ t.test('I17: while a flush is delivered, heldAfter still names the position befo
 t.test('WALCAST_CONFLATE_INTERVAL overrides the catalog\'s interval, at most a minute', async (t) => {
   const { loadConfig } = await import('../../src/config.ts')
   const base = { DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/db', WALCAST_JWT_SECRET: 'x'.repeat(32) }
-  t.equal(loadConfig(base).hub.conflateMs, undefined, 'unset: the catalog\\'s')
+  t.equal(loadConfig(base).hub.conflateMs, undefined, 'unset: the catalog interval')
   t.equal(loadConfig({ ...base, WALCAST_CONFLATE_INTERVAL: '250ms' }).hub.conflateMs, 250)
   t.throws(() => loadConfig({ ...base, WALCAST_CONFLATE_INTERVAL: '2m' }), /WALCAST_CONFLATE_INTERVAL.*must be at most 60s/)
 })
