@@ -30,8 +30,8 @@ export interface TradingSizes {
 
 export const TRADING_SIZES: Record<Profile['name'], TradingSizes> = {
   smoke: { subscribers: 50, traders: 3, changesPerSecond: 2_000, seconds: 2, levels: 10, everyMs: 250 },
-  quick: { subscribers: 1_000, traders: 10, changesPerSecond: 5_000, seconds: 5, levels: 10, everyMs: 250 },
-  full: { subscribers: 1_000, traders: 10, changesPerSecond: 5_000, seconds: 10, levels: 10, everyMs: 250 },
+  quick: { subscribers: 1_000, traders: 10, changesPerSecond: 6_000, seconds: 5, levels: 10, everyMs: 250 },
+  full: { subscribers: 1_000, traders: 10, changesPerSecond: 6_000, seconds: 10, levels: 10, everyMs: 250 },
 }
 
 export interface TradingResult {
@@ -41,7 +41,7 @@ export interface TradingResult {
   readonly bookChangesPerSecond: number
   /** Book frames per client per second during the burst (mean over clients). */
   readonly framesPerClientPerSecond: number
-  /** The ceiling: every level of the book once per interval. */
+  /** The ceiling: every level of the book once per interval, edge flushes included. */
   readonly conflationCeilingPerClientPerSecond: number
   /**
    * The most deliveries of one level to one client from the start of the burst to the
@@ -144,7 +144,8 @@ export async function measureTrading(context: { profile: Profile; postgres: Benc
       // The writer's own clock: the burst alone, not the last order's fill after it.
       bookChangesPerSecond: round(bookChanges / (outcome.ms! / 1000), 0),
       framesPerClientPerSecond: round(clients.reduce((sum, c) => sum + c.frames, 0) / clients.length / burstSeconds, 1),
-      conflationCeilingPerClientPerSecond: round((2 * sizes.levels * 1000) / sizes.everyMs, 0),
+      // Every level once per interval over the burst, with the two edge flushes (before its first and after its last change).
+      conflationCeilingPerClientPerSecond: round((2 * sizes.levels * (Math.ceil((burstSeconds * 1000) / sizes.everyMs) + 2)) / burstSeconds, 1),
       maxLevelDeliveries: maxLevel,
       levelBound: Math.ceil((burstSeconds * 1000) / sizes.everyMs) + 2,
       maxLevelDeliveriesPerSecond: round(maxLevel / burstSeconds, 1),
@@ -271,7 +272,7 @@ export function tradingSection(r: TradingResult): string[] {
     '| measure | walcast | target | met |',
     '|---|---|---|---|',
     `| book changes committed | ${r.bookChanges.toLocaleString('en')} (${r.bookChangesPerSecond.toLocaleString('en')}/s) | ≥ 5,000/s on one asset | ${ok(r.bookChangesPerSecond >= 5000)} |`,
-    `| book frames per client per second | ${r.framesPerClientPerSecond} | ≤ ${r.conflationCeilingPerClientPerSecond} (every level once per interval) | ${ok(r.framesPerClientPerSecond <= r.conflationCeilingPerClientPerSecond)} |`,
+    `| book frames per client per second | ${r.framesPerClientPerSecond} | ≤ ${r.conflationCeilingPerClientPerSecond} (every level once per interval, edges included) | ${ok(r.framesPerClientPerSecond <= r.conflationCeilingPerClientPerSecond)} |`,
     `| most deliveries of one level to one client over the burst | ${r.maxLevelDeliveries} (${r.maxLevelDeliveriesPerSecond}/s) | ≤ ${r.levelBound} (one per ${s.everyMs} ms: ${r.conflationRatePerSecond}/s) | ${ok(r.maxLevelDeliveries <= r.levelBound)} |`,
     `| clients whose last value of every level equals the database | ${r.exactClients.toLocaleString('en')} / ${r.clients.toLocaleString('en')} | all | ${ok(r.exactClients === r.clients)} |`,
     `| order and balance updates delivered in order, once | ${r.userEventsInOrder} / ${r.userEvents} (missing ${r.userEventsMissing}, duplicated ${r.userEventsDuplicated}) | all | ${ok(r.userEventsInOrder === r.userEvents && r.userEventsMissing === 0 && r.userEventsDuplicated === 0)} |`,
