@@ -70,6 +70,10 @@ const storm = results.resume!
 t.ok(storm.some((p) => p.kind === 'walcast') && storm.every((p) => p.delivered === p.expected && p.missing + p.duplicates + p.resets === 0 && p.allCaughtUpMs !== undefined && p.serverCpuMs >= 0), 'resume storm: every client of every system recovered every missed event once, in order, without a reset')
 t.equal(results.replay!.events, PROFILES.smoke.replay.events, 'replay delivered every missed event')
 t.equal(results.replay!.missing + results.replay!.duplicates, 0, 'replay in order, no duplicates')
+const trading = results.trading!
+t.ok(trading.bookChanges > 0 && trading.exactClients === trading.clients && trading.maxLevelDeliveries <= trading.levelBound, 'trading: every client ended on the database\'s book, no level past one delivery per interval')
+t.ok(trading.userEvents > 0 && trading.userEventsInOrder === trading.userEvents && trading.userEventsMissing + trading.userEventsDuplicated === 0, 'trading: every order and balance update in order, once')
+t.match(report, /## 9\. Conflation: the trading catalog under a book burst/, 'the report has the conflation section')
 
 t.equal(saved.profile, 'smoke', 'results JSON written')
 t.match(report, /## Targets \(reported, not asserted\)/)
