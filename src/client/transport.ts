@@ -1,4 +1,5 @@
 import { isEventId } from '../event-id.ts'
+import { batchMembers } from '../protocol/event-batch.ts'
 import { RESET_REASONS, type ResetReason, type ServerFrame } from '../protocol/server-frames.ts'
 import type { Clock, FetchLike, TransportName, WebSocketConstructor } from './types.ts'
 
@@ -85,6 +86,32 @@ export function parseFrame(text: unknown): IncomingFrame | undefined {
     return undefined
   }
   return readFrame(value)
+}
+
+/**
+ * JSON text of one WebSocket message → its frames in order: a batch frame's events
+ * (src/protocol/event-batch.ts), each read as an `event` frame and dropped if it is not
+ * one, or the one frame the message is.
+ */
+export function parseFrames(text: unknown): IncomingFrame[] {
+  if (typeof text !== 'string') return []
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    return []
+  }
+  const members = batchMembers(value)
+  if (members === undefined) {
+    const frame = readFrame(value)
+    return frame === undefined ? [] : [frame]
+  }
+  const frames: IncomingFrame[] = []
+  for (const member of members) {
+    const frame = readFrame(member)
+    if (frame?.op === 'event') frames.push(frame)
+  }
+  return frames
 }
 
 /**

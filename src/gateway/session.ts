@@ -41,7 +41,7 @@ export function createSession(core: GatewayCore, verifier: TokenVerifier): Sessi
     const sub: Subscription = { topic: frame.topic, ref: frame.ref, state: 'pending', cancelled: false, handle: undefined }
     conn.subscriptions.set(frame.topic, sub)
     // Registered before the access check, so a revocation meanwhile is not missed (I7).
-    const handle = subscriptions.register(conn.principal, [frame.topic], subscriptionSink(core, conn, sub, subscriptions.isFollow(frame.topic)))
+    const handle = subscriptions.register(conn.principal, [frame.topic], subscriptionSink(core, conn, sub, subscriptions.isFollow(frame.topic), frame.batch === true))
     sub.handle = handle
     if (frame.since !== undefined) stats.replayRequests++
     void (async () => {

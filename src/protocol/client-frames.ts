@@ -5,7 +5,7 @@ import type { FrameErrorCode } from './error-codes.ts'
 export type Ref = string | number
 
 export type ClientFrame =
-  | { op: 'subscribe'; topic: string; since?: string; ref?: Ref }
+  | { op: 'subscribe'; topic: string; since?: string; ref?: Ref; batch?: boolean }
   | { op: 'unsubscribe'; topic: string; ref?: Ref }
   | { op: 'auth'; token: string; ref?: Ref }
   | { op: 'ping'; ref?: Ref }
@@ -48,7 +48,10 @@ export function parseClientFrame(text: string): ClientFrame | FrameError {
       if (since !== undefined && since !== null && !isEventId(since)) {
         return invalid('bad_request', 'since must be an event id exactly as received (e.g. 0000000001a2b3c4-00000000)', ref)
       }
-      return withRef({ op, topic, ...(typeof since === 'string' ? { since } : {}) }, ref)
+      // Opt-in to batched replay frames (src/protocol/event-batch.ts); absent: one frame per event.
+      const batch = frame.batch
+      if (batch !== undefined && typeof batch !== 'boolean') return invalid('bad_request', 'batch must be true or false', ref)
+      return withRef({ op, topic, ...(typeof since === 'string' ? { since } : {}), ...(batch === true ? { batch } : {}) }, ref)
     }
     case 'auth': {
       const token = frame.token

@@ -17,6 +17,8 @@ export type ServerFrame =
   | { readonly op: 'reset'; readonly topic: string; readonly reason: ResetReason; readonly head: string }
   | { readonly op: 'error'; readonly code: FrameErrorCode; readonly message: string; readonly ref?: Ref }
   | { readonly op: 'pong'; readonly ref?: Ref }
+  /** Replayed events of one subscription, in order, for a client that subscribed with `batch` (src/protocol/event-batch.ts). */
+  | { readonly op: 'events'; readonly topic: string; readonly events: ReadonlyArray<Extract<ServerFrame, { op: 'event' }>> }
 
 export const RESET_REASONS: readonly ResetReason[] = ['history_gone', 'stream_gap', 'unknown_position']
 

@@ -1,0 +1,78 @@
+import { serializedEventFrame, type StoredEvent } from '../history/event.ts'
+import { batchedBytes, batchHead, EVENT_BATCH_MAX_BYTES, takeBatch, type FrameText } from '../protocol/event-batch.ts'
+import type { Connection } from './connection.ts'
+import type { GatewayCore } from './core.ts'
+
+/** How a replay writes to one WebSocket subscription: the SubscriberSink's `send` and `fits`. */
+export interface ReplayWriter {
+  /** Writes events in order until the buffer passes `stopAbove` bytes; returns how many it wrote. */
+  send(events: readonly StoredEvent[], stopAbove: number): number
+  /** Whether all of `events`, written as `send` writes them, fit below the slow-consumer limit. */
+  fits(events: readonly StoredEvent[]): boolean
+}
+
+/**
+ * Replayed events of `topic` on one socket: one message per event, or, for a client that
+ * subscribed with `batch`, batch frames of up to EVENT_BATCH_MAX_BYTES joined from the
+ * frames each event was serialized to once (a resume storm writes the same window events
+ * to every socket of a topic). A batch is bounded by a sixteenth of the send-buffer limit
+ * as well, so a write past the drain level overshoots it by no more than a batch and
+ * stays well below the limit (I9). Pacing is unchanged: the buffer is checked after every
+ * message, and a replay step waits for the client to drain before the next.
+ */
+export function createReplayWriter(core: GatewayCore, conn: Connection, topic: string, batch: boolean): ReplayWriter {
+  const { stats, config } = core
+  const maxBytes = Math.min(EVENT_BATCH_MAX_BYTES, Math.max(1, Math.floor(config.maxBackpressure / 16)))
+  let head: FrameText | undefined
+  const framesOf = (events: readonly StoredEvent[]): FrameText[] => events.map((event) => serializedEventFrame(event, topic))
+
+  function sendEach(events: readonly StoredEvent[], stopAbove: number): number {
+    const ws = conn.ws!
+    let sent = 0
+    ws.cork(() => {
+      for (const event of events) {
+        if (!core.write(conn, serializedEventFrame(event, topic).json)) return
+        sent++
+        if (ws.getBufferedAmount() > stopAbove) return
+      }
+    })
+    return sent
+  }
+
+  function sendBatched(events: readonly StoredEvent[], stopAbove: number): number {
+    const ws = conn.ws!
+    const frames = framesOf(events)
+    head ??= batchHead(topic)
+    let sent = 0
+    ws.cork(() => {
+      while (sent < frames.length) {
+        const message = takeBatch(frames, sent, head!, maxBytes)
+        if (!core.write(conn, message.text)) return
+        sent += message.count
+        if (ws.getBufferedAmount() > stopAbove) return
+      }
+    })
+    return sent
+  }
+
+  return {
+    send(events, stopAbove) {
+      if (conn.ws === undefined || conn.closed || events.length === 0) return 0
+      const sent = batch ? sendBatched(events, stopAbove) : sendEach(events, stopAbove)
+      stats.replayEvents += sent
+      return sent
+    },
+    fits(events) {
+      const ws = conn.ws
+      if (ws === undefined || conn.closed) return false
+      let bytes = ws.getBufferedAmount()
+      if (batch && events.length > 0) {
+        head ??= batchHead(topic)
+        bytes += batchedBytes(framesOf(events), head, maxBytes)
+      } else {
+        for (const event of events) bytes += serializedEventFrame(event, topic).bytes
+      }
+      return bytes <= config.maxBackpressure
+    },
+  }
+}
