@@ -45,8 +45,12 @@ export function createTokenVerifier(config: AuthConfig): TokenVerifier {
     ? undefined
     : createRemoteJWKSet(new URL(config.jwksUrl), { timeoutDuration: 5000, cooldownDuration: 30_000, cacheMaxAge: 600_000 })
   const algorithms = [...(secret ? ['HS256'] : []), ...(jwks ? ASYMMETRIC : [])]
+  // Imported once: handed raw bytes, jose imports a WebCrypto key on every verification,
+  // which a resume storm (every client reconnecting at once) pays per socket.
+  let hmacKey: Promise<CryptoKey> | undefined
+  const secretKey = (): Promise<CryptoKey> => hmacKey ??= crypto.subtle.importKey('raw', secret!, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])
   // Only reached for an algorithm in `algorithms`, so its key source exists.
-  const getKey: JWTVerifyGetKey = async (header, token) => header.alg === 'HS256' ? secret! : jwks!(header, token)
+  const getKey: JWTVerifyGetKey = async (header, token) => header.alg === 'HS256' ? secretKey() : jwks!(header, token)
 
   return {
     async verify(token) {
