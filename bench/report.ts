@@ -11,6 +11,8 @@ import type { SlowPhase } from './scenarios/slow.ts'
 import type { ResumeStormPhase } from './scenarios/resume.ts'
 import { closeCount, type BacklogPhase } from './scenarios/backlog.ts'
 import type { ScaleResult } from './scenarios/scale.ts'
+import type { LiveResult } from './scenarios/live.ts'
+import { issue15Targets } from './targets.ts'
 import { scaleSection } from './report-scale.ts'
 import { soakSection } from '../load/node/soak/report.ts'
 import type { SoakResult } from '../load/node/soak/soak.ts'
@@ -38,6 +40,8 @@ export interface BenchResults {
   idle?: IdlePhase[]
   /** Scale-out over Redis (absent in older results and when not selected). */
   scale?: ScaleResult
+  /** Live end to end to one client (absent in older results and when not selected). */
+  live?: LiveResult
 }
 
 const FINDINGS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'findings.md')
@@ -108,7 +112,7 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
   const cpuOf = (kind: string): number => mean(bySystem(results.fanout, kind).map((p) => p.serverMicrosPerDelivery))
   const cpuW = cpuOf('walcast')
   const cpuP = cpuOf('socketio')
-  const cpuC = cpuOf('centrifugo')
+  const cpuFloor = cpuOf('uws-floor')
   const idleOf = (kind: string): IdlePhase | undefined => bySystem(results.idle, kind)[0]
   const idleBytes = (kind: string): number | undefined => measurable(idleOf(kind)?.bytesPerConnection)
   const idleW = idleOf('walcast')
@@ -126,25 +130,14 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
   const idleTarget = idleW === undefined
     ? 'n/a'
     : `${nonNegative(idleW.bytesPerConnection, NEGATIVE_REASONS.rss, (n) => `${fmt(n / 1024)} KiB`)} at ${fmt(idleW.connections)} connections (${peerList((kind) => nonNegative(idleOf(kind)?.bytesPerConnection, 'see §4', (n) => `${fmt(n / 1024)} KiB`))})`
-  const rows: string[] = [
-    `| ingest ≥ 50,000 events/s in ${results.ingest?.backlog.rowsPerTransaction ?? 100}-row transactions | ${fmt(results.ingest?.backlog.eventsPerSecond)} events/s | ${verdict(results.ingest && results.ingest.backlog.eventsPerSecond >= 50_000)} |`,
+  // Issue #15 item 3's targets first (bench/targets.ts), then the others.
+  const rows: string[] = issue15Targets(results).map((row) => `| ${row.target} | ${row.measured} | ${verdict(row.met)} |`)
+  rows.push(
     `| ${results.ingest?.singleRow.writers ?? 8} single-row writers, flat slot lag | ${fmt(results.ingest?.singleRow.transactionsPerSecond)} tx/s, max lag ${fmt(results.ingest ? results.ingest.singleRow.maxLagBytes / 1024 : undefined)} KiB, caught up ${fmt(results.ingest?.singleRow.catchUpMs)} ms after the writers stopped | ${verdict(results.ingest && results.ingest.singleRow.catchUpMs < 2000)} |`,
     `| 1,000,000-row transaction, peak RSS ≤ 300 MB | ${results.ingest?.bigTransaction ? `${fmt(results.ingest.bigTransaction.ingestSeconds)} s after commit, peak RSS ${fmt(results.ingest.bigTransaction.peakRssMb)} MB` : 'not run in this profile'} | ${verdict(results.ingest?.bigTransaction && results.ingest.bigTransaction.peakRssMb <= 300)} |`,
-    `| commit-to-client p50 ≤ 5 ms, p99 ≤ 20 ms at 2,000 events/s, 1,000 clients | at ${fmt(topRate)} events/s, ${fmt(top[0]?.clients)} clients: p50 ${fmt(mean(top.map((p) => p.latency.p50)))} ms, p99 ${fmt(mean(top.map((p) => p.latency.p99)))} ms | ${verdict(top.length === 0 ? undefined : mean(top.map((p) => p.latency.p50)) <= 5 && mean(top.map((p) => p.latency.p99)) <= 20)} |`,
+    `| commit-to-client p50 ≤ 5 ms at 2,000 events/s, 1,000 clients | at ${fmt(topRate)} events/s, ${fmt(top[0]?.clients)} clients: p50 ${fmt(mean(top.map((p) => p.latency.p50)))} ms | ${verdict(top.length === 0 ? undefined : mean(top.map((p) => p.latency.p50)) <= 5)} |`,
     `| fan-out ≥ 10× the Socket.IO peer | ${fmt(fanW)} vs ${fmt(fanP)} deliveries/s (×${fmt(fanW / fanP)}); server CPU per delivery ${fmt(cpuW)} vs ${fmt(cpuP)} µs (×${fmt(cpuP / cpuW)}) | ${verdict(Number.isNaN(fanW) || Number.isNaN(fanP) ? undefined : fanW / fanP >= 10)} |`,
-  ]
-  if (measuredPeers.some((peer) => peer.kind === 'centrifugo')) {
-    rows.push(`| server CPU per fan-out delivery at or below Centrifugo's | walcast ${fmt(cpuW)} µs, Centrifugo ${fmt(cpuC)} µs (its feeder included) | ${verdict(Number.isNaN(cpuW) || Number.isNaN(cpuC) ? undefined : cpuW <= cpuC)} |`)
-    const w = idleBytes('walcast')
-    const c = idleBytes('centrifugo')
-    const idleText = (kind: string, bytes: number | undefined): string => idleOf(kind) === undefined ? 'n/a' : bytes === undefined ? 'not measurable (§4)' : `${fmt(bytes)} bytes`
-    rows.push(`| RSS per idle subscribed connection ≤ 1/10 of Centrifugo's | walcast ${idleText('walcast', w)}, Centrifugo ${idleText('centrifugo', c)} | ${verdict(w === undefined || c === undefined ? undefined : w * 10 <= c)} |`)
-  }
-  const cpuFloor = cpuOf('uws-floor')
-  if (!Number.isNaN(cpuFloor)) rows.push(`| server CPU per fan-out delivery within 1.5× of bare uWS | walcast ${fmt(cpuW)} µs, bare uWS ${fmt(cpuFloor)} µs (×${fmt(cpuW / cpuFloor)}) | ${verdict(Number.isNaN(cpuW) ? undefined : cpuW <= 1.5 * cpuFloor)} |`)
-  rows.push(
     `| ≤ 4 KiB RSS per idle connection | ${idleTarget} | ${verdict(idleBytes('walcast') === undefined ? undefined : idleBytes('walcast')! <= 4096)} |`,
-    `| replay ≥ 100,000 events/s to one client | ${results.replay ? `${fmt(results.replay.eventsPerSecond)} events/s (${fmt(results.replay.events)} events, first after ${fmt(results.replay.firstEventMs)} ms)` : 'n/a'} | ${verdict(results.replay && results.replay.eventsPerSecond >= 100_000)} |`,
     backlogRow(results.backlog),
     `| zero events lost across forced reconnects | walcast ${fmt(lostOf('walcast'))} lost; ${peerList((kind) => `${fmt(lostOf(kind))} lost`)} | ${verdict(results.loss === undefined ? undefined : lostOf('walcast') === 0)} |`,
     `| fast clients' p99 within 10% of the baseline while 1% of clients stop reading | ${slowTarget} | ${verdict(slowW.length === 0 ? undefined : slowRatioW <= 1.1)} |`,
@@ -295,6 +288,18 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
       `- walcast: **${fmt(r.eventsPerSecond)} events/s**; first event after ${fmt(r.firstEventMs)} ms (connect + token check + first history page); all after ${fmt(r.allEventsMs)} ms; gaps ${r.missing}, duplicates ${r.duplicates}; CPU over the replay: walcast ${fmt(r.serverCpu)}%, load generator ${fmt(r.generatorCpu)}% (of one core)`,
       `- ${SOCKETIO}: no history — a client that was away gets nothing it missed beyond Socket.IO's in-memory recovery buffer (which is per server process and lost on restart).`,
       '- Centrifugo: not measured here — its history is a bounded in-memory window per channel (1,000 publications in this configuration, at most 1,000 returned by one recovery), not a replay from the beginning; a client further behind gets `recovered: false` and must reload from the application\'s database.',
+      '',
+    )
+  }
+
+  if (results.live) {
+    const l = results.live
+    add(
+      '## 5b. Live end to end',
+      '',
+      `How: one client subscribes (no replay) to one escrow; the writer commits ${fmt(l.events)} events to it as fast as it can in ${l.rowsPerTransaction}-row transactions; from the writer's start until the client held the last event. walcast's CPU over that window per event is the whole path of a live event: decode, history append, publish, one delivery. The writer shares the cores and bounds the rate from above.`,
+      '',
+      `- walcast: **${fmt(l.eventsPerSecond)} events/s** commit → client (${fmt(l.allEventsMs)} ms), **${fmt(l.serverMicrosPerEvent)} µs** of walcast CPU per event; gaps ${l.missing}, duplicates ${l.duplicates}; CPU: walcast ${fmt(l.cpu.server)}%, load generator ${fmt(l.cpu.generator)}% (of one core)`,
       '',
     )
   }
