@@ -18,8 +18,8 @@ export interface GatewayCore {
   readonly index: ConnectionIndex
   readonly subscriptions: SubscriptionCore
   readonly log: Logger
-  /** Sends one text frame; false when the socket is closed (maybe by this very send). */
-  write(conn: Connection, text: string): boolean
+  /** Sends one text frame (a string, or its UTF-8 bytes); false when the socket is closed (maybe by this very send). */
+  write(conn: Connection, text: string | Buffer): boolean
   /** Closes the socket if its send buffer is past the limit (or a frame was dropped); true if it did. */
   checkBackpressure(conn: Connection, dropped?: boolean): boolean
   /**
@@ -65,7 +65,7 @@ export function createCore(deps: CoreDeps): GatewayCore {
       let status = 0
       ws.cork(() => { status = ws.send(text) })
       stats.messagesSent++
-      stats.bytesSent += Buffer.byteLength(text)
+      stats.bytesSent += typeof text === 'string' ? Buffer.byteLength(text) : text.length
       // 2: uWS dropped the frame (its own cap, set far above ours, was reached).
       return !core.checkBackpressure(conn, status === 2)
     },

@@ -1,5 +1,5 @@
 import { serializedEventFrame, type StoredEvent } from '../history/event.ts'
-import { batchedBytes, batchHead, EVENT_BATCH_MAX_BYTES, takeBatch, type FrameText } from '../protocol/event-batch.ts'
+import { batchedBytes, batchHead, EVENT_BATCH_MAX_BYTES, takeBatch, type EventBatch, type FrameText } from '../protocol/event-batch.ts'
 import type { Connection } from './connection.ts'
 import type { GatewayCore } from './core.ts'
 
@@ -41,13 +41,18 @@ export function createReplayWriter(core: GatewayCore, conn: Connection, topic: s
 
   function sendBatched(events: readonly StoredEvent[], stopAbove: number): number {
     const ws = conn.ws!
-    const frames = framesOf(events)
+    let frames: FrameText[] | undefined
     head ??= batchHead(topic)
     let sent = 0
     ws.cork(() => {
-      while (sent < frames.length) {
-        const message = takeBatch(frames, sent, head!, maxBytes)
-        if (!core.write(conn, message.text)) return
+      while (sent < events.length) {
+        let message: { data: string | Buffer; count: number } | undefined = recentBatches.find(events, sent, topic, maxBytes)
+        if (message === undefined) {
+          frames ??= framesOf(events)
+          const batch = takeBatch(frames, sent, head!, maxBytes)
+          message = batch.count === 1 ? { data: batch.text, count: 1 } : recentBatches.keep(events, sent, batch, topic, maxBytes)
+        }
+        if (!core.write(conn, message.data)) return
         sent += message.count
         if (ws.getBufferedAmount() > stopAbove) return
       }
@@ -76,3 +81,46 @@ export function createReplayWriter(core: GatewayCore, conn: Connection, topic: s
     },
   }
 }
+
+interface CachedBatch {
+  readonly topic: string
+  readonly maxBytes: number
+  /** The events it carries, and the one after them (undefined: the replay step ended there). */
+  readonly members: readonly StoredEvent[]
+  readonly next: StoredEvent | undefined
+  /** Its UTF-8 bytes: uWS copies them out as they are, with no conversion per socket. */
+  readonly data: Buffer
+  readonly count: number
+}
+
+/**
+ * The last batch frames built, by their first event: a resume storm replays the same
+ * window events from the same position to every client of a topic, so each batch is
+ * built and encoded once, not once per socket. A hit needs the very same event objects
+ * (the window's, never re-read) in the same order followed by the same next one, the same
+ * topic and bound: the frame is then byte for byte what takeBatch would build. Bounded by
+ * count, so at most BATCH_CACHE × EVENT_BATCH_MAX_BYTES of memory.
+ */
+const recentBatches = (() => {
+  const BATCH_CACHE = 64
+  const byFirst = new Map<StoredEvent, CachedBatch>()
+  return {
+    find(events: readonly StoredEvent[], start: number, topic: string, maxBytes: number): { data: Buffer; count: number } | undefined {
+      const cached = byFirst.get(events[start]!)
+      if (cached === undefined || cached.topic !== topic || cached.maxBytes !== maxBytes || start + cached.count > events.length) return undefined
+      for (let i = 1; i < cached.count; i++) if (events[start + i] !== cached.members[i]) return undefined
+      if (events[start + cached.count] !== cached.next) return undefined
+      return cached
+    },
+    keep(events: readonly StoredEvent[], start: number, batch: EventBatch, topic: string, maxBytes: number): { data: Buffer; count: number } {
+      const entry: CachedBatch = {
+        topic, maxBytes, count: batch.count, data: Buffer.from(batch.text),
+        members: events.slice(start, start + batch.count), next: events[start + batch.count],
+      }
+      byFirst.delete(events[start]!)
+      byFirst.set(events[start]!, entry)
+      if (byFirst.size > BATCH_CACHE) byFirst.delete(byFirst.keys().next().value!)
+      return entry
+    },
+  }
+})()
