@@ -176,3 +176,30 @@ t.test('I9: a batched replay waits for a client that stops reading, closes it wi
   await again.next((f) => f.op === 'subscribed', 60_000)
   t.same([...got, ...replayed(again.frames).map((f) => f.id!)], seeded, 'resuming from its last id: every event once, in order')
 })
+
+t.test('I3: clients resuming from the same position in the window get the same batch frames, byte for byte, each event once', async (t) => {
+  const tdb = await createTestDatabase(t)
+  const { service } = await startFeedService(t, tdb)
+  await tdb.query(`INSERT INTO users (id, display_name) VALUES (1, 'Ada')`)
+  await tdb.query(`INSERT INTO notifications (user_id, kind, title) VALUES (1, 'k', 'first')`)
+  await waitForHistory(tdb, 1)
+  await waitFor(() => service.hub.lastId() !== undefined, 10_000, 'the first event published')
+  const since = service.hub.lastId()!
+  await tdb.query(`INSERT INTO notifications (user_id, kind, title) SELECT 1, 'k', 'n' || g || ' ' || repeat('y', 300) FROM generate_series(1, 600) AS g`)
+  await waitForHistory(tdb, 601)
+  await waitFor(() => service.hub.window().events >= 601, 10_000, 'the events in the window')
+  const token = await signToken('1')
+  const clients = await Promise.all([1, 2, 3].map(() => connectWs(t, service.http.port, token)))
+  const raws = clients.map(recordRaw)
+  for (const client of clients) {
+    client.send({ op: 'subscribe', topic: 'user:1', since, batch: true })
+    await client.next((f) => f.op === 'subscribed', 30_000)
+  }
+  const replays = clients.map((client) => client.frames.slice(0, client.frames.findIndex((f) => f.op === 'subscribed')))
+  t.ok(replays[0]!.filter((f) => f.op === 'events').length >= 3, 'the replay came in several batch frames')
+  const ids = replayed(replays[0]!).map((f) => f.id!)
+  t.equal(ids.length, 600, 'every missed event')
+  t.same(ids, [...ids].sort(), 'in order')
+  t.equal(new Set(ids).size, 600, 'each once')
+  for (const i of [1, 2]) t.same(raws[i]!.slice(0, replays[i]!.length), raws[0]!.slice(0, replays[0]!.length), `client ${i + 1} got the same frames, byte for byte`)
+})
