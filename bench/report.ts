@@ -357,11 +357,11 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
     add(
       '## 7b. Resume storm',
       '',
-      `How: ${fmt(r.clients)} clients subscribed to one hot escrow topic leave at once; ${fmt(r.missedEach)} events are committed to the topic meanwhile; then every client dials again at the same instant and resumes (walcast: \`since\` = the last id it saw; Centrifugo: \`recover\` from its offset and epoch, answered from memory inside its subscribe reply). Caught up = from the return until the last client held every missed event. Server CPU is the CPU time the server spent over the storm (Centrifugo's feeder included): on a host shared with other work it is the figure that measures the server, the wall-clock one measures the host too.`,
+      `How: ${fmt(r.clients)} clients subscribed to one hot escrow topic leave at once; ${fmt(r.missedEach)} events are committed to the topic meanwhile; then every client dials again at the same instant and resumes (walcast: \`since\` = the last id it saw; Centrifugo: \`recover\` from its offset and epoch, answered from memory inside its subscribe reply). Caught up = from the return until the last client held every missed event. Server CPU is the CPU time the server spent over the storm (Centrifugo's feeder included): on a host shared with other work it is the figure that measures the server, the wall-clock one measures the host too. walcast's clients subscribe with \`batch\` (docs/protocol.md#batched-replay), so a replay comes in batch frames of up to 64 KiB, as Centrifugo's comes inside its subscribe reply; generator CPU is what every client's parsing cost the one load-generator process.`,
       '',
-      '| system | round | delivered / expected | gaps | dups | resets | all caught up after ms | server CPU ms | server CPU % | generator CPU % |',
-      '|---|---|---|---|---|---|---|---|---|---|',
-      ...results.resume.map((p) => `| ${p.system} | ${p.round} | ${fmt(p.delivered)} / ${fmt(p.expected)} | ${p.missing} | ${p.duplicates} | ${p.resets} | ${fmt(p.allCaughtUpMs)} | ${fmt(p.serverCpuMs)} | ${p.cpu.server} | ${p.cpu.generator} |`),
+      '| system | round | delivered / expected | gaps | dups | resets | all caught up after ms | server CPU ms | server CPU % | generator CPU ms | generator CPU % |',
+      '|---|---|---|---|---|---|---|---|---|---|---|',
+      ...results.resume.map((p) => `| ${p.system} | ${p.round} | ${fmt(p.delivered)} / ${fmt(p.expected)} | ${p.missing} | ${p.duplicates} | ${p.resets} | ${fmt(p.allCaughtUpMs)} | ${fmt(p.serverCpuMs)} | ${p.cpu.server} | ${fmt(p.generatorCpuMs)} | ${p.cpu.generator} |`),
       '',
     )
   }
