@@ -6,8 +6,9 @@ import type { Principal } from './principal.ts'
  * once) would otherwise check the same signatures again, one WebCrypto job each, before
  * anything is replayed. An entry answers only while its token is unexpired (with the
  * same clock tolerance as the verification) and for at most `maxAgeMs` after it was
- * verified, the time the JWKS cache keeps a key: a key withdrawn from the key set stops
- * being trusted as soon as without this cache. Bounded by count; oldest out first.
+ * verified, the time the JWKS cache keeps a key: a token of a key withdrawn from the key
+ * set may be taken for that long, as the cached key set would. Bounded by count; oldest
+ * out first.
  */
 export interface VerifiedTokens {
   get(token: string, nowMs: number): Principal | undefined
