@@ -388,6 +388,8 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
     'DATABASE_URL=postgres://… npm run bench   # use that server (wal_level=logical) instead of an embedded one',
     'BENCH_CPU_PROF_DIR=/tmp/prof npm run bench -- --quick --only replay   # V8 CPU profile of the walcast process',
     'npm run bench -- --quick --only resume   # resume storm: 200 clients of one topic resume at once, walcast beside Centrifugo',
+    'BENCH_GEN_CPU_PROF_DIR=/tmp/gen npm run bench -- --quick --only resume   # V8 CPU profile of the load generator (the clients\' side)',
+    'npm run bench -- --quick --only live   # live end to end: commit → one client as fast as the writer commits, walcast\'s CPU per event',
     '```',
     '',
     'To rewrite this file from a saved run (after editing bench/findings.md or bench/report.ts): `npm run bench:report -- bench/results/<file>.json`.',
