@@ -1,4 +1,8 @@
 import t, { type Test } from 'tap'
+import WebSocket from 'ws'
+import { createClient } from '../../src/client/index.ts'
+import type { WalcastEvent, WebSocketConstructor } from '../../src/client/types.ts'
+import type { MarketplaceEventMap } from '../../src/catalogs/marketplace/events.ts'
 import { marketplaceCatalog } from '../../src/catalogs/marketplace/index.ts'
 import { DEMO_DESCRIPTION, DEMO_NOTIFICATIONS_KEPT, DEMO_REQUESTS_KEPT } from '../../src/catalogs/marketplace/demo-script.ts'
 import { overviewFor } from '../../src/dashboard/overview.ts'
@@ -270,6 +274,40 @@ t.test('marketplace: access follows the rows: a seller reads a request from thei
   t.same(left.rows[0], { requests: 0, chats: 0 }, 'a deleted request takes its participants, chats and their participants with it')
   await tdb.query(`DELETE FROM users WHERE id = 3`)
   t.equal((await tdb.query(`SELECT 1 FROM marketplace.chat_participants WHERE user_id = 3`)).rowCount, 0, 'so does a deleted user')
+})
+
+t.test('the SDK typed by the marketplace\'s event map: Ada over the WebSocket and Sam over SSE follow their chat and offers live; a foreign chat is refused on the subscription alone', async (t) => {
+  const { tdb, url } = await startMarketplace(t)
+  await marketDay(tdb)
+  await waitForHistory(tdb, 22)
+  const connect = async (sub: string, roles: string[], transport: 'websocket' | 'sse', topics: string[]) => {
+    const client = createClient<MarketplaceEventMap>({ url, token: await token(sub, roles), transports: [transport], WebSocket: WebSocket as unknown as WebSocketConstructor })
+    t.teardown(() => client.close())
+    const events: WalcastEvent<MarketplaceEventMap>[] = []
+    for (const topic of topics) client.subscribe(topic, (event) => events.push(event))
+    await waitFor(() => topics.every((topic) => client.subscriptionState(topic)?.state !== 'pending'), 15_000, `${sub}'s subscriptions`)
+    return { client, events }
+  }
+  const ada = await connect('1', ['buyer'], 'websocket', ['chat:300', 'buyer:10', 'chat:301'])
+  const sam = await connect('2', ['seller'], 'sse', ['chat:300', 'seller:20'])
+  t.same([ada.client.transport, sam.client.transport], ['websocket', 'sse'])
+  t.match(ada.client.subscriptionState('chat:301'), { state: 'refused', code: 'forbidden' }, 'Sam and Sol\'s chat is refused to Ada')
+  t.equal(ada.client.subscriptionState('chat:300')?.state, 'live', 'while her own topics stay live on the same connection')
+
+  await tdb.query(`INSERT INTO marketplace.offers (id, request_id, seller_id, price, currency) VALUES (203, 100, 20, 219, 'EUR')`)
+  await tdb.query(`INSERT INTO marketplace.chat_messages (id, chat_id, sender_id, body) VALUES (410, 300, 2, 'new offer: 219')`)
+  await tdb.query(`UPDATE marketplace.chat_participants SET last_read_message_id = 410, last_read_at = now() WHERE chat_id = 300 AND user_id = 1`)
+  for (const [who, client] of [['Ada', ada], ['Sam', sam]] as const) {
+    const got = await waitFor(() => client.events.length >= 3 ? client.events : undefined, 15_000, `${who}'s three events`)
+    const typed = got.map((event) => {
+      // Narrowed by type: each branch reads fields only its event has.
+      if (event.type === 'request:offer-received') return `${event.topic} offer ${event.data.offerId} ${event.data.price}`
+      if (event.type === 'chat:new-message') return `${event.topic} ${event.data.senderId}: ${event.data.body}`
+      if (event.type === 'chat:message-read') return `${event.topic} ${event.data.userId} read ${event.data.messageId}`
+      return event.type
+    })
+    t.same(typed.sort(), [`${who === 'Ada' ? 'buyer:10' : 'seller:20'} offer 203 219.00`, 'chat:300 1 read 410', 'chat:300 2: new offer: 219'].sort(), `${who} gets the offer on their profile topic and the chat live`)
+  }
 })
 
 t.test('the marketplace demo: seeded once, a writer whose script produces all twelve event types, bounded, and a dashboard view', async (t) => {
