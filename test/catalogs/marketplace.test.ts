@@ -353,13 +353,23 @@ t.test('the marketplace demo: seeded once, a writer whose script produces all tw
 
   // Bounded: a long-running demo keeps its newest requests and notifications only.
   await tdb.query(`INSERT INTO marketplace.purchase_requests (buyer_id, title, description, currency) SELECT 1, 'old ' || g, $1, 'EUR' FROM generate_series(1, 15) g`, [DEMO_DESCRIPTION])
+  await tdb.query(`INSERT INTO users (id, display_name) VALUES (99, 'Not a demo user')`)
+  await tdb.query(`INSERT INTO marketplace.notifications (audience, user_id, kind, title) VALUES ('user', 99, 'k', 'kept')`)
   await tdb.query(`INSERT INTO marketplace.notifications (audience, user_id, kind, title) SELECT 'user', 1, 'k', 'n' || g FROM generate_series(1, 80) g`)
   const again = startDemoWriter(db, silentLogger(), 0, marketplaceCatalog.demo!)
-  t.match(await again.step(), /^request \d+ posted$/)
-  await again.stop()
-  const left = await tdb.query<{ requests: number; notifications: number; seeded: number }>(`SELECT
+  const posted = await again.step()
+  t.match(posted, /^request \d+ posted$/)
+  const left = await tdb.query<{ requests: number; notifications: number; seeded: number; other: number }>(`SELECT
     (SELECT count(*)::int FROM marketplace.purchase_requests WHERE description = $1) AS requests,
-    (SELECT count(*)::int FROM marketplace.notifications) AS notifications,
-    (SELECT count(*)::int FROM marketplace.purchase_requests WHERE id = 1) AS seeded`, [DEMO_DESCRIPTION])
-  t.same(left.rows[0], { requests: DEMO_REQUESTS_KEPT, notifications: DEMO_NOTIFICATIONS_KEPT, seeded: 1 }, 'the newest demo requests and notifications are kept; the seeded request is not the writer\'s to prune')
+    (SELECT count(*)::int FROM marketplace.notifications WHERE user_id <> 99) AS notifications,
+    (SELECT count(*)::int FROM marketplace.purchase_requests WHERE id = 1) AS seeded,
+    (SELECT count(*)::int FROM marketplace.notifications WHERE user_id = 99) AS other`, [DEMO_DESCRIPTION])
+  t.same(left.rows[0], { requests: DEMO_REQUESTS_KEPT, notifications: DEMO_NOTIFICATIONS_KEPT, seeded: 1, other: 1 },
+    'the newest demo requests and notifications are kept; the seeded request and another user\'s notification are not the writer\'s to prune')
+
+  // A request deleted under the writer: that step fails, and the writer starts a new request.
+  await tdb.query(`DELETE FROM marketplace.purchase_requests WHERE id = $1`, [/^request (\d+)/.exec(posted)![1]])
+  await t.rejects(again.step(), 'the step on the deleted request fails')
+  t.match(await again.step(), /^request \d+ posted$/, 'the next one posts a new request')
+  await again.stop()
 })

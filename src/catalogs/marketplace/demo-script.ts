@@ -5,7 +5,7 @@ import type { Db } from '../../db/database.ts'
 export const DEMO_DESCRIPTION = 'Written by the walcast demo'
 /** Demo requests kept (newest first); older ones go with their offers, chats, payments and disputes. */
 export const DEMO_REQUESTS_KEPT = 10
-/** Notifications kept (newest first). */
+/** Notifications of the demo users (and broadcasts) kept (newest first). */
 export const DEMO_NOTIFICATIONS_KEPT = 50
 
 // A step runs inside the writer's transaction.
@@ -117,9 +117,15 @@ export function marketplaceDemoScript(): (db: Db) => Promise<string> {
       index = 0
       return `request ${requestId} posted`
     }
-    const done = await SCRIPT[index]!(trx, requestId)
-    index++
-    return `request ${requestId}: ${done}`
+    try {
+      const done = await SCRIPT[index]!(trx, requestId)
+      index++
+      return `request ${requestId}: ${done}`
+    } catch (err) {
+      // The request was changed under the writer (deleted, moved on by hand): start a new one.
+      requestId = undefined
+      throw err
+    }
   })
 }
 
@@ -128,6 +134,6 @@ async function prune(trx: Trx): Promise<void> {
     DELETE FROM marketplace.purchase_requests WHERE description = ${DEMO_DESCRIPTION}
       AND id < ALL (SELECT id FROM marketplace.purchase_requests WHERE description = ${DEMO_DESCRIPTION} ORDER BY id DESC LIMIT ${DEMO_REQUESTS_KEPT - 1})`.execute(trx)
   await sql`
-    DELETE FROM marketplace.notifications
-      WHERE id < ALL (SELECT id FROM marketplace.notifications ORDER BY id DESC LIMIT ${DEMO_NOTIFICATIONS_KEPT})`.execute(trx)
+    DELETE FROM marketplace.notifications WHERE (user_id IN (1, 2, 3, 4) OR user_id IS NULL)
+      AND id < ALL (SELECT id FROM marketplace.notifications WHERE user_id IN (1, 2, 3, 4) OR user_id IS NULL ORDER BY id DESC LIMIT ${DEMO_NOTIFICATIONS_KEPT})`.execute(trx)
 }
