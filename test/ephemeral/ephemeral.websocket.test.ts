@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { startFeedService } from '../helpers/feed.ts'
 import { createTestDatabase } from '../helpers/db.ts'
 import { historyRows, waitForHistory } from '../helpers/service.ts'
@@ -8,7 +8,7 @@ import { connectWs, type ServerFrame, type TestWsClient } from '../helpers/ws-cl
 
 const CATALOG = 'test/fixtures/catalog-chat.ts'
 
-async function chatService(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+async function chatService(t: Test) {
   const tdb = await createTestDatabase(t, { prepared: false })
   const { service } = await startFeedService(t, tdb, { WALCAST_CATALOG: CATALOG })
   await tdb.query(`INSERT INTO chat.rooms (id, title) VALUES (1, 'one'), (2, 'two')`)
