@@ -73,6 +73,7 @@ export function createEphemeralSession(core: GatewayCore, hub: EphemeralHub): Ep
       let budget = mine.get(topic)
       if (budget === undefined) mine.set(topic, (budget = new SendBudget(rules.perSecond, rules.burst)))
       if (!budget.take()) return refuse(conn, 'rate_limited', `slow down: at most ${rules.perSecond} ephemeral messages per second on this topic`, ref)
+      stats.ephemeralAccepted++
       hub.publish({ topic, type, data: frame.data ?? null, from: conn.principal.userId, ts: new Date().toISOString(), origin: conn.id })
     },
     presence(conn, frame) {

@@ -24,6 +24,8 @@ t.test('I16: the SDK publishes, receives ephemeral messages and presence, report
   const seen: EphemeralMessage[] = []
   const changes: PresenceChange[] = []
   const errors: ServerErrorInfo[] = []
+  // A listener that throws stops no other listener.
+  bob.onEphemeral(() => { throw new Error('an application bug') })
   bob.onEphemeral((m) => seen.push(m))
   alice.onPresence((c) => changes.push(c))
   alice.onError((e) => errors.push(e))
@@ -51,7 +53,9 @@ t.test('I16: the SDK publishes, receives ephemeral messages and presence, report
   t.equal(alice.subscriptionState('chat:1')?.state, 'live', 'and leave the subscription alone')
   await t.rejects(alice.presence('room:1'), { code: 'not_ephemeral' }, 'a presence query on a topic without presence is rejected')
 
+  const asked = bob.presence('chat:1')
   bob.close()
+  await t.rejects(asked, /client was closed before the presence answer/, 'a pending query is rejected when the client closes')
   await waitFor(() => changes.length === 2, 5000, 'bob\'s leave')
   t.same(changes[1], { topic: 'chat:1', left: '11' })
   t.equal(bob.publish('chat:1', 'chat:typing'), false, 'a closed client sends nothing')

@@ -22,7 +22,7 @@ t.test('I16: across nodes over Redis, ephemeral messages and presence reach ever
   const b = await spawnNode(t, tdb, redis.url, env)
   await waitFor(() => ready(b), 60_000, 'B following the bus')
   await tdb.query(`INSERT INTO chat.rooms (id, title) VALUES (1, 'one')`)
-  await tdb.query(`INSERT INTO chat.members (room_id, user_id) VALUES (1, 10), (1, 11)`)
+  await tdb.query(`INSERT INTO chat.members (room_id, user_id) VALUES (1, 10), (1, 11), (1, 12)`)
 
   const alice = await connectWs(t, a.port, await signToken('10'))
   t.equal((await alice.subscribeAndWait('chat:1')).op, 'subscribed')
@@ -35,6 +35,9 @@ t.test('I16: across nodes over Redis, ephemeral messages and presence reach ever
   alice.send({ op: 'publish', topic: 'chat:1', type: 'chat:typing', data: { n: 1 } })
   const typing = await bob.next((f) => f.op === 'ephemeral', 10_000)
   t.same([typing.topic, typing.type, typing.data, typing.from], ['chat:1', 'chat:typing', { n: 1 }, '10'], 'a message crosses to the other node')
+  bob.send({ op: 'publish', topic: 'chat:1', type: 'chat:stopped-typing' })
+  const back = await alice.next((f) => f.op === 'ephemeral', 10_000)
+  t.same([back.type, back.from], ['chat:stopped-typing', '11'], 'and back')
 
   // Bob opens a second tab on A: still one presence, and closing it changes nothing.
   const bobOnA = await connectWs(t, a.port, await signToken('11'))
@@ -67,4 +70,23 @@ t.test('I16: across nodes over Redis, ephemeral messages and presence reach ever
   t.same((await alice.next((f) => f.ref === 'who3')).users, ['10'])
   await waitFor(async () => (await client.zrangebyscore(`walcast:${tdb.slot}:bus:presence:chat:1`, Date.now(), '+inf')).length === 1, 5000, 'B\'s entry expired in Redis')
   t.same(changes(alice), ['+11', '-11'])
+
+  // Redis goes away: ephemeral messages stay on the node they were sent to, events flow on.
+  const carol = await connectWs(t, a.port, await signToken('12'))
+  t.equal((await carol.subscribeAndWait('chat:1')).op, 'subscribed')
+  await alice.next((f) => f.op === 'presence' && f.joined === '12')
+  client.disconnect()
+  await redis.stop()
+  await sleep(TTL_MS / 2)
+  alice.send({ op: 'publish', topic: 'chat:1', type: 'chat:typing', data: { n: 2 } })
+  const local = await carol.next((f) => f.op === 'ephemeral' && (f.data as { n?: number } | null)?.n === 2)
+  t.equal(local.from, '10', 'a message still reaches the sender\'s own node while Redis is down')
+  await tdb.query(`INSERT INTO chat.messages (id, room_id, user_id, body) VALUES (1, 1, 12, 'durable')`)
+  await alice.next((f) => f.op === 'event' && f.type === 'chat:message', 15_000)
+  alice.send({ op: 'presence', topic: 'chat:1', ref: 'who4' })
+  t.same((await alice.next((f) => f.ref === 'who4')).users, ['10', '12'], 'presence of this node\'s users holds')
+  await redis.start()
+  const metrics = (await a.get('/metrics')).text
+  t.match(metrics, /^walcast_gateway_ephemeral_accepted_total 2$/m, 'A accepted two messages from its clients')
+  t.match(metrics, /^walcast_gateway_ephemeral_refused_total 0$/m)
 })

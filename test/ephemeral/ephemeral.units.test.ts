@@ -5,6 +5,7 @@ import { SendBudget, dataBytes } from '../../src/ephemeral/limits.ts'
 import { PresenceBook } from '../../src/ephemeral/presence.ts'
 import { compileEphemeral, DEFAULT_MAX_BYTES, DEFAULT_PER_SECOND } from '../../src/ephemeral/spec.ts'
 import { parseClientFrame } from '../../src/protocol/client-frames.ts'
+import { readFrame } from '../../src/client/transport.ts'
 import chat from '../fixtures/catalog-chat.ts'
 import projects from '../fixtures/catalog-projects.ts'
 
@@ -115,4 +116,16 @@ t.test('presence bookkeeping: a user with two connections is one presence; other
   t.same(book.topics(), [], 'and the topic, with the other nodes\' entries, is forgotten')
   t.same(book.users('chat:1'), [])
   t.ok(book.isLocal('chat:1', '11') === false)
+})
+
+t.test('the SDK reads ephemeral and presence frames, and ignores malformed ones', async (t) => {
+  t.same(readFrame({ op: 'ephemeral', topic: 'chat:1', type: 'chat:typing', from: '10', ts: 'T', data: { a: 1 }, id: 'x' }), { op: 'ephemeral', topic: 'chat:1', type: 'chat:typing', data: { a: 1 }, from: '10', ts: 'T' }, 'an id is not kept: it is no event')
+  t.same(readFrame({ op: 'ephemeral', topic: 'chat:1', type: 't', from: '10' }), { op: 'ephemeral', topic: 'chat:1', type: 't', data: null, from: '10', ts: '' })
+  t.same(readFrame({ op: 'presence', topic: 'chat:1', joined: '10' }), { op: 'presence', topic: 'chat:1', joined: '10' })
+  t.same(readFrame({ op: 'presence', topic: 'chat:1', left: '10' }), { op: 'presence', topic: 'chat:1', left: '10' })
+  t.same(readFrame({ op: 'presence', topic: 'chat:1', users: ['10', 7, '11'], ref: 'q1' }), { op: 'presence', topic: 'chat:1', users: ['10', '11'], ref: 'q1' })
+  for (const bad of [{ op: 'ephemeral', type: 't', from: '1' }, { op: 'ephemeral', topic: 'c', from: '1' }, { op: 'ephemeral', topic: 'c', type: 't' },
+    { op: 'presence', joined: '1' }, { op: 'presence', topic: 'c' }, { op: 'presence', topic: 'c', joined: 1 }]) {
+    t.equal(readFrame(bad), undefined, JSON.stringify(bad))
+  }
 })
