@@ -169,3 +169,35 @@ t.test('I16: presence: join and leave once per user (two tabs are one presence),
   alice.send({ op: 'presence', topic: 'chat:1', ref: 'p3' })
   t.same((await answer(alice, 'p3')).users, ['10'])
 })
+
+t.test('I16: a socket that is still replaying gets no ephemeral message: only live sockets do', async (t) => {
+  const tdb = await createTestDatabase(t, { prepared: false })
+  const { service } = await startFeedService(t, tdb, { WALCAST_CATALOG: CATALOG, WALCAST_WS_REPLAY_PAGE: '20' })
+  await tdb.query(`INSERT INTO chat.rooms (id, title) VALUES (1, 'one')`)
+  await tdb.query(`INSERT INTO chat.members (room_id, user_id) VALUES (1, 10), (1, 11)`)
+  // More than the kernel's socket buffers hold (a few MB on loopback), so a client that
+  // stops reading holds its replay up.
+  await tdb.query(`INSERT INTO chat.messages (id, room_id, user_id, body) SELECT g, 1, 10, repeat('x', 1500) FROM generate_series(1, 12000) g`)
+  await waitForHistory(tdb, 12000, 60_000)
+  const alice = await connectWs(t, service.http.port, await signToken('10'))
+  t.equal((await alice.subscribeAndWait('chat:1')).op, 'subscribed')
+  const bob = await connectWs(t, service.http.port, await signToken('11'))
+  bob.subscribe('chat:1', { since: '0000000000000000-00000000' })
+  await bob.next((f) => f.op === 'event', 15_000)
+  bob.pause()
+  // Bob's replay has begun and waits for him; alice types meanwhile.
+  await sleep(300)
+  t.equal(service.gateway.stats().subscriptions, 1, 'bob is not live yet: only alice is')
+  for (let i = 0; i < 5; i++) alice.send({ op: 'publish', topic: 'chat:1', type: 'chat:typing', data: { i } })
+  alice.send({ op: 'ping', ref: 'sent' })
+  await alice.next((f) => f.ref === 'sent')
+  const pendingWhenSent = service.gateway.stats().subscriptions === 1
+  bob.resume()
+  const subscribedAt = (await bob.next((f) => f.op === 'subscribed', 60_000), bob.frames.findIndex((f) => f.op === 'subscribed'))
+  t.equal(bob.events('chat:1').length, 12000, 'the replay delivered every event')
+  t.ok(pendingWhenSent, 'the messages were sent while bob was still replaying')
+  t.same(bob.frames.slice(0, subscribedAt).filter((f) => f.op === 'ephemeral'), [], 'no ephemeral frame reaches a replaying socket')
+  alice.send({ op: 'publish', topic: 'chat:1', type: 'chat:stopped-typing' })
+  await bob.next((f) => f.op === 'ephemeral')
+  t.same(ephemerals(bob).map((f) => f.type), ['chat:stopped-typing'], 'once live, the next one arrives; the earlier ones are gone for good')
+})
