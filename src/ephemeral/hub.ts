@@ -127,7 +127,7 @@ export function createEphemeralHub(options: EphemeralHubOptions): EphemeralHub {
       link?.send({ k: 'm', n: node, topic, type, data, from, ts })
     },
     join(topic, userId, origin) {
-      const first = book.topics().includes(topic) === false
+      const first = !book.hasTopic(topic)
       const wasLocal = book.isLocal(topic, userId)
       emit(book.join(topic, userId), origin)
       if (link === undefined || wasLocal) return

@@ -58,6 +58,10 @@ export class PresenceBook {
     return [...this.local.keys()]
   }
 
+  hasTopic(topic: string): boolean {
+    return this.local.has(topic)
+  }
+
   /** The users of this node's connections, per topic (what its heartbeat refreshes). */
   localEntries(): [string, string[]][] {
     return [...this.local].map(([topic, users]) => [topic, [...users.keys()]])
