@@ -373,3 +373,31 @@ t.test('the marketplace demo: seeded once, a writer whose script produces all tw
   t.match(await again.step(), /^request \d+ posted$/, 'the next one posts a new request')
   await again.stop()
 })
+
+t.test('I16: marketplace chats take typing indicators and presence from their participants only, live, never stored', async (t) => {
+  const { tdb, service } = await startMarketplace(t)
+  await marketDay(tdb)
+  const stored = await waitForHistory(tdb, 22)
+  const port = service.http.port
+  const ada = await connectWs(t, port, await token('1', ['buyer']))
+  const sam = await connectWs(t, port, await token('2', ['seller']))
+  const sol = await connectWs(t, port, await token('3', ['seller']))
+  t.equal((await ada.subscribeAndWait('chat:300')).op, 'subscribed')
+  t.equal((await sam.subscribeAndWait('chat:300')).op, 'subscribed')
+  t.equal((await sol.subscribeAndWait('chat:300')).op, 'error', 'Sol is not in Ada and Sam\'s chat')
+  t.equal((await sol.subscribeAndWait('chat:301')).op, 'subscribed')
+
+  ada.send({ op: 'publish', topic: 'chat:300', type: 'chat:typing' })
+  t.match(await sam.next((f) => f.op === 'ephemeral'), { op: 'ephemeral', topic: 'chat:300', type: 'chat:typing', from: '1' }, 'Sam sees Ada typing')
+  sol.send({ op: 'publish', topic: 'chat:300', type: 'chat:typing', ref: 'tamper' })
+  t.equal((await sol.next((f) => f.ref === 'tamper')).code, 'forbidden', 'naming a chat one is not in is refused')
+  sam.send({ op: 'publish', topic: 'seller:20', type: 'chat:typing', ref: 'not-chat' })
+  t.equal((await sam.next((f) => f.ref === 'not-chat')).code, 'not_ephemeral', 'only chats take ephemeral messages')
+  ada.send({ op: 'presence', topic: 'chat:300', ref: 'who' })
+  t.same((await ada.next((f) => f.ref === 'who')).users, ['1', '2'], 'both participants are there')
+  t.same(sol.frames.filter((f) => f.op === 'ephemeral' || (f.op === 'presence' && f.topic === 'chat:300')), [], 'nothing of chat 300 reaches Sol')
+
+  await tdb.query(`INSERT INTO marketplace.chat_messages (id, chat_id, sender_id, body) VALUES (411, 300, 1, 'done typing')`)
+  const after = await waitForHistory(tdb, stored.length + 1)
+  t.notOk(after.some((row) => row.type.startsWith('chat:typing') || row.type === 'chat:stopped-typing'), 'the history holds no typing indicator')
+})

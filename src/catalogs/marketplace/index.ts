@@ -52,6 +52,11 @@ export const marketplaceCatalog = defineCatalog<MarketplaceEventMap>({
     [SELLERS_TOPIC]: { kind: 'role', role: 'seller' },
     [BUYERS_TOPIC]: { kind: 'role', role: 'buyer' },
   },
+  // Typing indicators and who is in a chat: live only, never stored (I16); the chat's
+  // membership admits the sender exactly as it admits a reader.
+  ephemeral: {
+    [CHAT_TOPIC]: { events: ['chat:typing', 'chat:stopped-typing'], maxBytes: 256, perSecond: 5, presence: true },
+  },
   schema: new URL('./schema.sql', import.meta.url),
   demo: { seed: seedMarketplaceDemo, script: marketplaceDemoScript, signIn: 'sign in as Ada Buyer, user 1, or Sam Seller, user 2' },
   dashboard: marketplaceDashboard,
