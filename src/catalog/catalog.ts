@@ -27,6 +27,23 @@ export interface Catalog<E extends object = EventMap> {
   readonly demo?: CatalogDemo
   /** What the dev dashboard lists for a signed-in user; without it the page shows only its feed. */
   readonly dashboard?: CatalogDashboard
+  /**
+   * Topic pattern → the ephemeral messages (typing indicators) clients may send to its
+   * topics, and whether it tracks presence. Live only, never stored (docs/catalogs.md#ephemeral-messages-and-presence).
+   */
+  readonly ephemeral?: Readonly<Record<string, EphemeralSpec>>
+}
+
+/** What clients may send to the topics of one pattern, live only (I16). */
+export interface EphemeralSpec {
+  /** Message types, e.g. ['chat:typing', 'chat:stopped-typing']; none may be a durable event's. */
+  readonly events: readonly string[]
+  /** Largest `data`, as JSON bytes (default 1024). */
+  readonly maxBytes?: number
+  /** Messages per second per connection and topic (default 5, with a burst of twice that). */
+  readonly perSecond?: number
+  /** Track who is on each topic (join/leave) and answer presence queries. */
+  readonly presence?: boolean
 }
 
 /** `T`: the catalog's event types. */

@@ -89,6 +89,11 @@ export function openWebSocketTransport(context: TransportContext): Transport {
       send({ op: 'unsubscribe', topic })
     },
     auth: (token) => send({ op: 'auth', token }),
+    send(frame) {
+      if (!opened || finished) return false
+      send(frame)
+      return true
+    },
     close() {
       finished = true
       clock.clearTimeout(timer)

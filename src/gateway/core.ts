@@ -46,6 +46,8 @@ export interface CoreDeps {
   readonly stats: GatewayStats
   readonly subscriptions: SubscriptionCore
   readonly log: Logger
+  /** Told when a subscription first goes live and when it ends (presence, src/ephemeral/websocket.ts). */
+  readonly lifecycle?: { live(conn: Connection, topic: string): void; ended(conn: Connection, topic: string): void }
 }
 
 export function createCore(deps: CoreDeps): GatewayCore {
@@ -105,6 +107,7 @@ export function createCore(deps: CoreDeps): GatewayCore {
       index.attach(conn, sub.topic)
       stats.subscriptions++
       if (!again) core.write(conn, subscribedFrame(sub.topic, head, sub.ref))
+      if (!again) deps.lifecycle?.live(conn, sub.topic)
     },
     detach(conn, sub) {
       if (sub.state !== 'live') return
@@ -125,6 +128,7 @@ export function createCore(deps: CoreDeps): GatewayCore {
       // but unsubscribe() discards them.
       core.write(conn, unsubscribedFrame(topic, reason, ref))
       if (sub !== undefined) core.detach(conn, sub)
+      if (sub !== undefined) deps.lifecycle?.ended(conn, topic)
     },
     end(conn, code, reason) {
       if (conn.closed || conn.ws === undefined) return

@@ -6,6 +6,7 @@ import { errorFrame, pongFrame, subscribedFrame } from '../protocol/server-frame
 import type { Connection, Subscription } from './connection.ts'
 import type { GatewayCore } from './core.ts'
 import { subscriptionSink } from './subscription-sink.ts'
+import type { EphemeralSession } from '../ephemeral/websocket.ts'
 
 export interface Session {
   /** One inbound frame, handled before uWS reuses `data`'s memory. */
@@ -18,7 +19,7 @@ export interface Session {
 const MAX_TIMER_MS = 2_147_483_647
 
 /** The protocol's client operations on one connection. Nothing a client sends throws. */
-export function createSession(core: GatewayCore, verifier: TokenVerifier): Session {
+export function createSession(core: GatewayCore, verifier: TokenVerifier, ephemeral?: EphemeralSession): Session {
   const { stats, config, log, subscriptions } = core
 
   function fail(conn: Connection, code: Parameters<typeof errorFrame>[0], message: string, ref?: Ref): void {
@@ -132,6 +133,11 @@ export function createSession(core: GatewayCore, verifier: TokenVerifier): Sessi
           return
         case 'ping':
           core.write(conn, pongFrame(frame.ref))
+          return
+        case 'publish':
+        case 'presence':
+          if (ephemeral === undefined) return fail(conn, 'not_ephemeral', 'this server takes no ephemeral messages', frame.ref)
+          return frame.op === 'publish' ? ephemeral.publish(conn, frame) : ephemeral.presence(conn, frame)
       }
     },
     armExpiry,
