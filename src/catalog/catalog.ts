@@ -104,6 +104,13 @@ export interface CatalogDashboard {
    * topic, so it stays live however many rows the user has.
    */
   readonly follow?: string
+  /**
+   * The roles the user holds (e.g. read from a roles table): the dev sign-in puts them in
+   * the token's `roles` claim, as the application's own token issuer would.
+   */
+  roles?(db: Db, userId: string): Promise<readonly string[]>
+  /** Role → the broadcast topic its holders read (e.g. `seller` → `sellers`): the page subscribes to those of the user's roles. */
+  readonly roleTopics?: Readonly<Record<string, string>>
   /** Event types that count as unread notifications (the badge). */
   readonly notifications?: readonly string[]
   /** Event type → a one-line summary, `{field}` standing for a payload field. */

@@ -344,8 +344,8 @@ t.test('the marketplace demo: seeded once, a writer whose script produces all tw
   t.same(overview.rows.slice(0, 1).map((r) => [r.topic, r.cells.kind]), [['buyer:1', 'Buyer profile']], 'Ada\'s buyer profile first')
   t.same(overview.rows.filter((r) => r.topic.startsWith('request:')).map((r) => r.topic), [`request:${/^request (\d+)/.exec(steps[10]!)![1]}`, `request:${requestId}`, 'request:1'], 'then her requests, newest first')
   t.same(overview.rows.filter((r) => r.topic.startsWith('chat:')).map((r) => r.cells.status), ['1 unread', '1 unread'], 'and her chats with what she has not read')
-  t.same(overview.topics[0], { topic: 'user:1', label: 'yours' })
-  t.ok(overview.topics.length === overview.rows.length + 1, 'the page subscribes to each row\'s topic')
+  t.same(overview.topics.slice(0, 2), [{ topic: 'user:1', label: 'yours' }, { topic: 'buyers', label: 'every buyer' }], 'her own topic, her role\'s broadcast')
+  t.same(overview.topics.slice(2).map((x) => x.topic), overview.rows.map((r) => r.topic), 'then each row\'s topic')
   const sam = await overviewFor(db, marketplaceCatalog, '2')
   t.same(sam.rows[0]!.cells, { kind: 'Seller profile', what: 'Sam\'s Workshop', status: '' }, 'Sam sees his seller profile')
   const ari = await overviewFor(db, marketplaceCatalog, '4')
@@ -400,4 +400,20 @@ t.test('I16: marketplace chats take typing indicators and presence from their pa
   await tdb.query(`INSERT INTO marketplace.chat_messages (id, chat_id, sender_id, body) VALUES (411, 300, 1, 'done typing')`)
   const after = await waitForHistory(tdb, stored.length + 1)
   t.notOk(after.some((row) => row.type.startsWith('chat:typing') || row.type === 'chat:stopped-typing'), 'the history holds no typing indicator')
+})
+
+t.test('the marketplace dashboard: a dev sign-in carries the user\'s roles, so the page reads its role broadcasts, and the token opens them', async (t) => {
+  const tdb = await createTestDatabase(t, { prepared: false })
+  const { service, url } = await startFeedService(t, tdb, { WALCAST_CATALOG: 'marketplace', WALCAST_DEV: '1' })
+  await marketplaceCatalog.demo!.seed(service.database.db, silentLogger())
+  const signIn = async (user: string) => (await (await fetch(`${url}/v1/dev/token?user=${user}`)).json()) as { token: string; user: { roles: string[] } }
+  const overview = async (token: string) => (await (await fetch(`${url}/v1/dev/overview`, { headers: { authorization: `Bearer ${token}` } })).json()) as { topics: { topic: string }[] }
+  const sam = await signIn('2')
+  t.same(sam.user.roles, ['seller'], 'Sam sells')
+  t.same((await overview(sam.token)).topics.map((x) => x.topic).slice(0, 2), ['user:2', 'sellers'], 'his page reads his own topic and the sellers\' broadcast')
+  const ari = await signIn('4')
+  t.same((await overview(ari.token)).topics.map((x) => x.topic).slice(0, 2), ['user:4', 'admin'], 'the admin reads admin')
+  const ws = await connectWs(t, service.http.port, sam.token)
+  t.equal((await ws.subscribeAndWait('sellers')).op, 'subscribed', 'the dev token opens the broadcast')
+  t.equal((await ws.subscribeAndWait('buyers')).op, 'error', 'and not another role\'s')
 })

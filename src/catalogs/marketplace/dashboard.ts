@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import type { CatalogDashboard } from '../../catalog/catalog.ts'
-import { USER_TOPIC } from './topics.ts'
+import { ADMIN_TOPIC, BUYERS_TOPIC, SELLERS_TOPIC, USER_TOPIC } from './topics.ts'
 
 interface Listed { topic: string; kind: string; what: string; status: string }
 
@@ -34,6 +34,11 @@ export const marketplaceDashboard: CatalogDashboard = {
     return found.rows.map((row) => ({ id: row.topic, topic: row.topic, cells: { kind: row.kind, what: row.what, status: row.status } }))
   },
   userTopics: [USER_TOPIC],
+  async roles(db, userId) {
+    const found = await sql<{ role: string }>`SELECT role FROM marketplace.user_roles WHERE user_id = ${userId}::bigint ORDER BY role`.execute(db)
+    return found.rows.map((row) => row.role)
+  },
+  roleTopics: { admin: ADMIN_TOPIC, buyer: BUYERS_TOPIC, seller: SELLERS_TOPIC },
   notifications: ['notification:received'],
   summaries: {
     'request:created': 'Request #{requestId} posted: {title}',
