@@ -3,6 +3,7 @@ import type { Db } from '../db/database.ts'
 import { CatalogError } from '../errors.ts'
 import type { AccessRule } from './access-rule.ts'
 import type { Catalog } from './catalog.ts'
+import { checkEphemeralSpecs } from '../ephemeral/spec.ts'
 import { checkConflation } from './conflation.ts'
 import { ID_SHAPES, isIdShape, parseTopicPattern, type TopicPattern } from './topic-pattern.ts'
 
@@ -62,6 +63,7 @@ export function checkCatalogShape(value: unknown, origin: string): Catalog {
       }
     }
   }
+  checkEphemeralSpecs(catalog, refuse)
   if (catalog.conflate !== undefined) checkConflation(catalog, refuse)
   return catalog
 }

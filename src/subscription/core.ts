@@ -13,6 +13,7 @@ import { readMerged } from './merged-read.ts'
 import { replayThenGoLive, type ReplayTarget } from './replay.ts'
 import { unresumableReason, type ResetReason } from './resume-rule.ts'
 import { createSubscriberIndex } from './subscriber-index.ts'
+import { withCoalescedHorizon } from './coalesced-reads.ts'
 
 /**
  * What the core needs of a transport for one subscription (a WebSocket topic, an SSE
@@ -127,9 +128,11 @@ export interface CoreOptions {
  */
 export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
   const { hub, authorizer, log } = options
+  // A resume storm asks the horizon once per subscribe: those asking together share a read.
   // A conflated topic's history reads are its state (latest per key): replay and polling
   // serve it through the same code as any log.
-  const history = options.conflation === undefined ? options.history : conflatedHistory(options.history, options.conflation)
+  const coalesced = withCoalescedHorizon(options.history)
+  const history = options.conflation === undefined ? coalesced : conflatedHistory(coalesced, options.conflation)
   const follows = options.follows
   const index = createSubscriberIndex()
   const channels = new Set<LiveChannel>()
