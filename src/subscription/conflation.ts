@@ -38,13 +38,17 @@ export function catalogConflation(catalog: Catalog, everyMsOverride: number | un
  * code, and the same resume rule, as any topic's log.
  */
 export function conflatedHistory(history: HistoryStore, conflation: CoreConflation): HistoryStore {
-  return {
-    ...history,
-    readSince(topic, after, limit) {
-      const fields = conflation.keyFields(topic)
-      return fields === undefined ? history.readSince(topic, after, limit) : conflation.readLatest(topic, fields, after, limit)
-    },
+  const readSince: HistoryStore['readSince'] = (topic, after, limit) => {
+    const fields = conflation.keyFields(topic)
+    return fields === undefined ? history.readSince(topic, after, limit) : conflation.readLatest(topic, fields, after, limit)
   }
+  const readSinceEach: HistoryStore['readSinceEach'] = (topics, after, limit) => {
+    // A stream of conflated topics (SSE) reads each one's state; plain ones keep the one-statement read.
+    if (topics.every((topic) => conflation.keyFields(topic) === undefined)) return history.readSinceEach(topics, after, limit)
+    return Promise.all(topics.map((topic) => readSince(topic, after, limit)))
+  }
+  // Layered over the store as it is (its methods may live on a prototype: coalesced-reads.ts).
+  return Object.create(history, { readSince: { value: readSince }, readSinceEach: { value: readSinceEach } }) as HistoryStore
 }
 
 /**
@@ -54,23 +58,21 @@ export function conflatedHistory(history: HistoryStore, conflation: CoreConflati
  * replay that ends on the window still serves the state, not the burst.
  */
 export function conflatedHub(hub: Hub, conflation: CoreConflation): Hub {
-  return {
-    ...hub,
-    recentSince(topics, after, limit) {
-      const fields = topics.map((topic) => conflation.keyFields(topic))
-      if (fields.some((f) => f === undefined)) return hub.recentSince(topics, after, limit)
-      const all = hub.recentSince(topics, after)
-      if (all === undefined) return undefined
-      const latest = new Map<string, StoredEvent>()
-      for (const event of all) {
-        topics.forEach((topic, i) => {
-          if (event.topics.includes(topic)) latest.set(`${topic}\u0000${conflationKey(fields[i]!, event.data)}`, event)
-        })
-      }
-      const events = [...new Set(latest.values())].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-      return limit === undefined ? events : events.slice(0, limit)
-    },
+  const recentSince: Hub['recentSince'] = (topics, after, limit) => {
+    const fields = topics.map((topic) => conflation.keyFields(topic))
+    if (fields.some((f) => f === undefined)) return hub.recentSince(topics, after, limit)
+    const all = hub.recentSince(topics, after)
+    if (all === undefined) return undefined
+    const latest = new Map<string, StoredEvent>()
+    for (const event of all) {
+      topics.forEach((topic, i) => {
+        if (event.topics.includes(topic)) latest.set(`${topic}\u0000${conflationKey(fields[i]!, event.data)}`, event)
+      })
+    }
+    const events = [...new Set(latest.values())].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    return limit === undefined ? events : events.slice(0, limit)
   }
+  return Object.create(hub, { recentSince: { value: recentSince } }) as Hub
 }
 
 /**
