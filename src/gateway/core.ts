@@ -39,6 +39,12 @@ export interface GatewayCore {
   slowConsumer(conn: Connection): void
   /** Resolves once the send buffer is below a quarter of the limit (or the socket closed). */
   drained(conn: Connection): Promise<void>
+  /**
+   * Bytes the socket has handed on to the kernel so far (the stall rule's count). Exact
+   * while it is on no uWS topic, as during a catch-up; a topic publish meanwhile makes it
+   * read low, never high, so a doubt closes as before rather than keeping a stalled reader.
+   */
+  taken(conn: Connection): number
 }
 
 export interface CoreDeps {
@@ -64,8 +70,10 @@ export function createCore(deps: CoreDeps): GatewayCore {
       if (conn.closed || ws === undefined) return false
       let status = 0
       ws.cork(() => { status = ws.send(text) })
+      const bytes = Buffer.byteLength(text)
       stats.messagesSent++
-      stats.bytesSent += Buffer.byteLength(text)
+      stats.bytesSent += bytes
+      conn.written += bytes
       // 2: uWS dropped the frame (its own cap, set far above ours, was reached).
       return !core.checkBackpressure(conn, status === 2)
     },
@@ -90,6 +98,7 @@ export function createCore(deps: CoreDeps): GatewayCore {
       // discards those; any direct send writes them out first. A ping is one the client
       // answers without seeing it. Dropped (uWS's own cap): nothing can be proven, close.
       if (ws.ping() === 2) return slowConsumer(conn, ws.getBufferedAmount())
+      conn.written += PING_BYTES
       stats.pacedSubscriptions += live.length
       for (const sub of live) {
         const from = sub.liveFrom !== undefined && sub.liveFrom > position ? sub.liveFrom : position
@@ -134,6 +143,10 @@ export function createCore(deps: CoreDeps): GatewayCore {
       if (conn.closed || conn.ws === undefined) return
       slowConsumer(conn, conn.ws.getBufferedAmount())
     },
+    taken(conn) {
+      if (conn.closed || conn.ws === undefined) return conn.written
+      return conn.written - conn.ws.getBufferedAmount()
+    },
     drained(conn) {
       if (conn.closed || conn.ws === undefined || conn.ws.getBufferedAmount() <= drainLevel) return Promise.resolve()
       return new Promise((resolve) => conn.drainWaiters.push(resolve))
@@ -149,6 +162,9 @@ export function createCore(deps: CoreDeps): GatewayCore {
 
   return core
 }
+
+/** An empty ping frame: opcode and length. */
+const PING_BYTES = 2
 
 /** Called from the uWS drain handler and on close: wakes replays waiting for room. */
 export function wakeDrainWaiters(conn: Connection, drainLevel: number): void {

@@ -38,6 +38,7 @@ export function subscriptionSink(core: GatewayCore, conn: Connection, sub: Subsc
       return bytes <= config.maxBackpressure
     },
     drained: () => core.drained(conn),
+    taken: () => core.taken(conn),
     closed: () => conn.closed || sub.cancelled,
     live: (head, again) => core.attach(conn, sub, head, again),
     leaveLive: () => core.detach(conn, sub),

@@ -92,6 +92,7 @@ export function createAdmission(core: GatewayCore, session: Session, verifier: T
       bucket: new TokenBucket(config.rate, config.burst, config.rateTolerance),
       expiry: undefined,
       drainWaiters: [],
+      written: 0,
     }
     ws.getUserData().conn = conn
     index.add(conn)
