@@ -34,6 +34,8 @@ export interface Connection {
    * uWS still buffers, what the client has taken, which the stall rule reads (core.taken).
    */
   written: number
+  /** Signs of life since the last liveness sweep, and sweeps in a row without any (liveness.ts). */
+  readonly liveness: { heard: boolean; took: boolean; silentSweeps: number }
 }
 
 /** A socket open before its token is verified (src/gateway/upgrade.ts). */

@@ -45,6 +45,8 @@ export interface GatewayCore {
    * read low, never high, so a doubt closes as before rather than keeping a stalled reader.
    */
   taken(conn: Connection): number
+  /** Pings the socket (counted in `written`); false if uWS dropped it (its own cap). */
+  ping(conn: Connection): boolean
 }
 
 export interface CoreDeps {
@@ -97,8 +99,7 @@ export function createCore(deps: CoreDeps): GatewayCore {
       // uWS holds a few published frames per socket before it writes them, and unsubscribe()
       // discards those; any direct send writes them out first. A ping is one the client
       // answers without seeing it. Dropped (uWS's own cap): nothing can be proven, close.
-      if (ws.ping() === 2) return slowConsumer(conn, ws.getBufferedAmount())
-      conn.written += PING_BYTES
+      if (!core.ping(conn)) return slowConsumer(conn, ws.getBufferedAmount())
       stats.pacedSubscriptions += live.length
       for (const sub of live) {
         const from = sub.liveFrom !== undefined && sub.liveFrom > position ? sub.liveFrom : position
@@ -146,6 +147,13 @@ export function createCore(deps: CoreDeps): GatewayCore {
     taken(conn) {
       if (conn.closed || conn.ws === undefined) return conn.written
       return conn.written - conn.ws.getBufferedAmount()
+    },
+    ping(conn) {
+      const ws = conn.ws
+      if (conn.closed || ws === undefined) return false
+      if (ws.ping() === 2) return false
+      conn.written += PING_BYTES
+      return true
     },
     drained(conn) {
       if (conn.closed || conn.ws === undefined || conn.ws.getBufferedAmount() <= drainLevel) return Promise.resolve()

@@ -93,6 +93,7 @@ export function createAdmission(core: GatewayCore, session: Session, verifier: T
       expiry: undefined,
       drainWaiters: [],
       written: 0,
+      liveness: { heard: true, took: false, silentSweeps: 0 },
     }
     ws.getUserData().conn = conn
     index.add(conn)
