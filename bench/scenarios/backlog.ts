@@ -30,8 +30,8 @@ export interface BacklogPhase extends PhaseBase {
   readonly serverCloses: number | undefined
   readonly paced: number | undefined
   readonly peakRssMb: number
-  /** Load-generator processes the clients were spread over. */
-  readonly generators: number
+  /** Load-generator processes the clients were spread over (absent in older results: one). */
+  readonly generators?: number
 }
 
 /**
