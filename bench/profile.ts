@@ -10,6 +10,8 @@ export interface Profile {
   readonly latency: { clients: number; rates: readonly number[]; seconds: number }
   readonly fanout: { subscribers: number; eventsPerSecond: number; seconds: number }
   readonly replay: { events: number }
+  /** Live end to end: events committed as fast as the writer can while one client reads them live. */
+  readonly live: { events: number }
   /** `clients` on one hot topic leave, `missedEach` events are committed, all resume at once (the resume storm). */
   readonly resume: { clients: number; missedEach: number }
   readonly loss: { clients: number; eventsPerSecond: number; seconds: number; drops: number }
@@ -39,6 +41,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     latency: { clients: 40, rates: [200], seconds: 1.5 },
     fanout: { subscribers: 40, eventsPerSecond: 50, seconds: 1.5 },
     replay: { events: 2_000 },
+    live: { events: 2_000 },
     resume: { clients: 20, missedEach: 50 },
     loss: { clients: 20, eventsPerSecond: 200, seconds: 2, drops: 1 },
     idle: { connections: 100 },
@@ -54,6 +57,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     latency: { clients: 200, rates: [500], seconds: 3 },
     fanout: { subscribers: 500, eventsPerSecond: 100, seconds: 3 },
     replay: { events: 20_000 },
+    live: { events: 20_000 },
     resume: { clients: 200, missedEach: 550 },
     loss: { clients: 100, eventsPerSecond: 500, seconds: 4, drops: 2 },
     idle: { connections: 1_000 },
@@ -70,6 +74,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     latency: { clients: 1_000, rates: [500, 2_000], seconds: 15 },
     fanout: { subscribers: 5_000, eventsPerSecond: 40, seconds: 10 },
     replay: { events: 100_000 },
+    live: { events: 50_000 },
     resume: { clients: 200, missedEach: 550 },
     loss: { clients: 500, eventsPerSecond: 500, seconds: 10, drops: 2 },
     idle: { connections: 10_000 },

@@ -11,6 +11,8 @@ import type { SlowPhase } from './scenarios/slow.ts'
 import type { ResumeStormPhase } from './scenarios/resume.ts'
 import { closeCount, type BacklogPhase } from './scenarios/backlog.ts'
 import type { ScaleResult } from './scenarios/scale.ts'
+import type { LiveResult } from './scenarios/live.ts'
+import { issue15Targets } from './targets.ts'
 import { scaleSection } from './report-scale.ts'
 import { soakSection } from '../load/node/soak/report.ts'
 import type { SoakResult } from '../load/node/soak/soak.ts'
@@ -38,6 +40,8 @@ export interface BenchResults {
   idle?: IdlePhase[]
   /** Scale-out over Redis (absent in older results and when not selected). */
   scale?: ScaleResult
+  /** Live end to end to one client (absent in older results and when not selected). */
+  live?: LiveResult
 }
 
 const FINDINGS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'findings.md')
@@ -108,7 +112,7 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
   const cpuOf = (kind: string): number => mean(bySystem(results.fanout, kind).map((p) => p.serverMicrosPerDelivery))
   const cpuW = cpuOf('walcast')
   const cpuP = cpuOf('socketio')
-  const cpuC = cpuOf('centrifugo')
+  const cpuFloor = cpuOf('uws-floor')
   const idleOf = (kind: string): IdlePhase | undefined => bySystem(results.idle, kind)[0]
   const idleBytes = (kind: string): number | undefined => measurable(idleOf(kind)?.bytesPerConnection)
   const idleW = idleOf('walcast')
@@ -126,25 +130,14 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
   const idleTarget = idleW === undefined
     ? 'n/a'
     : `${nonNegative(idleW.bytesPerConnection, NEGATIVE_REASONS.rss, (n) => `${fmt(n / 1024)} KiB`)} at ${fmt(idleW.connections)} connections (${peerList((kind) => nonNegative(idleOf(kind)?.bytesPerConnection, 'see §4', (n) => `${fmt(n / 1024)} KiB`))})`
-  const rows: string[] = [
-    `| ingest ≥ 50,000 events/s in ${results.ingest?.backlog.rowsPerTransaction ?? 100}-row transactions | ${fmt(results.ingest?.backlog.eventsPerSecond)} events/s | ${verdict(results.ingest && results.ingest.backlog.eventsPerSecond >= 50_000)} |`,
+  // Issue #15 item 3's targets first (bench/targets.ts), then the others.
+  const rows: string[] = issue15Targets(results).map((row) => `| ${row.target} | ${row.measured} | ${verdict(row.met)} |`)
+  rows.push(
     `| ${results.ingest?.singleRow.writers ?? 8} single-row writers, flat slot lag | ${fmt(results.ingest?.singleRow.transactionsPerSecond)} tx/s, max lag ${fmt(results.ingest ? results.ingest.singleRow.maxLagBytes / 1024 : undefined)} KiB, caught up ${fmt(results.ingest?.singleRow.catchUpMs)} ms after the writers stopped | ${verdict(results.ingest && results.ingest.singleRow.catchUpMs < 2000)} |`,
     `| 1,000,000-row transaction, peak RSS ≤ 300 MB | ${results.ingest?.bigTransaction ? `${fmt(results.ingest.bigTransaction.ingestSeconds)} s after commit, peak RSS ${fmt(results.ingest.bigTransaction.peakRssMb)} MB` : 'not run in this profile'} | ${verdict(results.ingest?.bigTransaction && results.ingest.bigTransaction.peakRssMb <= 300)} |`,
-    `| commit-to-client p50 ≤ 5 ms, p99 ≤ 20 ms at 2,000 events/s, 1,000 clients | at ${fmt(topRate)} events/s, ${fmt(top[0]?.clients)} clients: p50 ${fmt(mean(top.map((p) => p.latency.p50)))} ms, p99 ${fmt(mean(top.map((p) => p.latency.p99)))} ms | ${verdict(top.length === 0 ? undefined : mean(top.map((p) => p.latency.p50)) <= 5 && mean(top.map((p) => p.latency.p99)) <= 20)} |`,
+    `| commit-to-client p50 ≤ 5 ms at 2,000 events/s, 1,000 clients | at ${fmt(topRate)} events/s, ${fmt(top[0]?.clients)} clients: p50 ${fmt(mean(top.map((p) => p.latency.p50)))} ms | ${verdict(top.length === 0 ? undefined : mean(top.map((p) => p.latency.p50)) <= 5)} |`,
     `| fan-out ≥ 10× the Socket.IO peer | ${fmt(fanW)} vs ${fmt(fanP)} deliveries/s (×${fmt(fanW / fanP)}); server CPU per delivery ${fmt(cpuW)} vs ${fmt(cpuP)} µs (×${fmt(cpuP / cpuW)}) | ${verdict(Number.isNaN(fanW) || Number.isNaN(fanP) ? undefined : fanW / fanP >= 10)} |`,
-  ]
-  if (measuredPeers.some((peer) => peer.kind === 'centrifugo')) {
-    rows.push(`| server CPU per fan-out delivery at or below Centrifugo's | walcast ${fmt(cpuW)} µs, Centrifugo ${fmt(cpuC)} µs (its feeder included) | ${verdict(Number.isNaN(cpuW) || Number.isNaN(cpuC) ? undefined : cpuW <= cpuC)} |`)
-    const w = idleBytes('walcast')
-    const c = idleBytes('centrifugo')
-    const idleText = (kind: string, bytes: number | undefined): string => idleOf(kind) === undefined ? 'n/a' : bytes === undefined ? 'not measurable (§4)' : `${fmt(bytes)} bytes`
-    rows.push(`| RSS per idle subscribed connection ≤ 1/10 of Centrifugo's | walcast ${idleText('walcast', w)}, Centrifugo ${idleText('centrifugo', c)} | ${verdict(w === undefined || c === undefined ? undefined : w * 10 <= c)} |`)
-  }
-  const cpuFloor = cpuOf('uws-floor')
-  if (!Number.isNaN(cpuFloor)) rows.push(`| server CPU per fan-out delivery within 1.5× of bare uWS | walcast ${fmt(cpuW)} µs, bare uWS ${fmt(cpuFloor)} µs (×${fmt(cpuW / cpuFloor)}) | ${verdict(Number.isNaN(cpuW) ? undefined : cpuW <= 1.5 * cpuFloor)} |`)
-  rows.push(
     `| ≤ 4 KiB RSS per idle connection | ${idleTarget} | ${verdict(idleBytes('walcast') === undefined ? undefined : idleBytes('walcast')! <= 4096)} |`,
-    `| replay ≥ 100,000 events/s to one client | ${results.replay ? `${fmt(results.replay.eventsPerSecond)} events/s (${fmt(results.replay.events)} events, first after ${fmt(results.replay.firstEventMs)} ms)` : 'n/a'} | ${verdict(results.replay && results.replay.eventsPerSecond >= 100_000)} |`,
     backlogRow(results.backlog),
     `| zero events lost across forced reconnects | walcast ${fmt(lostOf('walcast'))} lost; ${peerList((kind) => `${fmt(lostOf(kind))} lost`)} | ${verdict(results.loss === undefined ? undefined : lostOf('walcast') === 0)} |`,
     `| fast clients' p99 within 10% of the baseline while 1% of clients stop reading | ${slowTarget} | ${verdict(slowW.length === 0 ? undefined : slowRatioW <= 1.1)} |`,
@@ -299,6 +292,18 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
     )
   }
 
+  if (results.live) {
+    const l = results.live
+    add(
+      '## 5b. Live end to end',
+      '',
+      `How: one client subscribes (no replay) to one escrow; the writer commits ${fmt(l.events)} events to it as fast as it can in ${l.rowsPerTransaction}-row transactions; from the writer's start until the client held the last event. walcast's CPU over that window per event is the whole path of a live event: decode, history append, publish, one delivery. The writer shares the cores and bounds the rate from above.`,
+      '',
+      `- walcast: **${fmt(l.eventsPerSecond)} events/s** commit → client (${fmt(l.allEventsMs)} ms), **${fmt(l.serverMicrosPerEvent)} µs** of walcast CPU per event; gaps ${l.missing}, duplicates ${l.duplicates}; CPU: walcast ${fmt(l.cpu.server)}%, load generator ${fmt(l.cpu.generator)}% (of one core)`,
+      '',
+    )
+  }
+
   // Slow consumers -----------------------------------------------------------------------------
   if (results.slow && results.slow.length > 0) {
     const s = results.slow[0]!
@@ -352,11 +357,11 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
     add(
       '## 7b. Resume storm',
       '',
-      `How: ${fmt(r.clients)} clients subscribed to one hot escrow topic leave at once; ${fmt(r.missedEach)} events are committed to the topic meanwhile; then every client dials again at the same instant and resumes (walcast: \`since\` = the last id it saw; Centrifugo: \`recover\` from its offset and epoch, answered from memory inside its subscribe reply). Caught up = from the return until the last client held every missed event. Server CPU is the CPU time the server spent over the storm (Centrifugo's feeder included): on a host shared with other work it is the figure that measures the server, the wall-clock one measures the host too.`,
+      `How: ${fmt(r.clients)} clients subscribed to one hot escrow topic leave at once; ${fmt(r.missedEach)} events are committed to the topic meanwhile; then every client dials again at the same instant and resumes (walcast: \`since\` = the last id it saw; Centrifugo: \`recover\` from its offset and epoch, answered from memory inside its subscribe reply). Caught up = from the return until the last client held every missed event. Server CPU is the CPU time the server spent over the storm (Centrifugo's feeder included): on a host shared with other work it is the figure that measures the server, the wall-clock one measures the host too. walcast's clients subscribe with \`batch\` (docs/protocol.md#batched-replay), so a replay comes in batch frames of up to 64 KiB, as Centrifugo's comes inside its subscribe reply; generator CPU is what every client's parsing cost the one load-generator process.`,
       '',
-      '| system | round | delivered / expected | gaps | dups | resets | all caught up after ms | server CPU ms | server CPU % | generator CPU % |',
-      '|---|---|---|---|---|---|---|---|---|---|',
-      ...results.resume.map((p) => `| ${p.system} | ${p.round} | ${fmt(p.delivered)} / ${fmt(p.expected)} | ${p.missing} | ${p.duplicates} | ${p.resets} | ${fmt(p.allCaughtUpMs)} | ${fmt(p.serverCpuMs)} | ${p.cpu.server} | ${p.cpu.generator} |`),
+      '| system | round | delivered / expected | gaps | dups | resets | all caught up after ms | server CPU ms | server CPU % | generator CPU ms | generator CPU % |',
+      '|---|---|---|---|---|---|---|---|---|---|---|',
+      ...results.resume.map((p) => `| ${p.system} | ${p.round} | ${fmt(p.delivered)} / ${fmt(p.expected)} | ${p.missing} | ${p.duplicates} | ${p.resets} | ${fmt(p.allCaughtUpMs)} | ${fmt(p.serverCpuMs)} | ${p.cpu.server} | ${fmt(p.generatorCpuMs)} | ${p.cpu.generator} |`),
       '',
     )
   }
@@ -383,6 +388,8 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
     'DATABASE_URL=postgres://… npm run bench   # use that server (wal_level=logical) instead of an embedded one',
     'BENCH_CPU_PROF_DIR=/tmp/prof npm run bench -- --quick --only replay   # V8 CPU profile of the walcast process',
     'npm run bench -- --quick --only resume   # resume storm: 200 clients of one topic resume at once, walcast beside Centrifugo',
+    'BENCH_GEN_CPU_PROF_DIR=/tmp/gen npm run bench -- --quick --only resume   # V8 CPU profile of the load generator (the clients\' side)',
+    'npm run bench -- --quick --only live   # live end to end: commit → one client as fast as the writer commits, walcast\'s CPU per event',
     '```',
     '',
     'To rewrite this file from a saved run (after editing bench/findings.md or bench/report.ts): `npm run bench:report -- bench/results/<file>.json`.',

@@ -26,9 +26,10 @@ import { measureSlow } from './scenarios/slow.ts'
 import { measureResumeStorm } from './scenarios/resume.ts'
 import { measureBacklog } from './scenarios/backlog.ts'
 import { measureScale } from './scenarios/scale.ts'
+import { measureLive } from './scenarios/live.ts'
 import { writeReport, type BenchResults } from './report.ts'
 
-export const SCENARIOS = ['ingest', 'latency', 'fanout', 'replay', 'resume', 'slow', 'backlog', 'loss', 'idle', 'scale'] as const
+export const SCENARIOS = ['ingest', 'latency', 'fanout', 'replay', 'resume', 'slow', 'backlog', 'loss', 'idle', 'scale', 'live'] as const
 type Scenario = (typeof SCENARIOS)[number]
 
 export interface BenchRunOptions {
@@ -105,6 +106,7 @@ export async function runBench(options: BenchRunOptions): Promise<{ results: Ben
       results.loss = await attempt('loss', () => measureLoss(context))
       results.idle = await attempt('idle', () => measureIdle(context))
       results.scale = await attempt('scale', () => measureScale(context))
+      results.live = await attempt('live', () => measureLive(context, systems[0]!))
     }
   } finally {
     await generator?.stop().catch(() => {})

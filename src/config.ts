@@ -104,6 +104,12 @@ export interface BusConfig {
   readonly fallbackPollMs: number
 }
 
+/** Ephemeral messages and presence (docs/protocol.md#ephemeral-messages-and-presence). */
+export interface EphemeralConfig {
+  /** How long a node's presence entries outlive its last heartbeat in Redis (a node killed with -9). */
+  readonly presenceTtlMs: number
+}
+
 export interface LogConfig {
   readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 }
@@ -142,6 +148,7 @@ export interface Config {
   readonly demo: boolean
   readonly feed: FeedConfig
   readonly bus: BusConfig
+  readonly ephemeral: EphemeralConfig
   /** WALCAST_* variables that are set but mean nothing (a typo): walcast warns about each at start-up. */
   readonly unknownVariables: readonly UnknownVariable[]
 }
@@ -304,6 +311,7 @@ export function loadConfig(environment: Env = process.env, cwd: string = process
       dev: boolean(env, 'WALCAST_DEV', false),
     },
     bus: busConfig(env),
+    ephemeral: { presenceTtlMs: duration(env, 'WALCAST_PRESENCE_TTL', '30s') },
   }
   return deepFreeze({ ...config, unknownVariables: unknownVariables(environment, known) })
 }

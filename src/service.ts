@@ -32,6 +32,8 @@ import { createGateway, type Gateway } from './gateway/gateway.ts'
 import { createSubscriptionCore, type SubscriptionCore } from './subscription/core.ts'
 import { createFollowSets } from './subscription/follow-sets.ts'
 import { DEMO_JWT_SECRET } from './config.ts'
+import type { EphemeralHub } from './ephemeral/hub.ts'
+import { startEphemeral } from './ephemeral/start.ts'
 
 export interface Service {
   readonly config: Config
@@ -56,6 +58,8 @@ export interface Service {
   readonly bus: Bus | undefined
   /** SSE, polling, the dashboard (and its dev sign-in). */
   readonly feed: Feed
+  /** Ephemeral messages and presence: live only, never stored (I16). */
+  readonly ephemeral: EphemeralHub
   /** Graceful: stop reading, finish and acknowledge the in-flight batch, close. */
   stop(): Promise<void>
 }
@@ -81,6 +85,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   // which grew the backlog the storm was replaying. The batcher writes one batch at a time.
   const writer = createDatabase({ url: connectionString, poolSize: 1, applicationName: 'walcast-writer' })
   let bus: Bus | undefined
+  let ephemeral: EphemeralHub | undefined
   try {
     await checkReachable(database.pool, redactUrl(connectionString))
     await checkServerSettings(database.db)
@@ -111,7 +116,9 @@ export async function startService(config: Config, log: Logger): Promise<Service
       // client cannot tell from a lost network); a stalled reader is closed first with 4008.
       stallMs: config.gateway.idleTimeoutSec * 500,
     })
-    const gateway = createGateway({ config: config.gateway, subscriptions, verifier, log: log.child({ module: 'gateway' }) })
+    // Typing indicators and presence: beside the event path, never on it (I16).
+    ephemeral = await startEphemeral(config.ephemeral, config.bus, catalog, log.child({ module: 'ephemeral' }))
+    const gateway = createGateway({ config: config.gateway, subscriptions, verifier, log: log.child({ module: 'gateway' }), ephemeral })
     if (config.auth.secret === DEMO_JWT_SECRET) log.warn('accepting tokens signed with the published demo secret (embedded demo mode); set WALCAST_JWT_SECRET or WALCAST_JWKS_URL')
     if (config.auth.secret === undefined && config.auth.jwksUrl === undefined) log.warn('no JWT key configured: every WebSocket upgrade is refused; set WALCAST_JWT_SECRET or WALCAST_JWKS_URL')
     // The same verifier, authorizer and limits for SSE and polling as for the WebSocket.
@@ -182,6 +189,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
         metrics.stop()
         await ingest.stop()
         await bus?.stop()
+        ephemeral?.stop()
         await writer.close()
         await pruner.stop()
         await database.close()
@@ -190,9 +198,10 @@ export async function startService(config: Config, log: Logger): Promise<Service
       })()
       return stopping
     }
-    return { config, database, writer, connectionString, catalog, registry, history, hub, ingest, http, verifier, authorizer, subscriptions, gateway, metrics, bus, feed, stop }
+    return { config, database, writer, connectionString, catalog, registry, history, hub, ingest, http, verifier, authorizer, subscriptions, gateway, metrics, bus, feed, ephemeral, stop }
   } catch (err) {
     await bus?.stop().catch(() => {})
+    ephemeral?.stop()
     await writer.close().catch(() => {})
     await database.close().catch(() => {})
     await embedded?.stop().catch(() => {})

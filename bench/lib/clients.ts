@@ -377,13 +377,15 @@ export class ClientPool {
           if (paused) ws.pause()
           for (const topic of spec.topics) {
             const since = check.lastIds.get(topic) ?? (first ? this.options.since : undefined)
-            ws.send(JSON.stringify(since === undefined ? { op: 'subscribe', topic } : { op: 'subscribe', topic, since }))
+            // batch: a replay comes in batch frames (walcast's SDK asks for them too); other servers ignore it.
+            ws.send(JSON.stringify(since === undefined ? { op: 'subscribe', topic, batch: true } : { op: 'subscribe', topic, since, batch: true }))
           }
           first = false
         })
         ws.on('message', (data: Buffer) => {
-          const frame = JSON.parse(data.toString()) as { op: string; topic?: string }
+          const frame = JSON.parse(data.toString()) as { op: string; topic?: string; events?: EventFrame[] }
           if (frame.op === 'event') this.onEvent(spec, check, frame as EventFrame)
+          else if (frame.op === 'events') for (const event of frame.events!) this.onEvent(spec, check, event)
           else if (frame.op === 'subscribed') {
             if (--pending === 0) {
               client.open = true

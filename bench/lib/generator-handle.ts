@@ -27,7 +27,10 @@ export interface LoadGenerator extends ChildHandle {
 }
 
 export async function startLoadGenerator(): Promise<LoadGenerator> {
-  const { handle } = await forkTs(ENTRY, { NODE_OPTIONS: '--max-old-space-size=4096' })
+  // BENCH_GEN_CPU_PROF_DIR: a V8 CPU profile of the load generator (the clients' side of a phase).
+  const profileDir = process.env.BENCH_GEN_CPU_PROF_DIR
+  const nodeArgs = profileDir === undefined || profileDir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]
+  const { handle } = await forkTs(ENTRY, { NODE_OPTIONS: '--max-old-space-size=4096' }, 60_000, nodeArgs)
   let nextId = 0
   const waiting = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>()
   handle.child.on('message', (message) => {

@@ -2,6 +2,7 @@ import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JWTV
 import type { AuthConfig } from '../config.ts'
 import { WalcastError } from '../errors.ts'
 import type { Principal } from './principal.ts'
+import { createVerifiedTokens } from './verified-tokens.ts'
 
 /** Why a token was refused; `unavailable` and `not_configured` are the server's fault. */
 export type TokenRejection =
@@ -45,14 +46,22 @@ export function createTokenVerifier(config: AuthConfig): TokenVerifier {
     ? undefined
     : createRemoteJWKSet(new URL(config.jwksUrl), { timeoutDuration: 5000, cooldownDuration: 30_000, cacheMaxAge: 600_000 })
   const algorithms = [...(secret ? ['HS256'] : []), ...(jwks ? ASYMMETRIC : [])]
+  // Imported once: handed raw bytes, jose imports a WebCrypto key on every verification,
+  // which a resume storm (every client reconnecting at once) pays per socket.
+  let hmacKey: Promise<CryptoKey> | undefined
+  const secretKey = (): Promise<CryptoKey> => hmacKey ??= crypto.subtle.importKey('raw', secret!, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])
   // Only reached for an algorithm in `algorithms`, so its key source exists.
-  const getKey: JWTVerifyGetKey = async (header, token) => header.alg === 'HS256' ? secret! : jwks!(header, token)
+  const getKey: JWTVerifyGetKey = async (header, token) => header.alg === 'HS256' ? secretKey() : jwks!(header, token)
+
+  const verified = createVerifiedTokens({ max: 10_000, maxAgeMs: 600_000, clockToleranceSec: config.clockToleranceSec })
 
   return {
     async verify(token) {
       if (token === undefined || token === '') throw new TokenError('missing', 'no token: pass ?token=<JWT>')
       if (algorithms.length === 0) throw new TokenError('not_configured', 'no JWT key is configured on this server')
       if (token.length > MAX_TOKEN_LENGTH) throw new TokenError('malformed', 'token too long')
+      const known = verified.get(token, Date.now())
+      if (known !== undefined) return known
       try {
         // Refuse before fetching keys: a forged header must not make us hit the JWKS URL.
         const alg = decodeProtectedHeader(token).alg
@@ -73,7 +82,9 @@ export function createTokenVerifier(config: AuthConfig): TokenVerifier {
           throw new TokenError('claim_invalid', 'sub must be a non-empty string and exp a number')
         }
         const roles = otherRoles(payload)
-        return { userId: payload.sub, admin: payload.role === 'admin', ...(roles.length === 0 ? {} : { roles }), exp: payload.exp }
+        const principal: Principal = { userId: payload.sub, admin: payload.role === 'admin', ...(roles.length === 0 ? {} : { roles }), exp: payload.exp }
+        verified.add(token, principal, Date.now())
+        return principal
       } catch (err) {
         throw toTokenError(err)
       }

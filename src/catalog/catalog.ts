@@ -27,6 +27,23 @@ export interface Catalog<E extends object = EventMap> {
   readonly demo?: CatalogDemo
   /** What the dev dashboard lists for a signed-in user; without it the page shows only its feed. */
   readonly dashboard?: CatalogDashboard
+  /**
+   * Topic pattern → the ephemeral messages (typing indicators) clients may send to its
+   * topics, and whether it tracks presence. Live only, never stored (docs/catalogs.md#ephemeral-messages-and-presence).
+   */
+  readonly ephemeral?: Readonly<Record<string, EphemeralSpec>>
+}
+
+/** What clients may send to the topics of one pattern, live only (I16). */
+export interface EphemeralSpec {
+  /** Message types, e.g. ['chat:typing', 'chat:stopped-typing']; none may be a durable event's. */
+  readonly events: readonly string[]
+  /** Largest `data`, as JSON bytes (default 1024). */
+  readonly maxBytes?: number
+  /** Messages per second per connection and topic (default 5, with a burst of twice that). */
+  readonly perSecond?: number
+  /** Track who is on each topic (join/leave) and answer presence queries. */
+  readonly presence?: boolean
 }
 
 /** `T`: the catalog's event types. */
@@ -87,6 +104,13 @@ export interface CatalogDashboard {
    * topic, so it stays live however many rows the user has.
    */
   readonly follow?: string
+  /**
+   * The roles the user holds (e.g. read from a roles table): the dev sign-in puts them in
+   * the token's `roles` claim, as the application's own token issuer would.
+   */
+  roles?(db: Db, userId: string): Promise<readonly string[]>
+  /** Role → the broadcast topic its holders read (e.g. `seller` → `sellers`): the page subscribes to those of the user's roles. */
+  readonly roleTopics?: Readonly<Record<string, string>>
   /** Event types that count as unread notifications (the badge). */
   readonly notifications?: readonly string[]
   /** Event type → a one-line summary, `{field}` standing for a payload field. */

@@ -3,6 +3,7 @@ import type { Db } from '../db/database.ts'
 import { CatalogError } from '../errors.ts'
 import type { AccessRule } from './access-rule.ts'
 import type { Catalog } from './catalog.ts'
+import { checkEphemeralSpecs } from '../ephemeral/spec.ts'
 import { ID_SHAPES, isIdShape, parseTopicPattern, type TopicPattern } from './topic-pattern.ts'
 
 const QUALIFIED = /^[a-z_][a-z0-9_$]*\.[a-z_][a-z0-9_$]*$/
@@ -61,6 +62,7 @@ export function checkCatalogShape(value: unknown, origin: string): Catalog {
       }
     }
   }
+  checkEphemeralSpecs(catalog, refuse)
   return catalog
 }
 

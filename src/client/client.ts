@@ -7,9 +7,10 @@ import { openSseTransport } from './sse-transport.ts'
 import { tokenExpiry } from './token.ts'
 import type { IncomingFrame, Transport, TransportClose, TransportContext, TransportFactory } from './transport.ts'
 import type {
-  ClientOptions, EscrowEventMap, FetchLike, ResetInfo, ServerErrorInfo, Status, StatusInfo, SubscriptionState, TransportName, WalcastClient, WalcastEvent, WebSocketConstructor,
+  ClientOptions, EphemeralMessage, EscrowEventMap, FetchLike, PresenceChange, ResetInfo, ServerErrorInfo, Status, StatusInfo, SubscriptionState, TransportName, WalcastClient, WalcastEvent, WebSocketConstructor,
 } from './types.ts'
 import { openWebSocketTransport } from './websocket-transport.ts'
+import { createEphemeralState } from './ephemeral.ts'
 
 const FACTORIES: Record<TransportName, TransportFactory> = {
   websocket: openWebSocketTransport,
@@ -49,6 +50,7 @@ export function createClient<M extends object = EscrowEventMap>(options: ClientO
   const states = new Map<string, SubscriptionState>()
   const stateListeners = new Set<Listener<[string, SubscriptionState]>>()
   if (options.onReset) resetListeners.add(options.onReset)
+  const ephemeral = createEphemeralState()
 
   let info: StatusInfo = { status: 'connecting', failures: 0 }
   let token = options.token
@@ -137,7 +139,11 @@ export function createClient<M extends object = EscrowEventMap>(options: ClientO
           emit(errorListeners, { topic: frame.topic, code: 'revoked', message })
         }
         return
+      case 'ephemeral':
+      case 'presence':
+        return ephemeral.frame(frame, lastIds.has(frame.topic))
       case 'error':
+        if (ephemeral.refused(frame, (error) => emit(errorListeners, error))) return
         // A refused subscribe is the topic's state, not only an error: the connection may be
         // open while this topic is not live (a limit, no access).
         if (frame.topic !== undefined && lastIds.has(frame.topic)) setState(frame.topic, { state: 'refused', code: frame.code, message: frame.message })
@@ -262,6 +268,7 @@ export function createClient<M extends object = EscrowEventMap>(options: ClientO
   }
 
   function dropped(close: TransportClose): void {
+    ephemeral.abandon('the connection dropped')
     current = undefined
     clock.clearTimeout(probeTimer)
     probe?.close()
@@ -366,6 +373,10 @@ export function createClient<M extends object = EscrowEventMap>(options: ClientO
       for (const [topic, state] of states) listener(topic, state)
       return () => stateListeners.delete(listener)
     },
+    publish: (topic, type, data) => ephemeral.publish(current, topic, type, data),
+    onEphemeral: (listener) => ephemeral.onMessage(listener),
+    presence: (topic) => ephemeral.presence(current, topic),
+    onPresence: (listener) => ephemeral.onPresence(listener),
     retry() {
       if (closed || info.status === 'open') return
       failures = 0
@@ -376,6 +387,7 @@ export function createClient<M extends object = EscrowEventMap>(options: ClientO
     },
     close() {
       closed = true
+      ephemeral.abandon('the client was closed')
       attemptSeq++
       for (const timer of [attemptTimer, refreshTimer, probeTimer]) clock.clearTimeout(timer)
       current?.close()

@@ -7,4 +7,5 @@ export { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts'
 export type {
   ClientOptions, Clock, EscrowEventMap, EscrowEventType, FetchLike, RefusalCode, ResetInfo, ResetReason, ServerErrorInfo, Status, StatusInfo, SubscriptionState,
   TransportName, WalcastClient, WalcastEvent, WebSocketConstructor, WebSocketLike,
+  EphemeralMessage, PresenceChange,
 } from './types.ts'

@@ -1,4 +1,6 @@
 import { isEventId } from '../event-id.ts'
+import { batchMembers } from '../protocol/event-batch.ts'
+import type { ClientFrame } from '../protocol/client-frames.ts'
 import { RESET_REASONS, type ResetReason, type ServerFrame } from '../protocol/server-frames.ts'
 import type { Clock, FetchLike, TransportName, WebSocketConstructor } from './types.ts'
 
@@ -27,6 +29,7 @@ export type IncomingFrame =
   | (Omit<Frame<'reset'>, 'head' | 'reason'> & { readonly head?: string; readonly reason?: ResetReason })
   | (Omit<Frame<'error'>, 'code'> & { readonly code: string; readonly topic?: string })
   | PositionFrame
+  | Frame<'ephemeral' | 'presence'>
 
 export interface TransportClose {
   /** True when the transport had opened before it closed. */
@@ -63,6 +66,8 @@ export interface Transport {
   unsubscribe(topic: string): void
   /** A fresh token for the live connection. */
   auth(token: string): void
+  /** Sends a client frame as it is (ephemeral `publish`, `presence`); false where the transport cannot (SSE, polling) or is not open. */
+  send?(frame: ClientFrame): boolean
   close(): void
 }
 
@@ -85,6 +90,32 @@ export function parseFrame(text: unknown): IncomingFrame | undefined {
     return undefined
   }
   return readFrame(value)
+}
+
+/**
+ * JSON text of one WebSocket message → its frames in order: a batch frame's events
+ * (src/protocol/event-batch.ts), each read as an `event` frame and dropped if it is not
+ * one, or the one frame the message is.
+ */
+export function parseFrames(text: unknown): IncomingFrame[] {
+  if (typeof text !== 'string') return []
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    return []
+  }
+  const members = batchMembers(value)
+  if (members === undefined) {
+    const frame = readFrame(value)
+    return frame === undefined ? [] : [frame]
+  }
+  const frames: IncomingFrame[] = []
+  for (const member of members) {
+    const frame = readFrame(member)
+    if (frame?.op === 'event') frames.push(frame)
+  }
+  return frames
 }
 
 /**
@@ -116,6 +147,16 @@ export function readFrame(value: unknown): IncomingFrame | undefined {
       return { op: 'error', code: frame.code, message: typeof frame.message === 'string' ? frame.message : '', ...withRef(frame), ...(topic === undefined ? {} : { topic }) }
     case 'pong':
       return { op: 'pong', ...withRef(frame) }
+    case 'ephemeral':
+      if (topic === undefined || typeof frame.type !== 'string' || typeof frame.from !== 'string') return undefined
+      return { op: 'ephemeral', topic, type: frame.type, data: frame.data ?? null, from: frame.from, ts: typeof frame.ts === 'string' ? frame.ts : '' }
+    case 'presence': {
+      if (topic === undefined) return undefined
+      const users = Array.isArray(frame.users) ? frame.users.filter((u): u is string => typeof u === 'string') : undefined
+      const change = typeof frame.joined === 'string' ? { joined: frame.joined } : typeof frame.left === 'string' ? { left: frame.left } : undefined
+      if (users === undefined && change === undefined) return undefined
+      return { op: 'presence', topic, ...(users === undefined ? change : { users }), ...withRef(frame) }
+    }
     default:
       return undefined
   }

@@ -111,6 +111,20 @@ export interface ServerErrorInfo {
   readonly message: string
 }
 
+/** An ephemeral message (a typing indicator): live only, no id, never replayed (docs/client.md#ephemeral-messages-and-presence). */
+export interface EphemeralMessage {
+  readonly topic: string
+  readonly type: string
+  readonly data: unknown
+  /** The sender's user id. */
+  readonly from: string
+  /** When the server accepted it, ISO-8601. */
+  readonly ts: string
+}
+
+/** Someone came to or left a presence topic (a user with several tabs counts once). */
+export type PresenceChange = { readonly topic: string; readonly joined: string } | { readonly topic: string; readonly left: string }
+
 export interface WalcastClient<M extends object = EscrowEventMap> {
   /** Delivers each event of `topic` once, in order, across reconnects; returns unsubscribe. */
   subscribe(topic: string, onEvent: (event: WalcastEvent<M>) => void): () => void
@@ -135,6 +149,19 @@ export interface WalcastClient<M extends object = EscrowEventMap> {
    * vouched for (`subscribed`, `reset`, an SSE id, a polling `next`); sent on reconnect.
    */
   lastId(topic: string): string | undefined
+  /**
+   * Sends an ephemeral message to a topic this client is subscribed to (live) and whose
+   * catalog declares `type`. At most once, live only: false when not connected over
+   * WebSocket; a refusal (not_ephemeral, forbidden, payload_too_large, rate_limited)
+   * reaches `onError` with the topic.
+   */
+  publish(topic: string, type: string, data?: unknown): boolean
+  /** Ephemeral messages of subscribed topics, from other connections. Returns unsubscribe. */
+  onEphemeral(listener: (message: EphemeralMessage) => void): () => void
+  /** Who is on a presence topic now (the topic must be subscribed and live; WebSocket only). */
+  presence(topic: string): Promise<string[]>
+  /** Joins and leaves on subscribed presence topics. Returns unsubscribe. */
+  onPresence(listener: (change: PresenceChange) => void): () => void
   /** Starts over after `failed` (or reconnects at once while waiting). */
   retry(): void
   close(): void

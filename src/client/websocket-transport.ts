@@ -1,5 +1,5 @@
 import type { ClientFrame } from '../protocol/client-frames.ts'
-import { endpoint, parseFrame, type TransportContext, type Transport } from './transport.ts'
+import { endpoint, parseFrames, type IncomingFrame, type TransportContext, type Transport } from './transport.ts'
 
 export function openWebSocketTransport(context: TransportContext): Transport {
   const { handlers, clock } = context
@@ -18,7 +18,8 @@ export function openWebSocketTransport(context: TransportContext): Transport {
     if (!opened || finished) return
     const ref = nextRef++
     subscribeRefs.set(ref, topic)
-    send({ op: 'subscribe', topic, ref, ...(since === undefined ? {} : { since }) })
+    // batch: a replay arrives in batch frames, unpacked below into the same events, in order.
+    send({ op: 'subscribe', topic, ref, ...(since === undefined ? {} : { since }), batch: true })
   }
   const finish = (code?: number): void => {
     if (finished) return
@@ -55,8 +56,14 @@ export function openWebSocketTransport(context: TransportContext): Transport {
       handlers.open()
     }
     socket.onmessage = (message) => {
-      let frame = parseFrame(message.data)
-      if (frame === undefined || finished) return
+      // A batch frame is its events one by one: each moves the topic's resume point.
+      for (const frame of parseFrames(message.data)) {
+        if (finished) return
+        receive(frame)
+      }
+    }
+    const receive = (received: IncomingFrame): void => {
+      let frame = received
       if ((frame.op === 'error' || frame.op === 'subscribed') && typeof frame.ref === 'number') {
         const topic = subscribeRefs.get(frame.ref)
         subscribeRefs.delete(frame.ref)
@@ -82,6 +89,11 @@ export function openWebSocketTransport(context: TransportContext): Transport {
       send({ op: 'unsubscribe', topic })
     },
     auth: (token) => send({ op: 'auth', token }),
+    send(frame) {
+      if (!opened || finished) return false
+      send(frame)
+      return true
+    },
     close() {
       finished = true
       clock.clearTimeout(timer)

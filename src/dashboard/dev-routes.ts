@@ -3,7 +3,7 @@ import { sql } from 'kysely'
 import type { Db } from '../db/database.ts'
 import { bearerToken, tokenRefusal, type FeedVerifier } from '../feed/access.ts'
 import { httpError, json, type HttpRoute } from '../http/route.ts'
-import { overviewFor, type OverviewCatalog } from './overview.ts'
+import { overviewFor, rolesOf, type OverviewCatalog } from './overview.ts'
 
 export interface DevRoutesOptions {
   readonly db: Db
@@ -40,11 +40,12 @@ export function devRoutes(options: DevRoutesOptions): HttpRoute[] {
         if (options.secret === undefined) return httpError(503, 'auth_unavailable', 'dev tokens need WALCAST_JWT_SECRET')
         const found = await sql<{ name: string }>`SELECT display_name AS name FROM public.users WHERE id = ${user}::bigint`.execute(options.db)
         if (found.rows.length === 0) return httpError(404, 'not_found', `no user ${user}`)
-        let jwt = new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(user).setIssuedAt().setExpirationTime(`${options.tokenTtlSec}s`)
+        const roles = await rolesOf(options.db, options.catalog, user)
+        let jwt = new SignJWT(roles.length === 0 ? {} : { roles: [...roles] }).setProtectedHeader({ alg: 'HS256' }).setSubject(user).setIssuedAt().setExpirationTime(`${options.tokenTtlSec}s`)
         if (options.issuer !== undefined) jwt = jwt.setIssuer(options.issuer)
         if (options.audience !== undefined) jwt = jwt.setAudience(options.audience)
         const token = await jwt.sign(new TextEncoder().encode(options.secret))
-        return json(200, { token, user: { id: user, name: found.rows[0]!.name } }, { 'cache-control': 'no-store' })
+        return json(200, { token, user: { id: user, name: found.rows[0]!.name, roles } }, { 'cache-control': 'no-store' })
       },
     },
     {

@@ -28,14 +28,24 @@ export async function overviewFor(db: Db, catalog: OverviewCatalog, userId: stri
   const rows = view !== undefined && known ? await view.list(db, userId, OVERVIEW_LIMIT) : []
   const follow = known && view?.follow !== undefined ? { topic: view.follow.replace('{id}', userId), label: 'all of them' } : undefined
   const own = known ? (view?.userTopics ?? []).map((pattern) => ({ topic: pattern.replace('{id}', userId), label: 'yours' })) : []
+  const roles = known ? await rolesOf(db, catalog, userId) : []
+  const broadcasts = roles.flatMap((role) => {
+    const topic = view?.roleTopics?.[role]
+    return topic === undefined ? [] : [{ topic, label: `every ${role}` }]
+  })
   return {
     catalog: catalog.name,
     title: view?.title ?? catalog.name,
     columns: Object.entries(view?.columns ?? {}).map(([key, label]) => ({ key, label })),
     rows,
     // One follow set for every row, or (a catalog without one) a topic per row shown.
-    topics: [...own, ...(follow !== undefined ? [follow] : rows.map((row) => ({ topic: row.topic, label: `#${row.id}` })))],
+    topics: [...own, ...broadcasts, ...(follow !== undefined ? [follow] : rows.map((row) => ({ topic: row.topic, label: `#${row.id}` })))],
     notifications: view?.notifications ?? [],
     summaries: view?.summaries ?? {},
   }
+}
+
+/** The roles the catalog's dashboard says the user holds (none when it does not say). */
+export async function rolesOf(db: Db, catalog: OverviewCatalog, userId: string): Promise<readonly string[]> {
+  return catalog.dashboard?.roles === undefined ? [] : catalog.dashboard.roles(db, userId)
 }

@@ -18,8 +18,8 @@ export interface GatewayCore {
   readonly index: ConnectionIndex
   readonly subscriptions: SubscriptionCore
   readonly log: Logger
-  /** Sends one text frame; false when the socket is closed (maybe by this very send). */
-  write(conn: Connection, text: string): boolean
+  /** Sends one text frame (a string, or its UTF-8 bytes); false when the socket is closed (maybe by this very send). */
+  write(conn: Connection, text: string | Buffer): boolean
   /** Closes the socket if its send buffer is past the limit (or a frame was dropped); true if it did. */
   checkBackpressure(conn: Connection, dropped?: boolean): boolean
   /**
@@ -54,6 +54,8 @@ export interface CoreDeps {
   readonly stats: GatewayStats
   readonly subscriptions: SubscriptionCore
   readonly log: Logger
+  /** Told when a subscription first goes live and when it ends (presence, src/ephemeral/websocket.ts). */
+  readonly lifecycle?: { live(conn: Connection, topic: string): void; ended(conn: Connection, topic: string): void }
 }
 
 export function createCore(deps: CoreDeps): GatewayCore {
@@ -72,7 +74,7 @@ export function createCore(deps: CoreDeps): GatewayCore {
       if (conn.closed || ws === undefined) return false
       let status = 0
       ws.cork(() => { status = ws.send(text) })
-      const bytes = Buffer.byteLength(text)
+      const bytes = typeof text === 'string' ? Buffer.byteLength(text) : text.length
       stats.messagesSent++
       stats.bytesSent += bytes
       conn.written += bytes
@@ -115,6 +117,7 @@ export function createCore(deps: CoreDeps): GatewayCore {
       index.attach(conn, sub.topic)
       stats.subscriptions++
       if (!again) core.write(conn, subscribedFrame(sub.topic, head, sub.ref))
+      if (!again) deps.lifecycle?.live(conn, sub.topic)
     },
     detach(conn, sub) {
       if (sub.state !== 'live') return
@@ -135,6 +138,7 @@ export function createCore(deps: CoreDeps): GatewayCore {
       // but unsubscribe() discards them.
       core.write(conn, unsubscribedFrame(topic, reason, ref))
       if (sub !== undefined) core.detach(conn, sub)
+      if (sub !== undefined) deps.lifecycle?.ended(conn, topic)
     },
     end(conn, code, reason) {
       if (conn.closed || conn.ws === undefined) return

@@ -4,7 +4,7 @@ import type { TokenVerifier } from '../auth/token-verifier.ts'
 import type { GatewayConfig } from '../config.ts'
 import type { Logger } from '../log.ts'
 import type { SubscriptionCore } from '../subscription/core.ts'
-import type { SocketData } from './connection.ts'
+import type { Connection, SocketData } from './connection.ts'
 import { createCore, wakeDrainWaiters } from './core.ts'
 import { createDelivery } from './delivery.ts'
 import { createLiveness, UWS_IDLE_BACKSTOP_SEC } from './liveness.ts'
@@ -12,6 +12,8 @@ import { CLOSE } from '../protocol/close-codes.ts'
 import { createSession } from './session.ts'
 import { createStats, type GatewayStats } from './stats.ts'
 import { createAdmission, type AdmissionLimits, type UpgradeState } from './upgrade.ts'
+import type { EphemeralHub } from '../ephemeral/hub.ts'
+import { createEphemeralSession, type EphemeralSession } from '../ephemeral/websocket.ts'
 
 export const WS_PATH = '/v1/ws'
 
@@ -22,6 +24,8 @@ export interface GatewayDeps {
   readonly log: Logger
   /** Sockets waiting for their token (default ADMISSION_LIMITS). */
   readonly admission?: AdmissionLimits
+  /** Ephemeral messages and presence; without it `publish` and `presence` are refused with not_ephemeral. */
+  readonly ephemeral?: EphemeralHub
 }
 
 export interface Gateway {
@@ -42,8 +46,11 @@ export interface Gateway {
 export function createGateway(deps: GatewayDeps): Gateway {
   const { config, log } = deps
   const stats = createStats()
-  const core = createCore({ config, stats, subscriptions: deps.subscriptions, log })
-  const session = createSession(core, deps.verifier)
+  let ephemeral: EphemeralSession | undefined
+  const lifecycle = { live: (c: Connection, t: string) => ephemeral?.live(c, t), ended: (c: Connection, t: string) => ephemeral?.ended(c, t) }
+  const core = createCore({ config, stats, subscriptions: deps.subscriptions, log, lifecycle })
+  ephemeral = deps.ephemeral === undefined ? undefined : createEphemeralSession(core, deps.ephemeral)
+  const session = createSession(core, deps.verifier, ephemeral)
   const state: UpgradeState = { closing: false, nextId: 0, handshakes: new Set() }
   const admission = createAdmission(core, session, deps.verifier, state, deps.admission)
   const drainLevel = Math.floor(config.maxBackpressure / 4)
@@ -99,6 +106,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
           conn.closed = true
           clearTimeout(conn.expiry)
           for (const sub of conn.subscriptions.values()) {
+            ephemeral?.ended(conn, sub.topic)
             sub.cancelled = true
             if (sub.handle !== undefined) deps.subscriptions.end(sub.handle)
             if (sub.state === 'live') stats.subscriptions--
@@ -115,6 +123,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       state.closing = true
       removeChannel()
       liveness.stop()
+      ephemeral?.close()
       for (const handshake of [...state.handshakes]) handshake.ws?.end(CLOSE.goingAway, 'server shutting down')
       const open = [...core.index.all]
       for (const conn of open) core.end(conn, CLOSE.goingAway, 'server shutting down')

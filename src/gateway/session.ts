@@ -6,6 +6,7 @@ import { errorFrame, pongFrame, subscribedFrame } from '../protocol/server-frame
 import type { Connection, Subscription } from './connection.ts'
 import type { GatewayCore } from './core.ts'
 import { subscriptionSink } from './subscription-sink.ts'
+import type { EphemeralSession } from '../ephemeral/websocket.ts'
 
 export interface Session {
   /** One inbound frame, handled before uWS reuses `data`'s memory. */
@@ -18,7 +19,7 @@ export interface Session {
 const MAX_TIMER_MS = 2_147_483_647
 
 /** The protocol's client operations on one connection. Nothing a client sends throws. */
-export function createSession(core: GatewayCore, verifier: TokenVerifier): Session {
+export function createSession(core: GatewayCore, verifier: TokenVerifier, ephemeral?: EphemeralSession): Session {
   const { stats, config, log, subscriptions } = core
 
   function fail(conn: Connection, code: Parameters<typeof errorFrame>[0], message: string, ref?: Ref): void {
@@ -41,7 +42,7 @@ export function createSession(core: GatewayCore, verifier: TokenVerifier): Sessi
     const sub: Subscription = { topic: frame.topic, ref: frame.ref, state: 'pending', cancelled: false, handle: undefined }
     conn.subscriptions.set(frame.topic, sub)
     // Registered before the access check, so a revocation meanwhile is not missed (I7).
-    const handle = subscriptions.register(conn.principal, [frame.topic], subscriptionSink(core, conn, sub, subscriptions.isFollow(frame.topic)))
+    const handle = subscriptions.register(conn.principal, [frame.topic], subscriptionSink(core, conn, sub, subscriptions.isFollow(frame.topic), frame.batch === true))
     sub.handle = handle
     if (frame.since !== undefined) stats.replayRequests++
     void (async () => {
@@ -132,6 +133,11 @@ export function createSession(core: GatewayCore, verifier: TokenVerifier): Sessi
           return
         case 'ping':
           core.write(conn, pongFrame(frame.ref))
+          return
+        case 'publish':
+        case 'presence':
+          if (ephemeral === undefined) return fail(conn, 'not_ephemeral', 'this server takes no ephemeral messages', frame.ref)
+          return frame.op === 'publish' ? ephemeral.publish(conn, frame) : ephemeral.presence(conn, frame)
       }
     },
     armExpiry,

@@ -32,6 +32,12 @@ export interface GatewayStats {
   rateLimitCloses: number
   tokenExpiryCloses: number
   badFrames: number
+  /** Ephemeral messages accepted from this node's clients. */
+  ephemeralAccepted: number
+  /** Ephemeral `publish`/`presence` frames refused (not_ephemeral, forbidden, payload_too_large, rate_limited). */
+  ephemeralRefused: number
+  /** Ephemeral frames not sent to a socket already past the pacing mark (live only, at most once). */
+  ephemeralDropped: number
 }
 
 export function createStats(): GatewayStats {
@@ -55,5 +61,8 @@ export function createStats(): GatewayStats {
     rateLimitCloses: 0,
     tokenExpiryCloses: 0,
     badFrames: 0,
+    ephemeralAccepted: 0,
+    ephemeralRefused: 0,
+    ephemeralDropped: 0,
   }
 }

@@ -18,6 +18,10 @@ export interface GatewayStats {
   readonly replayEvents: number
   /** Resumes answered with `reset` (pruned history, a recorded gap). */
   readonly resets?: number
+  /** Ephemeral messages (src/ephemeral/websocket.ts): accepted, refused, not sent to a socket past the pacing mark. */
+  readonly ephemeralAccepted?: number
+  readonly ephemeralRefused?: number
+  readonly ephemeralDropped?: number
 }
 
 /** undefined while no gateway runs: the series then read 0. */
@@ -37,6 +41,9 @@ const COUNTERS: ReadonlyArray<[keyof GatewayStats, string, string]> = [
   ['replayRequests', 'walcast_gateway_replay_requests_total', 'Resumes that needed events from before the live stream.'],
   ['replayEvents', 'walcast_gateway_replayed_events_total', 'Events sent while replaying.'],
   ['resets', 'walcast_gateway_resets_total', 'WebSocket reset frames: resumes the history could not prove complete, and live subscriptions reset by a recorded gap.'],
+  ['ephemeralAccepted', 'walcast_gateway_ephemeral_accepted_total', 'Ephemeral messages accepted from this node\'s clients (never stored).'],
+  ['ephemeralRefused', 'walcast_gateway_ephemeral_refused_total', 'Ephemeral publish and presence frames refused (not_ephemeral, forbidden, payload_too_large, rate_limited).'],
+  ['ephemeralDropped', 'walcast_gateway_ephemeral_dropped_total', 'Ephemeral frames not sent to a socket already past the pacing mark (live only, at most once).'],
 ]
 
 export function registerGatewayMetrics(registry: Registry, source: GatewayStatsSource): void {

@@ -5,10 +5,12 @@ import type { FrameErrorCode } from './error-codes.ts'
 export type Ref = string | number
 
 export type ClientFrame =
-  | { op: 'subscribe'; topic: string; since?: string; ref?: Ref }
+  | { op: 'subscribe'; topic: string; since?: string; ref?: Ref; batch?: boolean }
   | { op: 'unsubscribe'; topic: string; ref?: Ref }
   | { op: 'auth'; token: string; ref?: Ref }
   | { op: 'ping'; ref?: Ref }
+  | { op: 'publish'; topic: string; type: string; data?: unknown; ref?: Ref }
+  | { op: 'presence'; topic: string; ref?: Ref }
 
 export interface FrameError {
   readonly op: 'invalid'
@@ -20,7 +22,8 @@ export interface FrameError {
 export const MAX_TOPIC_LENGTH = 256
 export const MAX_REF_LENGTH = 128
 
-const KNOWN_OPS = new Set(['subscribe', 'unsubscribe', 'auth', 'ping'])
+const KNOWN_OPS = new Set(['subscribe', 'unsubscribe', 'auth', 'ping', 'publish', 'presence'])
+export const MAX_EPHEMERAL_TYPE_LENGTH = 64
 
 /** Parses one text frame; anything malformed becomes a FrameError the client is told about. */
 export function parseClientFrame(text: string): ClientFrame | FrameError {
@@ -48,8 +51,14 @@ export function parseClientFrame(text: string): ClientFrame | FrameError {
       if (since !== undefined && since !== null && !isEventId(since)) {
         return invalid('bad_request', 'since must be an event id exactly as received (e.g. 0000000001a2b3c4-00000000)', ref)
       }
-      return withRef({ op, topic, ...(typeof since === 'string' ? { since } : {}) }, ref)
+      // Opt-in to batched replay frames (src/protocol/event-batch.ts); absent: one frame per event.
+      const batch = frame.batch
+      if (batch !== undefined && typeof batch !== 'boolean') return invalid('bad_request', 'batch must be true or false', ref)
+      return withRef({ op, topic, ...(typeof since === 'string' ? { since } : {}), ...(batch === true ? { batch } : {}) }, ref)
     }
+    case 'publish':
+    case 'presence':
+      return parseEphemeralFrame(op, frame, ref)
     case 'auth': {
       const token = frame.token
       if (typeof token !== 'string' || token === '') return invalid('bad_request', 'token must be a non-empty string', ref)
@@ -58,6 +67,19 @@ export function parseClientFrame(text: string): ClientFrame | FrameError {
     default:
       return withRef({ op: 'ping' }, ref)
   }
+}
+
+/** `publish` and `presence` (docs/protocol.md#ephemeral-messages-and-presence). */
+function parseEphemeralFrame(op: 'publish' | 'presence', frame: Record<string, unknown>, ref: Ref | undefined): ClientFrame | FrameError {
+  const topic = frame.topic
+  if (typeof topic !== 'string' || topic === '') return invalid('bad_request', 'topic must be a non-empty string', ref)
+  if (topic.length > MAX_TOPIC_LENGTH) return invalid('bad_request', `topic longer than ${MAX_TOPIC_LENGTH} characters`, ref)
+  if (op === 'presence') return withRef({ op, topic }, ref)
+  const type = frame.type
+  if (typeof type !== 'string' || type === '' || type.length > MAX_EPHEMERAL_TYPE_LENGTH) {
+    return invalid('bad_request', `type must be a non-empty string of at most ${MAX_EPHEMERAL_TYPE_LENGTH} characters`, ref)
+  }
+  return withRef({ op, topic, type, ...(frame.data === undefined ? {} : { data: frame.data }) }, ref)
 }
 
 export function isFrameError(frame: ClientFrame | FrameError): frame is FrameError {

@@ -18,12 +18,13 @@ export const ERROR_STATUS = {
   auth_unavailable: 503,
   not_ready: 503,
   shutting_down: 503,
+  not_ephemeral: 400,
 } as const
 
 export type ClientErrorCode = keyof typeof ERROR_STATUS
 
 /** The codes a WebSocket `error` frame can carry (the rest are HTTP-only). */
-export type FrameErrorCode = Extract<ClientErrorCode, 'bad_request' | 'unknown_op' | 'forbidden' | 'rate_limited' | 'too_many_subscriptions'>
+export type FrameErrorCode = Extract<ClientErrorCode, 'bad_request' | 'unknown_op' | 'forbidden' | 'rate_limited' | 'too_many_subscriptions' | 'not_ephemeral' | 'payload_too_large'>
 
 export function isClientErrorCode(code: unknown): code is ClientErrorCode {
   return typeof code === 'string' && Object.hasOwn(ERROR_STATUS, code)

@@ -17,6 +17,10 @@ export type ServerFrame =
   | { readonly op: 'reset'; readonly topic: string; readonly reason: ResetReason; readonly head: string }
   | { readonly op: 'error'; readonly code: FrameErrorCode; readonly message: string; readonly ref?: Ref }
   | { readonly op: 'pong'; readonly ref?: Ref }
+  /** Replayed events of one subscription, in order, for a client that subscribed with `batch` (src/protocol/event-batch.ts). */
+  | { readonly op: 'events'; readonly topic: string; readonly events: ReadonlyArray<Extract<ServerFrame, { op: 'event' }>> }
+  | { readonly op: 'ephemeral'; readonly topic: string; readonly type: string; readonly data: unknown; readonly from: string; readonly ts: string }
+  | { readonly op: 'presence'; readonly topic: string; readonly joined?: string; readonly left?: string; readonly users?: readonly string[]; readonly ref?: Ref }
 
 export const RESET_REASONS: readonly ResetReason[] = ['history_gone', 'stream_gap', 'unknown_position']
 
@@ -26,3 +30,7 @@ export const subscribedFrame = (topic: string, head: string, ref?: Ref): string 
 export const unsubscribedFrame = (topic: string, reason: 'client' | 'revoked', ref?: Ref): string => JSON.stringify({ op: 'unsubscribed', topic, ref, reason })
 export const resetFrame = (topic: string, reason: ResetReason, head: string): string => JSON.stringify({ op: 'reset', topic, reason, head })
 export const pongFrame = (ref?: Ref): string => JSON.stringify({ op: 'pong', ref })
+/** An ephemeral message: no id, never stored, never replayed (docs/invariants.md I16). */
+export const ephemeralFrame = (topic: string, type: string, data: unknown, from: string, ts: string): string => JSON.stringify({ op: 'ephemeral', topic, type, data, from, ts })
+export const presenceChangeFrame = (topic: string, change: 'joined' | 'left', userId: string): string => JSON.stringify({ op: 'presence', topic, [change]: userId })
+export const presenceListFrame = (topic: string, users: readonly string[], ref?: Ref): string => JSON.stringify({ op: 'presence', topic, ref, users })

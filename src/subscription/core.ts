@@ -11,6 +11,7 @@ import { readMerged } from './merged-read.ts'
 import { replayThenGoLive, type ReplayTarget } from './replay.ts'
 import { unresumableReason, type ResetReason } from './resume-rule.ts'
 import { createSubscriberIndex } from './subscriber-index.ts'
+import { withCoalescedHorizon } from './coalesced-reads.ts'
 
 /**
  * What the core needs of a transport for one subscription (a WebSocket topic, an SSE
@@ -120,7 +121,9 @@ export interface CoreOptions {
  * authorizer, so the authorizer has seen a `party_left` before the core delivers it.
  */
 export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
-  const { hub, history, authorizer, log } = options
+  const { hub, authorizer, log } = options
+  // A resume storm asks the horizon once per subscribe: those asking together share a read.
+  const history = withCoalescedHorizon(options.history)
   const follows = options.follows
   const index = createSubscriberIndex()
   const channels = new Set<LiveChannel>()

@@ -16,7 +16,7 @@ export interface MergedPage {
  */
 export async function readMerged(history: HistoryStore, topics: readonly string[], after: string, limit: number): Promise<MergedPage> {
   const afterId = parseEventId(after)
-  const pages = await Promise.all(topics.map((topic) => history.readSince(topic, afterId, limit)))
+  const pages = topics.length === 1 ? [await history.readSince(topics[0]!, afterId, limit)] : await history.readSinceEach(topics, afterId, limit)
   let bound: string | undefined
   for (const page of pages) {
     if (page.length < limit) continue

@@ -69,6 +69,7 @@ t.ok(walcastLoss.length > 0 && walcastLoss.every((p) => p.expected > 0 && p.lost
 const storm = results.resume!
 t.ok(storm.some((p) => p.kind === 'walcast') && storm.every((p) => p.delivered === p.expected && p.missing + p.duplicates + p.resets === 0 && p.allCaughtUpMs !== undefined && p.serverCpuMs >= 0), 'resume storm: every client of every system recovered every missed event once, in order, without a reset')
 t.equal(results.replay!.events, PROFILES.smoke.replay.events, 'replay delivered every missed event')
+t.ok(results.live !== undefined && results.live.events === PROFILES.smoke.live.events && results.live.missing + results.live.duplicates === 0 && results.live.serverMicrosPerEvent > 0, 'live end to end: every event delivered once, walcast\'s CPU per event measured')
 t.equal(results.replay!.missing + results.replay!.duplicates, 0, 'replay in order, no duplicates')
 
 t.equal(saved.profile, 'smoke', 'results JSON written')

@@ -31,6 +31,6 @@ t.test('I14: a wrong catalog is refused at start-up with one line naming the mis
   t.test('an unknown built-in name is a configuration error naming the built-ins', async (t) => {
     const result = await runCli(['serve'], cliEnv(tdb, { WALCAST_CATALOG: 'escrw' }))
     t.equal(result.code, 1)
-    t.match(result.stderr, /^walcast: CONFIG_INVALID: WALCAST_CATALOG: no built-in catalog is named "escrw"; expected one of escrow, payment-streams, approvals, or the path of a catalog module/)
+    t.match(result.stderr, /^walcast: CONFIG_INVALID: WALCAST_CATALOG: no built-in catalog is named "escrw"; expected one of escrow, payment-streams, approvals, marketplace, or the path of a catalog module/)
   })
 })

@@ -46,7 +46,7 @@ t.test('with WALCAST_DEV=1: demo users, a token that every transport accepts, th
   const issued = await fetch(`${url}/v1/dev/token?user=2`)
   t.equal(issued.headers.get('cache-control'), 'no-store')
   const { token, user } = (await issued.json()) as { token: string; user: { id: string; name: string } }
-  t.same(user, { id: '2', name: 'Sam Seller' })
+  t.same(user, { id: '2', name: 'Sam Seller', roles: [] }, 'the escrow catalog names no roles')
   const poll = await fetch(`${url}/v1/events?topic=user:2&limit=0`, { headers: { authorization: `Bearer ${token}` } })
   t.equal(poll.status, 200, 'the gateway’s verifier accepts the dev token')
   const overview = await fetch(`${url}/v1/dev/overview`, { headers: { authorization: `Bearer ${token}` } })

@@ -39,7 +39,7 @@ t.test('I11: bad input gets an error frame or a close, never a crash, never hurt
       ['a JSON string', '"subscribe"', false, 'bad_request'],
       ['no op', '{"topic":"user:1"}', false, 'bad_request'],
       ['op not a string', '{"op":7}', false, 'bad_request'],
-      ['unknown op', '{"op":"publish","ref":"u1"}', false, 'unknown_op', 'u1'],
+      ['unknown op', '{"op":"broadcast","ref":"u1"}', false, 'unknown_op', 'u1'],
       ['subscribe without topic', '{"op":"subscribe","ref":2}', false, 'bad_request', 2],
       ['topic not a string', '{"op":"subscribe","topic":{"a":1},"ref":"t"}', false, 'bad_request', 't'],
       ['empty topic', '{"op":"subscribe","topic":"","ref":"e"}', false, 'bad_request', 'e'],

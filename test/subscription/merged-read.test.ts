@@ -14,7 +14,10 @@ function memoryHistory(events: StoredEvent[]): HistoryStore {
       const from = formatEventId(after)
       return events.filter((e) => e.topics.includes(topic) && e.id > from).slice(0, limit)
     },
-  } as Pick<HistoryStore, 'readSince'> as HistoryStore
+    async readSinceEach(topics: readonly string[], after: EventId, limit: number) {
+      return Promise.all(topics.map((topic) => this.readSince(topic, after, limit)))
+    },
+  } as Pick<HistoryStore, 'readSince' | 'readSinceEach'> as HistoryStore
 }
 
 t.test('I3: several topics merge in id order, each event once, and a page never skips what another topic\'s next page holds', async (t) => {

@@ -1,0 +1,83 @@
+/**
+ * The targets of issue #15 item 3 each get a row of the report's targets table, with a
+ * verdict computed from the run's JSON (bench/targets.ts): on a real full run, on runs
+ * that lack a phase or a peer, and on made-up figures on either side of each bound.
+ */
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import t from 'tap'
+import { writeReport, type BenchResults } from '../../bench/report.ts'
+import { issue15Targets, type TargetRow } from '../../bench/targets.ts'
+import { fmt } from '../../bench/readings.ts'
+
+const FULL = path.resolve('bench/results/2026-12-02T06-47-47-full.json')
+const load = async (file: string): Promise<BenchResults> => JSON.parse(await fs.readFile(file, 'utf8')) as BenchResults
+const row = (rows: TargetRow[], start: string): TargetRow => rows.find((r) => r.target.startsWith(start))!
+
+t.test('the 2026-12-02 full run: one row per item-3 target, each verdict from its figure', async (t) => {
+  const results = await load(FULL)
+  const rows = issue15Targets(results)
+  t.same(rows.map((r) => r.target.split(' ').slice(0, 3).join(' ')), [
+    'CPU per live', 'catch-up ≥ 60,000', 'live end to', 'replay ≥ 150,000', 'server CPU per', 'idle RSS per', 'commit→client p99 ≤',
+  ], 'the seven targets, in the issue\'s order')
+  const backlog = results.ingest!.backlog
+  t.equal(row(rows, 'catch-up').met, backlog.eventsPerSecond >= 60_000)
+  t.match(row(rows, 'catch-up').measured, fmt(backlog.eventsPerSecond))
+  const micros = (backlog.walcastCpu / 100) * backlog.drainSeconds * 1e6 / backlog.events
+  t.match(row(rows, 'CPU per live').measured, `${fmt(micros)} µs`, 'without a live phase: CPU per event over the ingest drain')
+  t.equal(row(rows, 'CPU per live').met, micros <= 10)
+  t.equal(row(rows, 'live end').met, undefined, 'no live phase in this run: no verdict')
+  t.equal(row(rows, 'replay').met, results.replay!.eventsPerSecond >= 150_000)
+  const cpu = (kind: string) => { const r = results.fanout!.filter((p) => p.kind === kind); return r.reduce((a, p) => a + p.serverMicrosPerDelivery, 0) / r.length }
+  t.equal(row(rows, 'server CPU').met, cpu('walcast') <= cpu('centrifugo') && cpu('walcast') <= 1.5 * cpu('uws-floor'))
+  const idle = (kind: string) => results.idle!.find((p) => p.kind === kind)!.bytesPerConnection
+  t.equal(row(rows, 'idle RSS').met, idle('walcast') * 10 <= idle('centrifugo'))
+  const at2000 = results.latency!.filter((p) => p.kind === 'walcast' && p.eventsPerSecond === 2000 && p.clients === 1000)
+  t.ok(at2000.length > 0, 'the full run measured 2,000 events/s × 1,000 clients')
+  t.equal(row(rows, 'commit→client').met, at2000.reduce((a, p) => a + p.latency.p99, 0) / at2000.length <= 20)
+
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'walcast-targets-'))
+  t.teardown(() => fs.rm(dir, { recursive: true, force: true }))
+  await writeReport(results, path.join(dir, 'run.json'), path.join(dir, 'BENCHMARKS.md'))
+  const report = await fs.readFile(path.join(dir, 'BENCHMARKS.md'), 'utf8')
+  const table = report.slice(report.indexOf('## Targets'), report.indexOf('## walcast / peers'))
+  for (const r of rows) t.ok(table.includes(`| ${r.target} | ${r.measured} |`), `the table has the row: ${r.target}`)
+  t.notMatch(table, /ingest ≥ 50,000|replay ≥ 100,000/, 'the older ingest and replay targets are replaced')
+})
+
+/** A run with every figure of the item-3 targets at the given values. */
+function run(v: { live?: [number, number]; backlog: number; replay: number; fanout: [number, number | undefined, number | undefined]; idle: [number, number | undefined]; p99: number; rate?: number }): BenchResults {
+  const phase = (kind: string, extra: object) => ({ system: kind, kind, round: 1, cpu: { server: 0, generator: 0 }, ...extra })
+  return {
+    profile: 'full', startedAt: '', durationSeconds: 0, command: '', errors: {},
+    machine: {} as BenchResults['machine'],
+    ingest: { backlog: { events: 100_000, rowsPerTransaction: 100, drainSeconds: 1, eventsPerSecond: v.backlog, walcastCpu: 50, writeSeconds: 1, peakRssMb: 1, postgresCpu: 1 } } as unknown as BenchResults['ingest'],
+    ...(v.live === undefined ? {} : { live: { events: 10_000, rowsPerTransaction: 100, allEventsMs: 1, eventsPerSecond: v.live[0], serverMicrosPerEvent: v.live[1], missing: 0, duplicates: 0, cpu: { server: 1, generator: 1 } } }),
+    replay: { events: 1000, firstEventMs: 1, allEventsMs: 1, eventsPerSecond: v.replay, missing: 0, duplicates: 0, serverCpu: 1, generatorCpu: 1 },
+    fanout: [['walcast', v.fanout[0]], ['centrifugo', v.fanout[1]], ['uws-floor', v.fanout[2]]].filter(([, us]) => us !== undefined).map(([kind, us]) => phase(kind as string, { serverMicrosPerDelivery: us })) as unknown as BenchResults['fanout'],
+    idle: [['walcast', v.idle[0]], ['centrifugo', v.idle[1]]].filter(([, b]) => b !== undefined).map(([kind, b]) => phase(kind as string, { bytesPerConnection: b })) as unknown as BenchResults['idle'],
+    latency: [phase('walcast', { clients: 1000, eventsPerSecond: v.rate ?? 2000, latency: { p50: 1, p99: v.p99 } })] as unknown as BenchResults['latency'],
+  }
+}
+
+t.test('each bound decides met or missed; a figure the run lacks gives no verdict', async (t) => {
+  const good = issue15Targets(run({ live: [30_000, 10], backlog: 60_000, replay: 150_000, fanout: [4, 4, 4 / 1.5], idle: [100, 1000], p99: 20 }))
+  t.same(good.map((r) => r.met), [true, true, true, true, true, true, true], 'at each bound exactly: met')
+  const bad = issue15Targets(run({ live: [29_999, 10.01], backlog: 59_999, replay: 149_999, fanout: [4.01, 4, 4 / 1.5], idle: [101, 1000], p99: 20.01 }))
+  t.same(bad.map((r) => r.met), [false, false, false, false, false, false, false], 'just past each bound: missed')
+  t.match(row(good, 'CPU per live').measured, 'commit to delivery', 'with a live phase, CPU per event comes from it')
+
+  const partial = issue15Targets(run({ backlog: 60_000, replay: 1, fanout: [4, undefined, 3], idle: [100, undefined], p99: 5, rate: 500 }))
+  t.equal(row(partial, 'live end').met, undefined, 'no live phase')
+  t.equal(row(partial, 'server CPU').met, undefined, 'Centrifugo not measured and the floor bound met: no verdict')
+  t.match(row(partial, 'server CPU').measured, 'Centrifugo not measured')
+  t.equal(row(partial, 'idle RSS').met, undefined)
+  t.equal(row(partial, 'commit→client').met, undefined, 'latency measured at another rate: no verdict')
+  const overFloor = issue15Targets(run({ backlog: 1, replay: 1, fanout: [7, undefined, 4], idle: [-5, 1000], p99: 5 }))
+  t.equal(row(overFloor, 'server CPU').met, false, 'past 1.5× bare uWS is missed even without Centrifugo')
+  t.equal(row(overFloor, 'idle RSS').met, undefined, 'a negative idle reading is not measurable')
+  t.match(row(overFloor, 'idle RSS').measured, 'not measurable')
+  const empty = issue15Targets({ profile: 'smoke', startedAt: '', durationSeconds: 0, command: '', errors: {}, machine: {} as BenchResults['machine'] })
+  t.same(empty.map((r) => r.met), [undefined, undefined, undefined, undefined, undefined, undefined, undefined], 'nothing measured: no verdict anywhere')
+})
