@@ -1,6 +1,6 @@
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { PoolOptions, PoolStats } from './clients.ts'
+import type { PoolOptions, PoolStats, PoolTally } from './clients.ts'
 import type { Percentiles } from './latencies.ts'
 import { forkTs, type ChildHandle } from './processes.ts'
 
@@ -10,6 +10,8 @@ const ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'load-gene
 export interface LoadGenerator extends ChildHandle {
   open(options: PoolOptions, timeoutMs: number): Promise<{ connected: number; subscribeMs: Percentiles }>
   stats(start?: Record<string, number>, final?: Record<string, number>): Promise<PoolStats>
+  /** Closes and loss without the latency percentiles (cheap to poll); undefined with no clients open. */
+  tally(start: Record<string, number>, final: Record<string, number>): Promise<PoolTally | undefined>
   /** Open clients and events received: cheap to poll, unlike stats() (which sorts every latency). */
   counts(): Promise<{ open: number; received: number } | undefined>
   resetStats(): Promise<void>
@@ -48,6 +50,7 @@ export async function startLoadGenerator(): Promise<LoadGenerator> {
     ...handle,
     open: (options, timeoutMs) => call('open', { options, timeoutMs }),
     stats: (start, final) => call('stats', { start, final }),
+    tally: (start, final) => call('tally', { start, final }),
     counts: () => call('counts'),
     resetStats: () => call('resetStats'),
     dropAll: () => call('dropAll'),

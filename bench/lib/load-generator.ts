@@ -20,6 +20,10 @@ async function handle(request: Request): Promise<unknown> {
       const { start, final } = (request.args ?? {}) as { start?: Record<string, number>; final?: Record<string, number> }
       return pool?.stats(start, final)
     }
+    case 'tally': {
+      const { start, final } = request.args as { start: Record<string, number>; final: Record<string, number> }
+      return pool?.tally(start, final)
+    }
     case 'counts':
       return pool?.counts()
     case 'resetStats':

@@ -1,10 +1,13 @@
+import os from 'node:os'
 import pg from 'pg'
-import type { ClientSpec, PoolStats } from '../lib/clients.ts'
+import type { ClientSpec, PoolTally } from '../lib/clients.ts'
+import { startLoadGenerator, type LoadGenerator } from '../lib/generator-handle.ts'
 import { cpuMeter, rssSampler } from '../lib/processes.ts'
 import { HOT_ESCROW, spreadEscrows } from '../lib/seed.ts'
 import { serverPids, type SystemUnderTest } from '../lib/systems.ts'
 import { currentAmounts, startWriter } from '../lib/writer.ts'
-import { openClients, topicMap, type PhaseBase } from './clients.ts'
+import { topicMap, type PhaseBase } from './clients.ts'
+import { BENCH_JWT_SECRET } from '../lib/token.ts'
 import { round, sleep, type BenchContext } from './context.ts'
 
 export interface BacklogPhase extends PhaseBase {
@@ -27,6 +30,31 @@ export interface BacklogPhase extends PhaseBase {
   readonly serverCloses: number | undefined
   readonly paced: number | undefined
   readonly peakRssMb: number
+  /** Load-generator processes the clients were spread over (absent in older results: one). */
+  readonly generators?: number
+}
+
+/**
+ * The phase's size, from the profile unless the environment says otherwise (to reproduce
+ * at a size between the profiles): BENCH_BACKLOG_CLIENTS, BENCH_BACKLOG_EVENTS,
+ * BENCH_BACKLOG_HOT_EVERY, and BENCH_BACKLOG_GENERATORS, how many load-generator
+ * processes hold the clients (default: one per core, at least 2, at most 4).
+ */
+export function backlogSize(profile: BenchContext['profile'], env: NodeJS.ProcessEnv = process.env): BenchContext['profile']['backlog'] & { generators: number } {
+  const read = (name: string, fallback: number): number => {
+    const value = env[name]
+    if (value === undefined || value === '') return fallback
+    const n = Number(value)
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${name}: expected a positive integer, got ${value}`)
+    return n
+  }
+  return {
+    clients: read('BENCH_BACKLOG_CLIENTS', profile.backlog.clients),
+    backlogEvents: read('BENCH_BACKLOG_EVENTS', profile.backlog.backlogEvents),
+    hotEvery: read('BENCH_BACKLOG_HOT_EVERY', profile.backlog.hotEvery),
+    timeoutSeconds: profile.backlog.timeoutSeconds,
+    generators: read('BENCH_BACKLOG_GENERATORS', Math.min(4, Math.max(2, os.availableParallelism()))),
+  }
 }
 
 /**
@@ -40,65 +68,104 @@ export interface BacklogPhase extends PhaseBase {
  */
 export async function measureBacklog(context: BenchContext): Promise<BacklogPhase[]> {
   const { profile } = context
-  const { clients, backlogEvents, hotEvery, timeoutSeconds } = profile.backlog
+  const { clients, backlogEvents, hotEvery, timeoutSeconds, generators: generatorCount } = backlogSize(profile)
   const out: BacklogPhase[] = []
   const systems = context.systems.filter((system) => system.kind === 'walcast')
-  for (const system of systems) {
-    const specs: ClientSpec[] = Array.from({ length: clients }, (_, i) => ({ user: i + 1, topics: [`escrow:${HOT_ESCROW}`] }))
-    await openClients(context, system, specs)
-    // One hot row in every `hotEvery`, the others spread: the writer takes escrows round robin.
-    const escrows = [HOT_ESCROW, ...spreadEscrows(profile.population).slice(0, hotEvery - 1)]
-    const start = topicMap(await currentAmounts(system.databaseUrl), [HOT_ESCROW])
-    const before = await gatewayCounters(system)
-    await context.generator.resetStats()
-
-    const lock = new pg.Client({ connectionString: system.databaseUrl, application_name: 'walcast-bench-backlog-lock' })
-    await lock.connect()
-    let released = false
-    try {
-      await lock.query('BEGIN')
-      await lock.query('LOCK TABLE walcast.events IN SHARE MODE')
-      context.log(`backlog: ingest held back; writing ${backlogEvents} events, 1 in ${hotEvery} to the hot topic, ${clients} clients on it`)
-      const writer = await startWriter({ url: system.databaseUrl, escrows, rowsPerTransaction: 100, eventsPerSecond: 0, durationMs: timeoutSeconds * 1000, maxEvents: backlogEvents })
-      const written = await writer.done
-      const final = topicMap(written.lastAmount as Map<number, number>, [HOT_ESCROW])
-      const hotEvents = final[`escrow:${HOT_ESCROW}`]! - start[`escrow:${HOT_ESCROW}`]!
-      const rss = rssSampler(system.pid)
-      const meter = cpuMeter({ server: serverPids(system), generator: context.generator.pid })
-      await lock.query('COMMIT')
-      released = true
-      const drained = performance.now()
-      const { stats, doneAt } = await untilDelivered(context, start, final, timeoutSeconds * 1000)
-      const cpu = meter.stop()
-      const after = await gatewayCounters(system)
-      const phase: BacklogPhase = {
-        system: system.label, kind: system.kind, round: 1, clients, backlogEvents: written.events, hotEvents,
-        expectedDeliveries: hotEvents * clients,
-        drainSeconds: doneAt === undefined ? undefined : round((doneAt - drained) / 1000, 2),
-        closeCodes: stats.closeCodes, reconnects: stats.reconnects, lost: stats.lost ?? 0, missing: stats.missing, duplicates: stats.duplicates, resets: stats.resets,
-        serverCloses: difference(after.closes, before.closes), paced: difference(after.paced, before.paced),
-        peakRssMb: round(rss.stop().peak / 1048576), cpu: { server: cpu.server!, generator: cpu.generator! },
-      }
-      out.push(phase)
-      context.log(`backlog ${system.label}: ${fmtCodes(phase.closeCodes)} closes, lost ${phase.lost}, duplicates ${phase.duplicates}, ${phase.paced ?? 'n/a'} paced, drained in ${phase.drainSeconds ?? 'never'} s`)
-    } finally {
-      if (!released) await lock.query('ROLLBACK').catch(() => {})
-      await lock.end().catch(() => {})
-      await context.generator.closeClients()
-      await sleep(300)
-    }
+  // One load-generator process saturates its core long before 1,000 clients have read
+  // 10,000,000 deliveries: the clients are spread over several, so they read at full speed.
+  const generators: LoadGenerator[] = [context.generator]
+  try {
+    while (generators.length < generatorCount) generators.push(await startLoadGenerator())
+    for (const system of systems) out.push(await backlogRound(context, system, generators, { clients, backlogEvents, hotEvery, timeoutSeconds }))
+  } finally {
+    for (const generator of generators.slice(1)) await generator.stop().catch(() => {})
   }
   return out
 }
 
+async function backlogRound(context: BenchContext, system: SystemUnderTest, generators: readonly LoadGenerator[], size: { clients: number; backlogEvents: number; hotEvery: number; timeoutSeconds: number }): Promise<BacklogPhase> {
+  const { profile } = context
+  const { clients, backlogEvents, hotEvery, timeoutSeconds } = size
+  const specs: ClientSpec[] = Array.from({ length: clients }, (_, i) => ({ user: i + 1, topics: [`escrow:${HOT_ESCROW}`] }))
+  const pool = spreadPool(generators)
+  await pool.open(system, specs)
+  // One hot row in every `hotEvery`, the others spread: the writer takes escrows round robin.
+  const escrows = [HOT_ESCROW, ...spreadEscrows(profile.population).slice(0, hotEvery - 1)]
+  const start = topicMap(await currentAmounts(system.databaseUrl), [HOT_ESCROW])
+  const before = await gatewayCounters(system)
+  await pool.resetStats()
+
+  const lock = new pg.Client({ connectionString: system.databaseUrl, application_name: 'walcast-bench-backlog-lock' })
+  await lock.connect()
+  let released = false
+  try {
+    await lock.query('BEGIN')
+    await lock.query('LOCK TABLE walcast.events IN SHARE MODE')
+    context.log(`backlog: ingest held back; writing ${backlogEvents} events, 1 in ${hotEvery} to the hot topic, ${clients} clients on it in ${generators.length} load generators`)
+    const writer = await startWriter({ url: system.databaseUrl, escrows, rowsPerTransaction: 100, eventsPerSecond: 0, durationMs: timeoutSeconds * 1000, maxEvents: backlogEvents })
+    const written = await writer.done
+    const final = topicMap(written.lastAmount as Map<number, number>, [HOT_ESCROW])
+    const hotEvents = final[`escrow:${HOT_ESCROW}`]! - start[`escrow:${HOT_ESCROW}`]!
+    const rss = rssSampler(system.pid)
+    const meter = cpuMeter({ server: serverPids(system), generator: generators.map((g) => g.pid) })
+    await lock.query('COMMIT')
+    released = true
+    const drained = performance.now()
+    const { stats, doneAt } = await untilDelivered(pool, start, final, timeoutSeconds * 1000)
+    const cpu = meter.stop()
+    const after = await gatewayCounters(system)
+    const phase: BacklogPhase = {
+      system: system.label, kind: system.kind, round: 1, clients, backlogEvents: written.events, hotEvents,
+      expectedDeliveries: hotEvents * clients,
+      drainSeconds: doneAt === undefined ? undefined : round((doneAt - drained) / 1000, 2),
+      closeCodes: stats.closeCodes, reconnects: stats.reconnects, lost: stats.lost, missing: stats.missing, duplicates: stats.duplicates, resets: stats.resets,
+      serverCloses: difference(after.closes, before.closes), paced: difference(after.paced, before.paced),
+      peakRssMb: round(rss.stop().peak / 1048576), cpu: { server: cpu.server!, generator: cpu.generator! },
+      generators: generators.length,
+    }
+    context.log(`backlog ${system.label}: ${fmtCodes(phase.closeCodes)} closes, lost ${phase.lost}, duplicates ${phase.duplicates}, ${phase.paced ?? 'n/a'} paced, drained in ${phase.drainSeconds ?? 'never'} s, generators at ${phase.cpu.generator}% of a core`)
+    return phase
+  } finally {
+    if (!released) await lock.query('ROLLBACK').catch(() => {})
+    await lock.end().catch(() => {})
+    await pool.closeClients()
+    await sleep(300)
+  }
+}
+
+/** The clients dealt round robin over the generators; their figures summed. */
+function spreadPool(generators: readonly LoadGenerator[]) {
+  return {
+    async open(system: SystemUnderTest, specs: readonly ClientSpec[]): Promise<void> {
+      const shares = generators.map((_, g) => specs.filter((_, i) => i % generators.length === g))
+      const opened = await Promise.all(generators.map((generator, g) => generator.open({ kind: system.kind, url: system.clientUrl, secret: BENCH_JWT_SECRET, clients: shares[g]! }, 120_000)))
+      const connected = opened.reduce((sum, o) => sum + o.connected, 0)
+      if (connected < specs.length) throw new Error(`${system.label}: only ${connected} of ${specs.length} clients connected`)
+    },
+    resetStats: async (): Promise<void> => { await Promise.all(generators.map((g) => g.resetStats())) },
+    closeClients: async (): Promise<void> => { await Promise.all(generators.map((g) => g.closeClients())) },
+    async stats(start: Record<string, number>, final: Record<string, number>): Promise<PoolTally> {
+      const all = await Promise.all(generators.map((g) => g.tally(start, final)))
+      return sumTallies(all.map((tally) => tally ?? { closeCodes: {}, reconnects: 0, lost: Infinity, missing: 0, duplicates: 0, resets: 0 }))
+    },
+  }
+}
+
+export function sumTallies(all: readonly PoolTally[]): PoolTally {
+  const closeCodes: Record<string, number> = {}
+  for (const stats of all) for (const [code, n] of Object.entries(stats.closeCodes)) closeCodes[code] = (closeCodes[code] ?? 0) + n
+  const sum = (pick: (stats: PoolTally) => number): number => all.reduce((total, stats) => total + pick(stats), 0)
+  return { closeCodes, reconnects: sum((s) => s.reconnects), lost: sum((s) => s.lost), missing: sum((s) => s.missing), duplicates: sum((s) => s.duplicates), resets: sum((s) => s.resets) }
+}
+
 /** Until no client misses a hot event (or the bound passes). */
-async function untilDelivered(context: BenchContext, start: Record<string, number>, final: Record<string, number>, timeoutMs: number): Promise<{ stats: PoolStats; doneAt: number | undefined }> {
+async function untilDelivered(pool: ReturnType<typeof spreadPool>, start: Record<string, number>, final: Record<string, number>, timeoutMs: number): Promise<{ stats: PoolTally; doneAt: number | undefined }> {
   const deadline = performance.now() + timeoutMs
   for (;;) {
-    const stats = await context.generator.stats(start, final)
+    const stats = await pool.stats(start, final)
     if (stats.lost === 0) return { stats, doneAt: performance.now() }
     if (performance.now() > deadline) return { stats, doneAt: undefined }
-    await sleep(100)
+    await sleep(250)
   }
 }
 

@@ -29,6 +29,13 @@ export interface Connection {
   expiry: NodeJS.Timeout | undefined
   /** Replays waiting for the send buffer to drain. */
   drainWaiters: (() => void)[]
+  /**
+   * Bytes written to this socket alone (frames and pings, not topic publishes): less what
+   * uWS still buffers, what the client has taken, which the stall rule reads (core.taken).
+   */
+  written: number
+  /** Signs of life since the last liveness sweep, and sweeps in a row without any (liveness.ts). */
+  readonly liveness: { heard: boolean; took: boolean; silentSweeps: number }
 }
 
 /** A socket open before its token is verified (src/gateway/upgrade.ts). */

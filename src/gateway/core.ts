@@ -39,6 +39,14 @@ export interface GatewayCore {
   slowConsumer(conn: Connection): void
   /** Resolves once the send buffer is below a quarter of the limit (or the socket closed). */
   drained(conn: Connection): Promise<void>
+  /**
+   * Bytes the socket has handed on to the kernel so far (the stall rule's count). Exact
+   * while it is on no uWS topic, as during a catch-up; a topic publish meanwhile makes it
+   * read low, never high, so a doubt closes as before rather than keeping a stalled reader.
+   */
+  taken(conn: Connection): number
+  /** Pings the socket (counted in `written`); false if uWS dropped it (its own cap). */
+  ping(conn: Connection): boolean
 }
 
 export interface CoreDeps {
@@ -66,8 +74,10 @@ export function createCore(deps: CoreDeps): GatewayCore {
       if (conn.closed || ws === undefined) return false
       let status = 0
       ws.cork(() => { status = ws.send(text) })
+      const bytes = typeof text === 'string' ? Buffer.byteLength(text) : text.length
       stats.messagesSent++
-      stats.bytesSent += typeof text === 'string' ? Buffer.byteLength(text) : text.length
+      stats.bytesSent += bytes
+      conn.written += bytes
       // 2: uWS dropped the frame (its own cap, set far above ours, was reached).
       return !core.checkBackpressure(conn, status === 2)
     },
@@ -91,7 +101,7 @@ export function createCore(deps: CoreDeps): GatewayCore {
       // uWS holds a few published frames per socket before it writes them, and unsubscribe()
       // discards those; any direct send writes them out first. A ping is one the client
       // answers without seeing it. Dropped (uWS's own cap): nothing can be proven, close.
-      if (ws.ping() === 2) return slowConsumer(conn, ws.getBufferedAmount())
+      if (!core.ping(conn)) return slowConsumer(conn, ws.getBufferedAmount())
       stats.pacedSubscriptions += live.length
       for (const sub of live) {
         const from = sub.liveFrom !== undefined && sub.liveFrom > position ? sub.liveFrom : position
@@ -138,6 +148,17 @@ export function createCore(deps: CoreDeps): GatewayCore {
       if (conn.closed || conn.ws === undefined) return
       slowConsumer(conn, conn.ws.getBufferedAmount())
     },
+    taken(conn) {
+      if (conn.closed || conn.ws === undefined) return conn.written
+      return conn.written - conn.ws.getBufferedAmount()
+    },
+    ping(conn) {
+      const ws = conn.ws
+      if (conn.closed || ws === undefined) return false
+      if (ws.ping() === 2) return false
+      conn.written += PING_BYTES
+      return true
+    },
     drained(conn) {
       if (conn.closed || conn.ws === undefined || conn.ws.getBufferedAmount() <= drainLevel) return Promise.resolve()
       return new Promise((resolve) => conn.drainWaiters.push(resolve))
@@ -153,6 +174,9 @@ export function createCore(deps: CoreDeps): GatewayCore {
 
   return core
 }
+
+/** An empty ping frame: opcode and length. */
+const PING_BYTES = 2
 
 /** Called from the uWS drain handler and on close: wakes replays waiting for room. */
 export function wakeDrainWaiters(conn: Connection, drainLevel: number): void {

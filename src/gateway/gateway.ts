@@ -7,6 +7,7 @@ import type { SubscriptionCore } from '../subscription/core.ts'
 import type { Connection, SocketData } from './connection.ts'
 import { createCore, wakeDrainWaiters } from './core.ts'
 import { createDelivery } from './delivery.ts'
+import { createLiveness, UWS_IDLE_BACKSTOP_SEC } from './liveness.ts'
 import { CLOSE } from '../protocol/close-codes.ts'
 import { createSession } from './session.ts'
 import { createStats, type GatewayStats } from './stats.ts'
@@ -55,6 +56,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const drainLevel = Math.floor(config.maxBackpressure / 4)
   let app: uWS.TemplatedApp | undefined
   const removeChannel = deps.subscriptions.addChannel(createDelivery(core, () => app))
+  const liveness = createLiveness(core, core.index, config.idleTimeoutSec)
 
   return {
     mount(target) {
@@ -64,7 +66,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
         // maxPayload closes with 1009, a buffer over maxBackpressure with 4008.
         maxPayloadLength: config.maxPayload * 4,
         maxBackpressure: config.maxBackpressure * 4 + 16 * 1024 * 1024,
-        idleTimeout: config.idleTimeoutSec,
+        // walcast judges liveness itself (liveness.ts: a peer that reads a backlog is alive
+        // although its pong waits behind it); uWS's timeout is only a backstop.
+        idleTimeout: UWS_IDLE_BACKSTOP_SEC,
         sendPingsAutomatically: true,
         compression: nativeUws().DISABLED,
         upgrade: admission.upgrade,
@@ -74,11 +78,24 @@ export function createGateway(deps: GatewayDeps): Gateway {
         message(ws, data, isBinary) {
           const conn = ws.getUserData().conn
           if (conn === undefined) admission.hold(ws, data, isBinary)
-          else session.receive(conn, data, isBinary)
+          else {
+            liveness.heard(conn)
+            session.receive(conn, data, isBinary)
+          }
+        },
+        ping(ws) {
+          const conn = ws.getUserData().conn
+          if (conn !== undefined) liveness.heard(conn)
+        },
+        pong(ws) {
+          const conn = ws.getUserData().conn
+          if (conn !== undefined) liveness.heard(conn)
         },
         drain(ws) {
           const conn = ws.getUserData().conn
-          if (conn !== undefined) wakeDrainWaiters(conn, drainLevel)
+          if (conn === undefined) return
+          liveness.took(conn)
+          wakeDrainWaiters(conn, drainLevel)
         },
         close(ws) {
           const { conn, handshake } = ws.getUserData()
@@ -105,6 +122,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       if (state.closing) return
       state.closing = true
       removeChannel()
+      liveness.stop()
       ephemeral?.close()
       for (const handshake of [...state.handshakes]) handshake.ws?.end(CLOSE.goingAway, 'server shutting down')
       const open = [...core.index.all]

@@ -22,6 +22,7 @@ export function subscriptionSink(core: GatewayCore, conn: Connection, sub: Subsc
     send: writer.send,
     fits: writer.fits,
     drained: () => core.drained(conn),
+    taken: () => core.taken(conn),
     closed: () => conn.closed || sub.cancelled,
     live: (head, again) => core.attach(conn, sub, head, again),
     leaveLive: () => core.detach(conn, sub),

@@ -92,6 +92,8 @@ export function createAdmission(core: GatewayCore, session: Session, verifier: T
       bucket: new TokenBucket(config.rate, config.burst, config.rateTolerance),
       expiry: undefined,
       drainWaiters: [],
+      written: 0,
+      liveness: { heard: true, took: false, silentSweeps: 0 },
     }
     ws.getUserData().conn = conn
     index.add(conn)

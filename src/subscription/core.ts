@@ -20,7 +20,7 @@ import { withCoalescedHorizon } from './coalesced-reads.ts'
  * stream of several). Frames, flow control and closing are the transport's; what to
  * send when is the core's.
  */
-export interface SubscriberSink extends Pick<ReplayTarget, 'send' | 'fits' | 'drained'> {
+export interface SubscriberSink extends Pick<ReplayTarget, 'send' | 'fits' | 'drained' | 'taken'> {
   /**
    * Live delivery to this subscriber alone (SSE). Without it the transport delivers live
    * events itself through a LiveChannel (WebSocket: uWS topics).
@@ -177,7 +177,7 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
       const reason = sub.gapPending ? 'stream_gap' : await unresumableReason(history, since, hub.head()!, hub)
       if (over(sub)) return
       if (reason !== undefined) return resetAndGoLive(sub, reason, again)
-      const target: ReplayTarget = { topics: () => [...sub.reads], stopped: () => stopped(sub), send: sub.sink.send, fits: sub.sink.fits, drained: sub.sink.drained }
+      const target: ReplayTarget = { topics: () => [...sub.reads], stopped: () => stopped(sub), send: sub.sink.send, fits: sub.sink.fits, drained: sub.sink.drained, ...(sub.sink.taken === undefined ? {} : { taken: sub.sink.taken }) }
       const outcome = await replayThenGoLive(replayContext, target, since, () => goLive(sub, again))
       if (outcome.kind === 'reset') return resetAndGoLive(sub, outcome.reason, again)
       if (outcome.kind === 'stalled') return sub.sink.stalled()

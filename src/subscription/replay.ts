@@ -2,6 +2,7 @@ import type { StoredEvent } from '../history/event.ts'
 import type { HistoryStore } from '../history/store.ts'
 import type { Hub } from '../hub/hub.ts'
 import { readMerged } from './merged-read.ts'
+import { tookEnough } from './stalled.ts'
 import { unresumableReason, type ResetReason } from './resume-rule.ts'
 
 /** What a replay needs of a transport: write events, say how full it is, wait for room. */
@@ -16,6 +17,12 @@ export interface ReplayTarget {
   fits(events: readonly StoredEvent[]): boolean
   /** Resolves once the buffer is below the drain level (or the transport closed). */
   drained(): Promise<void>
+  /**
+   * Bytes the client has taken off the transport so far, a running count, where the
+   * transport can tell: the stall rule then closes only a client that took almost nothing
+   * in a whole stall window (stalled.ts), not one that reads slowly but steadily.
+   */
+  taken?(): number
 }
 
 export interface ReplayContext {
@@ -93,11 +100,16 @@ function advance(cursor: string, events: readonly StoredEvent[], sent: number): 
 }
 
 async function drainedWithin(target: ReplayTarget, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms) })
-  try {
-    return await Promise.race([target.drained().then(() => true as const), timeout])
-  } finally {
-    clearTimeout(timer)
+  const drained = target.drained().then(() => true as const)
+  for (;;) {
+    const before = target.taken?.()
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms) })
+    try {
+      if (await Promise.race([drained, timeout])) return true
+    } finally {
+      clearTimeout(timer)
+    }
+    if (target.stopped() || !tookEnough(before, target.taken?.())) return false
   }
 }
