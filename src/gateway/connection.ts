@@ -44,6 +44,8 @@ export interface Handshake {
   token: string
   /** Frames that arrived before the token verified, replayed in order on admission. */
   readonly held: { data: ArrayBuffer; isBinary: boolean }[]
+  /** Frames refused because the held ones filled the bound: past the rate tolerance, 4029. */
+  refused: number
   /** Set by uWS's close: whatever the verification says then is moot. */
   closed: boolean
   ws: uWS.WebSocket<SocketData> | undefined

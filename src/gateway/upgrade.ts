@@ -3,6 +3,7 @@ import type { TokenVerifier } from '../auth/token-verifier.ts'
 import { TokenError } from '../auth/token-verifier.ts'
 import { STATUS_TEXT, httpError, type HttpResponse } from '../http/route.ts'
 import { CLOSE } from '../protocol/close-codes.ts'
+import { errorFrame } from '../protocol/server-frames.ts'
 import type { Connection, Handshake, SocketData } from './connection.ts'
 import type { GatewayCore } from './core.ts'
 import type { Session } from './session.ts'
@@ -118,7 +119,7 @@ export function createAdmission(core: GatewayCore, session: Session, verifier: T
       if (state.handshakes.size >= limits.maxWaiting) {
         return refuse(res, httpError(429, 'too_many_connections', 'too many connections are waiting for their token to be verified; retry shortly'))
       }
-      const handshake: Handshake = { token, held: [], closed: false, ws: undefined, deadline: undefined }
+      const handshake: Handshake = { token, held: [], refused: 0, closed: false, ws: undefined, deadline: undefined }
       res.upgrade<SocketData>({ conn: undefined, handshake },
         req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context)
     },
@@ -153,9 +154,20 @@ export function createAdmission(core: GatewayCore, session: Session, verifier: T
       const hs = ws.getUserData().handshake
       if (data.byteLength > config.maxPayload) return ws.end(CLOSE.tooBig, 'frame too large')
       // At most a burst of frames and one frame's worth of bytes wait per socket, so
-      // sockets that never authenticate cannot pile up memory.
+      // sockets that never authenticate cannot pile up memory. A frame past that is
+      // refused as it would be after admission (an error, the socket kept) and a client
+      // that keeps on past the tolerance is cut off: a slow token check must not turn a
+      // client's burst into a close it would never have had once admitted.
       const bytes = hs.held.reduce((sum, frame) => sum + frame.data.byteLength, data.byteLength)
-      if (hs.held.length >= config.burst || bytes > config.maxPayload) return ws.end(CLOSE.rateLimited, 'rate limited')
+      if (hs.held.length >= config.burst || bytes > config.maxPayload) {
+        stats.rateLimitedFrames++
+        if (++hs.refused > config.rateTolerance) {
+          stats.rateLimitCloses++
+          return ws.end(CLOSE.rateLimited, 'rate limited')
+        }
+        ws.send(errorFrame('rate_limited', `slow down: at most ${config.burst} frames wait for the token to be verified`), false)
+        return
+      }
       // uWS reuses `data` after this callback.
       hs.held.push({ data: data.slice(0), isBinary })
     },

@@ -216,7 +216,7 @@ t.test('a token the server cannot verify closes with 1013, and so does a verific
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
     t.teardown(() => { for (const s of sockets) s.destroy(); silent.close() })
     const jwksPort = (silent.address() as net.AddressInfo).port
-    const service = await startTestService(t, tdb, { WALCAST_JWKS_URL: `http://127.0.0.1:${jwksPort}/jwks.json`, WALCAST_WS_BURST: '3', WALCAST_WS_MAX_PAYLOAD: '1024' })
+    const service = await startTestService(t, tdb, { WALCAST_JWKS_URL: `http://127.0.0.1:${jwksPort}/jwks.json`, WALCAST_WS_BURST: '3', WALCAST_WS_MAX_PAYLOAD: '1024', WALCAST_WS_RATE_TOLERANCE: '2' })
     const port = service.http.port
 
     const started = Date.now()
@@ -226,13 +226,17 @@ t.test('a token the server cannot verify closes with 1013, and so does a verific
     t.same([waiting.code, waiting.reason], [1013, 'token verification timed out'])
     t.ok(Date.now() - started >= ADMISSION_LIMITS.deadlineMs - 100, 'at the deadline')
 
-    const flood = await closedAfterOpen(port, rs256('2'), (ws) => { for (let i = 0; i < 4; i++) ws.send(JSON.stringify({ op: 'ping' })) })
-    t.same([flood.code, flood.reason], [4029, 'rate limited'], 'more than a burst of held frames: 4029')
-    const heavy = await closedAfterOpen(port, rs256('2'), (ws) => { for (let i = 0; i < 2; i++) ws.send(JSON.stringify({ op: 'ping', ref: 'x'.repeat(600) })) })
-    t.same([heavy.code, heavy.reason], [4029, 'rate limited'], 'more than a frame\'s worth of held bytes: 4029')
+    const flood = await closedAfterOpen(port, rs256('2'), (ws) => { for (let i = 0; i < 6; i++) ws.send(JSON.stringify({ op: 'ping' })) })
+    t.same([flood.code, flood.reason], [4029, 'rate limited'], 'a burst held, then more refusals than the tolerance: 4029')
+    t.same(flood.frames.map((f) => (JSON.parse(f) as { code: string }).code), ['rate_limited', 'rate_limited'], 'each refused frame was answered with rate_limited first')
+    const heavy = await closedAfterOpen(port, rs256('2'), (ws) => { for (let i = 0; i < 4; i++) ws.send(JSON.stringify({ op: 'ping', ref: 'x'.repeat(600) })) })
+    t.same([heavy.code, heavy.reason], [4029, 'rate limited'], 'more than a frame\'s worth of held bytes, past the tolerance: 4029')
+    t.equal(heavy.frames.length, 2, 'warned twice first')
     const big = await closedAfterOpen(port, rs256('3'), (ws) => ws.send('x'.repeat(2000)))
     t.same([big.code, big.reason], [1009, 'frame too large'], 'a held frame over the payload limit: 1009')
     t.ok(Date.now() - started < 2 * ADMISSION_LIMITS.deadlineMs, 'neither waited for the deadline')
+    const polite = await closedAfterOpen(port, rs256('4'), (ws) => { for (let i = 0; i < 5; i++) ws.send(JSON.stringify({ op: 'ping' })) })
+    t.same([polite.code, polite.frames.length], [1013, 2], 'within the tolerance: refused frames answered, the socket kept until the deadline')
   })
 })
 
