@@ -10,7 +10,7 @@ import { createCatalogRegistry, type CatalogRegistry } from './catalog/registry.
 import { ensureCatalogSchema } from './catalog/schema.ts'
 import { checkCatalogAgainstDatabase } from './catalog/validate.ts'
 import { createHistoryStore, type HistoryStore } from './history/store.ts'
-import { startPruner } from './history/prune.ts'
+import { keptStates, startPruner } from './history/prune.ts'
 import { createHub, type Hub } from './hub/hub.ts'
 import { startIngest, type Ingest } from './ingest/ingest.ts'
 import { noIngest } from './ingest/no-ingest.ts'
@@ -159,7 +159,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       log: log.child({ module: 'ingest' }),
       onBatch: (stats) => metrics.observeBatch(stats),
     })
-    const pruner = startPruner(database.db, config.history, log.child({ module: 'prune' }), (result) => metrics.recordPrune(result))
+    const pruner = startPruner(database.db, config.history, log.child({ module: 'prune' }), (result) => metrics.recordPrune(result), keptStates(catalog))
     const heartbeat = startHeartbeat(database.db, config.replication.heartbeatMs, log.child({ module: 'heartbeat' }))
     walMonitor.start()
 
