@@ -31,7 +31,7 @@ t.test('`WALCAST_CATALOG=marketplace npm start`: embedded Postgres, the marketpl
   const { token } = (await (await fetch(`${url}/v1/dev/token?user=1`)).json()) as { token: string }
   const overview = (await (await fetch(`${url}/v1/dev/overview`, { headers: { authorization: `Bearer ${token}` } })).json()) as { catalog: string; topics: { topic: string }[] }
   t.equal(overview.catalog, 'marketplace')
-  t.same(overview.topics.slice(0, 2).map((x) => x.topic), ['user:1', 'buyer:1'], 'the page subscribes to Ada\'s own topic and her buyer profile first')
+  t.same(overview.topics.slice(0, 3).map((x) => x.topic), ['user:1', 'buyers', 'buyer:1'], 'the page subscribes to Ada\'s own topic, her role\'s broadcast and her buyer profile first')
   const events = await waitFor(async () => {
     const response = await fetch(`${url}/v1/events?topic=buyer:1`, { headers: { authorization: `Bearer ${token}` } })
     const page = (await response.json()) as { events: { type: string }[] }
