@@ -55,11 +55,11 @@ t.test('a real run with a negative kernel reading: reported as not measurable, n
   t.same(tableCells.filter((cell) => /^[-−]\d/.test(cell)), [], 'no table cell of the report is a negative number')
 })
 
-t.test('sections run 1, 2, … 8 in order, after the targets and ratios and before the findings', async (t) => {
+t.test('sections run 1, 2, … 9 in order, after the targets and ratios and before the findings', async (t) => {
   for (const file of (await fs.readdir(RESULTS)).filter((name) => name.endsWith('.json'))) {
     const { results, report } = await render(t, path.join(RESULTS, file))
     const numbered = [...report.matchAll(/^## (\d+)\. /gm)].map((m) => Number(m[1]))
-    const present = ['ingest', 'latency', 'fanout', 'idle', 'replay', 'slow', 'loss', 'scale'].map((key, i) => (results as unknown as Record<string, unknown>)[key] === undefined ? undefined : i + 1).filter((n) => n !== undefined)
+    const present = ['ingest', 'latency', 'fanout', 'idle', 'replay', 'slow', 'loss', 'scale', 'trading'].map((key, i) => (results as unknown as Record<string, unknown>)[key] === undefined ? undefined : i + 1).filter((n) => n !== undefined)
     t.same(numbered, present, `${file}: sections ${present.join(', ')} in order`)
     const headings = [...report.matchAll(/^## (.+)$/gm)].map((m) => m[1]!)
     t.ok(headings.indexOf('Targets (reported, not asserted)') < headings.findIndex((h) => /^\d/.test(h)), `${file}: targets first`)
