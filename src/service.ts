@@ -10,7 +10,7 @@ import { createCatalogRegistry, type CatalogRegistry } from './catalog/registry.
 import { ensureCatalogSchema } from './catalog/schema.ts'
 import { checkCatalogAgainstDatabase } from './catalog/validate.ts'
 import { createHistoryStore, type HistoryStore } from './history/store.ts'
-import { keptStates, startPruner } from './history/prune.ts'
+import { startPruner } from './history/prune.ts'
 import { createHub, type Hub } from './hub/hub.ts'
 import { startIngest, type Ingest } from './ingest/ingest.ts'
 import { noIngest } from './ingest/no-ingest.ts'
@@ -32,7 +32,8 @@ import { createGateway, type Gateway } from './gateway/gateway.ts'
 import { createSubscriptionCore, type SubscriptionCore } from './subscription/core.ts'
 import { createFollowSets } from './subscription/follow-sets.ts'
 import { catalogConflation } from './subscription/conflation.ts'
-import { readLatestPerKey } from './history/latest-per-key.ts'
+import { readLatestPerKey, syncLatestPerKey } from './history/latest-per-key.ts'
+import { conflatedTopics } from './catalog/conflation.ts'
 import { DEMO_JWT_SECRET } from './config.ts'
 import type { EphemeralHub } from './ephemeral/hub.ts'
 import { startEphemeral } from './ephemeral/start.ts'
@@ -103,7 +104,11 @@ export async function startService(config: Config, log: Logger): Promise<Service
     else await ensurePublication(database.db, config.replication.publication, registry.tables, log.child({ module: 'publication' }))
     if (config.demo) await catalog.demo?.seed(database.db, log.child({ module: 'demo' }))
 
-    const history = createHistoryStore(database.db)
+    // A conflated topic's state is served and pruned by walcast.latest_per_key: built from
+    // the history for a pattern newly conflated before anything reads, prunes or appends (I17).
+    const conflated = conflatedTopics(catalog)
+    await syncLatestPerKey(database.db, conflated, log.child({ module: 'history' }))
+    const history = createHistoryStore(database.db, conflated)
     const hub = createHub({ windowSize: config.hub.windowEvents, windowBytes: config.hub.windowBytes, log: log.child({ module: 'hub' }) })
     // The authorizer subscribes to the hub before the subscription core: it must see a
     // revoking event (party_left) before the core delivers the batch that carries it.
@@ -112,7 +117,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     // One core for every transport: access, resume, replay, live, revocation, resets.
     const subscriptions = createSubscriptionCore({
       hub, history, authorizer, log: log.child({ module: 'subscriptions' }), follows: createFollowSets(database.db, catalog),
-      conflation: catalogConflation(catalog, config.hub.conflateMs, (topic, fields, after, limit) => readLatestPerKey(database.db, topic, fields, after, limit)),
+      conflation: catalogConflation(catalog, config.hub.conflateMs, (topic, after, limit) => readLatestPerKey(database.db, topic, after, limit)),
       pageSize: config.gateway.replayPage, drainLevel: Math.floor(config.gateway.maxBackpressure / 4),
       // Half the WebSocket's idle limit, for every transport: a client that takes nothing that
       // long is gone. uWS drops a peer that answers no ping by the idle limit (a close the
@@ -154,12 +159,12 @@ export async function startService(config: Config, log: Logger): Promise<Service
       connectionString,
       config: config.replication,
       registry,
-      history: createHistoryStore(writer.db),
+      history: createHistoryStore(writer.db, conflated),
       hub: bus?.ingestHub ?? hub,
       log: log.child({ module: 'ingest' }),
       onBatch: (stats) => metrics.observeBatch(stats),
     })
-    const pruner = startPruner(database.db, config.history, log.child({ module: 'prune' }), (result) => metrics.recordPrune(result), keptStates(catalog))
+    const pruner = startPruner(database.db, config.history, log.child({ module: 'prune' }), (result) => metrics.recordPrune(result))
     const heartbeat = startHeartbeat(database.db, config.replication.heartbeatMs, log.child({ module: 'heartbeat' }))
     walMonitor.start()
 

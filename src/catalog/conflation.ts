@@ -1,3 +1,4 @@
+import { compileAccess } from './access.ts'
 import type { Catalog } from './catalog.ts'
 
 /**
@@ -33,6 +34,38 @@ export function conflationKey(fields: readonly string[], data: Readonly<Record<s
   let key = ''
   for (const field of fields) key += `${JSON.stringify(data[field] ?? null)}\u0000`
   return key
+}
+
+/** A catalog's conflated topic patterns, and which topic is one of them: one rule for the live conflater, the history's state table and its backfill. */
+export interface ConflatedTopics {
+  /** Each conflated pattern's source (`orderbook:{asset}`), its key spec and the spec's fields. */
+  readonly patterns: readonly { readonly source: string; readonly key: string; readonly fields: readonly string[] }[]
+  /** The pattern a topic belongs to when it is conflated, else undefined. */
+  patternOf(topic: string): string | undefined
+  /** The key fields of a conflated topic; undefined for every other topic. */
+  keyFields(topic: string): readonly string[] | undefined
+}
+
+/** The catalog's conflated topics; undefined when it declares none. */
+export function conflatedTopics(catalog: Catalog): ConflatedTopics | undefined {
+  const conflate = catalog.conflate
+  if (conflate === undefined || Object.keys(conflate.topics).length === 0) return undefined
+  const access = compileAccess(catalog)
+  const patterns = Object.entries(conflate.topics).map(([source, spec]) => ({ source, key: spec.key, fields: keyFields(spec) }))
+  const bySource = new Map(patterns.map((p) => [p.source, p]))
+  // The access rules' resolution (the most specific pattern wins), never a second matcher.
+  const patternOf = (topic: string): string | undefined => {
+    const source = access.resolve(topic)?.pattern.source
+    return source !== undefined && bySource.has(source) ? source : undefined
+  }
+  return {
+    patterns,
+    patternOf,
+    keyFields: (topic) => {
+      const source = patternOf(topic)
+      return source === undefined ? undefined : bySource.get(source)!.fields
+    },
+  }
 }
 
 export function checkConflation(catalog: Catalog, refuse: (mistake: string, hint?: string) => never): void {

@@ -1,6 +1,8 @@
-import { sql } from 'kysely'
+import { sql, type RawBuilder } from 'kysely'
 import type { Db } from '../db/database.ts'
+import type { ConflatedTopics } from '../catalog/conflation.ts'
 import { formatLsn, parseLsn, type EventId } from '../event-id.ts'
+import type { Logger } from '../log.ts'
 import { storedEventFromJson, type StoredEvent } from './event.ts'
 
 interface LatestRow {
@@ -13,27 +15,114 @@ interface LatestRow {
 }
 
 /**
- * The state of a conflated topic after `after` (invariant I17): of the topic's events
- * with an id greater than `after`, the latest of each key (the `data` fields `fields`
- * name), in id order, the first `limit` of them. Paged with `after` = the last id of the
- * previous page, every key still ends on its latest event: a key that changed meanwhile
- * comes again, later, with its newer event. The cost is the topic's events after
- * `after` (a resume reads what it missed, a fresh subscription what the history holds).
+ * The key of an event of a conflated topic as walcast.latest_per_key stores it: the JSON
+ * array of the `data` fields `fields` (a jsonb array of their names) names, in order, a
+ * missing one as null — the rule of conflationKey (src/catalog/conflation.ts), as jsonb,
+ * so "1.50" and 1.5 compare as Postgres compares them. The history's append and the
+ * backfill both use this one expression.
  */
-export async function readLatestPerKey(db: Db, topic: string, fields: readonly string[], after: EventId, limit: number): Promise<StoredEvent[]> {
-  // Literals, not parameters: DISTINCT ON must match ORDER BY, which $1 and $3 never do.
-  // The catalog's validation allows only identifier-like field names.
-  const key = sql.join(fields.map((field) => sql`e.payload -> ${sql.lit(field)}`))
+export function latestKey(payload: RawBuilder<unknown>, fields: RawBuilder<unknown>): RawBuilder<unknown> {
+  return sql`(SELECT jsonb_agg(coalesce(${payload} -> f.name, 'null'::jsonb) ORDER BY f.i) FROM jsonb_array_elements_text(${fields}) WITH ORDINALITY AS f(name, i))`
+}
+
+/**
+ * Serializes what reads and writes latest_per_key as a whole: a backfill holds it
+ * exclusively, each prune batch shared, so a prune never deletes an event a backfill is
+ * about to name the latest of its key.
+ */
+export const LATEST_PER_KEY_LOCK = sql`hashtext('walcast.latest_per_key')`
+
+/**
+ * The state of a conflated topic after `after` (invariant I17): of the topic's events
+ * with an id greater than `after`, the latest of each key, in id order, the first `limit`
+ * of them. Paged with `after` = the last id of the previous page, every key still ends
+ * on its latest event: a key that changed meanwhile comes again, later, with its newer
+ * event. Read from walcast.latest_per_key (a key whose latest event is at or below
+ * `after` has no event after it), so a page costs its keys, not the topic's history.
+ */
+export async function readLatestPerKey(db: Db, topic: string, after: EventId, limit: number): Promise<StoredEvent[]> {
   const rows = await sql<LatestRow>`
-    SELECT commit_lsn::text AS commit_lsn, seq, topics, type, payload, ts FROM (
-      SELECT DISTINCT ON (${key}) e.commit_lsn, e.seq, array_to_json(e.topics)::text AS topics, e.type, e.payload::text AS payload,
-        to_char(e.committed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ts
-      FROM walcast.event_topics t
-      JOIN walcast.events e ON e.commit_lsn = t.commit_lsn AND e.seq = t.seq
-      WHERE t.topic = ${topic} AND (t.commit_lsn, t.seq) > (${formatLsn(after.lsn)}::pg_lsn, ${after.seq}::int)
-      ORDER BY ${key}, t.commit_lsn DESC, t.seq DESC
-    ) latest
-    ORDER BY commit_lsn, seq
-    LIMIT ${limit}`.execute(db)
+    SELECT e.commit_lsn::text AS commit_lsn, e.seq, array_to_json(e.topics)::text AS topics, e.type, e.payload::text AS payload,
+      to_char(e.committed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ts
+    FROM (
+      SELECT commit_lsn, seq FROM walcast.latest_per_key
+      WHERE topic = ${topic} AND (commit_lsn, seq) > (${formatLsn(after.lsn)}::pg_lsn, ${after.seq}::int)
+      ORDER BY commit_lsn, seq
+      LIMIT ${limit}
+    ) k
+    JOIN walcast.events e ON e.commit_lsn = k.commit_lsn AND e.seq = k.seq
+    ORDER BY k.commit_lsn, k.seq`.execute(db)
   return rows.rows.map((row) => storedEventFromJson({ lsn: parseLsn(row.commit_lsn), seq: row.seq }, row.type, JSON.parse(row.topics) as string[], row.payload, row.ts))
+}
+
+export interface LatestPerKeySync {
+  /** Patterns whose state was built from the history (new, or their key spec changed). */
+  readonly built: readonly string[]
+  /** Patterns no longer conflated whose state was dropped. */
+  readonly dropped: readonly string[]
+}
+
+/**
+ * Makes walcast.latest_per_key match the catalog's conflated topics before anything reads
+ * or prunes by it: a pattern newly conflated (the first start after the migration
+ * included), or whose key spec changed, is built from the history; one no longer
+ * conflated is dropped (its events are then pruned by retention alone). One transaction:
+ * readers see the old state or the new one. The append keeps going meanwhile (another
+ * node's ingest): both sides only ever move a key to a newer id, so whichever writes
+ * second leaves the newest.
+ */
+export async function syncLatestPerKey(db: Db, conflated: ConflatedTopics | undefined, log?: Logger): Promise<LatestPerKeySync> {
+  const wanted = new Map((conflated?.patterns ?? []).map((p) => [p.source, p]))
+  return db.transaction().execute(async (trx) => {
+    await sql`SELECT pg_advisory_xact_lock(${LATEST_PER_KEY_LOCK})`.execute(trx)
+    const held = new Map((await trx.selectFrom('walcast.latest_per_key_specs').select(['pattern', 'key']).execute()).map((r) => [r.pattern, r.key]))
+    const build = [...wanted.values()].filter((p) => held.get(p.source) !== p.key)
+    const dropped = [...held.keys()].filter((pattern) => !wanted.has(pattern))
+    if (build.length === 0 && dropped.length === 0) return { built: [], dropped: [] }
+
+    // Rows of a topic no conflated pattern owns, or of a pattern about to be rebuilt, go.
+    const rebuilding = new Set(build.map((p) => p.source))
+    const present = await sql<{ topic: string }>`SELECT DISTINCT topic FROM walcast.latest_per_key`.execute(trx)
+    const stale = present.rows.map((r) => r.topic).filter((topic) => {
+      const pattern = conflated?.patternOf(topic)
+      return pattern === undefined || rebuilding.has(pattern)
+    })
+    if (stale.length > 0) await sql`DELETE FROM walcast.latest_per_key WHERE topic = ANY(${stale}::text[])`.execute(trx)
+
+    if (build.length > 0) {
+      // Every distinct topic of the history, one index descent each (a loose index scan:
+      // the history may hold millions of events on a handful of topics), matched to its
+      // pattern by the same rule the append uses.
+      const topics = await sql<{ topic: string }>`
+        WITH RECURSIVE topics AS (
+          (SELECT topic FROM walcast.event_topics ORDER BY topic LIMIT 1)
+          UNION ALL
+          SELECT (SELECT t.topic FROM walcast.event_topics t WHERE t.topic > topics.topic ORDER BY t.topic LIMIT 1)
+          FROM topics WHERE topics.topic IS NOT NULL
+        )
+        SELECT topic FROM topics WHERE topic IS NOT NULL`.execute(trx)
+      for (const pattern of build) {
+        const mine = topics.rows.map((r) => r.topic).filter((topic) => conflated!.patternOf(topic) === pattern.source)
+        if (mine.length > 0) {
+          await sql`
+            INSERT INTO walcast.latest_per_key AS lk (topic, key, commit_lsn, seq)
+            SELECT DISTINCT ON (topic, key) topic, key, commit_lsn, seq FROM (
+              SELECT t.topic, ${latestKey(sql`e.payload`, sql`${JSON.stringify(pattern.fields)}::jsonb`)} AS key, t.commit_lsn, t.seq
+              FROM walcast.event_topics t JOIN walcast.events e ON e.commit_lsn = t.commit_lsn AND e.seq = t.seq
+              WHERE t.topic = ANY(${mine}::text[])
+            ) keyed
+            ORDER BY topic, key, commit_lsn DESC, seq DESC
+            ON CONFLICT (topic, key) DO UPDATE SET commit_lsn = excluded.commit_lsn, seq = excluded.seq
+              WHERE (lk.commit_lsn, lk.seq) < (excluded.commit_lsn, excluded.seq)`.execute(trx)
+        }
+        await sql`
+          INSERT INTO walcast.latest_per_key_specs (pattern, key) VALUES (${pattern.source}, ${pattern.key})
+          ON CONFLICT (pattern) DO UPDATE SET key = excluded.key, filled_at = now()`.execute(trx)
+      }
+    }
+    if (dropped.length > 0) await trx.deleteFrom('walcast.latest_per_key_specs').where('pattern', 'in', dropped).execute()
+    const result = { built: build.map((p) => p.source), dropped }
+    log?.info(result, 'conflated topics\' latest-per-key state synced with the catalog')
+    return result
+  })
 }

@@ -2,9 +2,7 @@ import { sql } from 'kysely'
 import type { Db } from '../db/database.ts'
 import type { HistoryConfig } from '../config.ts'
 import type { Logger } from '../log.ts'
-import type { Catalog } from '../catalog/catalog.ts'
-import { keyFields } from '../catalog/conflation.ts'
-import { parseTopicPattern } from '../catalog/topic-pattern.ts'
+import { LATEST_PER_KEY_LOCK } from './latest-per-key.ts'
 
 export interface PruneResult {
   readonly deleted: number
@@ -13,14 +11,21 @@ export interface PruneResult {
 /**
  * Deletes events older than the retention in id order, one small batch per transaction
  * (short locks, bounded WAL), and moves the horizon to the greatest id deleted in the
- * same transaction, so a reader never sees a hole the horizon does not cover.
+ * same transaction, so a reader never sees a hole the horizon does not cover. An event
+ * that is the latest of a key of a conflated topic (walcast.latest_per_key, I17) stays
+ * past the retention, so a subscriber is served every key's value however long ago it
+ * last changed; it goes once a newer event of its key replaces it.
  */
-export async function pruneBatch(db: Db, olderThan: Date, batch: number, keep: readonly KeptState[] = []): Promise<number> {
+export async function pruneBatch(db: Db, olderThan: Date, batch: number): Promise<number> {
   return db.transaction().execute(async (trx) => {
+    // Shared with other prune batches, never with a latest_per_key backfill (which could
+    // otherwise name the latest of a key an event this batch deletes).
+    await sql`SELECT pg_advisory_xact_lock_shared(${LATEST_PER_KEY_LOCK})`.execute(trx)
     const result = await sql<{ deleted: number; lsn: string | null; seq: number | null }>`
       WITH doomed AS (
         SELECT commit_lsn, seq FROM walcast.events e
-        WHERE committed_at < ${olderThan.toISOString()}::timestamptz${keep.length === 0 ? sql`` : sql` AND NOT (${sql.join(keep.map(latestOfItsKey), sql` OR `)})`}
+        WHERE committed_at < ${olderThan.toISOString()}::timestamptz
+          AND NOT EXISTS (SELECT 1 FROM walcast.latest_per_key k WHERE k.commit_lsn = e.commit_lsn AND k.seq = e.seq)
         ORDER BY commit_lsn, seq
         LIMIT ${batch}
         FOR UPDATE SKIP LOCKED
@@ -49,45 +54,12 @@ export async function pruneBatch(db: Db, olderThan: Date, batch: number, keep: r
   })
 }
 
-/**
- * A conflated topic's state (I17): of its events, the latest of each key is kept past the
- * retention, so a subscriber is served every key's value however long ago it last
- * changed. `topic` is a POSIX regular expression for the pattern's topics.
- */
-export interface KeptState {
-  readonly topic: string
-  readonly fields: readonly string[]
-}
-
-/** The states a catalog's conflated topics keep (none without `conflate`). */
-export function keptStates(catalog: Pick<Catalog, 'conflate'>): KeptState[] {
-  return Object.entries(catalog.conflate?.topics ?? {}).flatMap(([source, spec]) => {
-    const pattern = parseTopicPattern(source)
-    if (typeof pattern === 'string') return []
-    const topic = pattern.param === undefined ? `^${escapeRegex(source)}$` : `^${escapeRegex(pattern.prefix)}[^:]+${escapeRegex(pattern.suffix)}$`
-    return [{ topic, fields: keyFields(spec) }]
-  })
-}
-
-// Event `e` is, on some topic of the pattern, the latest of its key: no later event of
-// that topic has the same key fields.
-function latestOfItsKey(state: KeptState) {
-  const sameKey = sql.join(state.fields.map((field) => sql`later.payload -> ${sql.lit(field)} IS NOT DISTINCT FROM e.payload -> ${sql.lit(field)}`), sql` AND `)
-  return sql`EXISTS (
-    SELECT 1 FROM unnest(e.topics) AS mine(topic)
-    WHERE mine.topic ~ ${state.topic} AND NOT EXISTS (
-      SELECT 1 FROM walcast.event_topics lt JOIN walcast.events later ON later.commit_lsn = lt.commit_lsn AND later.seq = lt.seq
-      WHERE lt.topic = mine.topic AND (lt.commit_lsn, lt.seq) > (e.commit_lsn, e.seq) AND ${sameKey}))`
-}
-
-const escapeRegex = (text: string): string => text.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')
-
 /** Prunes until nothing older than the retention is left (or `maxBatches` ran). */
-export async function pruneHistory(db: Db, config: HistoryConfig, now: Date = new Date(), maxBatches = 1000, keep: readonly KeptState[] = []): Promise<PruneResult> {
+export async function pruneHistory(db: Db, config: HistoryConfig, now: Date = new Date(), maxBatches = 1000): Promise<PruneResult> {
   const olderThan = new Date(now.getTime() - config.retentionMs)
   let deleted = 0
   for (let i = 0; i < maxBatches; i++) {
-    const n = await pruneBatch(db, olderThan, config.pruneBatch, keep)
+    const n = await pruneBatch(db, olderThan, config.pruneBatch)
     deleted += n
     if (n < config.pruneBatch) break
   }
@@ -99,11 +71,11 @@ export interface Pruner {
 }
 
 /** Runs pruneHistory on a timer; one run at a time; errors are logged, never thrown. */
-export function startPruner(db: Db, config: HistoryConfig, log: Logger, onPruned?: (result: PruneResult) => void, keep: readonly KeptState[] = []): Pruner {
+export function startPruner(db: Db, config: HistoryConfig, log: Logger, onPruned?: (result: PruneResult) => void): Pruner {
   let running: Promise<void> | undefined
   const tick = (): void => {
     if (running !== undefined) return
-    running = pruneHistory(db, config, new Date(), 1000, keep)
+    running = pruneHistory(db, config, new Date(), 1000)
       .then((result) => {
         if (result.deleted > 0) log.info({ deleted: result.deleted }, 'pruned history')
         onPruned?.(result)

@@ -39,6 +39,21 @@ export interface EpochsTable {
   recorded_at: ColumnType<Date, Date | string | undefined, never>
 }
 
+/** A conflated topic's key → its latest event (sql/005_walcast_latest_per_key.sql, I17). */
+export interface LatestPerKeyTable {
+  topic: string
+  key: ColumnType<unknown, string, string>
+  commit_lsn: string
+  seq: number
+}
+
+/** Which conflated pattern latest_per_key was built for, under which key spec. */
+export interface LatestPerKeySpecsTable {
+  pattern: string
+  key: string
+  filled_at: ColumnType<Date, Date | string | undefined, Date | string>
+}
+
 export interface MigrationsTable {
   name: string
   applied_at: ColumnType<Date, Date | string | undefined, never>
@@ -50,5 +65,7 @@ export interface Schema {
   'walcast.horizon': HorizonTable
   'walcast.gaps': GapsTable
   'walcast.epochs': EpochsTable
+  'walcast.latest_per_key': LatestPerKeyTable
+  'walcast.latest_per_key_specs': LatestPerKeySpecsTable
   'walcast.migrations': MigrationsTable
 }

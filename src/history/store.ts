@@ -2,10 +2,16 @@ import { sql } from 'kysely'
 import type { Db } from '../db/database.ts'
 import { formatLsn, parseLsn, type EventId } from '../event-id.ts'
 import { storedEventFromJson, type StoredEvent } from './event.ts'
+import type { ConflatedTopics } from '../catalog/conflation.ts'
+import { latestKey } from './latest-per-key.ts'
 
 /** The durable, idempotent event history. */
 export interface HistoryStore {
-  /** Inserts events in one transaction; ids already stored are left as they are. */
+  /**
+   * Inserts events in one transaction; ids already stored are left as they are. An event
+   * of a conflated topic becomes, in the same transaction, the latest of its key unless a
+   * newer one already is (walcast.latest_per_key, I17).
+   */
   append(events: readonly StoredEvent[]): Promise<void>
   /** Events of `topic` with an id greater than `after`, in id order. */
   readSince(topic: string, after: EventId, limit: number): Promise<StoredEvent[]>
@@ -54,30 +60,59 @@ interface PageRow {
   ts: string
 }
 
-export function createHistoryStore(db: Db): HistoryStore {
+/**
+ * `conflated`: the catalog's conflated topics, whose latest event per key the append
+ * keeps (src/catalog/conflation.ts); the store that appends the ingest's events must
+ * have them, or the state served to conflated subscribers falls behind.
+ */
+export function createHistoryStore(db: Db, conflated?: ConflatedTopics): HistoryStore {
+  // A pattern's key fields as the batch document carries them, serialized once.
+  const fieldsJson = new Map((conflated?.patterns ?? []).map((p) => [p.source, JSON.stringify(p.fields)]))
   return {
     async append(events) {
       if (events.length === 0) return
       // The batch travels as one JSON document built here: every payload is already JSON
       // text (makeEvent), so nothing is serialized twice, and pg's array-literal escaping
       // of every element of nine parallel arrays (about 7% of ingest CPU in a profile) is gone.
+      // An event of a conflated topic also carries "k": its conflated topics → key fields.
       let doc = '['
+      let keyed = false
       for (let i = 0; i < events.length; i++) {
         const event = events[i]!
-        doc += `${i === 0 ? '' : ','}{"l":"${formatLsn(event.lsn)}","s":${event.seq},"t":${JSON.stringify(event.topics)},"y":${JSON.stringify(event.type)},"p":${event.dataJson ?? JSON.stringify(event.data)},"c":"${event.ts}"}`
+        let k = ''
+        if (conflated !== undefined) {
+          for (const topic of event.topics) {
+            const pattern = conflated.patternOf(topic)
+            if (pattern !== undefined) k += `${k === '' ? '' : ','}${JSON.stringify(topic)}:${fieldsJson.get(pattern)!}`
+          }
+        }
+        if (k !== '') keyed = true
+        doc += `${i === 0 ? '' : ','}{"l":"${formatLsn(event.lsn)}","s":${event.seq},"t":${JSON.stringify(event.topics)},"y":${JSON.stringify(event.type)},"p":${event.dataJson ?? JSON.stringify(event.data)},"c":"${event.ts}"${k === '' ? '' : `,"k":{${k}}`}}`
       }
       doc += ']'
-      // One statement, so one round trip and its own transaction: the events and their
-      // topic index rows are durable together or not at all (it used to be BEGIN, two
-      // INSERTs and COMMIT: four round trips on the latency path of every batch).
+      // One statement, so one round trip and its own transaction: the events, their topic
+      // index rows and the keys they are now the latest of are durable together or not at
+      // all (it used to be BEGIN, two INSERTs and COMMIT: four round trips on the latency
+      // path of every batch). A key is written once per statement (ON CONFLICT cannot touch
+      // a row twice), with the batch's newest event of it, and only ever moves forward: a
+      // batch appended again after a reconnect leaves a newer latest as it is.
+      const latest = !keyed ? sql`` : sql`, latest AS (
+          INSERT INTO walcast.latest_per_key AS lk (topic, key, commit_lsn, seq)
+          SELECT DISTINCT ON (topic, key) topic, key, l, s FROM (
+            SELECT kv.key AS topic, ${latestKey(sql`b.p`, sql`kv.value`)} AS key, b.l, b.s FROM batch b, jsonb_each(b.k) AS kv
+          ) keyed
+          ORDER BY topic, key, l DESC, s DESC
+          ON CONFLICT (topic, key) DO UPDATE SET commit_lsn = excluded.commit_lsn, seq = excluded.seq
+            WHERE (lk.commit_lsn, lk.seq) < (excluded.commit_lsn, excluded.seq)
+        )`
       await sql`
         WITH batch AS MATERIALIZED (
-          SELECT * FROM json_to_recordset(${doc}::json) AS x(l pg_lsn, s int, t text[], y text, p jsonb, c timestamptz)
+          SELECT * FROM json_to_recordset(${doc}::json) AS x(l pg_lsn, s int, t text[], y text, p jsonb, c timestamptz${keyed ? sql`, k jsonb` : sql``})
         ), stored AS (
           INSERT INTO walcast.events (commit_lsn, seq, topics, type, payload, committed_at)
           SELECT l, s, t, y, p, c FROM batch
           ON CONFLICT (commit_lsn, seq) DO NOTHING
-        )
+        )${latest}
         INSERT INTO walcast.event_topics (topic, commit_lsn, seq)
         SELECT tp, l, s FROM batch, unnest(t) AS tp
         ON CONFLICT DO NOTHING`.execute(db)

@@ -1,6 +1,5 @@
-import { compileAccess } from '../catalog/access.ts'
 import type { Catalog } from '../catalog/catalog.ts'
-import { keyFields } from '../catalog/conflation.ts'
+import { conflatedTopics } from '../catalog/conflation.ts'
 import { formatEventId, gapMark, ZERO_ID, type EventId } from '../event-id.ts'
 import type { StoredEvent } from '../history/event.ts'
 import type { HistoryStore } from '../history/store.ts'
@@ -13,22 +12,14 @@ export interface CoreConflation {
   /** The key fields of a conflated topic; undefined for every other topic. */
   keyFields(topic: string): readonly string[] | undefined
   /** The latest event per key of a conflated topic after `after` (src/history/latest-per-key.ts). */
-  readLatest(topic: string, fields: readonly string[], after: EventId, limit: number): Promise<StoredEvent[]>
+  readLatest(topic: string, after: EventId, limit: number): Promise<StoredEvent[]>
 }
 
 /** The catalog's conflation with its interval (WALCAST_CONFLATE_INTERVAL wins); undefined without one. */
 export function catalogConflation(catalog: Catalog, everyMsOverride: number | undefined, readLatest: CoreConflation['readLatest']): CoreConflation | undefined {
-  const conflate = catalog.conflate
-  if (conflate === undefined || Object.keys(conflate.topics).length === 0) return undefined
-  const access = compileAccess(catalog)
-  return {
-    everyMs: everyMsOverride ?? conflate.everyMs,
-    keyFields(topic) {
-      const spec = conflate.topics[access.resolve(topic)?.pattern.source ?? '']
-      return spec === undefined ? undefined : keyFields(spec)
-    },
-    readLatest,
-  }
+  const topics = conflatedTopics(catalog)
+  if (topics === undefined) return undefined
+  return { everyMs: everyMsOverride ?? catalog.conflate!.everyMs, keyFields: topics.keyFields, readLatest }
 }
 
 /**
@@ -39,8 +30,7 @@ export function catalogConflation(catalog: Catalog, everyMsOverride: number | un
  */
 export function conflatedHistory(history: HistoryStore, conflation: CoreConflation): HistoryStore {
   const readSince: HistoryStore['readSince'] = (topic, after, limit) => {
-    const fields = conflation.keyFields(topic)
-    return fields === undefined ? history.readSince(topic, after, limit) : conflation.readLatest(topic, fields, after, limit)
+    return conflation.keyFields(topic) === undefined ? history.readSince(topic, after, limit) : conflation.readLatest(topic, after, limit)
   }
   const readSinceEach: HistoryStore['readSinceEach'] = (topics, after, limit) => {
     // A stream of conflated topics (SSE) reads each one's state; plain ones keep the one-statement read.
