@@ -24,6 +24,7 @@ import type { HttpRoute } from './http/route.ts'
 import { healthRoutes } from './observability/health.ts'
 import { createFeed, type Feed } from './feed/feed.ts'
 import { startDemoWriter } from './demo/writer.ts'
+import { seedAfterSlot } from './demo/seed.ts'
 import { createMetrics, type Metrics } from './observability/metrics.ts'
 import { createWalMonitor } from './observability/wal-monitor.ts'
 import { createAuthorizer, type Authorizer } from './auth/authorizer.ts'
@@ -102,7 +103,6 @@ export async function startService(config: Config, log: Logger): Promise<Service
     // The embedded demo's publication is walcast's own: it follows a change of WALCAST_CATALOG.
     if (config.demo) await syncPublication(database.db, config.replication.publication, registry.tables)
     else await ensurePublication(database.db, config.replication.publication, registry.tables, log.child({ module: 'publication' }))
-    if (config.demo) await catalog.demo?.seed(database.db, log.child({ module: 'demo' }))
 
     // A conflated topic's state is served and pruned by walcast.latest_per_key: built from
     // the history for a pattern newly conflated before anything reads, prunes or appends (I17).
@@ -164,6 +164,12 @@ export async function startService(config: Config, log: Logger): Promise<Service
       log: log.child({ module: 'ingest' }),
       onBatch: (stats) => metrics.observeBatch(stats),
     })
+    // After the ingest made its slot: a seed before it would never reach the history.
+    const demoSeed = config.demo ? catalog.demo : undefined
+    if (demoSeed !== undefined) {
+      if (config.bus.role === 'gateway') await demoSeed.seed(database.db, log.child({ module: 'demo' }))
+      else await seedAfterSlot(database.db, config.replication.slot, demoSeed, log.child({ module: 'demo' }))
+    }
     const pruner = startPruner(database.db, config.history, log.child({ module: 'prune' }), (result) => metrics.recordPrune(result))
     const heartbeat = startHeartbeat(database.db, config.replication.heartbeatMs, log.child({ module: 'heartbeat' }))
     walMonitor.start()
