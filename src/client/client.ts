@@ -50,7 +50,7 @@ export function createClient<M extends object = EscrowEventMap>(options: ClientO
   const states = new Map<string, SubscriptionState>()
   const stateListeners = new Set<Listener<[string, SubscriptionState]>>()
   if (options.onReset) resetListeners.add(options.onReset)
-  const ephemeral = createEphemeralState()
+  const ephemeral = createEphemeralState(clock)
 
   let info: StatusInfo = { status: 'connecting', failures: 0 }
   let token = options.token

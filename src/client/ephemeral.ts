@@ -1,10 +1,11 @@
 import type { IncomingFrame, Transport } from './transport.ts'
-import type { EphemeralMessage, PresenceChange, ServerErrorInfo } from './types.ts'
+import type { Clock, EphemeralMessage, PresenceChange, ServerErrorInfo } from './types.ts'
+import { systemClock } from './clock.ts'
 
 type Frame<Op extends IncomingFrame['op']> = Extract<IncomingFrame, { op: Op }>
 
 /** How long `presence()` waits for its answer. */
-const PRESENCE_TIMEOUT_MS = 10_000
+export const PRESENCE_TIMEOUT_MS = 10_000
 /** Refs of recent publishes kept to name the topic of a refusal; successes are never answered. */
 const KEPT_REFS = 256
 
@@ -13,11 +14,11 @@ const KEPT_REFS = 256
  * point (an ephemeral frame has no id). Publishes carry a ref so a refusal names its
  * topic; presence queries are matched to their answers by ref.
  */
-export function createEphemeralState() {
+export function createEphemeralState(clock: Clock = systemClock) {
   const messageListeners = new Set<(message: EphemeralMessage) => void>()
   const presenceListeners = new Set<(change: PresenceChange) => void>()
   const publishes = new Map<string, string>()
-  const queries = new Map<string, { resolve: (users: string[]) => void; reject: (err: Error) => void; timer: ReturnType<typeof setTimeout> }>()
+  const queries = new Map<string, { resolve: (users: string[]) => void; reject: (err: Error) => void; timer: unknown }>()
   let seq = 0
 
   const call = <T>(listeners: Set<(value: T) => void>, value: T): void => {
@@ -42,7 +43,7 @@ export function createEphemeralState() {
       const ref = `q${++seq}`
       if (transport?.send?.({ op: 'presence', topic, ref }) !== true) return Promise.reject(new Error('walcast client: presence needs an open WebSocket connection'))
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
+        const timer = clock.setTimeout(() => {
           queries.delete(ref)
           reject(new Error(`walcast client: no presence answer for ${topic}`))
         }, PRESENCE_TIMEOUT_MS)
@@ -55,7 +56,7 @@ export function createEphemeralState() {
         const query = typeof frame.ref === 'string' ? queries.get(frame.ref) : undefined
         if (query === undefined) return
         queries.delete(frame.ref as string)
-        clearTimeout(query.timer)
+        clock.clearTimeout(query.timer)
         query.resolve([...frame.users])
         return
       }
@@ -70,7 +71,7 @@ export function createEphemeralState() {
       const query = queries.get(frame.ref)
       if (query !== undefined) {
         queries.delete(frame.ref)
-        clearTimeout(query.timer)
+        clock.clearTimeout(query.timer)
         query.reject(Object.assign(new Error(frame.message), { code: frame.code }))
         return true
       }
@@ -83,7 +84,7 @@ export function createEphemeralState() {
     abandon(why: string): void {
       for (const [ref, query] of queries) {
         queries.delete(ref)
-        clearTimeout(query.timer)
+        clock.clearTimeout(query.timer)
         query.reject(new Error(`walcast client: ${why} before the presence answer`))
       }
     },
