@@ -36,6 +36,18 @@ export function conflationKey(fields: readonly string[], data: Readonly<Record<s
   return key
 }
 
+/**
+ * The same key as the history stores it (walcast.latest_per_key, a jsonb): the JSON array
+ * of the values, a missing one as null. Its SQL twin, for events already stored, is
+ * latestKey in src/history/latest-per-key.ts; test/history/latest-per-key.test.ts holds
+ * them to the same rows.
+ */
+export function conflationKeyJson(fields: readonly string[], data: Readonly<Record<string, unknown>>): string {
+  let key = '['
+  for (let i = 0; i < fields.length; i++) key += `${i === 0 ? '' : ','}${JSON.stringify(data[fields[i]!] ?? null)}`
+  return `${key}]`
+}
+
 /** A catalog's conflated topic patterns, and which topic is one of them: one rule for the live conflater, the history's state table and its backfill. */
 export interface ConflatedTopics {
   /** Each conflated pattern's source (`orderbook:{asset}`), its key spec and the spec's fields. */

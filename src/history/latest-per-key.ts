@@ -15,14 +15,13 @@ interface LatestRow {
 }
 
 /**
- * The key of an event of a conflated topic as walcast.latest_per_key stores it: the JSON
- * array of the `data` fields `fields` (a jsonb array of their names) names, in order, a
- * missing one as null — the rule of conflationKey (src/catalog/conflation.ts), as jsonb,
- * so "1.50" and 1.5 compare as Postgres compares them. The history's append and the
- * backfill both use this one expression.
+ * The key of a stored event of a conflated topic, in SQL, for the backfill: the JSON array
+ * of the `data` fields `fields` names, in order, a missing one as null — conflationKeyJson
+ * (src/catalog/conflation.ts), which the append uses, as jsonb (compared as Postgres
+ * compares jsonb). The catalog allows only identifier-like field names.
  */
-export function latestKey(payload: RawBuilder<unknown>, fields: RawBuilder<unknown>): RawBuilder<unknown> {
-  return sql`(SELECT jsonb_agg(coalesce(${payload} -> f.name, 'null'::jsonb) ORDER BY f.i) FROM jsonb_array_elements_text(${fields}) WITH ORDINALITY AS f(name, i))`
+export function latestKey(payload: RawBuilder<unknown>, fields: readonly string[]): RawBuilder<unknown> {
+  return sql`jsonb_build_array(${sql.join(fields.map((field) => sql`coalesce(${payload} -> ${sql.lit(field)}, 'null'::jsonb)`))})`
 }
 
 /**
@@ -107,7 +106,7 @@ export async function syncLatestPerKey(db: Db, conflated: ConflatedTopics | unde
           await sql`
             INSERT INTO walcast.latest_per_key AS lk (topic, key, commit_lsn, seq)
             SELECT DISTINCT ON (topic, key) topic, key, commit_lsn, seq FROM (
-              SELECT t.topic, ${latestKey(sql`e.payload`, sql`${JSON.stringify(pattern.fields)}::jsonb`)} AS key, t.commit_lsn, t.seq
+              SELECT t.topic, ${latestKey(sql`e.payload`, pattern.fields)} AS key, t.commit_lsn, t.seq
               FROM walcast.event_topics t JOIN walcast.events e ON e.commit_lsn = t.commit_lsn AND e.seq = t.seq
               WHERE t.topic = ANY(${mine}::text[])
             ) keyed
