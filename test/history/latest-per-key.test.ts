@@ -128,6 +128,7 @@ t.test('I17: the first start after the migration builds the state from the histo
   add('price:updated', ['price:BTC-USD'], { asset: 'BTC-USD', price: '1' })
   const price = add('price:updated', ['price:BTC-USD'], { asset: 'BTC-USD', price: '2' })
   add('trade:executed', ['trades:BTC-USD'], { tradeId: '1', asset: 'BTC-USD', price: '100', qty: '1' })
+  const noPrice = add('book:level', ['orderbook:SOL-USD'], { asset: 'SOL-USD', side: 'bid', qty: '1' })
   await plain.append(made)
   t.same(await rows(tdb), [], 'nothing kept yet')
 
@@ -137,16 +138,19 @@ t.test('I17: the first start after the migration builds the state from the histo
     `${BOOK} ["ask", "99"] ${ask99.id}`,
     `${BOOK} ["bid", "100"] ${bid.id}`,
     `orderbook:ETH-USD ["bid", "100"] ${eth.id}`,
+    `orderbook:SOL-USD ["bid", null] ${noPrice.id}`,
     `price:BTC-USD ["BTC-USD"] ${price.id}`,
-  ], 'the latest of each key of each topic, from the history')
+  ], 'the latest of each key of each topic, from the history (a missing field is null)')
   t.same(await syncLatestPerKey(tdb.database.db, conflated), { built: [], dropped: [] }, 'the next start has nothing to do')
 
   // The live append goes on from there.
   const history = createHistoryStore(tdb.database.db, conflated)
   const more = events(0x4000n)
   const bid3 = more.add('book:level', [BOOK], level('bid', '100', 3))
+  const sol = more.add('book:level', ['orderbook:SOL-USD'], { asset: 'SOL-USD', side: 'bid', price: null, qty: '2' })
   await history.append(more.made)
-  t.same((await readLatestPerKey(tdb.database.db, BOOK, ZERO_ID, 10)).map((e) => e.id), [ask.id, ask99.id, bid3.id], 'built state and live appends together')
+  t.same((await readLatestPerKey(tdb.database.db, BOOK, ZERO_ID, 10)).map((e) => e.id), [ask.id, ask99.id, bid3.id], 'built state and live appends together: the append keys an event as the backfill did')
+  t.same((await readLatestPerKey(tdb.database.db, 'orderbook:SOL-USD', ZERO_ID, 10)).map((e) => e.id), [sol.id], 'a null field and a missing one are the same key, on both paths')
 
   // The catalog now keys its book by side alone: that pattern's state is rebuilt, the price's kept.
   const bySide: Catalog = { ...tradingCatalog, conflate: { ...tradingCatalog.conflate!, topics: { ...tradingCatalog.conflate!.topics, 'orderbook:{asset}': { key: 'side' } } } }
@@ -155,6 +159,7 @@ t.test('I17: the first start after the migration builds the state from the histo
     `${BOOK} ["ask"] ${ask99.id}`,
     `${BOOK} ["bid"] ${bid3.id}`,
     `orderbook:ETH-USD ["bid"] ${eth.id}`,
+    `orderbook:SOL-USD ["bid"] ${sol.id}`,
     `price:BTC-USD ["BTC-USD"] ${price.id}`,
   ], 'one key per side now')
   const specs = await tdb.query<{ pattern: string; key: string }>('SELECT pattern, key FROM walcast.latest_per_key_specs ORDER BY pattern')
