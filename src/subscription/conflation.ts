@@ -66,17 +66,25 @@ export function conflatedHub(hub: Hub, conflation: CoreConflation): Hub {
 }
 
 /**
+ * The history as a subscription of conflated topics only is judged by (I4, I17): a state
+ * read after any position is complete however far the pruner went, since pruning never
+ * removes the latest event of a key (walcast.latest_per_key): the horizon does not apply
+ * to it. A recorded gap still does (a key's change may be lost in it).
+ */
+export function stateHistory(history: HistoryStore): HistoryStore {
+  return Object.create(history, { horizon: { value: () => Promise.resolve(undefined) } }) as HistoryStore
+}
+
+/**
  * Where a conflated subscription with no `since` starts reading state: the newest point
- * the history vouches for (nothing pruned or lost after it), so it is served every key
- * that changed since, with no `reset`. A key unchanged since before then is not in it: a
- * catalog whose state predates walcast's history says so (docs/catalogs.md#conflation).
+ * after which nothing was lost (the end of the newest gap), so it is served every key
+ * that changed since, however long ago, with no `reset`. A key unchanged since before a
+ * gap is not in it: a catalog whose state predates walcast's history says so
+ * (docs/catalogs.md#conflation).
  */
 export async function conflatedStart(history: HistoryStore): Promise<string> {
-  const [horizon, gapEnd] = await Promise.all([history.horizon(), history.lastGapEnd()])
-  let start = horizon === undefined ? ZERO : formatEventId(horizon)
-  const mark = gapEnd === undefined ? undefined : gapMark(gapEnd)
-  if (mark !== undefined && mark > start) start = mark
-  return start
+  const gapEnd = await history.lastGapEnd()
+  return gapEnd === undefined ? ZERO : gapMark(gapEnd)
 }
 
 const ZERO = formatEventId(ZERO_ID)

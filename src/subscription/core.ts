@@ -5,7 +5,7 @@ import type { StoredEvent } from '../history/event.ts'
 import type { HistoryStore } from '../history/store.ts'
 import type { Hub, HubSignal } from '../hub/hub.ts'
 import type { Logger } from '../log.ts'
-import { conflatedHistory, conflatedHub, conflatedStart, type CoreConflation } from './conflation.ts'
+import { conflatedHistory, conflatedHub, conflatedStart, stateHistory, type CoreConflation } from './conflation.ts'
 import { createConflater } from './conflater.ts'
 import type { FollowSets } from './follow-sets.ts'
 import { createFollowTracker } from './follow-tracker.ts'
@@ -137,6 +137,9 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
   const index = createSubscriberIndex()
   const channels = new Set<LiveChannel>()
   const replayContext = { hub: options.conflation === undefined ? hub : conflatedHub(hub, options.conflation), history, pageSize: options.pageSize, drainLevel: options.drainLevel, stallMs: options.stallMs }
+  // A subscription of conflated topics only is a state: the prune horizon does not apply to it.
+  const stateJudge = options.conflation === undefined ? history : stateHistory(history)
+  const stateReplayContext = { ...replayContext, history: stateJudge }
   let pendingRevocations: Revocation[] = []
   let revocationScheduled = false
   let closed = false
@@ -174,11 +177,12 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
       if (!hub.isLive()) continue
       // The hub knows the gaps for a position its window covers (one read fewer); the
       // replay's later pages are judged against the history they were read from.
-      const reason = sub.gapPending ? 'stream_gap' : await unresumableReason(history, since, hub.head()!, hub)
+      const state = conflatedOnly(sub)
+      const reason = sub.gapPending ? 'stream_gap' : await unresumableReason(state ? stateJudge : history, since, hub.head()!, hub)
       if (over(sub)) return
       if (reason !== undefined) return resetAndGoLive(sub, reason, again)
       const target: ReplayTarget = { topics: () => [...sub.reads], stopped: () => stopped(sub), send: sub.sink.send, fits: sub.sink.fits, drained: sub.sink.drained, ...(sub.sink.taken === undefined ? {} : { taken: sub.sink.taken }) }
-      const outcome = await replayThenGoLive(replayContext, target, since, () => goLive(sub, again))
+      const outcome = await replayThenGoLive(state ? stateReplayContext : replayContext, target, since, () => goLive(sub, again))
       if (outcome.kind === 'reset') return resetAndGoLive(sub, outcome.reason, again)
       if (outcome.kind === 'stalled') return sub.sink.stalled()
       if (outcome.kind === 'stopped' && sub.gapPending && !over(sub)) return resetAndGoLive(sub, 'stream_gap', again)
@@ -401,15 +405,16 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
     },
     async page(topic, after, limit) {
       const head = hub.isLive() ? hub.head()! : await historyHead()
+      const judge = conflater?.isConflated(topic) === true ? stateJudge : history
       if (after !== undefined) {
-        const reason = await unresumableReason(history, after, head)
+        const reason = await unresumableReason(judge, after, head)
         if (reason !== undefined) return { events: [], next: head, reset: reason }
       }
       if (limit === 0) return { events: [], next: head, reset: undefined }
       const { events, complete } = await readTopic(topic, after, limit)
       if (after !== undefined) {
         // Asked again after the read: a prune that ran in between leaves a hole (I4).
-        const reason = await unresumableReason(history, after, head)
+        const reason = await unresumableReason(judge, after, head)
         if (reason !== undefined) return { events: [], next: head, reset: reason }
       }
       const lastRead = events.length > 0 ? events[events.length - 1]!.id : after
