@@ -48,7 +48,7 @@ try {
     const ms = performance.now() - started
     if (profilePath !== undefined) await fs.writeFile(profilePath, JSON.stringify((await session.post('Profiler.stop')).profile))
     const micros = cpu.user + cpu.system
-    process.stdout.write(`${reply.written} events (written in ${reply.writeMs} ms), all at the client after ${Math.round(ms)} ms; walcast CPU ${(micros / events).toFixed(1)} µs per event (${Math.round(micros / 10 / ms)}% of a core)\n`)
+    process.stdout.write(`${reply.written} events (written in ${reply.writeMs} ms), all at the client after ${Math.round(ms)} ms; walcast CPU ${(micros / events).toFixed(1)} µs per event (user ${(cpu.user / events).toFixed(1)}, system ${(cpu.system / events).toFixed(1)}; ${Math.round(micros / 10 / ms)}% of a core)\n`)
   } finally {
     await service.stop()
   }

@@ -6,7 +6,7 @@ import { WalcastError } from '../errors.ts'
 import { formatLsn, parseLsn } from '../event-id.ts'
 import type { Logger } from '../log.ts'
 import { defaultReplicationTimeout, watchSilence } from './liveness.ts'
-import { useTextTimestamps } from './timestamp.ts'
+import { useTextParsers } from './timestamp.ts'
 
 /** What the replication stage hands on: whole transactions, in commit order. */
 export interface StreamHandler {
@@ -319,7 +319,7 @@ function dispatch(msg: Pgoutput.Message, handler: StreamHandler): void | Promise
       return handler.commit(parseLsn(msg.commitLsn!), parseLsn(msg.commitEndLsn!))
     case 'relation':
       // Sent before the first row of a table in each session and after its schema changes.
-      return useTextTimestamps(msg)
+      return useTextParsers(msg)
     default:
       // type and origin messages only feed the decoder's caches.
       return

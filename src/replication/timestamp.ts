@@ -34,12 +34,19 @@ function digits(text: string, from: number, to: number): boolean {
   return true
 }
 
+const INT8_OID = 20
+// pg's int8 parser tests the text against a regular expression and returns it either way.
+const asText = (text: string): string => text
+
 /**
  * pg-logical-replication decodes each column with the parser its relation message was
  * given (pg's global ones, shared with every other pg client in the process, which must
  * keep their Dates). The relation it hands over is the one its decoder keeps, so setting
  * the parser there, before any row of that relation is decoded, changes this stream only.
  */
-export function useTextTimestamps(relation: Pgoutput.MessageRelation): void {
-  for (const column of relation.columns) if (column.typeOid === TIMESTAMPTZ_OID) column.parser = timestamptzValue
+export function useTextParsers(relation: Pgoutput.MessageRelation): void {
+  for (const column of relation.columns) {
+    if (column.typeOid === TIMESTAMPTZ_OID) column.parser = timestamptzValue
+    else if (column.typeOid === INT8_OID) column.parser = asText
+  }
 }

@@ -1,7 +1,7 @@
 import pg from 'pg'
 import t from 'tap'
 import { sessionOptions } from '../../src/replication/stream.ts'
-import { timestamptzValue } from '../../src/replication/timestamp.ts'
+import { timestamptzValue, useTextParsers } from '../../src/replication/timestamp.ts'
 import { jsonValue } from '../../src/catalog/values.ts'
 
 // What a payload held before timestamptz values were read as text: pg's Date, through jsonValue.
@@ -39,4 +39,12 @@ t.test('the replication session keeps the connection string\'s own options', asy
   t.equal(sessionOptions('postgres://u:p@127.0.0.1:5432/db'), '-c TimeZone=UTC -c DateStyle=ISO')
   t.equal(sessionOptions('postgres://u:p@127.0.0.1:5432/db?options=-c%20search_path%3Dapp'), '-c search_path=app -c TimeZone=UTC -c DateStyle=ISO')
   t.equal(sessionOptions('host=127.0.0.1 dbname=db'), '-c TimeZone=UTC -c DateStyle=ISO', 'not a URL: ours only')
+})
+
+t.test('int8 values stay the text pg\'s parser returned', async (t) => {
+  const relation = { columns: [{ name: 'id', typeOid: 20, parser: pg.types.getTypeParser(20) }, { name: 'at', typeOid: 1184, parser: pg.types.getTypeParser(1184) }, { name: 'body', typeOid: 25, parser: pg.types.getTypeParser(25) }] }
+  useTextParsers(relation as never)
+  for (const text of ['0', '9223372036854775807', '-9223372036854775808', '42']) t.equal(relation.columns[0]!.parser(text), pg.types.getTypeParser(20)(text), text)
+  t.equal(relation.columns[1]!.parser('2026-12-02 11:27:32.5+00'), '2026-12-02T11:27:32.500Z')
+  t.equal(relation.columns[2]!.parser, pg.types.getTypeParser(25), 'other types keep pg\'s parser')
 })
