@@ -3,7 +3,8 @@
  * issue #15 (100-row transactions, one WebSocket subscriber) with walcast in this process
  * and the writer and the client in another (bench/lib/live-client.ts). Prints walcast's CPU
  * time per event over the phase; with a file name, also writes a V8 CPU profile of exactly
- * that phase (open it in Chrome DevTools). Postgres: DATABASE_URL's server, or an embedded
+ * that phase (open it in Chrome DevTools), or with a `.heapprofile` name a sampling profile
+ * of its allocations. Postgres: DATABASE_URL's server, or an embedded
  * one. Compare commits interleaved (A B A B): on a shared host one figure means little.
  */
 import { fork } from 'node:child_process'
@@ -34,7 +35,12 @@ try {
     await next()
     const session = new Session()
     session.connect()
-    if (profilePath !== undefined) {
+    // A .heapprofile name samples allocations instead (who makes the garbage GC collects).
+    const heap = profilePath?.endsWith('.heapprofile') === true
+    if (heap) {
+      await session.post('HeapProfiler.enable')
+      await session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true })
+    } else if (profilePath !== undefined) {
       await session.post('Profiler.enable')
       await session.post('Profiler.setSamplingInterval', { interval: 250 })
       await session.post('Profiler.start')
@@ -46,7 +52,8 @@ try {
     const reply = await done
     const cpu = process.cpuUsage(cpu0)
     const ms = performance.now() - started
-    if (profilePath !== undefined) await fs.writeFile(profilePath, JSON.stringify((await session.post('Profiler.stop')).profile))
+    if (heap) await fs.writeFile(profilePath!, JSON.stringify((await session.post('HeapProfiler.stopSampling')).profile))
+    else if (profilePath !== undefined) await fs.writeFile(profilePath, JSON.stringify((await session.post('Profiler.stop')).profile))
     const micros = cpu.user + cpu.system
     process.stdout.write(`${reply.written} events (written in ${reply.writeMs} ms), all at the client after ${Math.round(ms)} ms; walcast CPU ${(micros / events).toFixed(1)} µs per event (user ${(cpu.user / events).toFixed(1)}, system ${(cpu.system / events).toFixed(1)}; ${Math.round(micros / 10 / ms)}% of a core)\n`)
   } finally {
