@@ -25,7 +25,9 @@ import { startWriter } from './lib/writer.ts'
 type Config = ReturnType<typeof loadConfig>
 
 const drain = process.argv.includes('--drain')
-const args = process.argv.slice(2).filter((arg) => arg !== '--drain')
+// `--drain --one-transaction`: the backlog is one transaction (issue #15's 1,000,000-row case); peak RSS is reported.
+const oneTransaction = process.argv.includes('--one-transaction')
+const args = process.argv.slice(2).filter((arg) => !arg.startsWith('--'))
 const events = Number(args[0] ?? 60_000)
 const profilePath = args[1]
 const postgres = await startBenchPostgres(process.env.DATABASE_URL)
@@ -69,22 +71,32 @@ async function profileDrain(config: Config): Promise<void> {
   const first = await startService(config, createLogger(config.log))
   await streaming(first)
   await first.stop()
-  const writer = await startWriter({ url, escrows: [1], rowsPerTransaction: 100, eventsPerSecond: 0, durationMs: 300_000, maxEvents: events })
-  const written = (await writer.done).events
   const counter = new pg.Client({ connectionString: url })
   await counter.connect()
+  let written = events
+  if (oneTransaction) {
+    await counter.query(`INSERT INTO public.milestones (escrow_id, title, amount, currency, status, released_at) SELECT 1, 'bulk', g, 'EUR', 'released', clock_timestamp() FROM generate_series(1, $1::int) g`, [events])
+  } else {
+    const writer = await startWriter({ url, escrows: [1], rowsPerTransaction: 100, eventsPerSecond: 0, durationMs: 300_000, maxEvents: events })
+    written = (await writer.done).events
+  }
+  let peakRss = process.memoryUsage().rss
+  const rssTimer = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage().rss) }, 20)
   const stop = await startProfile()
   const cpu0 = process.cpuUsage()
   const started = performance.now()
   const service = await startService(config, createLogger(config.log))
   try {
-    // Counted by Postgres: the query costs its CPU, not walcast's.
-    while (Number((await counter.query<{ n: string }>('SELECT count(*) AS n FROM walcast.events')).rows[0]!.n) < written) await new Promise((resolve) => setTimeout(resolve, 25))
+    // Counted by Postgres: the query costs its CPU, not walcast's (less often for a big backlog,
+    // whose count itself takes a while).
+    const every = Math.max(25, written / 2_000)
+    while (Number((await counter.query<{ n: string }>('SELECT count(*) AS n FROM walcast.events')).rows[0]!.n) < written) await new Promise((resolve) => setTimeout(resolve, every))
     const cpu = process.cpuUsage(cpu0)
     const ms = performance.now() - started
     await stop()
-    process.stdout.write(`drain: ${written} events durable ${Math.round(ms)} ms after walcast's start (${Math.round((written / ms) * 1000)} events/s, start-up included); ${cpuText(cpu, written)}\n`)
+    process.stdout.write(`drain: ${written} events durable ${Math.round(ms)} ms after walcast's start (${Math.round((written / ms) * 1000)} events/s, start-up included); ${cpuText(cpu, written)}; peak RSS ${Math.round(peakRss / 1048576)} MB\n`)
   } finally {
+    clearInterval(rssTimer)
     await counter.end()
     await service.stop()
   }
