@@ -79,7 +79,7 @@ const openSegment = (): Segment => ({ events: [], fence: false, gap: undefined }
  * queued transactions are written together, then published, and the slot is
  * acknowledged up to the last transaction whose events are all durable.
  * While a write is slow the handler's promise stays pending, which pauses the socket
- * (pg-logical-replication flow control): memory stays bounded by `maxBatchEvents`.
+ * (the replication stream's inbox): memory stays bounded by `maxBatchEvents`.
  */
 export class TransactionBatcher implements StreamHandler {
   // Never empty; the last segment is the one events are added to.
