@@ -17,7 +17,19 @@ const LSN_TEXT = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/
 
 /** Fixed width, lower-case hex: string order equals stream order. */
 export function formatEventId(id: EventId): string {
-  return `${id.lsn.toString(16).padStart(16, '0')}-${id.seq.toString(16).padStart(8, '0')}`
+  return `${lsnPart(id.lsn)}-${id.seq.toString(16).padStart(8, '0')}`
+}
+
+// Ids are made a transaction at a time, all with its commit LSN: its part is formatted once.
+let lastLsn = -1n
+let lastLsnPart = ''
+
+function lsnPart(lsn: bigint): string {
+  if (lsn !== lastLsn) {
+    lastLsnPart = lsn.toString(16).padStart(16, '0')
+    lastLsn = lsn
+  }
+  return lastLsnPart
 }
 
 export function parseEventId(text: string): EventId {

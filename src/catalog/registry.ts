@@ -29,6 +29,11 @@ export function createCatalogRegistry(catalog: Catalog): CatalogRegistry {
 function allowed(row: Row | null, columns: readonly string[]): Row | null {
   if (row === null) return null
   const out: Row = {}
-  for (const column of columns) if (column in row) out[column] = row[column]
+  for (let i = 0; i < columns.length; i++) {
+    const column = columns[i]!
+    const value = row[column]
+    // An unchanged TOASTed value is present as undefined; an absent column stays absent.
+    if (value !== undefined || column in row) out[column] = value
+  }
   return out
 }

@@ -2,6 +2,10 @@
  * The contract between the replication stage and a catalog: a committed row change in,
  * zero or more draft events out. A catalog never sees LSNs or ids; the ingest assigns them.
  */
+/**
+ * Column values as pg decodes them, except timestamptz: ISO-8601 UTC text with
+ * milliseconds (src/replication/timestamp.ts), as jsonValue would make of a Date.
+ */
 export type Row = Record<string, unknown>
 
 export interface RowChange {

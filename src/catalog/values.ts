@@ -2,9 +2,12 @@ import type { Row } from './row-change.ts'
 
 /**
  * Payload values in a stable JSON form: timestamps as ISO-8601, ids and money as the
- * strings Postgres sends (int8 and numeric do not fit a JS number losslessly).
+ * strings Postgres sends (int8 and numeric do not fit a JS number losslessly). The
+ * replication stream already hands timestamptz values over as ISO-8601 text
+ * (src/replication/timestamp.ts); a Date still comes from other sources.
  */
 export function jsonValue(value: unknown): unknown {
+  if (typeof value === 'string') return value
   if (value === undefined || value === null) return null
   if (value instanceof Date) return value.toISOString()
   if (typeof value === 'bigint') return value.toString()

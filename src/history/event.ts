@@ -56,7 +56,20 @@ export function eventFrame(event: StoredEvent, topic: string): Record<string, un
 /** `JSON.stringify(eventFrame(event, topic))`, without touching `data` when its text is at hand. */
 export function eventFrameJson(event: StoredEvent, topic: string): string {
   if (event.dataJson === undefined) return JSON.stringify(eventFrame(event, topic))
-  return `{"op":"event","id":${JSON.stringify(event.id)},"topic":${JSON.stringify(topic)},"type":${JSON.stringify(event.type)},"data":${event.dataJson},"ts":${JSON.stringify(event.ts)},"lsn":"${formatLsn(event.lsn)}"}`
+  return `{"op":"event","id":${JSON.stringify(event.id)},"topic":${JSON.stringify(topic)},"type":${JSON.stringify(event.type)},"data":${event.dataJson},"ts":${JSON.stringify(event.ts)},"lsn":"${lsnText(event.lsn)}"}`
+}
+
+// Frames are built in id order, a transaction's events one after another: its LSN is
+// formatted once, not per event.
+let lastLsn = -1n
+let lastLsnText = ''
+
+function lsnText(lsn: bigint): string {
+  if (lsn !== lastLsn) {
+    lastLsnText = formatLsn(lsn)
+    lastLsn = lsn
+  }
+  return lastLsnText
 }
 
 export interface SerializedFrame {

@@ -56,6 +56,7 @@ export interface BatcherDeps {
 }
 
 interface OpenTransaction {
+  /** The commit LSN in id space (idOffset added). */
   readonly lsn: bigint
   readonly time: Date
   seq: number
@@ -78,7 +79,7 @@ const openSegment = (): Segment => ({ events: [], fence: false, gap: undefined }
  * queued transactions are written together, then published, and the slot is
  * acknowledged up to the last transaction whose events are all durable.
  * While a write is slow the handler's promise stays pending, which pauses the socket
- * (pg-logical-replication flow control): memory stays bounded by `maxBatchEvents`.
+ * (the replication stream's inbox): memory stays bounded by `maxBatchEvents`.
  */
 export class TransactionBatcher implements StreamHandler {
   // Never empty; the last segment is the one events are added to.
@@ -103,17 +104,18 @@ export class TransactionBatcher implements StreamHandler {
 
   begin(commitLsn: bigint, commitTime: Date): void | Promise<void> {
     if (this.closed) return this.closed
-    this.txn = { lsn: commitLsn, time: commitTime, seq: 0, truncated: undefined }
+    this.txn = { lsn: commitLsn + this.offset, time: commitTime, seq: 0, truncated: undefined }
   }
 
   change(change: RowChange): void | Promise<void> {
     if (this.closed) return this.closed
     const txn = this.txn
     if (txn === undefined) throw new Error('row change outside a transaction')
-    const open = this.segments[this.segments.length - 1]!.events
-    for (const draft of this.deps.registry.map(change)) {
-      open.push(makeEvent({ lsn: txn.lsn + this.offset, seq: txn.seq++ }, draft, txn.time))
-      this.queued++
+    const drafts = this.deps.registry.map(change)
+    if (drafts.length > 0) {
+      const open = this.segments[this.segments.length - 1]!.events
+      for (const draft of drafts) open.push(makeEvent({ lsn: txn.lsn, seq: txn.seq++ }, draft, txn.time))
+      this.queued += drafts.length
     }
     // A huge transaction is written in chunks; ids stay deterministic (lsn, ordinal).
     if (this.queued >= this.deps.maxBatchEvents) return this.handOff()

@@ -47,7 +47,7 @@ export interface SilenceWatch {
 
 export interface SilenceWatchOptions {
   readonly timeoutMs: number
-  /** True while walcast itself holds the socket paused (flow control): that silence is ours. */
+  /** True while walcast itself holds the socket paused (a write awaited): that silence is ours. */
   busy(): boolean
   /** Asks the server for an immediate reply (a status update with the reply flag). */
   ping(): void

@@ -6,6 +6,7 @@ import { WalcastError } from '../errors.ts'
 import { formatLsn, parseLsn } from '../event-id.ts'
 import type { Logger } from '../log.ts'
 import { defaultReplicationTimeout, watchSilence } from './liveness.ts'
+import { useTextParsers } from './timestamp.ts'
 
 /** What the replication stage hands on: whole transactions, in commit order. */
 export interface StreamHandler {
@@ -66,9 +67,13 @@ export function createReplicationStream(options: StreamOptions, log: Logger): Re
     return socket
   }
   // Automatic acknowledgement acks what was *received*; walcast acks only what is durable.
+  // The library's flow control is off: it awaited every message through a promise chain
+  // (about a tenth of walcast's CPU per live event); the inbox below pauses the socket
+  // only while the handler is really waiting. The session's time zone and date style are
+  // fixed so that timestamptz values arrive in the one form timestamp.ts reads as text.
   const service = new LogicalReplicationService(
-    { connectionString: options.connectionString, application_name: `walcast:${options.slot}`, stream: createSocket },
-    { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: true } },
+    { connectionString: options.connectionString, application_name: `walcast:${options.slot}`, stream: createSocket, options: sessionOptions(options.connectionString) },
+    { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: false } },
   )
   const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [options.publication], messages: true })
   let durable = 0n
@@ -86,11 +91,12 @@ export function createReplicationStream(options: StreamOptions, log: Logger): Re
 
   // From creation on, for good: the service re-emits its pg client's errors here, and an
   // 'error' with no listener (EventEmitter2 throws like Node's) would end the process.
-  service.on('error', (err: Error) => {
+  const fail = (err: Error): void => {
     failure ??= err
     log.debug({ err }, 'replication connection error')
     void service.stop().catch(() => {})
-  })
+  }
+  service.on('error', fail)
 
   let reported = 0n
   let reportedAt = 0
@@ -132,6 +138,7 @@ export function createReplicationStream(options: StreamOptions, log: Logger): Re
         throw err
       })
       if (stopped || timeoutMs === undefined) return
+      const inbox = createInbox(handler, () => connectionStream(service) ?? socket, (err) => fail(err instanceof Error ? err : new Error(String(err))))
       service.on('heartbeat', (lsn: string, _ts: number, shouldRespond: boolean) => {
         // A keepalive carries the position the walsender has decoded up to. When every
         // message before it has been handled and is durable, that position is safe to
@@ -139,11 +146,11 @@ export function createReplicationStream(options: StreamOptions, log: Logger): Re
         // never moves past WAL of untracked tables, and a server shutdown waits forever
         // for walcast to confirm the shutdown checkpoint.
         const position = parseLsn(lsn)
-        const advance = position > durable && handler.isIdle() && libraryIdle(service)
+        const advance = position > durable && handler.isIdle() && inbox.idle()
         if (advance) durable = position
         if (advance || shouldRespond) void sendStatus().catch(() => {})
       })
-      service.on('data', (_lsn: string, msg: Pgoutput.Message) => dispatch(msg, handler))
+      service.on('data', (_lsn: string, msg: Pgoutput.Message) => inbox.push(msg))
       service.on('start', () => {
         // stop() may have run while the connection was still being set up.
         if (stopped) {
@@ -157,7 +164,7 @@ export function createReplicationStream(options: StreamOptions, log: Logger): Re
       if (stopped) return
       const silence = watchSilence({
         timeoutMs,
-        busy: () => libraryBusy(service),
+        busy: () => inbox.busy(),
         ping: () => void sendStatus(true).catch(() => {}),
         expire() {
           failure ??= new WalcastError('REPLICATION_FAILED', `nothing from the server for ${timeoutMs} ms (WALCAST_REPLICATION_TIMEOUT): the replication connection is half-open; dropping it`)
@@ -202,22 +209,94 @@ export function createReplicationStream(options: StreamOptions, log: Logger): Re
 }
 
 /**
- * pg-logical-replication queues decoded messages (flow control) but delivers keepalives
- * at once; a keepalive may only be confirmed when that queue is empty. The queue is not
- * public: if a future version renames it, this answers false (never confirms early).
+ * The replication session's settings: the connection string's own `options` (pg would
+ * otherwise drop them for ours), then the time zone and date style timestamp.ts reads.
  */
-function libraryIdle(service: LogicalReplicationService): boolean {
-  const internals = service as unknown as { _messageQueue?: unknown[]; _processing?: boolean }
-  return Array.isArray(internals._messageQueue) && internals._messageQueue.length === 0 && internals._processing === false
+export function sessionOptions(connectionString: string): string {
+  let own: string | null = null
+  try {
+    own = new URL(connectionString).searchParams.get('options')
+  } catch {
+    // Not a URL: pg reads no options from it either.
+  }
+  const ours = '-c TimeZone=UTC -c DateStyle=ISO'
+  return own === null || own.trim() === '' ? ours : `${own} ${ours}`
+}
+
+interface Inbox {
+  push(msg: Pgoutput.Message): void
+  /** Nothing received is still waiting to be handled. */
+  idle(): boolean
+  /** The handler is waiting (a batch write) and the socket is paused meanwhile. */
+  busy(): boolean
 }
 
 /**
- * True while the library works through its queue with the socket paused (flow control):
- * the server cannot be heard then. If a future version renames the flag this answers
- * false, and a write longer than the replication timeout would drop the connection.
+ * Hands each decoded message to the handler in arrival order, synchronously while the
+ * handler returns nothing. When it returns a promise (a full batch waiting for the write
+ * before it, a stop in progress), the socket pauses and later messages wait here until it
+ * settles: what waits is bounded by what was already read from the socket, and no
+ * message overtakes another. Acknowledgement is not this stage's: the batcher acknowledges
+ * a position only once its events are durable. A handler that throws or rejects fails the
+ * connection (`fail`), and nothing after it is handled.
  */
-function libraryBusy(service: LogicalReplicationService): boolean {
-  return (service as unknown as { _processing?: boolean })._processing === true
+function createInbox(handler: StreamHandler, stream: () => { pause(): unknown; resume(): unknown } | undefined, fail: (err: unknown) => void): Inbox {
+  const queue: Pgoutput.Message[] = []
+  let waiting = false
+  let failed = false
+
+  function handle(msg: Pgoutput.Message): void | Promise<void> {
+    try {
+      return dispatch(msg, handler)
+    } catch (err) {
+      failed = true
+      fail(err)
+      return undefined
+    }
+  }
+
+  function wait(pending: Promise<void>): void {
+    if (!waiting) {
+      waiting = true
+      stream()?.pause()
+    }
+    pending.then(drain, (err: unknown) => {
+      failed = true
+      fail(err)
+    })
+  }
+
+  function drain(): void {
+    while (queue.length > 0 && !failed) {
+      const pending = handle(queue.shift()!)
+      if (pending !== undefined) return wait(pending)
+    }
+    waiting = false
+    if (!failed) stream()?.resume()
+  }
+
+  return {
+    push(msg) {
+      if (failed) return
+      if (waiting) {
+        queue.push(msg)
+        return
+      }
+      const pending = handle(msg)
+      if (pending !== undefined) wait(pending)
+    },
+    idle: () => !waiting && queue.length === 0,
+    busy: () => waiting,
+  }
+}
+
+/**
+ * The stream pg reads the connection from: our socket, or the TLS socket over it. Paused,
+ * it stops pg's parsing (the library's own flow control pauses the same one). If a future
+ * version renames the field, the caller falls back to the raw socket.
+ */
+function connectionStream(service: LogicalReplicationService): { pause(): unknown; resume(): unknown } | undefined {
+  return (service as unknown as { _connection?: { stream?: { pause(): unknown; resume(): unknown } } })._connection?.stream
 }
 
 function dispatch(msg: Pgoutput.Message, handler: StreamHandler): void | Promise<void> {
@@ -225,11 +304,11 @@ function dispatch(msg: Pgoutput.Message, handler: StreamHandler): void | Promise
     case 'begin':
       return handler.begin(parseLsn(msg.commitLsn!), new Date(Number(BigInt(msg.commitTime as bigint) / 1000n)))
     case 'insert':
-      return handler.change({ kind: 'insert', table: `${msg.relation.schema}.${msg.relation.name}`, old: null, new: msg.new })
+      return handler.change({ kind: 'insert', table: qualified(msg.relation), old: null, new: msg.new })
     case 'update':
-      return handler.change({ kind: 'update', table: `${msg.relation.schema}.${msg.relation.name}`, old: msg.old, new: msg.new })
+      return handler.change({ kind: 'update', table: qualified(msg.relation), old: msg.old, new: msg.new })
     case 'delete':
-      return handler.change({ kind: 'delete', table: `${msg.relation.schema}.${msg.relation.name}`, old: msg.old ?? msg.key, new: null })
+      return handler.change({ kind: 'delete', table: qualified(msg.relation), old: msg.old ?? msg.key, new: null })
     case 'truncate':
       // No row change describes the rows a TRUNCATE removes: the handler records a gap.
       // pgoutput lists only the published tables it emptied (a CASCADE included).
@@ -238,8 +317,24 @@ function dispatch(msg: Pgoutput.Message, handler: StreamHandler): void | Promise
       return handler.message(msg.prefix, msg.content, msg.messageLsn === null ? 0n : parseLsn(msg.messageLsn))
     case 'commit':
       return handler.commit(parseLsn(msg.commitLsn!), parseLsn(msg.commitEndLsn!))
+    case 'relation':
+      // Sent before the first row of a table in each session and after its schema changes.
+      return useTextParsers(msg)
     default:
-      // relation, type and origin messages only feed the decoder's caches.
+      // type and origin messages only feed the decoder's caches.
       return
   }
+}
+
+// The decoder keeps one relation object per table until its schema changes: its qualified
+// name is built once, not per row (a new string per row, hashed again by every lookup).
+const qualifiedNames = new WeakMap<Pgoutput.MessageRelation, string>()
+
+function qualified(relation: Pgoutput.MessageRelation): string {
+  let name = qualifiedNames.get(relation)
+  if (name === undefined) {
+    name = `${relation.schema}.${relation.name}`
+    qualifiedNames.set(relation, name)
+  }
+  return name
 }

@@ -1,0 +1,52 @@
+import pg from 'pg'
+import type { Pgoutput } from 'pg-logical-replication'
+
+const TIMESTAMPTZ_OID = 1184
+const parseTimestamptz = pg.types.getTypeParser(TIMESTAMPTZ_OID) as (text: string) => unknown
+
+/**
+ * A timestamptz column's value as the ISO-8601 text `jsonValue` would make of pg's Date
+ * (`2026-12-02T11:27:32.123Z`), read straight from Postgres's text: the Date was only
+ * ever turned back into that string, and the round trip (a regular expression, a Date,
+ * `toISOString`) was a tenth of walcast's CPU per live event. The replication session
+ * runs with TimeZone=UTC and DateStyle=ISO (stream.ts), so Postgres prints
+ * `2026-12-02 11:27:32.123456+00`; anything else (BC, a year past 9999, infinity, another
+ * offset) takes pg's own parser as before. Milliseconds are cut as pg's parser and Date
+ * cut them, so a payload is the same whichever way its value went.
+ */
+export function timestamptzValue(text: string): unknown {
+  const length = text.length
+  if (length < 22 || length > 29 || text.charCodeAt(10) !== 32 /* space */ || !text.endsWith('+00') || !digits(text, 0, 4) || text.charCodeAt(4) !== 45 /* - */) {
+    return parseTimestamptz(text)
+  }
+  const whole = text.slice(0, 19)
+  if (length === 22) return `${text.slice(0, 10)}T${whole.slice(11)}.000Z`
+  if (text.charCodeAt(19) !== 46 /* . */ || !digits(text, 20, length - 3)) return parseTimestamptz(text)
+  const ms = Math.trunc(1000 * Number.parseFloat(text.slice(19, length - 3)))
+  return `${text.slice(0, 10)}T${whole.slice(11)}.${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`
+}
+
+function digits(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 48 || c > 57) return false
+  }
+  return true
+}
+
+const INT8_OID = 20
+// pg's int8 parser tests the text against a regular expression and returns it either way.
+const asText = (text: string): string => text
+
+/**
+ * pg-logical-replication decodes each column with the parser its relation message was
+ * given (pg's global ones, shared with every other pg client in the process, which must
+ * keep their Dates). The relation it hands over is the one its decoder keeps, so setting
+ * the parser there, before any row of that relation is decoded, changes this stream only.
+ */
+export function useTextParsers(relation: Pgoutput.MessageRelation): void {
+  for (const column of relation.columns) {
+    if (column.typeOid === TIMESTAMPTZ_OID) column.parser = timestamptzValue
+    else if (column.typeOid === INT8_OID) column.parser = asText
+  }
+}
