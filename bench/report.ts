@@ -242,6 +242,17 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
       ...results.latency.map((p) => `| ${p.system} | ${p.round} | ${fmt(p.eventsPerSecond)} | ${fmt(p.deliveries)} | ${p.latency.p50} | ${p.latency.p95} | ${p.latency.p99} | ${p.latency.p999} | ${p.latency.max} | ${p.missing} | ${p.duplicates} | ${p.cpu.server} | ${p.cpu.generator} |`),
       '',
     )
+    const hosted = results.latency.filter((p) => p.sched !== undefined)
+    if (hosted.length > 0) {
+      add(
+        'The host during each phase: a latency read while the processes wait for a core is the host\'s, not the system\'s. Offered = what the paced writer committed × subscribers per event (below the rate × seconds when the writer itself waited for a core); CPU pressure = share of the phase some task was runnable without a core (/proc/pressure/cpu); run-queue wait = time the main thread was runnable without a core, per second of phase (/proc/<pid>/schedstat; Postgres = the system\'s backends summed).',
+        '',
+        '| system | round | events/s | offered | generators | generator loop delay p99 ms | host busy % | CPU pressure % | run-queue wait server / generators / Postgres % | load average |',
+        '|---|---|---|---|---|---|---|---|---|---|',
+        ...hosted.map((p) => `| ${p.system} | ${p.round} | ${fmt(p.eventsPerSecond)} | ${fmt(p.offered)} | ${p.generators ?? 1} | ${p.generatorLoops === undefined ? 'n/a' : Math.max(...p.generatorLoops.map((l) => l.delayMs.p99))} | ${p.hostCpu ?? 'n/a'} | ${p.sched!.hostPressure ?? 'n/a'} | ${p.sched!.waitPercent.server} / ${p.sched!.waitPercent.generator} / ${p.sched!.waitPercent.postgres} | ${p.sched!.loadAverage} (${p.sched!.cores} cores) |`),
+        '',
+      )
+    }
     const rows = results.latency.flatMap((p) => (['p50', 'p95', 'p99', 'p999'] as const).map((q) => ({ system: p.system, percentile: q === 'p999' ? 'p99.9' : q, ms: p.latency[q], rate: `${p.eventsPerSecond} events/s`, round: p.round })))
     const averaged = Object.values(rows.reduce<Record<string, { system: string; percentile: string; rate: string; ms: number[] }>>((acc, r) => {
       const key = `${r.system}|${r.percentile}|${r.rate}`
