@@ -245,11 +245,11 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
     const hosted = results.latency.filter((p) => p.sched !== undefined)
     if (hosted.length > 0) {
       add(
-        'The host during each phase: a latency read while the processes wait for a core is the host\'s, not the system\'s. Offered = what the paced writer committed × subscribers per event (below the rate × seconds when the writer itself waited for a core); CPU pressure = share of the phase some task was runnable without a core (/proc/pressure/cpu); run-queue wait = time the main thread was runnable without a core, per second of phase (/proc/<pid>/schedstat; Postgres = the system\'s backends summed).',
+        'The host during each phase: a latency read while the processes wait for a core is the host\'s, not the system\'s. Offered = what the paced writer committed × subscribers per event (below the rate × seconds when the writer itself waited for a core); stolen = the cores\' time the hypervisor gave to other guests; CPU pressure = share of the phase some task was runnable without a core (/proc/pressure/cpu); run-queue wait = time the main thread was runnable without a core, per second of phase (/proc/<pid>/schedstat; Postgres = the system\'s backends summed).',
         '',
-        '| system | round | events/s | offered | generators | generator loop delay p99 ms | host busy % | CPU pressure % | run-queue wait server / generators / Postgres % | load average |',
-        '|---|---|---|---|---|---|---|---|---|---|',
-        ...hosted.map((p) => `| ${p.system} | ${p.round} | ${fmt(p.eventsPerSecond)} | ${fmt(p.offered)} | ${p.generators ?? 1} | ${p.generatorLoops === undefined ? 'n/a' : Math.max(...p.generatorLoops.map((l) => l.delayMs.p99))} | ${p.hostCpu ?? 'n/a'} | ${p.sched!.hostPressure ?? 'n/a'} | ${p.sched!.waitPercent.server} / ${p.sched!.waitPercent.generator} / ${p.sched!.waitPercent.postgres} | ${p.sched!.loadAverage} (${p.sched!.cores} cores) |`),
+        '| system | round | events/s | offered | generators | generator loop delay p99 ms | host busy % | stolen % | CPU pressure % | run-queue wait server / generators / Postgres % | load average |',
+        '|---|---|---|---|---|---|---|---|---|---|---|',
+        ...hosted.map((p) => `| ${p.system} | ${p.round} | ${fmt(p.eventsPerSecond)} | ${fmt(p.offered)} | ${p.generators ?? 1} | ${p.generatorLoops === undefined ? 'n/a' : Math.max(...p.generatorLoops.map((l) => l.delayMs.p99))} | ${p.hostCpu ?? 'n/a'} | ${p.sched!.steal ?? 'n/a'} | ${p.sched!.hostPressure ?? 'n/a'} | ${p.sched!.waitPercent.server} / ${p.sched!.waitPercent.generator} / ${p.sched!.waitPercent.postgres} | ${p.sched!.loadAverage} (${p.sched!.cores} cores) |`),
         '',
       )
     }

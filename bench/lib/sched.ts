@@ -43,6 +43,16 @@ export function cpuPressureMicros(): number | undefined {
   }
 }
 
+/** Jiffies of all cores so far, and those stolen by the hypervisor (/proc/stat `cpu` line, field 8). */
+export function stealJiffies(): { steal: number; total: number } | undefined {
+  try {
+    const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
+    return fields.length < 8 ? undefined : { steal: fields[7]!, total: fields.reduce((a, b) => a + b, 0) }
+  } catch {
+    return undefined
+  }
+}
+
 export interface SchedFigures {
   /** Percent of one core each group ran (its main threads, summed). */
   readonly runPercent: Record<string, number>
@@ -53,6 +63,8 @@ export interface SchedFigures {
   readonly waitPercent: Record<string, number>
   /** Percent of the phase during which some task on the host waited for a core (PSI); absent without PSI. */
   readonly hostPressure: number | undefined
+  /** Percent of the cores' time the hypervisor gave to other guests (a VM's vCPUs are not always its own). */
+  readonly steal?: number
   /** The 1-minute load average when the phase ended, and the core count it is read against. */
   readonly loadAverage: number
   readonly cores: number
@@ -66,6 +78,7 @@ export interface SchedFigures {
 export function schedMeter(groups: Record<string, readonly number[] | (() => readonly number[])>): { stop(): SchedFigures } {
   const t0 = performance.now()
   const pressure0 = cpuPressureMicros()
+  const steal0 = stealJiffies()
   const pidsOf = (name: string): readonly number[] => {
     const group = groups[name]!
     return typeof group === 'function' ? group() : group
@@ -83,6 +96,7 @@ export function schedMeter(groups: Record<string, readonly number[] | (() => rea
     stop() {
       const elapsedNs = (performance.now() - t0) * 1e6
       const pressure1 = cpuPressureMicros()
+      const steal1 = stealJiffies()
       const runPercent: Record<string, number> = {}
       const waitPercent: Record<string, number> = {}
       for (const name of Object.keys(groups)) {
@@ -103,6 +117,7 @@ export function schedMeter(groups: Record<string, readonly number[] | (() => rea
         runPercent,
         waitPercent,
         hostPressure: pressure0 === undefined || pressure1 === undefined ? undefined : percent((pressure1 - pressure0) * 1000, elapsedNs),
+        ...(steal0 === undefined || steal1 === undefined ? {} : { steal: percent(steal1.steal - steal0.steal, steal1.total - steal0.total) }),
         loadAverage: Math.round(os.loadavg()[0]! * 100) / 100,
         cores: os.availableParallelism(),
       }

@@ -136,7 +136,7 @@ async function latencyRound(context: BenchContext, system: SystemUnderTest, r: n
       }
       out.push(phase)
       const worstLoop = Math.max(...loops.map((l) => l.delayMs.p99))
-      context.log(`latency ${system.label} r${r} @${rate}/s: p50 ${latency.p50} p99 ${latency.p99} ms (${phase.deliveries} of ${phase.offered} deliveries, server ${cpu.server}% gen ${cpu.generator}% in ${generators.length}, gen loop delay p99 ${worstLoop} ms; host ${hostCpu}% busy, CPU pressure ${schedFigures.hostPressure ?? 'n/a'}%, run-queue wait server/gen/pg ${schedFigures.waitPercent.server}/${schedFigures.waitPercent.generator}/${schedFigures.waitPercent.postgres}%, load ${schedFigures.loadAverage})`)
+      context.log(`latency ${system.label} r${r} @${rate}/s: p50 ${latency.p50} p99 ${latency.p99} ms (${phase.deliveries} of ${phase.offered} deliveries, server ${cpu.server}% gen ${cpu.generator}% in ${generators.length}, gen loop delay p99 ${worstLoop} ms; host ${hostCpu}% busy (${schedFigures.steal ?? 'n/a'}% stolen), CPU pressure ${schedFigures.hostPressure ?? 'n/a'}%, run-queue wait server/gen/pg ${schedFigures.waitPercent.server}/${schedFigures.waitPercent.generator}/${schedFigures.waitPercent.postgres}%, load ${schedFigures.loadAverage})`)
     }
   } finally {
     await Promise.all(generators.map((g) => g.closeClients()))

@@ -55,6 +55,7 @@ t.test('schedMeter: a busy child runs, an idle one does not; a group looked up b
   t.ok(Math.abs(figures.runPercent.byName! - figures.runPercent.busy!) < 5, 'the same process through a lookup (read a moment apart)')
   t.equal(figures.runPercent.gone, 0, 'a process that is gone counts nothing')
   t.ok(figures.loadAverage >= 0 && figures.cores >= 1)
+  t.ok(figures.steal === undefined || (figures.steal >= 0 && figures.steal <= 100), `stolen by the hypervisor: ${figures.steal}%`)
   const pressure = cpuPressureMicros()
   if (pressure === undefined) t.equal(figures.hostPressure, undefined, 'no PSI on this kernel: no figure')
   else t.ok(figures.hostPressure! >= 0 && figures.hostPressure! <= 100, `host CPU pressure ${figures.hostPressure}%`)
