@@ -98,7 +98,7 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
     '',
     `Run: \`${results.command}\` (profile **${results.profile}**), ${results.startedAt}, ${results.durationSeconds} s. Raw figures: [${path.basename(jsonRelative)}](${jsonRelative}).`,
     '',
-    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GiB, ${m.os}; Node ${m.node}; PostgreSQL ${m.postgres} (embedded, \`fsync=off\`, same host). Every process — Postgres, walcast, the peers, the writer, the load generator — shares these ${m.cores} cores, so the load generator's CPU is reported beside each client-facing figure.`,
+    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GiB, ${m.os}; Node ${m.node}; PostgreSQL ${m.postgres} (embedded, \`fsync=off\`, same host). Every process — Postgres, walcast, the peers, the writer, the load generator — shares these ${m.cores} cores, so the load generator's CPU is reported beside each client-facing figure.${m.calibration === undefined ? '' : ` Host speed at the start (compare runs only next to it): ${m.calibration.jsonMicros} µs per JSON round trip of an event on one core, ${fmt(m.calibration.commitMicros)} µs per single-row commit, load average ${m.calibration.loadAverage}.`}`,
     '',
     systemsParagraph(results),
     '',

@@ -1,14 +1,17 @@
 /**
  * The latency phase's size and its host figures: BENCH_LATENCY_* override the profile
  * (bad values are refused, not guessed), latencies kept in several generators merge into
- * one set of percentiles, and the scheduler figures read real processes from /proc.
+ * one set of percentiles, the scheduler figures read real processes from /proc, and the
+ * machine description carries the host's speed.
  */
 import { spawn } from 'node:child_process'
 import t from 'tap'
 import { LatencySample, percentiles } from '../../bench/lib/latencies.ts'
+import { describeMachine } from '../../bench/lib/machine.ts'
 import { cpuPressureMicros, pidsByCommandLine, schedMeter, schedstat } from '../../bench/lib/sched.ts'
 import { PROFILES } from '../../bench/profile.ts'
 import { latencySize } from '../../bench/scenarios/latency.ts'
+import { adminUrl } from '../helpers/db.ts'
 
 t.test('latencySize: the profile by default, the environment when set, at least two generators', async (t) => {
   const full = latencySize(PROFILES.full, {})
@@ -59,4 +62,13 @@ t.test('schedMeter: a busy child runs, an idle one does not; a group looked up b
   const pressure = cpuPressureMicros()
   if (pressure === undefined) t.equal(figures.hostPressure, undefined, 'no PSI on this kernel: no figure')
   else t.ok(figures.hostPressure! >= 0 && figures.hostPressure! <= 100, `host CPU pressure ${figures.hostPressure}%`)
+})
+
+t.test('describeMachine measures the host\'s speed on one core and on Postgres (runs on different VMs compare next to it)', async (t) => {
+  const machine = await describeMachine(adminUrl())
+  t.ok(machine.calibration !== undefined, 'calibrated')
+  const { jsonMicros, commitMicros, loadAverage } = machine.calibration!
+  t.ok(jsonMicros > 0 && jsonMicros < 1000, `${jsonMicros} µs per JSON round trip`)
+  t.ok(commitMicros > 0 && commitMicros < 1_000_000, `${commitMicros} µs per single-row commit`)
+  t.ok(loadAverage >= 0)
 })
