@@ -405,6 +405,7 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
     'BENCH_CPU_PROF_DIR=/tmp/prof npm run bench -- --quick --only replay   # V8 CPU profile of the walcast process',
     'npm run bench -- --quick --only resume   # resume storm: 200 clients of one topic resume at once, walcast beside Centrifugo',
     'BENCH_GEN_CPU_PROF_DIR=/tmp/gen npm run bench -- --quick --only resume   # V8 CPU profile of the load generator (the clients\' side)',
+    'BENCH_LATENCY_SYSTEMS=walcast BENCH_LATENCY_RATES=2000 npm run bench -- --only latency   # one system at one rate (also BENCH_LATENCY_CLIENTS, _SECONDS, _GENERATORS: load-generator processes, default 2)',
     'npm run bench -- --quick --only live   # live end to end: commit → one client as fast as the writer commits, walcast\'s CPU per event',
     '```',
     '',
