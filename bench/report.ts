@@ -5,7 +5,8 @@ import { groupedBars, line, ratioBars, renderSvg } from './charts.ts'
 import type { MachineDescription } from './lib/machine.ts'
 import { fmt, fmtRatio, mean, measurable, NEGATIVE_REASONS, nonNegative } from './readings.ts'
 import { CENTRIFUGO_BUILD } from './peers/centrifugo/server.ts'
-import type { FanoutPhase, IdlePhase, LatencyPhase, LossPhase, ReplayResult } from './scenarios/clients.ts'
+import type { FanoutPhase, IdlePhase, LossPhase, ReplayResult } from './scenarios/clients.ts'
+import type { LatencyPhase } from './scenarios/latency.ts'
 import type { IngestResult } from './scenarios/ingest.ts'
 import type { SlowPhase } from './scenarios/slow.ts'
 import type { ResumeStormPhase } from './scenarios/resume.ts'
@@ -97,7 +98,7 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
     '',
     `Run: \`${results.command}\` (profile **${results.profile}**), ${results.startedAt}, ${results.durationSeconds} s. Raw figures: [${path.basename(jsonRelative)}](${jsonRelative}).`,
     '',
-    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GiB, ${m.os}; Node ${m.node}; PostgreSQL ${m.postgres} (embedded, \`fsync=off\`, same host). Every process — Postgres, walcast, the peers, the writer, the load generator — shares these ${m.cores} cores, so the load generator's CPU is reported beside each client-facing figure.`,
+    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GiB, ${m.os}; Node ${m.node}; PostgreSQL ${m.postgres} (embedded, \`fsync=off\`, same host). Every process — Postgres, walcast, the peers, the writer, the load generator — shares these ${m.cores} cores, so the load generator's CPU is reported beside each client-facing figure.${m.calibration === undefined ? '' : ` Host speed at the start (compare runs only next to it): ${m.calibration.jsonMicros} µs per JSON round trip of an event on one core, ${fmt(m.calibration.commitMicros)} µs per single-row commit, load average ${m.calibration.loadAverage}.`}`,
     '',
     systemsParagraph(results),
     '',
@@ -241,6 +242,17 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
       ...results.latency.map((p) => `| ${p.system} | ${p.round} | ${fmt(p.eventsPerSecond)} | ${fmt(p.deliveries)} | ${p.latency.p50} | ${p.latency.p95} | ${p.latency.p99} | ${p.latency.p999} | ${p.latency.max} | ${p.missing} | ${p.duplicates} | ${p.cpu.server} | ${p.cpu.generator} |`),
       '',
     )
+    const hosted = results.latency.filter((p) => p.sched !== undefined)
+    if (hosted.length > 0) {
+      add(
+        'The host during each phase: a latency read while the processes wait for a core is the host\'s, not the system\'s. Offered = what the paced writer committed × subscribers per event (below the rate × seconds when the writer itself waited for a core); stolen = the cores\' time the hypervisor gave to other guests; CPU pressure = share of the phase some task was runnable without a core (/proc/pressure/cpu); run-queue wait = time the main thread was runnable without a core, per second of phase (/proc/<pid>/schedstat; Postgres = the system\'s backends summed).',
+        '',
+        '| system | round | events/s | offered | generators | generator loop delay p99 ms | host busy % | stolen % | CPU pressure % | run-queue wait server / generators / Postgres % | load average |',
+        '|---|---|---|---|---|---|---|---|---|---|---|',
+        ...hosted.map((p) => `| ${p.system} | ${p.round} | ${fmt(p.eventsPerSecond)} | ${fmt(p.offered)} | ${p.generators ?? 1} | ${p.generatorLoops === undefined ? 'n/a' : Math.max(...p.generatorLoops.map((l) => l.delayMs.p99))} | ${p.hostCpu ?? 'n/a'} | ${p.sched!.steal ?? 'n/a'} | ${p.sched!.hostPressure ?? 'n/a'} | ${p.sched!.waitPercent.server} / ${p.sched!.waitPercent.generator} / ${p.sched!.waitPercent.postgres} | ${p.sched!.loadAverage} (${p.sched!.cores} cores) |`),
+        '',
+      )
+    }
     const rows = results.latency.flatMap((p) => (['p50', 'p95', 'p99', 'p999'] as const).map((q) => ({ system: p.system, percentile: q === 'p999' ? 'p99.9' : q, ms: p.latency[q], rate: `${p.eventsPerSecond} events/s`, round: p.round })))
     const averaged = Object.values(rows.reduce<Record<string, { system: string; percentile: string; rate: string; ms: number[] }>>((acc, r) => {
       const key = `${r.system}|${r.percentile}|${r.rate}`
@@ -393,6 +405,7 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
     'BENCH_CPU_PROF_DIR=/tmp/prof npm run bench -- --quick --only replay   # V8 CPU profile of the walcast process',
     'npm run bench -- --quick --only resume   # resume storm: 200 clients of one topic resume at once, walcast beside Centrifugo',
     'BENCH_GEN_CPU_PROF_DIR=/tmp/gen npm run bench -- --quick --only resume   # V8 CPU profile of the load generator (the clients\' side)',
+    'BENCH_LATENCY_SYSTEMS=walcast BENCH_LATENCY_RATES=2000 npm run bench -- --only latency   # one system at one rate (also BENCH_LATENCY_CLIENTS, _SECONDS, _GENERATORS: load-generator processes, default 2)',
     'npm run bench -- --quick --only live   # live end to end: commit → one client as fast as the writer commits, walcast\'s CPU per event',
     '```',
     '',

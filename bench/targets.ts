@@ -91,5 +91,9 @@ function latencyP99(results: BenchResults): TargetRow {
   const rows = (results.latency ?? []).filter((p) => p.kind === 'walcast' && p.eventsPerSecond === LATENCY_RATE && p.clients === LATENCY_CLIENTS)
   if (rows.length === 0) return { target, measured: `not measured at that size in this run (profile ${results.profile})`, met: undefined }
   const p99 = mean(rows.map((p) => p.latency.p99))
-  return { target, measured: `p99 ${fmt(p99)} ms (p50 ${fmt(mean(rows.map((p) => p.latency.p50)))} ms; ${rows.length} round${rows.length === 1 ? '' : 's'})`, met: p99 <= 20 }
+  // On 2 cores the writer, Postgres, the server and the clients share the cores: a figure
+  // read while they queue for one says more about the host than about walcast.
+  const hosted = rows.filter((p) => p.sched?.hostPressure !== undefined)
+  const host = hosted.length === 0 ? '' : `; host CPU pressure ${fmt(mean(hosted.map((p) => p.sched!.hostPressure!)))}%, server waiting for a core ${fmt(mean(hosted.map((p) => p.sched!.waitPercent.server!)))}% of the time`
+  return { target, measured: `p99 ${fmt(p99)} ms (p50 ${fmt(mean(rows.map((p) => p.latency.p50)))} ms; ${rows.length} round${rows.length === 1 ? '' : 's'}${host})`, met: p99 <= 20 }
 }

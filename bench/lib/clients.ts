@@ -223,6 +223,11 @@ export class ClientPool {
     this.slow.baseDuplicates = this.sum((c) => c.check.duplicates, true)
   }
 
+  /** Every latency kept since resetStats (ms): merged over several generators before percentiles are taken. */
+  latencySamples(): number[] {
+    return this.latency.samples()
+  }
+
   /** Open clients and events received, without the percentiles (cheap enough to poll during a long run). */
   counts(): { open: number; received: number } {
     return { open: this.clients.filter((c) => c.open && c.spec.slow !== true).length, received: this.received }

@@ -6,6 +6,11 @@ import { forkTs, type ChildHandle } from './processes.ts'
 
 const ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'load-generator.ts')
 
+export interface GeneratorLoop {
+  readonly delayMs: { readonly p50: number; readonly p99: number; readonly max: number }
+  readonly utilization: number
+}
+
 /** The driver's side of the load generator process. */
 export interface LoadGenerator extends ChildHandle {
   open(options: PoolOptions, timeoutMs: number): Promise<{ connected: number; subscribeMs: Percentiles }>
@@ -14,7 +19,12 @@ export interface LoadGenerator extends ChildHandle {
   tally(start: Record<string, number>, final: Record<string, number>): Promise<PoolTally | undefined>
   /** Open clients and events received: cheap to poll, unlike stats() (which sorts every latency). */
   counts(): Promise<{ open: number; received: number } | undefined>
+  /** Resets the latencies and counts, and the event-loop figures of loop(). */
   resetStats(): Promise<void>
+  /** The latencies kept since resetStats (ms), to merge with other generators' before taking percentiles. */
+  latencies(): Promise<number[]>
+  /** The generator's event loop since resetStats: its delay (monitorEventLoopDelay) and utilization (0–1). */
+  loop(): Promise<GeneratorLoop>
   dropAll(): Promise<void>
   /** Every client disconnects and stays away until returnAll (the resume storm). */
   awayAll(): Promise<void>
@@ -53,6 +63,8 @@ export async function startLoadGenerator(): Promise<LoadGenerator> {
     tally: (start, final) => call('tally', { start, final }),
     counts: () => call('counts'),
     resetStats: () => call('resetStats'),
+    latencies: () => call('latencies'),
+    loop: () => call('loop'),
     dropAll: () => call('dropAll'),
     awayAll: () => call('awayAll'),
     returnAll: () => call('returnAll'),

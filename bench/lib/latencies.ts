@@ -34,6 +34,11 @@ export class LatencySample {
   percentiles(): Percentiles {
     return percentiles(this.values.subarray(0, this.size))
   }
+
+  /** The kept values (a copy), to be merged with other processes' samples before percentiles are taken. */
+  samples(): number[] {
+    return Array.from(this.values.subarray(0, this.size))
+  }
 }
 
 export interface Percentiles {

@@ -2,11 +2,26 @@
  * The load generator: a child process holding many client sockets (ClientPool), driven by
  * the benchmark over IPC so its CPU is measured apart from the server's.
  */
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { ClientPool, type PoolOptions } from './clients.ts'
 
 interface Request { id: number; cmd: string; args?: unknown }
 
 let pool: ClientPool | undefined
+
+// Every frame of every client waits its turn on this one event loop: how long the loop was
+// held up, and how busy it was, tells how much of a latency read here is the generator's own.
+const loopDelay = monitorEventLoopDelay({ resolution: 1 })
+loopDelay.enable()
+let loopSince = performance.eventLoopUtilization()
+
+function loop(): { delayMs: { p50: number; p99: number; max: number }; utilization: number } {
+  const ms = (ns: number): number => Math.round(ns / 1e4) / 100
+  return {
+    delayMs: { p50: ms(loopDelay.percentile(50)), p99: ms(loopDelay.percentile(99)), max: ms(loopDelay.max) },
+    utilization: Math.round(performance.eventLoopUtilization(loopSince).utilization * 1000) / 1000,
+  }
+}
 
 async function handle(request: Request): Promise<unknown> {
   switch (request.cmd) {
@@ -26,8 +41,14 @@ async function handle(request: Request): Promise<unknown> {
     }
     case 'counts':
       return pool?.counts()
+    case 'latencies':
+      return pool?.latencySamples() ?? []
+    case 'loop':
+      return loop()
     case 'resetStats':
       pool?.resetStats()
+      loopDelay.reset()
+      loopSince = performance.eventLoopUtilization()
       return true
     case 'dropAll':
       pool?.dropAll()

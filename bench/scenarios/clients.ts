@@ -56,44 +56,6 @@ export async function drain(context: BenchContext, expected?: number, timeoutMs 
 }
 
 // ---------------------------------------------------------------------------------------
-export interface LatencyPhase extends PhaseBase {
-  readonly clients: number
-  readonly eventsPerSecond: number
-  readonly offered: number
-  readonly deliveries: number
-  readonly missing: number
-  readonly duplicates: number
-  readonly latency: Percentiles
-}
-
-/** Commit-to-client latency: clients on spread escrow topics, a paced single-row writer. */
-export async function measureLatency(context: BenchContext): Promise<LatencyPhase[]> {
-  const { profile } = context
-  const out: LatencyPhase[] = []
-  for (const { round: r, system } of interleave(context)) {
-    await openClients(context, system, spreadClients(profile.latency.clients, profile.population))
-    for (const rate of profile.latency.rates) {
-      await context.generator.resetStats()
-      const meter = cpuMeter({ server: serverPids(system), generator: context.generator.pid })
-      const writer = await startWriter({ url: system.databaseUrl, escrows: spreadEscrows(profile.population), rowsPerTransaction: 1, eventsPerSecond: rate, durationMs: profile.latency.seconds * 1000 })
-      const written = await writer.done
-      const stats = await drain(context, Math.floor(written.events * (profile.latency.clients / profile.population.escrows)))
-      const cpu = meter.stop()
-      const perEvent = profile.latency.clients / profile.population.escrows
-      out.push({
-        system: system.label, kind: system.kind, round: r, clients: profile.latency.clients, eventsPerSecond: rate,
-        offered: Math.round(written.events * perEvent), deliveries: stats.received, missing: stats.missing, duplicates: stats.duplicates,
-        latency: stats.latency, cpu: { server: cpu.server!, generator: cpu.generator! },
-      })
-      context.log(`latency ${system.label} r${r} @${rate}/s: p50 ${stats.latency.p50} p99 ${stats.latency.p99} ms (${stats.received} deliveries, server ${cpu.server}% gen ${cpu.generator}%)`)
-    }
-    await context.generator.closeClients()
-    await sleep(300)
-  }
-  return out
-}
-
-// ---------------------------------------------------------------------------------------
 export interface FanoutPhase extends PhaseBase {
   readonly subscribers: number
   readonly eventsPerSecond: number

@@ -81,3 +81,12 @@ t.test('each bound decides met or missed; a figure the run lacks gives no verdic
   const empty = issue15Targets({ profile: 'smoke', startedAt: '', durationSeconds: 0, command: '', errors: {}, machine: {} as BenchResults['machine'] })
   t.same(empty.map((r) => r.met), [undefined, undefined, undefined, undefined, undefined, undefined, undefined], 'nothing measured: no verdict anywhere')
 })
+
+t.test('the latency row says how hard the host was pressed when the phase recorded it', async (t) => {
+  const results = run({ backlog: 1, replay: 1, fanout: [4, 4, 3], idle: [100, 1000], p99: 150 })
+  t.notMatch(row(issue15Targets(results), 'commit→client').measured, 'CPU pressure', 'older results: no host figures')
+  const latency = results.latency!.map((p) => ({ ...p, sched: { runPercent: { server: 30 }, waitPercent: { server: 45, generator: 50, postgres: 40 }, hostPressure: 92, loadAverage: 7, cores: 2 } }))
+  const pressed = row(issue15Targets({ ...results, latency }), 'commit→client')
+  t.match(pressed.measured, 'host CPU pressure 92%, server waiting for a core 45% of the time')
+  t.equal(pressed.met, false, 'the verdict is still the figure\'s')
+})
