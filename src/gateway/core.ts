@@ -5,6 +5,7 @@ import { ConnectionIndex, type Connection, type Subscription } from './connectio
 import { CLOSE } from '../protocol/close-codes.ts'
 import { subscribedFrame, unsubscribedFrame } from '../protocol/server-frames.ts'
 import type { GatewayStats } from './stats.ts'
+import { isOverloaded } from '../subscription/read-gate.ts'
 
 /**
  * The socket operations every part of the gateway shares. Every write goes through
@@ -35,6 +36,11 @@ export interface GatewayCore {
   /** Ends a subscription in any state and tells the client why (`ref`: the unsubscribe's). */
   cancel(conn: Connection, topic: string, reason: 'client' | 'revoked', ref?: Subscription['ref']): void
   end(conn: Connection, code: number, reason: string): void
+  /**
+   * Closes after the database failed a subscription: 1013 when walcast shed the read (a
+   * storm, a slow database: the client backs off, class `overload`), 1011 otherwise.
+   */
+  failed(conn: Connection, err: unknown): void
   /** Closes with 4008: the client does not keep up (it resumes from its last id). */
   slowConsumer(conn: Connection): void
   /** Resolves once the send buffer is below a quarter of the limit (or the socket closed). */
@@ -143,6 +149,14 @@ export function createCore(deps: CoreDeps): GatewayCore {
     end(conn, code, reason) {
       if (conn.closed || conn.ws === undefined) return
       conn.ws.end(code, reason)
+    },
+    failed(conn, err) {
+      if (isOverloaded(err)) {
+        stats.overloadCloses++
+        core.end(conn, CLOSE.tryAgainLater, 'server busy; come back later')
+      } else {
+        core.end(conn, CLOSE.internalError, 'internal error')
+      }
     },
     slowConsumer(conn) {
       if (conn.closed || conn.ws === undefined) return
