@@ -86,10 +86,12 @@ export function createReadGate(options: ReadGateOptions): ReadGate {
   }
 }
 
-/** The history's reads through `gate`; writes pass as they are (subscriptions make none). */
+/**
+ * The history's reads through `gate`; everything else is the store's own. Methods are
+ * looked up on each call (tests watch the store by replacing its methods).
+ */
 export function gatedHistory(history: HistoryStore, gate: ReadGate): HistoryStore {
-  return {
-    ...history,
+  const gated: Partial<HistoryStore> = {
     readSince: (topic, after, limit) => gate.run(() => history.readSince(topic, after, limit)),
     readSinceEach: (topics, after, limit) => gate.run(() => history.readSinceEach(topics, after, limit)),
     readAfter: (after, limit) => gate.run(() => history.readAfter(after, limit)),
@@ -98,4 +100,5 @@ export function gatedHistory(history: HistoryStore, gate: ReadGate): HistoryStor
     lastGapEnd: () => gate.run(() => history.lastGapEnd()),
     lastGapEndAtOrBefore: (lsn) => gate.run(() => history.lastGapEndAtOrBefore(lsn)),
   }
+  return Object.create(history, Object.fromEntries(Object.entries(gated).map(([name, value]) => [name, { value }]))) as HistoryStore
 }
