@@ -12,8 +12,7 @@ import { overBufferLimit } from '../subscription/buffer-limit.ts'
  * The socket operations every part of the gateway shares. Every write goes through
  * `write`, which is where "never drop silently" is enforced: a frame uWS refuses, or a
  * buffer past the limit, closes the socket with 4008 and the client resumes from its
- * last id.
- * The limit bounds what is queued, not one frame (src/subscription/buffer-limit.ts).
+ * last id. The limit bounds what is queued, not one frame (src/subscription/buffer-limit.ts).
  */
 export interface GatewayCore {
   readonly config: GatewayConfig
