@@ -6,8 +6,8 @@ import type { HistoryStore } from '../history/store.ts'
  * pool connection like everything else: in a resume storm a thousand of them queued in
  * pg's pool, whose wait is bounded (10 s), and the ones past it failed with 1011. They
  * queue here instead, first come first served, and at most `concurrency` run at once —
- * fewer than the pool holds, so authorization, heartbeats, the pruner and health checks
- * always find a connection. A read that waited `maxWaitMs` without starting is refused
+ * fewer than the pool holds, so replays never take the whole pool: connections stay free
+ * for authorization, heartbeats, the pruner and health checks. A read that waited `maxWaitMs` without starting is refused
  * with READS_OVERLOADED: the transport tells its client to come back later (1013, whose
  * class makes the SDK back off with jitter), never that the server failed.
  */
