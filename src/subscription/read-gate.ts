@@ -2,14 +2,14 @@ import { WalcastError } from '../errors.ts'
 import type { HistoryStore } from '../history/store.ts'
 
 /**
- * The history reads of subscriptions (resume checks, replay pages, polling) waited for a
- * pool connection like everything else: in a resume storm a thousand of them queued in
- * pg's pool, whose wait is bounded (10 s), and the ones past it failed with 1011. They
- * queue here instead, first come first served, and at most `concurrency` run at once —
- * fewer than the pool holds, so replays never take the whole pool: connections stay free
- * for authorization, heartbeats, the pruner and health checks. A read that waited `maxWaitMs` without starting is refused
- * with READS_OVERLOADED: the transport tells its client to come back later (1013, whose
- * class makes the SDK back off with jitter), never that the server failed.
+ * The history reads of subscriptions (resume checks, replay pages, polling) queue here,
+ * first come first served, at most `concurrency` at once: fewer than the pool holds, so
+ * replays never take the whole pool and connections stay free for authorization,
+ * heartbeats, the pruner and health checks. Queued in pg's pool instead, a resume storm's
+ * reads outwait its bounded connection wait (10 s) and fail as internal errors (1011). A
+ * read that waited `maxWaitMs` without starting is refused with READS_OVERLOADED: the
+ * transport tells its client to come back later (1013, whose class makes the SDK back off
+ * with jitter), never that the server failed.
  */
 export interface ReadGate {
   run<T>(read: () => Promise<T>): Promise<T>
