@@ -11,6 +11,10 @@ export interface DatabaseConfig {
   /** undefined: start the embedded Postgres under `embedded.dataDir`. */
   readonly url: string | undefined
   readonly poolSize: number
+  /** History reads of resumes, replays and polling at once: fewer than the pool, so the rest always find a connection. */
+  readonly replayReads: number
+  /** How long such a read may wait for its turn before the client is told to come back later (1013). */
+  readonly replayWaitMs: number
 }
 
 export interface EmbeddedConfig {
@@ -254,6 +258,16 @@ function databaseUrl(env: Env): string | undefined {
   return value
 }
 
+function databaseConfig(env: Env, url: string | undefined): DatabaseConfig {
+  const poolSize = integer(env, 'WALCAST_DB_POOL', 8, 2, 100)
+  return {
+    url,
+    poolSize,
+    replayReads: integer(env, 'WALCAST_DB_REPLAY_READS', Math.max(1, poolSize - 2), 1, poolSize - 1),
+    replayWaitMs: duration(env, 'WALCAST_DB_REPLAY_WAIT', '30s'),
+  }
+}
+
 export function loadConfig(environment: Env = process.env, cwd: string = process.cwd()): Config {
   // The names this function reads are the known ones: a new setting needs no second list.
   const known = new Set<string>()
@@ -265,7 +279,7 @@ export function loadConfig(environment: Env = process.env, cwd: string = process
   }
   const config: Omit<Config, 'unknownVariables'> = {
     catalog: catalogSelection(env, cwd),
-    database: { url, poolSize: integer(env, 'WALCAST_DB_POOL', 8, 2, 100) },
+    database: databaseConfig(env, url),
     embedded: {
       dataDir: path.resolve(cwd, read(env, 'WALCAST_DATA_DIR') ?? '.walcast/pgdata'),
       port: integer(env, 'WALCAST_EMBEDDED_PORT', 54329, 1024, 65535),

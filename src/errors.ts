@@ -25,6 +25,8 @@ export type ErrorCode =
   | 'BUS_UNREACHABLE'
   | 'CATALOG_INVALID'
   | 'EMBEDDED_START_FAILED'
+  /** A subscription's history read waited too long for its turn (src/subscription/read-gate.ts). */
+  | 'READS_OVERLOADED'
   /** bin/walcast.js found no dist/ (plain JavaScript there: it cannot import this file). */
   | 'NOT_BUILT'
 

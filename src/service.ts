@@ -33,6 +33,7 @@ import { createGateway, type Gateway } from './gateway/gateway.ts'
 import { createSubscriptionCore, type SubscriptionCore } from './subscription/core.ts'
 import { createFollowSets } from './subscription/follow-sets.ts'
 import { catalogConflation } from './subscription/conflation.ts'
+import { createReadGate } from './subscription/read-gate.ts'
 import { readLatestPerKey, syncLatestPerKey } from './history/latest-per-key.ts'
 import { conflatedTopics } from './catalog/conflation.ts'
 import { DEMO_JWT_SECRET } from './config.ts'
@@ -123,6 +124,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
       // long is gone. uWS drops a peer that answers no ping by the idle limit (a close the
       // client cannot tell from a lost network); a stalled reader is closed first with 4008.
       stallMs: config.gateway.idleTimeoutSec * 500,
+      // A resume storm queues here, not in the pool, whose bounded wait failed reads with 1011.
+      reads: createReadGate({ concurrency: config.database.replayReads, maxWaitMs: config.database.replayWaitMs }),
     })
     // Typing indicators and presence: beside the event path, never on it (I16).
     ephemeral = await startEphemeral(config.ephemeral, config.bus, catalog, log.child({ module: 'ephemeral' }))

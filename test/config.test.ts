@@ -79,3 +79,15 @@ t.test('the bus between nodes: unset means one node with no Redis; each bad valu
     t.throws(() => loadConfig(env), { name: 'ConfigError', code: 'CONFIG_INVALID', variable, message }, variable)
   }
 })
+
+t.test('history reads of subscriptions: fewer at once than the pool holds, and a bounded wait for a turn', async (t) => {
+  const defaults = loadConfig({})
+  t.equal(defaults.database.replayReads, 6, 'the pool (8) less two')
+  t.equal(defaults.database.replayWaitMs, 30_000)
+  t.equal(loadConfig({ WALCAST_DB_POOL: '2' }).database.replayReads, 1, 'at least one')
+  const set = loadConfig({ WALCAST_DB_POOL: '20', WALCAST_DB_REPLAY_READS: '19', WALCAST_DB_REPLAY_WAIT: '5s' })
+  t.equal(set.database.replayReads, 19)
+  t.equal(set.database.replayWaitMs, 5_000)
+  t.throws(() => loadConfig({ WALCAST_DB_POOL: '4', WALCAST_DB_REPLAY_READS: '4' }), { name: 'ConfigError', message: /WALCAST_DB_REPLAY_READS.*between 1 and 3/ }, 'the whole pool is refused: the rest must find a connection')
+  t.throws(() => loadConfig({ WALCAST_DB_REPLAY_WAIT: 'soon' }), { name: 'ConfigError', message: /WALCAST_DB_REPLAY_WAIT/ })
+})

@@ -388,10 +388,11 @@ export class ClientPool {
           first = false
         })
         ws.on('message', (data: Buffer) => {
-          const frame = JSON.parse(data.toString()) as { op: string; topic?: string; events?: EventFrame[] }
+          const frame = JSON.parse(data.toString()) as { op: string; topic?: string; head?: string; events?: EventFrame[] }
           if (frame.op === 'event') this.onEvent(spec, check, frame as EventFrame)
           else if (frame.op === 'events') for (const event of frame.events!) this.onEvent(spec, check, event)
           else if (frame.op === 'subscribed') {
+            if (frame.topic !== undefined && frame.head !== undefined) check.live(frame.topic, frame.head)
             if (--pending === 0) {
               client.open = true
               clearTimeout(timer)
@@ -399,7 +400,7 @@ export class ClientPool {
             }
           } else if (frame.op === 'reset') {
             this.resets++
-            if (frame.topic !== undefined) check.restart(frame.topic)
+            if (frame.topic !== undefined) check.restart(frame.topic, frame.head)
           } else if (frame.op === 'error') this.errors++
         })
         ws.on('error', () => { if (!closing) this.errors++ })

@@ -23,6 +23,7 @@ export interface Session {
 interface ServerFrame {
   op: string
   topic?: string
+  head?: string
   code?: string
   message?: string
 }
@@ -63,6 +64,7 @@ export function openSession(options: SessionOptions): Session {
         break
       }
       case 'subscribed':
+        if (frame.topic !== undefined && frame.head !== undefined) options.check.live(frame.topic, frame.head)
         pending--
         if (pending === 0) {
           metrics.subscribeMs.add(now - started)
@@ -71,7 +73,7 @@ export function openSession(options: SessionOptions): Session {
         break
       case 'reset':
         metrics.resets.add(1)
-        if (frame.topic !== undefined) options.check.restart(frame.topic)
+        if (frame.topic !== undefined) options.check.restart(frame.topic, frame.head)
         break
       case 'pong':
         break

@@ -82,9 +82,24 @@ export class StreamCheck {
     return { missing, duplicate, latencyMs }
   }
 
-  /** Forget a topic's baseline (a live-only subscription starts wherever it starts). */
-  restart(topic: string): void {
+  /**
+   * Forget a topic's baseline (a live-only subscription starts wherever it starts). With
+   * the `head` of a `reset`, the stream restarts there: a resume continues from it.
+   */
+  restart(topic: string, head?: string): void {
     this.counters.delete(topic)
     this.lastIds.delete(topic)
+    if (head !== undefined) this.lastIds.set(topic, head)
+  }
+
+  /**
+   * `subscribed` at `head`: every event up to it has arrived (replayed before this frame,
+   * or none was asked for), so a resume continues from there. Without it a client dropped
+   * before its first event of a topic subscribed again without `since` and silently lost
+   * everything committed in between (bench §6b: lost without missing after a mass drop).
+   */
+  live(topic: string, head: string): void {
+    const last = this.lastIds.get(topic)
+    if (last === undefined || head > last) this.lastIds.set(topic, head)
   }
 }

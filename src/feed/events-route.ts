@@ -1,4 +1,5 @@
 import { eventFrame } from '../history/event.ts'
+import { isOverloaded } from '../subscription/read-gate.ts'
 import { httpError, json, type HttpRequest, type HttpResponse, type HttpRoute } from '../http/route.ts'
 import type { SubscriptionCore } from '../subscription/core.ts'
 import { bearerToken, tokenRefusal, type FeedPrincipal, type FeedVerifier } from './access.ts'
@@ -34,6 +35,7 @@ export function eventsRoute(options: EventsRouteOptions): HttpRoute {
       } catch (err) {
         if (err instanceof FeedRequestError) return httpError(err.status, err.code, err.message)
         if (options.closing()) return httpError(503, 'shutting_down', 'server is shutting down; retry on another instance')
+        if (isOverloaded(err)) return httpError(503, 'overloaded', 'server busy; poll again later')
         throw err
       }
     },

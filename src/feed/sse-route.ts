@@ -1,4 +1,5 @@
 import type uWS from 'uWebSockets.js'
+import { overBufferLimit, type BufferAllowance } from '../subscription/buffer-limit.ts'
 import type { StoredEvent } from '../history/event.ts'
 import { STATUS_TEXT, httpError, type HttpResponse } from '../http/route.ts'
 import { writeResponse } from '../http/server.ts'
@@ -112,6 +113,7 @@ export function createSseStreams(options: SseOptions): SseStreams {
     // Bytes written since the socket last took a write whole: an upper bound of what uWS
     // holds for this stream (uWS keeps what the kernel refuses; write() says when).
     let backlog = 0
+    const allowance: BufferAllowance = { oversize: 0 }
     let writable: (() => void) | undefined
     // Topics revoked while the stream was being opened: told once it is.
     const revokedEarly: string[] = []
@@ -130,8 +132,9 @@ export function createSseStreams(options: SseOptions): SseStreams {
         backlog = 0
         return
       }
-      backlog += Buffer.byteLength(text)
-      if (backlog > options.maxBufferBytes) {
+      const bytes = Buffer.byteLength(text)
+      backlog += bytes
+      if (overBufferLimit(allowance, options.maxBufferBytes, backlog, bytes)) {
         // Never drop silently: end the stream; the client resumes from its last id (I9).
         slowConsumer()
       }

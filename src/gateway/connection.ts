@@ -34,6 +34,8 @@ export interface Connection {
    * uWS still buffers, what the client has taken, which the stall rule reads (core.taken).
    */
   written: number
+  /** A frame admitted past the send-buffer limit (src/subscription/buffer-limit.ts). */
+  oversize: number
   /** Signs of life since the last liveness sweep, and sweeps in a row without any (liveness.ts). */
   readonly liveness: { heard: boolean; took: boolean; silentSweeps: number }
 }

@@ -5,12 +5,14 @@ import { ConnectionIndex, type Connection, type Subscription } from './connectio
 import { CLOSE } from '../protocol/close-codes.ts'
 import { subscribedFrame, unsubscribedFrame } from '../protocol/server-frames.ts'
 import type { GatewayStats } from './stats.ts'
+import { isOverloaded } from '../subscription/read-gate.ts'
+import { overBufferLimit } from '../subscription/buffer-limit.ts'
 
 /**
  * The socket operations every part of the gateway shares. Every write goes through
  * `write`, which is where "never drop silently" is enforced: a frame uWS refuses, or a
  * buffer past the limit, closes the socket with 4008 and the client resumes from its
- * last id.
+ * last id. The limit bounds what is queued, not one frame (src/subscription/buffer-limit.ts).
  */
 export interface GatewayCore {
   readonly config: GatewayConfig
@@ -20,8 +22,11 @@ export interface GatewayCore {
   readonly log: Logger
   /** Sends one text frame (a string, or its UTF-8 bytes); false when the socket is closed (maybe by this very send). */
   write(conn: Connection, text: string | Buffer): boolean
-  /** Closes the socket if its send buffer is past the limit (or a frame was dropped); true if it did. */
-  checkBackpressure(conn: Connection, dropped?: boolean): boolean
+  /**
+   * Closes the socket if its send buffer is past the limit (or a frame was dropped); true
+   * if it did. `frameBytes`: the frame just written, which the rule above may admit.
+   */
+  checkBackpressure(conn: Connection, dropped?: boolean, frameBytes?: number): boolean
   /**
    * Live delivery has handed this socket every event up to `position`. Past the pacing
    * mark (half the limit) its live subscriptions leave their uWS topics and catch up from
@@ -35,6 +40,11 @@ export interface GatewayCore {
   /** Ends a subscription in any state and tells the client why (`ref`: the unsubscribe's). */
   cancel(conn: Connection, topic: string, reason: 'client' | 'revoked', ref?: Subscription['ref']): void
   end(conn: Connection, code: number, reason: string): void
+  /**
+   * Closes after the database failed a subscription: 1013 when walcast shed the read (a
+   * storm, a slow database: the client backs off, class `overload`), 1011 otherwise.
+   */
+  failed(conn: Connection, err: unknown): void
   /** Closes with 4008: the client does not keep up (it resumes from its last id). */
   slowConsumer(conn: Connection): void
   /** Resolves once the send buffer is below a quarter of the limit (or the socket closed). */
@@ -79,12 +89,12 @@ export function createCore(deps: CoreDeps): GatewayCore {
       stats.bytesSent += bytes
       conn.written += bytes
       // 2: uWS dropped the frame (its own cap, set far above ours, was reached).
-      return !core.checkBackpressure(conn, status === 2)
+      return !core.checkBackpressure(conn, status === 2, bytes)
     },
-    checkBackpressure(conn, dropped = false) {
+    checkBackpressure(conn, dropped = false, frameBytes = 0) {
       if (conn.closed || conn.ws === undefined) return false
       const buffered = conn.ws.getBufferedAmount()
-      if (buffered <= config.maxBackpressure && !dropped) return false
+      if (!dropped && !overBufferLimit(conn, config.maxBackpressure, buffered, frameBytes)) return false
       slowConsumer(conn, buffered)
       return true
     },
@@ -143,6 +153,14 @@ export function createCore(deps: CoreDeps): GatewayCore {
     end(conn, code, reason) {
       if (conn.closed || conn.ws === undefined) return
       conn.ws.end(code, reason)
+    },
+    failed(conn, err) {
+      if (isOverloaded(err)) {
+        stats.overloadCloses++
+        core.end(conn, CLOSE.tryAgainLater, 'server busy; come back later')
+      } else {
+        core.end(conn, CLOSE.internalError, 'internal error')
+      }
     },
     slowConsumer(conn) {
       if (conn.closed || conn.ws === undefined) return

@@ -58,7 +58,7 @@ export function createSession(core: GatewayCore, verifier: TokenVerifier, epheme
     })().catch((err: unknown) => {
       // The database failed under us: the client reconnects and resumes from its last id.
       log.error({ err, conn: conn.id }, 'subscribe failed; closing the connection')
-      core.end(conn, CLOSE.internalError, 'internal error')
+      core.failed(conn, err)
     })
   }
 

@@ -24,6 +24,8 @@ export interface GatewayStats {
   resets: number
   revocations: number
   slowConsumerCloses: number
+  /** Connections closed with 1013 because their subscription's history read waited too long (read-gate.ts). */
+  overloadCloses: number
   /** Live subscriptions whose client fell behind: taken off live delivery to catch up at its pace. */
   pacedSubscriptions: number
   /** Largest send buffer (bytes) seen when closing a slow consumer: how far past the limit one got. */
@@ -55,6 +57,7 @@ export function createStats(): GatewayStats {
     resets: 0,
     revocations: 0,
     slowConsumerCloses: 0,
+    overloadCloses: 0,
     pacedSubscriptions: 0,
     slowConsumerMaxBuffered: 0,
     rateLimitedFrames: 0,

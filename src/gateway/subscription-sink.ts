@@ -1,5 +1,4 @@
 import { eventFrameJson, type StoredEvent } from '../history/event.ts'
-import { CLOSE } from '../protocol/close-codes.ts'
 import { resetFrame } from '../protocol/server-frames.ts'
 import type { SubscriberSink } from '../subscription/core.ts'
 import type { Connection, Subscription } from './connection.ts'
@@ -31,7 +30,7 @@ export function subscriptionSink(core: GatewayCore, conn: Connection, sub: Subsc
       core.write(conn, resetFrame(topic, reason, head))
     },
     revoked: (topic) => core.cancel(conn, topic, 'revoked'),
-    failed: () => core.end(conn, CLOSE.internalError, 'internal error'),
+    failed: (err) => core.failed(conn, err),
     stalled: () => core.slowConsumer(conn),
   }
 }

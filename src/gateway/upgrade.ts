@@ -93,6 +93,7 @@ export function createAdmission(core: GatewayCore, session: Session, verifier: T
       bucket: new TokenBucket(config.rate, config.burst, config.rateTolerance),
       expiry: undefined,
       drainWaiters: [],
+      oversize: 0,
       written: 0,
       liveness: { heard: true, took: false, silentSweeps: 0 },
     }

@@ -14,7 +14,11 @@ export const CLOSE = {
   goingAway: 1001,
   tooBig: 1009,
   internalError: 1011,
-  /** The server could not verify the token in time (keys unreachable, verification slow); a proxy shedding load sends it too. */
+  /**
+   * The server could not verify the token in time (keys unreachable, verification slow), or a
+   * subscription's history read waited too long for its turn (a resume storm); a proxy
+   * shedding load sends it too.
+   */
   tryAgainLater: 1013,
   tokenExpired: 4001,
   slowConsumer: 4008,

@@ -18,6 +18,8 @@ export const ERROR_STATUS = {
   auth_unavailable: 503,
   not_ready: 503,
   shutting_down: 503,
+  /** A history read waited too long for its turn (src/subscription/read-gate.ts): poll again later. */
+  overloaded: 503,
   not_ephemeral: 400,
 } as const
 

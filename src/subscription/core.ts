@@ -14,6 +14,7 @@ import { replayThenGoLive, type ReplayTarget } from './replay.ts'
 import { unresumableReason, type ResetReason } from './resume-rule.ts'
 import { createSubscriberIndex } from './subscriber-index.ts'
 import { withCoalescedHorizon } from './coalesced-reads.ts'
+import { gatedHistory, type ReadGate, type ReadGateStats } from './read-gate.ts'
 
 /**
  * What the core needs of a transport for one subscription (a WebSocket topic, an SSE
@@ -100,6 +101,8 @@ export interface SubscriptionCore {
   head(): string
   /** Whether `topic` is conflated (I17): live, the latest event per key; resumed, the state. */
   isConflated(topic: string): boolean
+  /** The history reads of subscriptions: running, queued, refused for waiting too long. */
+  readStats(): ReadGateStats
   close(): void
 }
 
@@ -118,6 +121,8 @@ export interface CoreOptions {
   readonly follows?: FollowSets
   /** The catalog's conflated topics (src/subscription/conflation.ts); none without. */
   readonly conflation?: CoreConflation
+  /** Bounds and queues the history reads of resumes, replays and polling (src/subscription/read-gate.ts); unbounded without. */
+  readonly reads?: ReadGate
 }
 
 /**
@@ -131,8 +136,12 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
   // A resume storm asks the horizon once per subscribe: those asking together share a read.
   // A conflated topic's history reads are its state (latest per key): replay and polling
   // serve it through the same code as any log.
-  const coalesced = withCoalescedHorizon(options.history)
-  const history = options.conflation === undefined ? coalesced : conflatedHistory(coalesced, options.conflation)
+  // Each read takes a turn at the gate, a coalesced one a single turn for all who share it.
+  const gate = options.reads
+  const coalesced = withCoalescedHorizon(gate === undefined ? options.history : gatedHistory(options.history, gate))
+  const conflation = options.conflation === undefined || gate === undefined ? options.conflation
+    : { ...options.conflation, readLatest: (...args: Parameters<CoreConflation['readLatest']>) => gate.run(() => options.conflation!.readLatest(...args)) }
+  const history = conflation === undefined ? coalesced : conflatedHistory(coalesced, conflation)
   const follows = options.follows
   const index = createSubscriberIndex()
   const channels = new Set<LiveChannel>()
@@ -427,6 +436,7 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
     topicsFor,
     head: () => hub.head() ?? ZERO,
     isConflated: (topic) => conflater?.isConflated(topic) === true,
+    readStats: () => gate?.stats() ?? { running: 0, waiting: 0, shed: 0 },
     close() {
       if (closed) return
       closed = true
