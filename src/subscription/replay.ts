@@ -43,29 +43,55 @@ export type ReplayOutcome =
 
 /**
  * Sends every event of the target's topics after `since`, then calls `goLive` with no gap
- * and no duplicate (I3). Old positions are paged from the history, one page at a time and
- * only once the client has drained the last; after every page the resume rule is asked
- * again, so a prune or a gap that overtakes the replay ends it with `reset` instead of a
- * hole (I4). Live events are not queued meanwhile: the next page re-reads them, from the
- * history or from the hub's window, and the final step (window slice, sends, goLive) runs
- * on one tick of the event loop, where the hub cannot publish in between.
+ * and no duplicate (I3). Old positions are paged from the history; after every page the
+ * resume rule is asked again, so a prune or a gap that overtakes the replay ends it with
+ * `reset` instead of a hole (I4). A page is written as far as the buffer takes it and the
+ * rest is kept, not read again, for when the client has drained; the next page is read
+ * while this one is written, so Postgres and the socket work at the same time (one read
+ * in flight per replay, as before). Live events are not queued meanwhile: the next page
+ * re-reads them, from the history or from the hub's window, and the final step (window
+ * slice, sends, goLive) runs on one tick of the event loop, where the hub cannot publish
+ * in between.
  */
 export async function replayThenGoLive(ctx: ReplayContext, target: ReplayTarget, since: string, goLive: () => void): Promise<ReplayOutcome> {
-  const { hub, history, pageSize, drainLevel } = ctx
+  const { hub, pageSize, drainLevel } = ctx
   let cursor = since
+  // Read from the history and proven complete, not yet written: `step.events[sent..]`.
+  let step: HistoryStep | undefined
+  let sent = 0
+  // The step after `step`, being read meanwhile.
+  let next: Promise<HistoryStep> | undefined
   for (;;) {
     // A replay waits for the client; one that takes nothing for stallMs would hold its
     // place forever (a paused TCP reader never fills the buffer past the limit).
     if (!(await drainedWithin(target, ctx.stallMs))) return target.stopped() ? { kind: 'stopped' } : { kind: 'stalled' }
     if (target.stopped()) return { kind: 'stopped' }
+    // A revocation shrinks the topics: what was read for the old ones is read again.
+    if (step !== undefined && !sameTopics(step.topics, target.topics())) {
+      step = undefined
+      next = undefined
+    }
+    if (step !== undefined) {
+      if (sent < step.events.length) {
+        const wrote = target.send(sent === 0 ? step.events : step.events.slice(sent), drainLevel)
+        if (target.stopped()) return { kind: 'stopped' }
+        sent += wrote
+        cursor = advance(cursor, step.events, sent)
+        if (sent < step.events.length) continue
+      }
+      cursor = step.after
+      step = undefined
+    }
     if (!hub.isLive()) {
       // Nothing can go live on a hub no ingest feeds (I5): wait, then read on.
+      next = undefined
       await hub.whenLive()
       continue
     }
     // One more than a page: whether the window holds more than this step sends.
     const recent = hub.recentSince(target.topics(), cursor, pageSize + 1)
     if (recent !== undefined) {
+      next = undefined
       const batch = recent.slice(0, pageSize)
       if (recent.length === batch.length && target.fits(batch)) {
         if (target.send(batch, Infinity) !== batch.length) return { kind: 'stopped' }
@@ -76,23 +102,57 @@ export async function replayThenGoLive(ctx: ReplayContext, target: ReplayTarget,
       cursor = advance(cursor, batch, target.send(batch, drainLevel))
       continue
     }
-    // Everything up to `before` is durable, so a page that stops short of it has seen
-    // every event of the topics up to there.
-    const before = hub.lastId()!
-    const page = await readMerged(history, target.topics(), cursor, pageSize)
-    const reason = await unresumableReason(history, cursor, hub.head()!)
+    const read = next !== undefined ? await next : await readStep(ctx, target.topics(), cursor)
+    next = undefined
     if (target.stopped()) return { kind: 'stopped' }
     // The pruner or a recorded gap overtook this replay: the page may have holes.
-    if (reason !== undefined) return { kind: 'reset', reason }
-    // Events durable but not yet published will also arrive live: leave them for later.
-    const published = hub.lastId() ?? before
-    const sendable = page.events.filter((event) => event.id <= published)
-    const sent = target.send(sendable, drainLevel)
-    if (target.stopped()) return { kind: 'stopped' }
-    cursor = advance(cursor, sendable, sent)
-    const sawEverythingBefore = sent === sendable.length && (page.complete || sendable.length < page.events.length)
-    if (sawEverythingBefore && cursor < before) cursor = before
+    if (read.reason !== undefined) return { kind: 'reset', reason: read.reason }
+    step = read
+    sent = 0
+    // Read the step after this one while this one is written. Not once it reached the
+    // durable end (`before`): the hub's window or the live stream takes over from there.
+    if (read.more && sameTopics(read.topics, target.topics())) {
+      next = readStep(ctx, read.topics, read.after)
+      // A replay that ends first leaves it unread: its failure must not go unhandled.
+      next.catch(() => {})
+    }
   }
+}
+
+/** One history page of a replay, proven complete by the resume rule, and where the replay stands after it. */
+interface HistoryStep {
+  readonly topics: readonly string[]
+  /** Durable, published events after the step's start, in id order. */
+  readonly events: readonly StoredEvent[]
+  /** The cursor once every event of the step is written. */
+  readonly after: string
+  /** Whether history may hold more before the durable end seen at the read. */
+  readonly more: boolean
+  readonly reason?: ResetReason
+}
+
+async function readStep(ctx: ReplayContext, topics: readonly string[], cursor: string): Promise<HistoryStep> {
+  const { hub, history, pageSize } = ctx
+  // Everything up to `before` is durable, so a page that stops short of it has seen
+  // every event of the topics up to there.
+  const before = hub.lastId()!
+  const page = await readMerged(history, topics, cursor, pageSize)
+  const reason = await unresumableReason(history, cursor, hub.head()!)
+  if (reason !== undefined) return { topics, events: [], after: cursor, more: false, reason }
+  // Events durable but not yet published will also arrive live: leave them for later.
+  const published = hub.lastId() ?? before
+  const events = page.events.filter((event) => event.id <= published)
+  let after = events.length > 0 ? events[events.length - 1]!.id : cursor
+  const sawEverythingBefore = page.complete || events.length < page.events.length
+  if (sawEverythingBefore && after < before) after = before
+  return { topics, events, after, more: !sawEverythingBefore }
+}
+
+function sameTopics(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }
 
 function advance(cursor: string, events: readonly StoredEvent[], sent: number): string {
