@@ -90,30 +90,24 @@ export function createHistoryStore(db: Db): HistoryStore {
       // statistics of a table that just grew (a burst, a fresh install) the planner
       // believed a topic held a few dozen rows and bitmap-scanned every remaining one,
       // then sorted, for each page — a long replay became quadratic (BENCHMARKS.md).
-      // Each row comes back with its frame for `topic` (page-frame.ts): the id as
+      // Each row comes back as its frame for `topic` (page-frame.ts): the id as
       // formatEventId writes it, the payload text spliced in as stored, ts exactly as
       // Date.toISOString() writes it, the LSN as pg_lsn prints it (formatLsn).
       const rows = await db.transaction().execute(async (trx) => {
         await sql`SET LOCAL enable_bitmapscan = off`.execute(trx)
         return sql<FrameRow>`
-          SELECT x.id, x.commit_lsn::text AS lsn, x.seq, array_to_json(x.topics)::text AS topics, x.type, x.ts, f.frame, octet_length(f.frame) AS bytes
+          SELECT '{"op":"event","id":"' || lpad(to_hex((e.commit_lsn - '0/0'::pg_lsn)::bigint), 16, '0') || '-' || lpad(to_hex(e.seq), 8, '0')
+              || ${`","topic":${JSON.stringify(topic)},"type":`}::text || to_json(e.type)::text || ',"data":' || e.payload::text
+              || ',"ts":"' || to_char(e.committed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || '","lsn":"' || e.commit_lsn::text || '"}' AS frame,
+            e.seq, e.type, array_to_json(e.topics)::text AS topics
           FROM (
-            SELECT lower(lpad(split_part(e.commit_lsn::text, '/', 1), 8, '0') || lpad(split_part(e.commit_lsn::text, '/', 2), 8, '0')) || '-' || lpad(to_hex(e.seq), 8, '0') AS id,
-              e.commit_lsn, e.seq, e.topics, e.type, e.payload,
-              to_char(e.committed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ts
-            FROM (
-              SELECT commit_lsn, seq FROM walcast.event_topics
-              WHERE topic = ${topic} AND (commit_lsn, seq) > (${formatLsn(after.lsn)}::pg_lsn, ${after.seq}::int)
-              ORDER BY commit_lsn, seq
-              LIMIT ${limit}
-            ) t
-            JOIN walcast.events e ON e.commit_lsn = t.commit_lsn AND e.seq = t.seq
-          ) x
-          CROSS JOIN LATERAL (
-            SELECT '{"op":"event","id":"' || x.id || ${`","topic":${JSON.stringify(topic)},"type":`}::text || to_json(x.type)::text
-              || ',"data":' || x.payload::text || ',"ts":"' || x.ts || '","lsn":"' || x.commit_lsn::text || '"}' AS frame
-          ) f
-          ORDER BY x.commit_lsn, x.seq`.execute(trx)
+            SELECT commit_lsn, seq FROM walcast.event_topics
+            WHERE topic = ${topic} AND (commit_lsn, seq) > (${formatLsn(after.lsn)}::pg_lsn, ${after.seq}::int)
+            ORDER BY commit_lsn, seq
+            LIMIT ${limit}
+          ) t
+          JOIN walcast.events e ON e.commit_lsn = t.commit_lsn AND e.seq = t.seq
+          ORDER BY t.commit_lsn, t.seq`.execute(trx)
       })
       return rows.rows.map((row) => pageEvent(row, topic))
     },

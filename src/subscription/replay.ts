@@ -61,60 +61,76 @@ export async function replayThenGoLive(ctx: ReplayContext, target: ReplayTarget,
   let sent = 0
   // The step after `step`, being read meanwhile.
   let next: Promise<HistoryStep> | undefined
-  for (;;) {
-    // A replay waits for the client; one that takes nothing for stallMs would hold its
-    // place forever (a paused TCP reader never fills the buffer past the limit).
-    if (!(await drainedWithin(target, ctx.stallMs))) return target.stopped() ? { kind: 'stopped' } : { kind: 'stalled' }
-    if (target.stopped()) return { kind: 'stopped' }
-    // A revocation shrinks the topics: what was read for the old ones is read again.
-    if (step !== undefined && !sameTopics(step.topics, target.topics())) {
-      step = undefined
-      next = undefined
-    }
-    if (step !== undefined) {
+  // History pages grow while the client takes each whole (fewer round trips per event),
+  // up to PAGE_GROWTH pages; one it does not take brings them back to a page.
+  let limit = pageSize
+  // A step read ahead was proven complete before a gap, resync or fence the hub signals
+  // since: it is read again, so the resume rule is asked after the signal (I4, I6).
+  const unsubscribe = hub.onSignal(() => { next = undefined })
+  try {
+    return await replaySteps()
+  } finally {
+    unsubscribe()
+  }
+
+  async function replaySteps(): Promise<ReplayOutcome> {
+    for (;;) {
+      // A replay waits for the client; one that takes nothing for stallMs would hold its
+      // place forever (a paused TCP reader never fills the buffer past the limit).
+      if (!(await drainedWithin(target, ctx.stallMs))) return target.stopped() ? { kind: 'stopped' } : { kind: 'stalled' }
+      if (target.stopped()) return { kind: 'stopped' }
+      // A revocation shrinks the topics: what was read for the old ones is read again.
+      if (step !== undefined && !sameTopics(step.topics, target.topics())) {
+        step = undefined
+        next = undefined
+      }
+      if (step === undefined) {
+        if (!hub.isLive()) {
+          // Nothing can go live on a hub no ingest feeds (I5): wait, then read on.
+          next = undefined
+          await hub.whenLive()
+          continue
+        }
+        // One more than a page: whether the window holds more than this step sends.
+        const recent = hub.recentSince(target.topics(), cursor, pageSize + 1)
+        if (recent !== undefined) {
+          next = undefined
+          const batch = recent.slice(0, pageSize)
+          if (recent.length === batch.length && target.fits(batch)) {
+            if (target.send(batch, Infinity) !== batch.length) return { kind: 'stopped' }
+            goLive()
+            return { kind: 'live' }
+          }
+          // Too much left for one step: send what the buffer takes, wait for it to drain.
+          cursor = advance(cursor, batch, target.send(batch, drainLevel))
+          continue
+        }
+        const read = next !== undefined ? await next : await readStep(ctx, target.topics(), cursor, limit)
+        next = undefined
+        if (target.stopped()) return { kind: 'stopped' }
+        // The pruner or a recorded gap overtook this replay: the page may have holes.
+        if (read.reason !== undefined) return { kind: 'reset', reason: read.reason }
+        step = read
+        sent = 0
+        // Read the step after this one while this one is written. Not once it reached the
+        // durable end (`before`): the hub's window or the live stream takes over from there.
+        if (read.more && sameTopics(read.topics, target.topics())) {
+          next = readStep(ctx, read.topics, read.after, limit)
+          // A replay that ends first leaves it unread: its failure must not go unhandled.
+          next.catch(() => {})
+        }
+      }
       if (sent < step.events.length) {
-        const wrote = target.send(sent === 0 ? step.events : step.events.slice(sent), drainLevel)
+        const whole = sent === 0
+        const wrote = target.send(whole ? step.events : step.events.slice(sent), drainLevel)
         if (target.stopped()) return { kind: 'stopped' }
         sent += wrote
         cursor = advance(cursor, step.events, sent)
+        limit = whole && sent === step.events.length ? Math.min(limit * 2, pageSize * PAGE_GROWTH) : pageSize
         if (sent < step.events.length) continue
       }
       cursor = step.after
       step = undefined
-    }
-    if (!hub.isLive()) {
-      // Nothing can go live on a hub no ingest feeds (I5): wait, then read on.
-      next = undefined
-      await hub.whenLive()
-      continue
-    }
-    // One more than a page: whether the window holds more than this step sends.
-    const recent = hub.recentSince(target.topics(), cursor, pageSize + 1)
-    if (recent !== undefined) {
-      next = undefined
-      const batch = recent.slice(0, pageSize)
-      if (recent.length === batch.length && target.fits(batch)) {
-        if (target.send(batch, Infinity) !== batch.length) return { kind: 'stopped' }
-        goLive()
-        return { kind: 'live' }
-      }
-      // Too much left for one step: send what the buffer takes, wait for it to drain.
-      cursor = advance(cursor, batch, target.send(batch, drainLevel))
-      continue
-    }
-    const read = next !== undefined ? await next : await readStep(ctx, target.topics(), cursor)
-    next = undefined
-    if (target.stopped()) return { kind: 'stopped' }
-    // The pruner or a recorded gap overtook this replay: the page may have holes.
-    if (read.reason !== undefined) return { kind: 'reset', reason: read.reason }
-    step = read
-    sent = 0
-    // Read the step after this one while this one is written. Not once it reached the
-    // durable end (`before`): the hub's window or the live stream takes over from there.
-    if (read.more && sameTopics(read.topics, target.topics())) {
-      next = readStep(ctx, read.topics, read.after)
-      // A replay that ends first leaves it unread: its failure must not go unhandled.
-      next.catch(() => {})
     }
   }
 }
@@ -131,22 +147,26 @@ interface HistoryStep {
   readonly reason?: ResetReason
 }
 
-async function readStep(ctx: ReplayContext, topics: readonly string[], cursor: string): Promise<HistoryStep> {
-  const { hub, history, pageSize } = ctx
+async function readStep(ctx: ReplayContext, topics: readonly string[], cursor: string, limit: number): Promise<HistoryStep> {
+  const { hub, history } = ctx
   // Everything up to `before` is durable, so a page that stops short of it has seen
   // every event of the topics up to there.
   const before = hub.lastId()!
-  const page = await readMerged(history, topics, cursor, pageSize)
+  const page = await readMerged(history, topics, cursor, limit)
   const reason = await unresumableReason(history, cursor, hub.head()!)
   if (reason !== undefined) return { topics, events: [], after: cursor, more: false, reason }
   // Events durable but not yet published will also arrive live: leave them for later.
   const published = hub.lastId() ?? before
-  const events = page.events.filter((event) => event.id <= published)
+  const all = page.events
+  const events = all.length === 0 || all[all.length - 1]!.id <= published ? all : all.filter((event) => event.id <= published)
   let after = events.length > 0 ? events[events.length - 1]!.id : cursor
   const sawEverythingBefore = page.complete || events.length < page.events.length
   if (sawEverythingBefore && after < before) after = before
   return { topics, events, after, more: !sawEverythingBefore }
 }
+
+/** How many pages a history read may grow to (memory: two reads of it per replay, at most). */
+const PAGE_GROWTH = 4
 
 function sameTopics(a: readonly string[], b: readonly string[]): boolean {
   if (a === b) return true
