@@ -82,7 +82,7 @@ export interface GatewayConfig {
   readonly rateTolerance: number
   /** Seconds without traffic before a socket is dropped; pings are sent automatically. */
   readonly idleTimeoutSec: number
-  /** Events read from the history per page during a replay. */
+  /** Events read from the history per page during a replay (up to four times that while the client keeps up). */
   readonly replayPage: number
 }
 

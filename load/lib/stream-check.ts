@@ -23,8 +23,20 @@ export interface Observation {
 
 const TIMESTAMP = /^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?(Z|[+-]\d\d(?::?\d\d)?)?$/
 
+// Events of one transaction carry the same timestamps: parse each text once, not per event
+// (a replay at 100,000 events/s spent more in this regex than in the rest of its checks).
+let lastText: string | undefined
+let lastMs: number | undefined
+
 /** ISO-8601 or Postgres text timestamps to epoch milliseconds, keeping microseconds. */
 export function timestampMs(text: string): number | undefined {
+  if (text === lastText) return lastMs
+  lastMs = parseTimestampMs(text)
+  lastText = text
+  return lastMs
+}
+
+function parseTimestampMs(text: string): number | undefined {
   const m = TIMESTAMP.exec(text)
   if (m === null) return undefined
   const base = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]))

@@ -1,4 +1,5 @@
 import { serializedEventFrame, type StoredEvent } from '../history/event.ts'
+import { pageFrame } from '../history/page-frame.ts'
 import { batchedBytes, batchHead, EVENT_BATCH_MAX_BYTES, takeBatch, type EventBatch, type FrameText } from '../protocol/event-batch.ts'
 import type { Connection } from './connection.ts'
 import type { GatewayCore } from './core.ts'
@@ -24,14 +25,17 @@ export function createReplayWriter(core: GatewayCore, conn: Connection, topic: s
   const { stats, config } = core
   const maxBytes = Math.min(EVENT_BATCH_MAX_BYTES, Math.max(1, Math.floor(config.maxBackpressure / 16)))
   let head: FrameText | undefined
-  const framesOf = (events: readonly StoredEvent[]): FrameText[] => events.map((event) => serializedEventFrame(event, topic))
+  // A history page's events come with their frames (page-frame.ts); the hub window's are
+  // serialized once, for every socket that replays them.
+  const frameOf = (event: StoredEvent): FrameText => pageFrame(event, topic) ?? serializedEventFrame(event, topic)
+  const framesOf = (events: readonly StoredEvent[]): FrameText[] => events.map(frameOf)
 
   function sendEach(events: readonly StoredEvent[], stopAbove: number): number {
     const ws = conn.ws!
     let sent = 0
     ws.cork(() => {
       for (const event of events) {
-        if (!core.write(conn, serializedEventFrame(event, topic).json)) return
+        if (!core.write(conn, frameOf(event).json)) return
         sent++
         if (ws.getBufferedAmount() > stopAbove) return
       }
@@ -43,14 +47,16 @@ export function createReplayWriter(core: GatewayCore, conn: Connection, topic: s
     const ws = conn.ws!
     let frames: FrameText[] | undefined
     head ??= batchHead(topic)
+    // History pages are read for this socket alone: nothing to share, nothing to cache.
+    const shared = pageFrame(events[0]!, topic) === undefined
     let sent = 0
     ws.cork(() => {
       while (sent < events.length) {
-        let message: { data: string | Buffer; count: number } | undefined = recentBatches.find(events, sent, topic, maxBytes)
+        let message: { data: string | Buffer; count: number } | undefined = shared ? recentBatches.find(events, sent, topic, maxBytes) : undefined
         if (message === undefined) {
           frames ??= framesOf(events)
           const batch = takeBatch(frames, sent, head!, maxBytes)
-          message = batch.count === 1 ? { data: batch.text, count: 1 } : recentBatches.keep(events, sent, batch, topic, maxBytes)
+          message = batch.count === 1 || !shared ? { data: batch.text, count: batch.count } : recentBatches.keep(events, sent, batch, topic, maxBytes)
         }
         if (!core.write(conn, message.data)) return
         sent += message.count
@@ -75,7 +81,7 @@ export function createReplayWriter(core: GatewayCore, conn: Connection, topic: s
         head ??= batchHead(topic)
         bytes += batchedBytes(framesOf(events), head, maxBytes)
       } else {
-        for (const event of events) bytes += serializedEventFrame(event, topic).bytes
+        for (const event of events) bytes += frameOf(event).bytes
       }
       return bytes <= config.maxBackpressure
     },

@@ -3,6 +3,7 @@ import type { Db } from '../db/database.ts'
 import { formatLsn, parseLsn, type EventId } from '../event-id.ts'
 import { storedEventFromJson, type StoredEvent } from './event.ts'
 import { conflationKeyJson, type ConflatedTopics } from '../catalog/conflation.ts'
+import { pageEvent, type PageRow as FrameRow } from './page-frame.ts'
 
 /** The durable, idempotent event history. */
 export interface HistoryStore {
@@ -122,11 +123,16 @@ export function createHistoryStore(db: Db, conflated?: ConflatedTopics): History
       // statistics of a table that just grew (a burst, a fresh install) the planner
       // believed a topic held a few dozen rows and bitmap-scanned every remaining one,
       // then sorted, for each page — a long replay became quadratic (BENCHMARKS.md).
+      // Each row comes back as its frame for `topic` (page-frame.ts): the id as
+      // formatEventId writes it, the payload text spliced in as stored, ts exactly as
+      // Date.toISOString() writes it, the LSN as pg_lsn prints it (formatLsn).
       const rows = await db.transaction().execute(async (trx) => {
         await sql`SET LOCAL enable_bitmapscan = off`.execute(trx)
-        return sql<PageRow>`
-          SELECT e.commit_lsn::text AS commit_lsn, e.seq, array_to_json(e.topics)::text AS topics, e.type, e.payload::text AS payload,
-            to_char(e.committed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ts
+        return sql<FrameRow>`
+          SELECT '{"op":"event","id":"' || lpad(to_hex((e.commit_lsn - '0/0'::pg_lsn)::bigint), 16, '0') || '-' || lpad(to_hex(e.seq), 8, '0')
+              || ${`","topic":${JSON.stringify(topic)},"type":`}::text || to_json(e.type)::text || ',"data":' || e.payload::text
+              || ',"ts":"' || to_char(e.committed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || '","lsn":"' || e.commit_lsn::text || '"}' AS frame,
+            e.seq, e.type, array_to_json(e.topics)::text AS topics
           FROM (
             SELECT commit_lsn, seq FROM walcast.event_topics
             WHERE topic = ${topic} AND (commit_lsn, seq) > (${formatLsn(after.lsn)}::pg_lsn, ${after.seq}::int)
@@ -136,9 +142,7 @@ export function createHistoryStore(db: Db, conflated?: ConflatedTopics): History
           JOIN walcast.events e ON e.commit_lsn = t.commit_lsn AND e.seq = t.seq
           ORDER BY t.commit_lsn, t.seq`.execute(trx)
       })
-      // Text columns: pg's jsonb, text[] and timestamptz parsers cost more per row than
-      // the rest of a replay put together; ts comes out exactly as Date.toISOString() did.
-      return rows.rows.map((row) => storedEventFromJson({ lsn: parseLsn(row.commit_lsn), seq: row.seq }, row.type, JSON.parse(row.topics) as string[], row.payload, row.ts))
+      return rows.rows.map((row) => pageEvent(row, topic))
     },
 
     async readSinceEach(topics, after, limit) {

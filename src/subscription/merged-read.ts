@@ -16,7 +16,12 @@ export interface MergedPage {
  */
 export async function readMerged(history: HistoryStore, topics: readonly string[], after: string, limit: number): Promise<MergedPage> {
   const afterId = parseEventId(after)
-  const pages = topics.length === 1 ? [await history.readSince(topics[0]!, afterId, limit)] : await history.readSinceEach(topics, afterId, limit)
+  // One topic's page is in id order, each event once, already.
+  if (topics.length === 1) {
+    const events = await history.readSince(topics[0]!, afterId, limit)
+    return { events, complete: events.length < limit }
+  }
+  const pages = await history.readSinceEach(topics, afterId, limit)
   let bound: string | undefined
   for (const page of pages) {
     if (page.length < limit) continue

@@ -43,56 +43,136 @@ export type ReplayOutcome =
 
 /**
  * Sends every event of the target's topics after `since`, then calls `goLive` with no gap
- * and no duplicate (I3). Old positions are paged from the history, one page at a time and
- * only once the client has drained the last; after every page the resume rule is asked
- * again, so a prune or a gap that overtakes the replay ends it with `reset` instead of a
- * hole (I4). Live events are not queued meanwhile: the next page re-reads them, from the
- * history or from the hub's window, and the final step (window slice, sends, goLive) runs
- * on one tick of the event loop, where the hub cannot publish in between.
+ * and no duplicate (I3). Old positions are paged from the history; after every page the
+ * resume rule is asked again, so a prune or a gap that overtakes the replay ends it with
+ * `reset` instead of a hole (I4). A page is written as far as the buffer takes it and the
+ * rest is kept, not read again, for when the client has drained; the next page is read
+ * while this one is written, so Postgres and the socket work at the same time (one read
+ * in flight per replay, as before). Live events are not queued meanwhile: the next page
+ * re-reads them, from the history or from the hub's window, and the final step (window
+ * slice, sends, goLive) runs on one tick of the event loop, where the hub cannot publish
+ * in between.
  */
 export async function replayThenGoLive(ctx: ReplayContext, target: ReplayTarget, since: string, goLive: () => void): Promise<ReplayOutcome> {
-  const { hub, history, pageSize, drainLevel } = ctx
+  const { hub, pageSize, drainLevel } = ctx
   let cursor = since
-  for (;;) {
-    // A replay waits for the client; one that takes nothing for stallMs would hold its
-    // place forever (a paused TCP reader never fills the buffer past the limit).
-    if (!(await drainedWithin(target, ctx.stallMs))) return target.stopped() ? { kind: 'stopped' } : { kind: 'stalled' }
-    if (target.stopped()) return { kind: 'stopped' }
-    if (!hub.isLive()) {
-      // Nothing can go live on a hub no ingest feeds (I5): wait, then read on.
-      await hub.whenLive()
-      continue
-    }
-    // One more than a page: whether the window holds more than this step sends.
-    const recent = hub.recentSince(target.topics(), cursor, pageSize + 1)
-    if (recent !== undefined) {
-      const batch = recent.slice(0, pageSize)
-      if (recent.length === batch.length && target.fits(batch)) {
-        if (target.send(batch, Infinity) !== batch.length) return { kind: 'stopped' }
-        goLive()
-        return { kind: 'live' }
-      }
-      // Too much left for one step: send what the buffer takes, wait for it to drain.
-      cursor = advance(cursor, batch, target.send(batch, drainLevel))
-      continue
-    }
-    // Everything up to `before` is durable, so a page that stops short of it has seen
-    // every event of the topics up to there.
-    const before = hub.lastId()!
-    const page = await readMerged(history, target.topics(), cursor, pageSize)
-    const reason = await unresumableReason(history, cursor, hub.head()!)
-    if (target.stopped()) return { kind: 'stopped' }
-    // The pruner or a recorded gap overtook this replay: the page may have holes.
-    if (reason !== undefined) return { kind: 'reset', reason }
-    // Events durable but not yet published will also arrive live: leave them for later.
-    const published = hub.lastId() ?? before
-    const sendable = page.events.filter((event) => event.id <= published)
-    const sent = target.send(sendable, drainLevel)
-    if (target.stopped()) return { kind: 'stopped' }
-    cursor = advance(cursor, sendable, sent)
-    const sawEverythingBefore = sent === sendable.length && (page.complete || sendable.length < page.events.length)
-    if (sawEverythingBefore && cursor < before) cursor = before
+  // Read from the history and proven complete, not yet written: `step.events[sent..]`.
+  let step: HistoryStep | undefined
+  let sent = 0
+  // The step after `step`, being read meanwhile.
+  let next: Promise<HistoryStep> | undefined
+  // History pages grow while the client takes each whole (fewer round trips per event),
+  // up to PAGE_GROWTH pages; one it does not take brings them back to a page.
+  let limit = pageSize
+  // A step read ahead was proven complete before a gap, resync or fence the hub signals
+  // since: it is read again, so the resume rule is asked after the signal (I4, I6).
+  const unsubscribe = hub.onSignal(() => { next = undefined })
+  try {
+    return await replaySteps()
+  } finally {
+    unsubscribe()
   }
+
+  async function replaySteps(): Promise<ReplayOutcome> {
+    for (;;) {
+      // A replay waits for the client; one that takes nothing for stallMs would hold its
+      // place forever (a paused TCP reader never fills the buffer past the limit).
+      if (!(await drainedWithin(target, ctx.stallMs))) return target.stopped() ? { kind: 'stopped' } : { kind: 'stalled' }
+      if (target.stopped()) return { kind: 'stopped' }
+      // A revocation shrinks the topics: what was read for the old ones is read again.
+      if (step !== undefined && !sameTopics(step.topics, target.topics())) {
+        step = undefined
+        next = undefined
+      }
+      if (step === undefined) {
+        if (!hub.isLive()) {
+          // Nothing can go live on a hub no ingest feeds (I5): wait, then read on.
+          next = undefined
+          await hub.whenLive()
+          continue
+        }
+        // One more than a page: whether the window holds more than this step sends.
+        const recent = hub.recentSince(target.topics(), cursor, pageSize + 1)
+        if (recent !== undefined) {
+          next = undefined
+          const batch = recent.slice(0, pageSize)
+          if (recent.length === batch.length && target.fits(batch)) {
+            if (target.send(batch, Infinity) !== batch.length) return { kind: 'stopped' }
+            goLive()
+            return { kind: 'live' }
+          }
+          // Too much left for one step: send what the buffer takes, wait for it to drain.
+          cursor = advance(cursor, batch, target.send(batch, drainLevel))
+          continue
+        }
+        const read = next !== undefined ? await next : await readStep(ctx, target.topics(), cursor, limit)
+        next = undefined
+        if (target.stopped()) return { kind: 'stopped' }
+        // The pruner or a recorded gap overtook this replay: the page may have holes.
+        if (read.reason !== undefined) return { kind: 'reset', reason: read.reason }
+        step = read
+        sent = 0
+        // Read the step after this one while this one is written. Not once it reached the
+        // durable end (`before`): the hub's window or the live stream takes over from there.
+        if (read.more && sameTopics(read.topics, target.topics())) {
+          next = readStep(ctx, read.topics, read.after, limit)
+          // A replay that ends first leaves it unread: its failure must not go unhandled.
+          next.catch(() => {})
+        }
+      }
+      if (sent < step.events.length) {
+        const whole = sent === 0
+        const wrote = target.send(whole ? step.events : step.events.slice(sent), drainLevel)
+        if (target.stopped()) return { kind: 'stopped' }
+        sent += wrote
+        cursor = advance(cursor, step.events, sent)
+        limit = whole && sent === step.events.length ? Math.min(limit * 2, pageSize * PAGE_GROWTH) : pageSize
+        if (sent < step.events.length) continue
+      }
+      cursor = step.after
+      step = undefined
+    }
+  }
+}
+
+/** One history page of a replay, proven complete by the resume rule, and where the replay stands after it. */
+interface HistoryStep {
+  readonly topics: readonly string[]
+  /** Durable, published events after the step's start, in id order. */
+  readonly events: readonly StoredEvent[]
+  /** The cursor once every event of the step is written. */
+  readonly after: string
+  /** Whether history may hold more before the durable end seen at the read. */
+  readonly more: boolean
+  readonly reason?: ResetReason
+}
+
+async function readStep(ctx: ReplayContext, topics: readonly string[], cursor: string, limit: number): Promise<HistoryStep> {
+  const { hub, history } = ctx
+  // Everything up to `before` is durable, so a page that stops short of it has seen
+  // every event of the topics up to there.
+  const before = hub.lastId()!
+  const page = await readMerged(history, topics, cursor, limit)
+  const reason = await unresumableReason(history, cursor, hub.head()!)
+  if (reason !== undefined) return { topics, events: [], after: cursor, more: false, reason }
+  // Events durable but not yet published will also arrive live: leave them for later.
+  const published = hub.lastId() ?? before
+  const all = page.events
+  const events = all.length === 0 || all[all.length - 1]!.id <= published ? all : all.filter((event) => event.id <= published)
+  let after = events.length > 0 ? events[events.length - 1]!.id : cursor
+  const sawEverythingBefore = page.complete || events.length < page.events.length
+  if (sawEverythingBefore && after < before) after = before
+  return { topics, events, after, more: !sawEverythingBefore }
+}
+
+/** How many pages a history read may grow to (memory: two reads of it per replay, at most). */
+const PAGE_GROWTH = 4
+
+function sameTopics(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }
 
 function advance(cursor: string, events: readonly StoredEvent[], sent: number): string {
