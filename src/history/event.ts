@@ -56,7 +56,32 @@ export function eventFrame(event: StoredEvent, topic: string): Record<string, un
 /** `JSON.stringify(eventFrame(event, topic))`, without touching `data` when its text is at hand. */
 export function eventFrameJson(event: StoredEvent, topic: string): string {
   if (event.dataJson === undefined) return JSON.stringify(eventFrame(event, topic))
-  return `{"op":"event","id":${JSON.stringify(event.id)},"topic":${JSON.stringify(topic)},"type":${JSON.stringify(event.type)},"data":${event.dataJson},"ts":${JSON.stringify(event.ts)},"lsn":"${lsnText(event.lsn)}"}`
+  // Live delivery asks for an event's frames one topic after another: what does not depend
+  // on the topic is serialized once per event, and the topic's text once per topic.
+  if (event !== lastFramed) {
+    lastHead = `{"op":"event","id":${JSON.stringify(event.id)},"topic":`
+    lastTail = `,"type":${JSON.stringify(event.type)},"data":${event.dataJson},"ts":${JSON.stringify(event.ts)},"lsn":"${lsnText(event.lsn)}"}`
+    lastFramed = event
+  }
+  return lastHead + topicJson(topic) + lastTail
+}
+
+let lastFramed: StoredEvent | undefined
+let lastHead = ''
+let lastTail = ''
+
+// Bounded: topics are as many as rows; the hot ones come back at once after a clear.
+const topicTexts = new Map<string, string>()
+const TOPIC_TEXTS_MAX = 4096
+
+function topicJson(topic: string): string {
+  let text = topicTexts.get(topic)
+  if (text === undefined) {
+    if (topicTexts.size >= TOPIC_TEXTS_MAX) topicTexts.clear()
+    text = JSON.stringify(topic)
+    topicTexts.set(topic, text)
+  }
+  return text
 }
 
 // Frames are built in id order, a transaction's events one after another: its LSN is
@@ -64,7 +89,8 @@ export function eventFrameJson(event: StoredEvent, topic: string): string {
 let lastLsn = -1n
 let lastLsnText = ''
 
-function lsnText(lsn: bigint): string {
+/** `formatLsn`, remembering the last LSN formatted (a transaction's events share theirs). */
+export function lsnText(lsn: bigint): string {
   if (lsn !== lastLsn) {
     lastLsnText = formatLsn(lsn)
     lastLsn = lsn

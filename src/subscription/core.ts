@@ -7,7 +7,7 @@ import type { Hub, HubSignal } from '../hub/hub.ts'
 import type { Logger } from '../log.ts'
 import { conflatedHistory, conflatedHub, conflatedStart, stateHistory, type CoreConflation } from './conflation.ts'
 import { createConflater } from './conflater.ts'
-import type { FollowSets } from './follow-sets.ts'
+import type { FollowChange, FollowSets } from './follow-sets.ts'
 import { createFollowTracker } from './follow-tracker.ts'
 import { readMerged } from './merged-read.ts'
 import { replayThenGoLive, type ReplayTarget } from './replay.ts'
@@ -144,7 +144,8 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
   const history = conflation === undefined ? coalesced : conflatedHistory(coalesced, conflation)
   const follows = options.follows
   const index = createSubscriberIndex()
-  const channels = new Set<LiveChannel>()
+  // Copied on change (rare), so the per-event loops walk an array, with no Set iterator each.
+  let channels: readonly LiveChannel[] = []
   const replayContext = { hub: options.conflation === undefined ? hub : conflatedHub(hub, options.conflation), history, pageSize: options.pageSize, drainLevel: options.drainLevel, stallMs: options.stallMs }
   // A subscription of conflated topics only is a state: the prune horizon does not apply to it.
   const stateJudge = options.conflation === undefined ? history : stateHistory(history)
@@ -264,12 +265,17 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
   function deliverDirect(event: StoredEvent): void {
     if (event.topics.length === 1) {
       const topic = event.topics[0]!
-      for (const sub of index.liveDirect(topic)) sub.sink.deliver!(event, sub.follows.size === 0 ? [topic] : topicsFor(sub, event))
+      const subs = index.liveDirect(topic)
+      // Most events have no direct (SSE, polling) subscriber: no iterator for an empty set.
+      if (subs.size === 0) return
+      for (const sub of subs) sub.sink.deliver!(event, sub.follows.size === 0 ? [topic] : topicsFor(sub, event))
       return
     }
     let seen: Set<Subscriber> | undefined
     for (const topic of event.topics) {
-      for (const sub of index.liveDirect(topic)) {
+      const subs = index.liveDirect(topic)
+      if (subs.size === 0) continue
+      for (const sub of subs) {
         seen ??= new Set()
         if (seen.has(sub)) continue
         seen.add(sub)
@@ -291,7 +297,7 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
     for (const raw of events) {
       // A grant joins the set before its event, which is delivered; a revocation leaves it
       // after its event, the last one of that topic the set carries.
-      const changes = follows?.changes(raw) ?? []
+      const changes = follows === undefined ? NO_CHANGES : follows.changes(raw)
       for (const change of changes) if (change.kind === 'add') followed.apply(change)
       // A conflated topic's share waits for the next flush; the event's other topics go now.
       const event = conflater === undefined ? raw : conflater.take(raw, lastSeen)
@@ -409,8 +415,10 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
     },
     fallBehind: rewind,
     addChannel(channel) {
-      channels.add(channel)
-      return () => channels.delete(channel)
+      if (!channels.includes(channel)) channels = [...channels, channel]
+      return () => {
+        channels = channels.filter((c) => c !== channel)
+      }
     },
     async page(topic, after, limit) {
       const head = hub.isLive() ? hub.head()! : await historyHead()
@@ -445,9 +453,11 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
       unsubscribeSignal()
       unsubscribeFence()
       unsubscribeRevoke()
-      channels.clear()
+      channels = []
     },
   }
 }
 
 const ZERO = formatEventId(ZERO_ID)
+// What an event changes of follow sets without any: one shared array, not one per event.
+const NO_CHANGES: readonly FollowChange[] = Object.freeze([])
