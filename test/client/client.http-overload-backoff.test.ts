@@ -103,3 +103,28 @@ t.test('503 shutting_down is still an ordinary reconnect, and a 503 with no walc
   t.equal(afterClose({ opened: true, status: 503, error: 'auth_unavailable' }), 'overload', 'tokens unverifiable: 1013 on a WebSocket')
   t.equal(afterClose({ opened: true, status: 503 }), 'overload')
 })
+
+t.test('I9: a proxy\'s 503 page (no walcast body) is read as overload too, and a 500 stays a failed attempt', async (t) => {
+  let status = 503
+  const server = http.createServer((_req, res) => {
+    res.writeHead(status, { 'content-type': 'text/html' })
+    res.end('<html>Service Unavailable</html>')
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => {
+    server.closeAllConnections()
+    server.close(() => resolve())
+  }))
+  const clock = fakeClock()
+  const seen: StatusInfo[] = []
+  const client = createClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, token: 't', transports: ['polling'], clock, random: () => 1 })
+  t.teardown(() => client.close())
+  client.onStatus((s) => seen.push(s))
+  client.subscribe('user:1', () => {})
+  const first = await waitFor(() => seen.find((s) => s.status === 'reconnecting'), 10_000, 'the 503')
+  t.match(first, { delayMs: overloadDelay(DEFAULT_BACKOFF, 1, 1), failures: 0 }, 'overload, not a failure')
+  status = 500
+  clock.advance(first.delayMs!)
+  const second = await waitFor(() => seen.filter((s) => s.status === 'reconnecting')[1], 10_000, 'the 500')
+  t.equal(second.failures, 1, 'a 500 is a failed attempt, as before')
+})
