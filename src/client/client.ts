@@ -241,7 +241,13 @@ export function createClient<M extends object = EscrowEventMap>(options: ClientO
       }, (transport, close) => {
         if (transport !== current) return
         if (!opening) dropped(close)
-        else tryNext(ladder.indexOf(transport.name) + 1, close)
+        // A server that answered "busy" (503 `overloaded`) before the transport opened is
+        // shedding load: the next transport would be refused too, and counting it as a
+        // failure would give up on a server that is only busy. Back off as after 1013.
+        else if (afterClose(close) === 'overload') {
+          opening = false
+          dropped(close)
+        } else tryNext(ladder.indexOf(transport.name) + 1, close)
       })
       // A new connection asks for every topic again: none is live until it says so.
       for (const topic of lastIds.keys()) setState(topic, PENDING)

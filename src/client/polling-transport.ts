@@ -1,6 +1,6 @@
 import { isEventId } from '../event-id.ts'
 import { RESET_REASONS, type ResetReason } from '../protocol/server-frames.ts'
-import { endpoint, readFrame, type TransportContext, type Transport } from './transport.ts'
+import { endpoint, readFrame, refusal, type TransportClose, type TransportContext, type Transport } from './transport.ts'
 
 /** A `GET /v1/events` answer (docs/client.md#polling). */
 interface Page {
@@ -28,16 +28,17 @@ export function openPollingTransport(context: TransportContext): Transport {
   const openTimer = clock.setTimeout(() => { if (!opened) fail() }, context.openTimeoutMs)
   const cursors = new Map<string, string | undefined>(context.topics())
 
-  function fail(status?: number): void {
+  function fail(refused?: { status: number; error?: string }): void {
     if (finished) return
     finished = true
     clock.clearTimeout(timer)
     clock.clearTimeout(openTimer)
     abort.abort()
-    handlers.closed({ opened, ...(status === undefined ? {} : { status }) })
+    const close: TransportClose = { opened, ...refused }
+    handlers.closed(close)
   }
 
-  async function fetchPage(topic: string, after: string | undefined): Promise<Page | number> {
+  async function fetchPage(topic: string, after: string | undefined): Promise<Page | { status: number; error?: string }> {
     const url = endpoint(context.baseUrl, '/v1/events')
     url.searchParams.set('topic', topic)
     if (after === undefined) url.searchParams.set('limit', '0')
@@ -46,10 +47,7 @@ export function openPollingTransport(context: TransportContext): Transport {
       url.searchParams.set('limit', String(PAGE))
     }
     const response = await context.fetch(url.toString(), { headers: { authorization: `Bearer ${context.token()}` }, signal: abort.signal })
-    if (!response.ok) {
-      await response.body?.cancel().catch(() => {})
-      return response.status
-    }
+    if (!response.ok) return refusal(response)
     return (await response.json()) as Page
   }
 
@@ -59,14 +57,17 @@ export function openPollingTransport(context: TransportContext): Transport {
     for (const [topic, after] of [...cursors]) {
       const page = await fetchPage(topic, after)
       if (finished || !cursors.has(topic)) continue
-      if (typeof page === 'number') {
-        if (page === 403 || page === 404 || page === 400) {
+      if (!('events' in page)) {
+        const { status } = page
+        if (status === 403 || status === 404 || status === 400) {
           cursors.delete(topic)
-          handlers.frame({ op: 'error', topic, code: page === 403 ? 'forbidden' : 'bad_request', message: `polling ${topic} refused with ${page}` })
+          handlers.frame({ op: 'error', topic, code: status === 403 ? 'forbidden' : 'bad_request', message: `polling ${topic} refused with ${status}` })
           continue
         }
-        if (page === 429) return false
-        throw Object.assign(new Error(`polling refused with ${page}`), { status: page })
+        if (status === 429) return false
+        // The client decides by the status and the error's code (close-policy.ts): a 503
+        // `overloaded` backs off as a WebSocket's 1013 does, not at the polling interval.
+        throw Object.assign(new Error(`polling refused with ${status}`), { refused: page })
       }
       if (!opened) {
         opened = true
@@ -94,7 +95,7 @@ export function openPollingTransport(context: TransportContext): Transport {
     timer = clock.setTimeout(() => {
       round().then(
         (more) => { if (!finished) schedule(more ? 0 : context.pollIntervalMs) },
-        (err: { status?: number }) => fail(err?.status),
+        (err: { refused?: { status: number; error?: string } }) => fail(err?.refused),
       )
     }, ms)
   }

@@ -1,6 +1,6 @@
 import { isEventId } from '../event-id.ts'
 import { createSseParser } from './sse-parser.ts'
-import { endpoint, parseFrame, type TransportContext, type Transport } from './transport.ts'
+import { endpoint, parseFrame, refusal, type TransportClose, type TransportContext, type Transport } from './transport.ts'
 
 /** Resume point of one SSE stream over several topics: the oldest of their last ids. */
 export function streamResumeId(topics: ReadonlyMap<string, string | undefined>): string | undefined {
@@ -21,12 +21,13 @@ export function openSseTransport(context: TransportContext): Transport {
   let generation = 0
   const timer = clock.setTimeout(() => { if (!opened) fail() }, context.openTimeoutMs)
 
-  function fail(status?: number): void {
+  function fail(refused?: { status: number; error?: string }): void {
     if (finished) return
     finished = true
     clock.clearTimeout(timer)
     controller?.abort()
-    handlers.closed({ opened, ...(status === undefined ? {} : { status }) })
+    const close: TransportClose = { opened, ...refused }
+    handlers.closed(close)
   }
 
   function start(): void {
@@ -45,8 +46,8 @@ export function openSseTransport(context: TransportContext): Transport {
       .then(async (response) => {
         if (!current()) return
         if (!response.ok || response.body === null) {
-          await response.body?.cancel().catch(() => {})
-          fail(response.status)
+          const refused = await refusal(response)
+          if (current()) fail(refused)
           return
         }
         if (!opened) {

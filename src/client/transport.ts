@@ -38,6 +38,8 @@ export interface TransportClose {
   readonly code?: number
   /** HTTP status of a refused SSE/polling request, if any. */
   readonly status?: number
+  /** The `error.code` of that refusal's body (`overloaded`, `shutting_down`, …), if it had one. */
+  readonly error?: string
 }
 
 export interface TransportHandlers {
@@ -72,6 +74,25 @@ export interface Transport {
 }
 
 export type TransportFactory = (context: TransportContext) => Transport
+
+/**
+ * A refused SSE or polling request (not ok): the answer's status and its body's
+ * `error.code` (src/http/route.ts httpError), which tells a server shedding load
+ * (`overloaded`) from one that is stopping (`shutting_down`). The body is read only for a
+ * 503; any other is dropped unread.
+ */
+export async function refusal(response: Response): Promise<{ status: number; error?: string }> {
+  let error: string | undefined
+  if (response.status === 503) {
+    try {
+      const body = (await response.json()) as { error?: { code?: unknown } } | null
+      if (typeof body?.error?.code === 'string') error = body.error.code
+    } catch {
+      // A proxy's 503 page, or a body cut short: the status alone decides.
+    }
+  } else await response.body?.cancel().catch(() => {})
+  return { status: response.status, ...(error === undefined ? {} : { error }) }
+}
 
 /** `http://h:p/base` → URL of a path under it, for `http(s)` or `ws(s)`. */
 export function endpoint(baseUrl: string, path: string, websocket = false): URL {

@@ -61,6 +61,25 @@ interface PageRow {
 }
 
 /**
+ * A page of each topic, in one statement and one round trip: sql/006's
+ * walcast.history_pages, whose plan is pinned so that a page costs what it returns,
+ * whatever the statistics (a burst just written, a topic that is most of the history);
+ * see the function's comment and bench/findings.md. Each row comes back as its frame for
+ * its topic (page-frame.ts).
+ */
+async function readPages(db: Db, topics: readonly string[], after: EventId, limit: number): Promise<StoredEvent[][]> {
+  const rows = await sql<FrameRow & { page: string }>`
+    SELECT page::text AS page, frame, seq, type, topics
+    FROM walcast.history_pages(${[...topics]}::text[], ${formatLsn(after.lsn)}::pg_lsn, ${after.seq}::int, ${limit}::int)`.execute(db)
+  const pages: StoredEvent[][] = topics.map(() => [])
+  for (const row of rows.rows) {
+    const i = Number(row.page) - 1
+    pages[i]!.push(pageEvent(row, topics[i]!))
+  }
+  return pages
+}
+
+/**
  * `conflated`: the catalog's conflated topics, whose latest event per key the append
  * keeps (src/catalog/conflation.ts); the store that appends the ingest's events must
  * have them, or the state served to conflated subscribers falls behind.
@@ -124,56 +143,11 @@ export function createHistoryStore(db: Db, conflated?: ConflatedTopics): History
     },
 
     async readSince(topic, after, limit) {
-      // A page must cost what it returns, not what is left of the topic. The LIMIT sits on
-      // the topic index alone, and bitmap scans are off for this one statement: with the
-      // statistics of a table that just grew (a burst, a fresh install) the planner
-      // believed a topic held a few dozen rows and bitmap-scanned every remaining one,
-      // then sorted, for each page — a long replay became quadratic (BENCHMARKS.md).
-      // Each row comes back as its frame for `topic` (page-frame.ts): the id as
-      // formatEventId writes it, the payload text spliced in as stored, ts exactly as
-      // Date.toISOString() writes it, the LSN as pg_lsn prints it (formatLsn).
-      const rows = await db.transaction().execute(async (trx) => {
-        await sql`SET LOCAL enable_bitmapscan = off`.execute(trx)
-        return sql<FrameRow>`
-          SELECT '{"op":"event","id":"' || lpad(to_hex((e.commit_lsn - '0/0'::pg_lsn)::bigint), 16, '0') || '-' || lpad(to_hex(e.seq), 8, '0')
-              || ${`","topic":${JSON.stringify(topic)},"type":`}::text || to_json(e.type)::text || ',"data":' || e.payload::text
-              || ',"ts":"' || to_char(e.committed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || '","lsn":"' || e.commit_lsn::text || '"}' AS frame,
-            e.seq, e.type, array_to_json(e.topics)::text AS topics
-          FROM (
-            SELECT commit_lsn, seq FROM walcast.event_topics
-            WHERE topic = ${topic} AND (commit_lsn, seq) > (${formatLsn(after.lsn)}::pg_lsn, ${after.seq}::int)
-            ORDER BY commit_lsn, seq
-            LIMIT ${limit}
-          ) t
-          JOIN walcast.events e ON e.commit_lsn = t.commit_lsn AND e.seq = t.seq
-          ORDER BY t.commit_lsn, t.seq`.execute(trx)
-      })
-      return rows.rows.map((row) => pageEvent(row, topic))
+      return (await readPages(db, [topic], after, limit))[0]!
     },
 
     async readSinceEach(topics, after, limit) {
-      // The same plan as readSince, once per topic inside one statement: each topic's
-      // LIMIT sits on its own index range, so a page still costs what it returns.
-      const rows = await db.transaction().execute(async (trx) => {
-        await sql`SET LOCAL enable_bitmapscan = off`.execute(trx)
-        return sql<PageRow & { i: string }>`
-          SELECT q.i::text AS i, e.commit_lsn::text AS commit_lsn, e.seq, array_to_json(e.topics)::text AS topics, e.type, e.payload::text AS payload,
-            to_char(e.committed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ts
-          FROM unnest(${[...topics]}::text[]) WITH ORDINALITY AS q(topic, i)
-          CROSS JOIN LATERAL (
-            SELECT commit_lsn, seq FROM walcast.event_topics
-            WHERE topic = q.topic AND (commit_lsn, seq) > (${formatLsn(after.lsn)}::pg_lsn, ${after.seq}::int)
-            ORDER BY commit_lsn, seq
-            LIMIT ${limit}
-          ) t
-          JOIN walcast.events e ON e.commit_lsn = t.commit_lsn AND e.seq = t.seq
-          ORDER BY q.i, t.commit_lsn, t.seq`.execute(trx)
-      })
-      const pages: StoredEvent[][] = topics.map(() => [])
-      for (const row of rows.rows) {
-        pages[Number(row.i) - 1]!.push(storedEventFromJson({ lsn: parseLsn(row.commit_lsn), seq: row.seq }, row.type, JSON.parse(row.topics) as string[], row.payload, row.ts))
-      }
-      return pages
+      return readPages(db, topics, after, limit)
     },
 
     async readAfter(after, limit) {

@@ -16,7 +16,8 @@ t.test('the action after a close comes from the close code class (src/protocol/c
   for (const code of [CLOSE.goingAway, CLOSE.internalError, 1006, 4999]) t.equal(afterClose({ opened: true, code }), 'reconnect', `${code}`)
   for (const code of [CLOSE.slowConsumer, 1013]) t.equal(afterClose({ opened: true, code }), 'overload', `${code}: shed for load`)
   t.equal(afterClose({ opened: true }), 'reconnect', 'no code: a network loss, an SSE stream the server ended')
-  t.equal(afterClose({ opened: true, status: 503 }), 'reconnect')
+  t.equal(afterClose({ opened: true, status: 503, error: 'shutting_down' }), 'reconnect', '503 shutting_down: another instance, at once')
+  t.equal(afterClose({ opened: true, status: 503, error: 'overloaded' }), 'overload', '503 overloaded: shed for load, as 1013')
 })
 
 /** A client on the scripted server whose every connection is closed with `close` once it subscribed. */

@@ -41,4 +41,8 @@ t.test('I3: a page frame assembled by Postgres is the read-back event frame, byt
     t.equal(pageFrame(event, 'user:3'), undefined, `event ${i}: no frame for another topic`)
   }
   t.equal(pageFrame(live[0]!, 'escrow:7'), undefined, 'a live event has no page frame')
+  // A follow set's pages (readSinceEach) carry the same frames, each for its own topic.
+  const [users, escrows] = await history.readSinceEach(['user:3', 'escrow:7'], ZERO_ID, 100)
+  t.same(users!.map((event) => pageFrame(event, 'user:3')?.json), [eventFrameJson(readBack[0]!, 'user:3')], 'follow set: the frame for its own topic')
+  t.same(escrows!.map((event) => pageFrame(event, 'escrow:7')?.json), page.map((event) => pageFrame(event, 'escrow:7')!.json), 'follow set: the same frames as readSince')
 })
