@@ -9,6 +9,16 @@ export function streamResumeId(topics: ReadonlyMap<string, string | undefined>):
   return oldest
 }
 
+/** The code of a `close` message (`{"op":"close","code":4008,…}`); undefined if it has none. */
+export function streamCloseCode(data: string): number | undefined {
+  try {
+    const value = JSON.parse(data) as { op?: unknown; code?: unknown } | null
+    return value !== null && value.op === 'close' && Number.isInteger(value.code) ? (value.code as number) : undefined
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * SSE read through fetch rather than EventSource: it can send `Authorization`, works on
  * Node 20, and sees every event name (EventSource needs a listener per type).
@@ -21,12 +31,12 @@ export function openSseTransport(context: TransportContext): Transport {
   let generation = 0
   const timer = clock.setTimeout(() => { if (!opened) fail() }, context.openTimeoutMs)
 
-  function fail(refused?: { status: number; error?: string }): void {
+  function fail(why?: { status: number; error?: string } | { code: number }): void {
     if (finished) return
     finished = true
     clock.clearTimeout(timer)
     controller?.abort()
-    const close: TransportClose = { opened, ...refused }
+    const close: TransportClose = { opened, ...why }
     handlers.closed(close)
   }
 
@@ -55,7 +65,13 @@ export function openSseTransport(context: TransportContext): Transport {
           clock.clearTimeout(timer)
           handlers.open()
         }
+        // The server's reason for ending the stream, if it gave one: a WebSocket close code.
+        let closeCode: number | undefined
         const parse = createSseParser((message) => {
+          if (message.event === 'close') {
+            closeCode = streamCloseCode(message.data)
+            return
+          }
           const frame = parseFrame(message.data)
           if (frame === undefined || !current()) return
           handlers.frame(frame)
@@ -69,8 +85,9 @@ export function openSseTransport(context: TransportContext): Transport {
           if (done) break
           parse(value)
         }
-        // The server ended the stream (token expiry, shutdown): the client reconnects.
-        fail()
+        // The server ended the stream: as after a WebSocket close with the code it gave
+        // (overload backs off, an expired token refreshes), or with none (reconnect).
+        fail(closeCode === undefined ? undefined : { code: closeCode })
       })
       .catch(() => { if (current()) fail() })
   }

@@ -26,6 +26,6 @@ export function sseEventText(event: StoredEvent, topics: readonly string[]): str
   return text
 }
 
-export function sseControlText(name: 'subscribed' | 'reset' | 'unsubscribed', frame: Record<string, unknown>): string {
+export function sseControlText(name: 'subscribed' | 'reset' | 'unsubscribed' | 'close', frame: Record<string, unknown>): string {
   return `event: ${name}\ndata: ${JSON.stringify(frame)}\n\n`
 }

@@ -1,5 +1,7 @@
 import type uWS from 'uWebSockets.js'
+import { CLOSE, type CloseCode } from '../protocol/close-codes.ts'
 import { overBufferLimit, type BufferAllowance } from '../subscription/buffer-limit.ts'
+import { isOverloaded } from '../subscription/read-gate.ts'
 import type { StoredEvent } from '../history/event.ts'
 import { STATUS_TEXT, httpError, type HttpResponse } from '../http/route.ts'
 import { writeResponse } from '../http/server.ts'
@@ -33,6 +35,18 @@ export interface SseStreams {
 interface Stream {
   end(): void
 }
+
+/** Why the server ends a stream: the WebSocket close code of the same cause, so the SDK treats both alike. */
+interface StreamClose {
+  readonly code: CloseCode
+  readonly reason: string
+}
+
+const SHUTTING_DOWN: StreamClose = { code: CLOSE.goingAway, reason: 'server shutting down' }
+const SLOW_CONSUMER: StreamClose = { code: CLOSE.slowConsumer, reason: 'slow consumer' }
+const TOKEN_EXPIRED: StreamClose = { code: CLOSE.tokenExpired, reason: 'token expired' }
+const OVERLOADED: StreamClose = { code: CLOSE.tryAgainLater, reason: 'server busy; come back later' }
+const INTERNAL_ERROR: StreamClose = { code: CLOSE.internalError, reason: 'internal error' }
 
 /**
  * `GET /v1/sse?topic=…`: the subscription core's SSE adapter. One stream carries several
@@ -122,7 +136,7 @@ export function createSseStreams(options: SseOptions): SseStreams {
 
     const slowConsumer = (): void => {
       options.log.info({ user: principal.userId }, 'sse stream ended: slow consumer')
-      finish(true)
+      finish(true, SLOW_CONSUMER)
     }
     const write = (text: string): void => {
       if (ended || !started) return
@@ -141,7 +155,10 @@ export function createSseStreams(options: SseOptions): SseStreams {
     }
     const mine = (event: StoredEvent): readonly string[] => (sub === undefined ? [] : subscriptions.topicsFor(sub, event))
 
-    function finish(endResponse: boolean): void {
+    // A stream the server ends for a reason says which in a last `close` message (the
+    // WebSocket close code of that reason): an end alone reads as a lost connection, and a
+    // client shed for overload would come back at once instead of backing off.
+    function finish(endResponse: boolean, close?: StreamClose): void {
       if (ended) return
       ended = true
       if (sub !== undefined) subscriptions.end(sub)
@@ -155,9 +172,13 @@ export function createSseStreams(options: SseOptions): SseStreams {
       const left = (perUser.get(principal.userId) ?? 1) - 1
       if (left <= 0) perUser.delete(principal.userId)
       else perUser.set(principal.userId, left)
-      if (endResponse) res.cork(() => res.end())
+      if (!endResponse) return
+      res.cork(() => {
+        if (close !== undefined) res.write(sseControlText('close', { op: 'close', code: close.code, reason: close.reason }))
+        res.end()
+      })
     }
-    const stream: Stream = { end: () => finish(true) }
+    const stream: Stream = { end: () => finish(true, SHUTTING_DOWN) }
 
     const sink: SubscriberSink = {
       deliver: (event, topics) => write(sseEventText(event, topics)),
@@ -193,7 +214,7 @@ export function createSseStreams(options: SseOptions): SseStreams {
         write(sseControlText('unsubscribed', { op: 'unsubscribed', topic, reason: 'revoked' }))
         if (sub !== undefined && sub.topics.size === 0) finish(true)
       },
-      failed: () => finish(true),
+      failed: (err) => finish(true, isOverloaded(err) ? OVERLOADED : INTERNAL_ERROR),
       stalled: slowConsumer,
     }
 
@@ -223,7 +244,7 @@ export function createSseStreams(options: SseOptions): SseStreams {
         // `retry:` tells EventSource clients how soon to reconnect after a clean end.
         write('retry: 1000\n: walcast\n\n')
         heartbeat = setInterval(() => write(': heartbeat\n\n'), options.heartbeatMs)
-        expiry = setTimeout(() => finish(true), Math.min(2 ** 31 - 1, Math.max(0, principal.exp * 1000 - Date.now())))
+        expiry = setTimeout(() => finish(true, TOKEN_EXPIRED), Math.min(2 ** 31 - 1, Math.max(0, principal.exp * 1000 - Date.now())))
         for (const topic of revokedEarly) write(sseControlText('unsubscribed', { op: 'unsubscribed', topic, reason: 'revoked' }))
         if (subscriber.topics.size === 0) finish(true)
       },
