@@ -60,8 +60,8 @@ export interface GatewayCore {
    * callback returns) writes from there, and a frame of 16 KiB or more written onto an
    * empty buffer goes out by uWS's writev path, which does not flag a short write; the
    * callback's end then stops polling the socket for writability, so what the kernel did
-   * not take stays in uWS's buffer and no drain comes again: the replay waited until the
-   * stall rule closed the client (4008) although it read on.
+   * not take stays in uWS's buffer and no drain comes again: the replay would wait until
+   * the stall rule closed a client that reads on (4008).
    */
   wakeAfterDrain(conn: Connection): void
   /**
