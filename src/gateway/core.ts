@@ -50,6 +50,21 @@ export interface GatewayCore {
   /** Resolves once the send buffer is below a quarter of the limit (or the socket closed). */
   drained(conn: Connection): Promise<void>
   /**
+   * Wakes the replays waiting in `drained` if the buffer is down to the drain level (or
+   * the socket closed). Never from inside uWS's drain handler: see `wakeAfterDrain`.
+   */
+  wakeDrained(conn: Connection): void
+  /**
+   * uWS's drain handler: wakes the waiting replays on the next turn of the loop, outside
+   * uWS's writable callback. A replay woken inside it (promises resolve before the
+   * callback returns) writes from there, and a frame of 16 KiB or more written onto an
+   * empty buffer goes out by uWS's writev path, which does not flag a short write; the
+   * callback's end then stops polling the socket for writability, so what the kernel did
+   * not take stays in uWS's buffer and no drain comes again: the replay would wait until
+   * the stall rule closed a client that reads on (4008).
+   */
+  wakeAfterDrain(conn: Connection): void
+  /**
    * Bytes the socket has handed on to the kernel so far (the stall rule's count). Exact
    * while it is on no uWS topic, as during a catch-up; a topic publish meanwhile makes it
    * read low, never high, so a doubt closes as before rather than keeping a stalled reader.
@@ -75,6 +90,12 @@ export function createCore(deps: CoreDeps): GatewayCore {
   // Live delivery stops filling a socket here: one check interval (a quarter of the limit,
   // delivery.ts) past it still leaves room below the limit.
   const paceLevel = Math.floor(config.maxBackpressure / 2)
+  // Sockets whose drain came in this turn of the loop: woken together, once, on the next.
+  const drainedSockets = new Set<Connection>()
+  const wakeDrainedSockets = (): void => {
+    for (const conn of drainedSockets) wakeDrainWaiters(conn, drainLevel)
+    drainedSockets.clear()
+  }
 
   const core: GatewayCore = {
     ...deps,
@@ -181,6 +202,14 @@ export function createCore(deps: CoreDeps): GatewayCore {
       if (conn.closed || conn.ws === undefined || conn.ws.getBufferedAmount() <= drainLevel) return Promise.resolve()
       return new Promise((resolve) => conn.drainWaiters.push(resolve))
     },
+    wakeDrained(conn) {
+      wakeDrainWaiters(conn, drainLevel)
+    },
+    wakeAfterDrain(conn) {
+      if (conn.drainWaiters.length === 0) return
+      if (drainedSockets.size === 0) setImmediate(wakeDrainedSockets)
+      drainedSockets.add(conn)
+    },
   }
 
   function slowConsumer(conn: Connection, buffered: number): void {
@@ -196,8 +225,8 @@ export function createCore(deps: CoreDeps): GatewayCore {
 /** An empty ping frame: opcode and length. */
 const PING_BYTES = 2
 
-/** Called from the uWS drain handler and on close: wakes replays waiting for room. */
-export function wakeDrainWaiters(conn: Connection, drainLevel: number): void {
+/** Wakes replays waiting for room (core.wakeDrained, core.wakeAfterDrain). */
+function wakeDrainWaiters(conn: Connection, drainLevel: number): void {
   if (conn.drainWaiters.length === 0) return
   if (!conn.closed && conn.ws !== undefined && conn.ws.getBufferedAmount() > drainLevel) return
   const waiters = conn.drainWaiters

@@ -5,7 +5,7 @@ import type { GatewayConfig } from '../config.ts'
 import type { Logger } from '../log.ts'
 import type { SubscriptionCore } from '../subscription/core.ts'
 import type { Connection, SocketData } from './connection.ts'
-import { createCore, wakeDrainWaiters } from './core.ts'
+import { createCore } from './core.ts'
 import { createDelivery } from './delivery.ts'
 import { createLiveness, UWS_IDLE_BACKSTOP_SEC } from './liveness.ts'
 import { CLOSE } from '../protocol/close-codes.ts'
@@ -35,6 +35,19 @@ export interface Gateway {
   close(): void
   /** A snapshot of the counters, for metrics. */
   stats(): Readonly<GatewayStats>
+  /** Where each open socket stands: what it is owed, what waits on it (a stuck delivery's first clue). */
+  sockets(): SocketSnapshot[]
+}
+
+export interface SocketSnapshot {
+  readonly id: number
+  /** Bytes uWS holds for the socket, not yet handed to the kernel. */
+  readonly buffered: number
+  /** Bytes written to this socket alone (core.taken: less `buffered`, what the client took). */
+  readonly written: number
+  /** Replays waiting for `buffered` to fall to the drain level. */
+  readonly drainWaiters: number
+  readonly subscriptions: readonly { readonly topic: string; readonly state: 'pending' | 'live' }[]
 }
 
 /**
@@ -53,7 +66,6 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const session = createSession(core, deps.verifier, ephemeral)
   const state: UpgradeState = { closing: false, nextId: 0, handshakes: new Set() }
   const admission = createAdmission(core, session, deps.verifier, state, deps.admission)
-  const drainLevel = Math.floor(config.maxBackpressure / 4)
   let app: uWS.TemplatedApp | undefined
   const removeChannel = deps.subscriptions.addChannel(createDelivery(core, () => app))
   const liveness = createLiveness(core, core.index, config.idleTimeoutSec)
@@ -95,7 +107,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
           const conn = ws.getUserData().conn
           if (conn === undefined) return
           liveness.took(conn)
-          wakeDrainWaiters(conn, drainLevel)
+          core.wakeAfterDrain(conn)
         },
         close(ws) {
           const { conn, handshake } = ws.getUserData()
@@ -114,7 +126,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
           core.index.remove(conn)
           conn.subscriptions.clear()
           stats.connections--
-          wakeDrainWaiters(conn, drainLevel)
+          core.wakeDrained(conn)
         },
       })
     },
@@ -130,5 +142,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
       log.info({ closed: open.length }, 'websocket gateway closed')
     },
     stats: () => ({ ...stats }),
+    sockets: () => [...core.index.all].map((conn) => ({
+      id: conn.id,
+      buffered: conn.closed || conn.ws === undefined ? 0 : conn.ws.getBufferedAmount(),
+      written: conn.written,
+      drainWaiters: conn.drainWaiters.length,
+      subscriptions: [...conn.subscriptions.values()].map((sub) => ({ topic: sub.topic, state: sub.state })),
+    })),
   }
 }

@@ -46,6 +46,10 @@ export function createLiveness(core: GatewayCore, index: ConnectionIndex, idleTi
         continue
       }
       if (!heard) core.ping(conn)
+      // A write that empties uWS's buffer outside its writable callback (this ping, a
+      // send) is followed by no drain while the socket is not polled for writability: a
+      // replay waiting for one is looked at here, well within its stall window.
+      core.wakeDrained(conn)
     }
   }
 

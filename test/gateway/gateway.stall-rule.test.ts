@@ -3,24 +3,9 @@ import { createTestDatabase } from '../helpers/db.ts'
 import { collectPublished, startTestService } from '../helpers/service.ts'
 import { adminToken, authEnv } from '../helpers/tokens.ts'
 import { sleep, waitFor } from '../helpers/wait.ts'
-import { connectWs, type TestWsClient } from '../helpers/ws-client.ts'
+import { connectWs, readSlowly } from '../helpers/ws-client.ts'
 
 const LIMIT = 4 * 1_048_576
-
-/** Reads one socket read (at most 64 KiB) every `everyMs`: slow, steady, never stopped. */
-function readSlowly(client: TestWsClient, everyMs: number): () => void {
-  const socket = (client.ws as unknown as { _socket: NodeJS.EventEmitter & { pause(): void; resume(): void } })._socket
-  const pause = (): void => socket.pause()
-  client.pause()
-  const timer = setInterval(() => {
-    socket.once('data', pause)
-    socket.resume()
-  }, everyMs)
-  return () => {
-    clearInterval(timer)
-    socket.off('data', pause)
-  }
-}
 
 t.test('I9: a client that reads slowly but steadily through a catch-up is not closed as stalled: the stall rule counts the bytes it took, not the time alone', async (t) => {
   const tdb = await createTestDatabase(t)

@@ -138,3 +138,69 @@ export async function refusedUpgrade(port: number, token: string | undefined, pa
     })
   })
 }
+
+/**
+ * Makes `client` a reader slower than loopback: one socket read (at most 64 KiB) every
+ * `everyMs`. The returned stop ends the pacing and leaves the socket paused, or reading
+ * freely again with `resumeOnStop`. A read still owed (no data came in the last interval)
+ * is not asked for twice, so a server that sends nothing for a while piles up no listeners.
+ */
+export function readSlowly(client: TestWsClient, everyMs: number, options: { resumeOnStop?: boolean } = {}): () => void {
+  const socket = (client.ws as unknown as { _socket: NodeJS.EventEmitter & { pause(): void; resume(): void } })._socket
+  let owed = false
+  const pause = (): void => {
+    owed = false
+    socket.pause()
+  }
+  client.pause()
+  const timer = setInterval(() => {
+    if (!owed) {
+      owed = true
+      socket.once('data', pause)
+    }
+    socket.resume()
+  }, everyMs)
+  return () => {
+    clearInterval(timer)
+    socket.off('data', pause)
+    if (options.resumeOnStop === true) socket.resume()
+    else socket.pause()
+  }
+}
+
+/** What the server says of its sockets (Gateway.sockets()). */
+export interface SocketsView {
+  sockets(): readonly { id: number; buffered: number; written: number; drainWaiters: number; subscriptions: readonly { topic: string; state: string }[] }[]
+}
+
+/**
+ * Waits until `client` holds `count` events of `topic`, or is closed. On a timeout the
+ * error says where delivery stood on both ends: what the client got and when its last
+ * frame came, and for each server socket what uWS still buffers and whether a replay
+ * waits for it to drain (a stuck replay then explains itself).
+ */
+export async function waitForEvents(client: TestWsClient, topic: string, count: number, ms: number, server?: SocketsView): Promise<void> {
+  let lastCount = 0
+  let lastAt = Date.now()
+  try {
+    await waitFor(() => {
+      const got = client.events(topic).length
+      if (got !== lastCount) {
+        lastCount = got
+        lastAt = Date.now()
+      }
+      return got >= count || client.closeInfo() !== undefined
+    }, ms, `${count} events of ${topic} or a close`)
+  } catch (err) {
+    const got = client.events(topic)
+    const last = got[got.length - 1]
+    const state = {
+      events: got.length,
+      lastEventId: last?.id,
+      msSinceLastEvent: Date.now() - lastAt,
+      clientBuffered: (client.ws as unknown as { _socket?: { readableLength?: number } })._socket?.readableLength,
+      server: server?.sockets(),
+    }
+    throw new Error(`${(err as Error).message}; delivery stood at ${JSON.stringify(state)}`)
+  }
+}
