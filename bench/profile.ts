@@ -15,7 +15,11 @@ export interface Profile {
   /** `clients` on one hot topic leave, `missedEach` events are committed, all resume at once (the resume storm). */
   readonly resume: { clients: number; missedEach: number }
   readonly loss: { clients: number; eventsPerSecond: number; seconds: number; drops: number }
-  readonly idle: { connections: number }
+  /**
+   * Fresh servers with `baseConnections`, then `connections`, idle subscribed clients:
+   * the RSS per connection is the growth between the two, over the difference.
+   */
+  readonly idle: { connections: number; baseConnections: number }
   /** `slowClients` of `clients` stop reading for `slowSeconds` after a `baselineSeconds` window where all read. */
   readonly slow: { clients: number; slowClients: number; eventsPerSecond: number; baselineSeconds: number; slowSeconds: number }
   /**
@@ -44,7 +48,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     live: { events: 2_000 },
     resume: { clients: 20, missedEach: 50 },
     loss: { clients: 20, eventsPerSecond: 200, seconds: 2, drops: 1 },
-    idle: { connections: 100 },
+    idle: { connections: 100, baseConnections: 20 },
     slow: { clients: 40, slowClients: 1, eventsPerSecond: 200, baselineSeconds: 1, slowSeconds: 1.5 },
     backlog: { clients: 40, backlogEvents: 2_000, hotEvery: 2, timeoutSeconds: 60 },
   },
@@ -60,7 +64,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     live: { events: 20_000 },
     resume: { clients: 200, missedEach: 550 },
     loss: { clients: 100, eventsPerSecond: 500, seconds: 4, drops: 2 },
-    idle: { connections: 1_000 },
+    idle: { connections: 1_000, baseConnections: 200 },
     slow: { clients: 200, slowClients: 2, eventsPerSecond: 500, baselineSeconds: 2, slowSeconds: 2 },
     backlog: { clients: 200, backlogEvents: 20_000, hotEvery: 5, timeoutSeconds: 120 },
     scale: { subscribers: 500, eventsPerSecond: 100, seconds: 3, stormClients: 1_000, missedPerTopic: 20 },
@@ -77,7 +81,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     live: { events: 50_000 },
     resume: { clients: 200, missedEach: 550 },
     loss: { clients: 500, eventsPerSecond: 500, seconds: 10, drops: 2 },
-    idle: { connections: 10_000 },
+    idle: { connections: 10_000, baseConnections: 2_000 },
     // 2,000 events/s would reach walcast's 4008 within the window (~10 s after the pause),
     // but with 1,000 clients it saturates these 2 cores in the baseline (bench/findings.md).
     slow: { clients: 1_000, slowClients: 10, eventsPerSecond: 500, baselineSeconds: 4, slowSeconds: 6 },

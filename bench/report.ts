@@ -133,7 +133,7 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
     : `walcast: p99 ${fmt(slowP99(slowW, 0))} → ${fmt(slowP99(slowW, 1))} ms (×${fmt(slowRatioW)}) with ${fmt(slowW[0]!.slowClients)} of ${fmt(slowW[0]!.clients)} clients paused ${fmt(slowW[0]!.windows[1].seconds)} s at ${fmt(slowW[0]!.eventsPerSecond)} events/s; ${fmt(slowW.reduce((a, p) => a + (p.windows[1].serverCloses ?? 0), 0))} closed with 4008, ${fmt(slowW.reduce((a, p) => a + p.slow.lost, 0))} events lost on resume (${peerList((kind) => `×${fmt(mean(bySystem(results.slow, kind).map((p) => p.p99Ratio)))}`)})`
   const idleTarget = idleW === undefined
     ? 'n/a'
-    : `${nonNegative(idleW.bytesPerConnection, NEGATIVE_REASONS.rss, (n) => `${fmt(n / 1024)} KiB`)} at ${fmt(idleW.connections)} connections (${peerList((kind) => nonNegative(idleOf(kind)?.bytesPerConnection, 'see §4', (n) => `${fmt(n / 1024)} KiB`))})`
+    : `${nonNegative(idleW.bytesPerConnection, NEGATIVE_REASONS.rss, (n) => `${fmt(n / 1024)} KiB`)} ${idleW.baseConnections === undefined ? 'at' : `from ${fmt(idleW.baseConnections)} to`} ${fmt(idleW.connections)} connections (${peerList((kind) => nonNegative(idleOf(kind)?.bytesPerConnection, 'see §4', (n) => `${fmt(n / 1024)} KiB`))})`
   // Issue #15 item 3's targets first (bench/targets.ts), then the others.
   const rows: string[] = issue15Targets(results).map((row) => `| ${row.target} | ${row.measured} | ${verdict(row.met)} |`)
   rows.push(
@@ -280,16 +280,29 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
 
   // Idle -----------------------------------------------------------------------------------
   if (results.idle && results.idle.length > 0) {
-    add(
-      '## 4. Memory per idle connection',
-      '',
-      'How: N clients connect, authenticate and subscribe to one topic each, then stay silent; server RSS (VmRSS) before and 2 s after, divided by N, each reading taken after full garbage collections in the Node servers (`--expose-gc`, asked over IPC), so garbage left by earlier phases does not blur the difference (Centrifugo, a Go process, is read as it is, and its feeder is not counted: its memory does not grow with connections). The JavaScript share (V8 heap used + external, same readings) is beside it, and kernel TCP memory (`/proc/net/sockstat`, both ends, since clients share the host). A reading that comes out negative cannot be a cost per connection: it is reported as not measurable, with the reason.',
-      '',
-      '| system | connections | RSS before MB | RSS after MB | bytes / connection | of which JS heap | kernel bytes / connection |',
-      '|---|---|---|---|---|---|---|',
-      ...results.idle.map((p) => `| ${p.system} | ${fmt(p.connections)} | ${p.rssBeforeMb} | ${p.rssAfterMb} | ${nonNegative(p.bytesPerConnection, NEGATIVE_REASONS.rss)} | ${nonNegative(p.heapBytesPerConnection, NEGATIVE_REASONS.heap)} | ${nonNegative(p.kernelBytesPerConnection, NEGATIVE_REASONS.kernel)} |`),
-      '',
-    )
+    const stepped = results.idle.every((p) => p.baseConnections !== undefined)
+    add('## 4. Memory per idle connection', '')
+    if (stepped) {
+      const b = results.idle[0]!.baseConnections!
+      const n = results.idle[0]!.connections
+      add(
+        `How: each system is measured on a fresh instance of its own, not in the process the earlier phases ran in: memory those freed but left mapped takes the connections' allocations without growing RSS, so the figure depended on what ran before (walcast read 3,035 bytes per connection in one full run and 7,166 in the next, with the same JavaScript heap per connection). Every instance gets the same steps: a warm-up batch of ${fmt(b)} clients opened and closed, then the server's RSS (VmRSS) is read with no client, with ${fmt(b)} and with ${fmt(n)} clients connected, authenticated, subscribed to one topic each and silent, every reading after a full collection (Node: \`--expose-gc\`, asked over IPC; Centrifugo: Go's runtime.GC through its pprof handler, \`/debug/pprof/heap?gc=1\`; its feeder is not counted, its memory does not grow with connections). **bytes / connection** is the growth from ${fmt(b)} to ${fmt(n)} connections over the ${fmt(n - b)} added: what one more connection costs, with fixed costs (per-topic state, buffers and pools grown once, code) cancelled out. *from none* is the growth from no client to ${fmt(n)} over ${fmt(n)}, fixed costs included. The JavaScript share (V8 heap used + external) and kernel TCP memory (\`/proc/net/sockstat\`, both ends, since clients share the host) are read at the same steps. A reading that comes out negative cannot be a cost per connection: it is reported as not measurable, with the reason.`,
+        '',
+        '| system | RSS MB: none / base / all | bytes / connection | from none | of which JS heap | kernel bytes / connection |',
+        '|---|---|---|---|---|---|',
+        ...results.idle.map((p) => `| ${p.system} | ${p.rssBeforeMb} / ${p.rssBaseMb ?? 'n/a'} / ${p.rssAfterMb} | ${nonNegative(p.bytesPerConnection, NEGATIVE_REASONS.rss)} | ${nonNegative(p.fromZeroBytesPerConnection, NEGATIVE_REASONS.rss)} | ${nonNegative(p.heapBytesPerConnection, NEGATIVE_REASONS.heap)} | ${nonNegative(p.kernelBytesPerConnection, NEGATIVE_REASONS.kernel)} |`),
+        '',
+      )
+    } else {
+      add(
+        'How (the method of this run, since replaced by readings on fresh instances): N clients connect, authenticate and subscribe to one topic each, then stay silent; server RSS (VmRSS) before and 2 s after, divided by N, in the process the earlier phases ran in, each reading taken after full garbage collections in the Node servers (`--expose-gc`, asked over IPC), so garbage left by earlier phases does not blur the difference (Centrifugo, a Go process, is read as it is, and its feeder is not counted: its memory does not grow with connections). The JavaScript share (V8 heap used + external, same readings) is beside it, and kernel TCP memory (`/proc/net/sockstat`, both ends, since clients share the host). A reading that comes out negative cannot be a cost per connection: it is reported as not measurable, with the reason.',
+        '',
+        '| system | connections | RSS before MB | RSS after MB | bytes / connection | of which JS heap | kernel bytes / connection |',
+        '|---|---|---|---|---|---|---|',
+        ...results.idle.map((p) => `| ${p.system} | ${fmt(p.connections)} | ${p.rssBeforeMb} | ${p.rssAfterMb} | ${nonNegative(p.bytesPerConnection, NEGATIVE_REASONS.rss)} | ${nonNegative(p.heapBytesPerConnection, NEGATIVE_REASONS.heap)} | ${nonNegative(p.kernelBytesPerConnection, NEGATIVE_REASONS.kernel)} |`),
+        '',
+      )
+    }
   }
 
   // Replay ---------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util'
 import { startLoadGenerator, type LoadGenerator } from './lib/generator-handle.ts'
 import { startBenchPostgres } from './lib/postgres.ts'
 import { REPO } from './lib/processes.ts'
-import { startCentrifugoSystem, startSocketIoSystem, startUwsFloorSystem, startWalcastSystem, type SystemUnderTest } from './lib/systems.ts'
+import { startCentrifugoSystem, startSocketIoSystem, startSystemOfKind, startUwsFloorSystem, startWalcastSystem, type SystemUnderTest } from './lib/systems.ts'
 import { describeMachine } from './lib/machine.ts'
 import { PROFILES, type Profile } from './profile.ts'
 import type { BenchContext } from './scenarios/context.ts'
@@ -108,7 +108,8 @@ export async function runBench(options: BenchRunOptions): Promise<{ results: Ben
       results.slow = await attempt('slow', () => measureSlow(context))
       results.backlog = await attempt('backlog', () => measureBacklog(context))
       results.loss = await attempt('loss', () => measureLoss(context))
-      results.idle = await attempt('idle', () => measureIdle(context))
+      // Fresh instances of each system: what earlier phases left mapped must not count.
+      results.idle = await attempt('idle', () => measureIdle(context, (kind, name) => startSystemOfKind(kind, postgres, options.profile.population, name)))
       results.scale = await attempt('scale', () => measureScale(context))
       results.live = await attempt('live', () => measureLive(context, systems[0]!))
     }

@@ -83,7 +83,8 @@ function idleRss(results: BenchResults): TargetRow {
   const wb = measurable(w.bytesPerConnection)
   const cb = measurable(c.bytesPerConnection)
   const text = (bytes: number | undefined): string => bytes === undefined ? 'not measurable (§4)' : `${fmt(bytes)} bytes`
-  return { target, measured: `walcast ${text(wb)}, Centrifugo ${text(cb)}${wb === undefined || cb === undefined ? '' : ` (1/${fmt(cb / wb)})`}`, met: wb === undefined || cb === undefined ? undefined : wb * 10 <= cb }
+  const how = w.baseConnections === undefined ? '' : ` per connection added from ${fmt(w.baseConnections)} to ${fmt(w.connections)}, fresh processes (§4)`
+  return { target, measured: `walcast ${text(wb)}, Centrifugo ${text(cb)}${wb === undefined || cb === undefined ? '' : ` (1/${fmt(cb / wb)})`}${how}`, met: wb === undefined || cb === undefined ? undefined : wb * 10 <= cb }
 }
 
 function latencyP99(results: BenchResults): TargetRow {

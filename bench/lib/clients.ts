@@ -146,15 +146,20 @@ export class ClientPool {
 
   constructor(private readonly options: PoolOptions) {}
 
-  /** Connects every client; resolves when each has all its topics subscribed. */
-  async open(timeoutMs: number): Promise<{ connected: number; subscribeMs: Percentiles }> {
+  /**
+   * Connects every client (the options' clients, or `more` beside those already open);
+   * resolves when each has all its topics subscribed. `connected` counts the pool's open
+   * clients, earlier ones included.
+   */
+  async open(timeoutMs: number, more?: readonly ClientSpec[]): Promise<{ connected: number; subscribeMs: Percentiles }> {
+    const specs = more ?? this.options.clients
     const concurrency = this.options.connectConcurrency ?? 200
     const times = new LatencySample()
     const deadline = Date.now() + timeoutMs
     let next = 0
     const worker = async (): Promise<void> => {
-      while (next < this.options.clients.length && Date.now() < deadline) {
-        const spec = this.options.clients[next++]!
+      while (next < specs.length && Date.now() < deadline) {
+        const spec = specs[next++]!
         const started = performance.now()
         const client = await this.connect(spec, Math.max(1000, deadline - Date.now())).catch(() => undefined)
         if (client !== undefined) {

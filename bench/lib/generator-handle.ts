@@ -1,6 +1,6 @@
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { PoolOptions, PoolStats, PoolTally } from './clients.ts'
+import type { ClientSpec, PoolOptions, PoolStats, PoolTally } from './clients.ts'
 import type { Percentiles } from './latencies.ts'
 import { forkTs, type ChildHandle } from './processes.ts'
 
@@ -14,6 +14,8 @@ export interface GeneratorLoop {
 /** The driver's side of the load generator process. */
 export interface LoadGenerator extends ChildHandle {
   open(options: PoolOptions, timeoutMs: number): Promise<{ connected: number; subscribeMs: Percentiles }>
+  /** More clients beside the open ones, on the same options; `connected` counts them all. */
+  openMore(clients: readonly ClientSpec[], timeoutMs: number): Promise<{ connected: number; subscribeMs: Percentiles }>
   stats(start?: Record<string, number>, final?: Record<string, number>): Promise<PoolStats>
   /** Closes and loss without the latency percentiles (cheap to poll); undefined with no clients open. */
   tally(start: Record<string, number>, final: Record<string, number>): Promise<PoolTally | undefined>
@@ -59,6 +61,7 @@ export async function startLoadGenerator(): Promise<LoadGenerator> {
   return {
     ...handle,
     open: (options, timeoutMs) => call('open', { options, timeoutMs }),
+    openMore: (clients, timeoutMs) => call('openMore', { clients, timeoutMs }),
     stats: (start, final) => call('stats', { start, final }),
     tally: (start, final) => call('tally', { start, final }),
     counts: () => call('counts'),

@@ -3,7 +3,7 @@
  * the benchmark over IPC so its CPU is measured apart from the server's.
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
-import { ClientPool, type PoolOptions } from './clients.ts'
+import { ClientPool, type ClientSpec, type PoolOptions } from './clients.ts'
 
 interface Request { id: number; cmd: string; args?: unknown }
 
@@ -30,6 +30,11 @@ async function handle(request: Request): Promise<unknown> {
       pool?.close()
       pool = new ClientPool(options)
       return pool.open(timeoutMs)
+    }
+    case 'openMore': {
+      const { clients, timeoutMs } = request.args as { clients: ClientSpec[]; timeoutMs: number }
+      if (pool === undefined) throw new Error('openMore: no pool is open')
+      return pool.open(timeoutMs, clients)
     }
     case 'stats': {
       const { start, final } = (request.args ?? {}) as { start?: Record<string, number>; final?: Record<string, number> }

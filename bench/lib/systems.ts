@@ -95,12 +95,28 @@ export async function startCentrifugoSystem(postgres: BenchPostgres, population:
     slowConsumerCloses: () => readCounter(server.metricsUrl, /^centrifugo_client_num_server_disconnects\{code="3008"\} (\d+)/m, 0),
     helperPids: [feeder.pid],
     version: centrifugoVersion(binary),
-    // A Go process: no collection on request; memory phases read its RSS as it is.
-    collectGarbage: async () => undefined,
+    // A Go process: a collection on request, but no V8 heap figures to return.
+    collectGarbage: async () => {
+      await server.collectGarbage()
+      return undefined
+    },
     async stop() {
       await feeder.stop().catch(() => {})
       await server.stop()
     },
+  }
+}
+
+/**
+ * Another instance of `kind`, on its own database named with `suffix`: the idle-memory
+ * phase measures fresh processes, whatever earlier phases left in the long-running ones.
+ */
+export async function startSystemOfKind(kind: SystemKind, postgres: BenchPostgres, population: Population, suffix: string): Promise<SystemUnderTest | { notMeasured: string }> {
+  switch (kind) {
+    case 'walcast': return startWalcastSystem(postgres, population, suffix)
+    case 'socketio': return startSocketIoSystem(postgres, population, suffix)
+    case 'centrifugo': return startCentrifugoSystem(postgres, population, suffix)
+    case 'uws-floor': return startUwsFloorSystem(postgres, population, suffix)
   }
 }
 

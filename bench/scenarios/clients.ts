@@ -1,4 +1,4 @@
-import type { ClientSpec, PoolStats } from '../lib/clients.ts'
+import type { ClientSpec, PoolStats, SystemKind } from '../lib/clients.ts'
 import type { Percentiles } from '../lib/latencies.ts'
 import { cpuMeter, rssBytes, tcpSocketMemoryBytes } from '../lib/processes.ts'
 import { HOT_ESCROW, replayEscrow, spreadEscrowOf, spreadEscrows, type Population } from '../lib/seed.ts'
@@ -214,43 +214,83 @@ export interface IdlePhase {
   readonly system: string
   readonly kind: string
   readonly round: number
+  /** Connections open at the last reading. */
   readonly connections: number
+  /**
+   * Connections open at the middle reading (absent in results of the older method, a
+   * single delta from `rssBeforeMb` read in the server the earlier phases had used).
+   */
+  readonly baseConnections?: number
+  /** The fresh server's RSS after its warm-up, with no connection open. */
   readonly rssBeforeMb: number
+  readonly rssBaseMb?: number
   readonly rssAfterMb: number
+  /** RSS growth from `baseConnections` to `connections`, per connection added (the row's figure). */
   readonly bytesPerConnection: number
-  /** Kernel TCP buffers for both ends (client and server share the host). */
+  /** RSS growth from none to `connections`, per connection: fixed costs included. */
+  readonly fromZeroBytesPerConnection?: number
+  /** Kernel TCP buffers for both ends (client and server share the host), same steps. */
   readonly kernelBytesPerConnection: number
-  /** The JavaScript part of it: V8 heap used + external, after a full collection. */
+  /** The JavaScript part of it: V8 heap used + external, after a full collection, same steps. */
   readonly heapBytesPerConnection: number | undefined
 }
 
-/** N connected, subscribed, silent clients: server RSS delta / N, and kernel socket memory. */
-export async function measureIdle(context: BenchContext): Promise<IdlePhase[]> {
+interface IdleReading {
+  readonly rss: number
+  readonly heap: number | undefined
+  readonly kernel: number
+}
+
+/**
+ * N connected, subscribed, silent clients, on a fresh process of each system, so no
+ * earlier phase's memory blurs the reading: that memory, freed but still mapped, would
+ * take the connections' allocations without growing RSS (a delta of 3,035 bytes in one
+ * run, 7,166 in another, with the same JavaScript heap per connection). The same steps
+ * for each system: start it, open and close a warm-up batch (code paths run, pools and
+ * per-topic state made), then read memory after a full collection with none,
+ * `baseConnections` and `connections` clients open. The figure is the growth between the
+ * last two readings over the connections added: what every connection past the first few
+ * thousand costs, fixed costs (per-topic state, buffers grown once) cancelled out.
+ */
+export async function measureIdle(context: BenchContext, startFresh: (kind: SystemKind, suffix: string) => Promise<SystemUnderTest | { notMeasured: string }>): Promise<IdlePhase[]> {
   const { profile } = context
+  const n = profile.idle.connections
+  const base = profile.idle.baseConnections
+  const clients = spreadClients(n, profile.population)
   const out: IdlePhase[] = []
-  for (const system of context.systems) {
-    await sleep(context.profile.settleMs)
-    // Both readings follow full collections: garbage of the earlier phases, collected
-    // between the two readings, once made the difference negative.
-    const heapBefore = await system.collectGarbage()
-    const before = rssBytes(system.pid)
-    const kernelBefore = tcpSocketMemoryBytes()
-    await openClients(context, system, spreadClients(profile.idle.connections, profile.population), { idle: true })
-    await sleep(context.profile.settleMs * 2)
-    const heapAfter = await system.collectGarbage()
-    const after = rssBytes(system.pid)
-    const heapBytesPerConnection = heapBefore === undefined || heapAfter === undefined ? undefined : Math.round((heapAfter.heapUsed + heapAfter.external - heapBefore.heapUsed - heapBefore.external) / profile.idle.connections)
-    const kernelAfter = tcpSocketMemoryBytes()
-    const n = profile.idle.connections
-    out.push({
-      system: system.label, kind: system.kind, round: 1, connections: n,
-      rssBeforeMb: round(before / 1048576), rssAfterMb: round(after / 1048576),
-      bytesPerConnection: Math.round((after - before) / n), kernelBytesPerConnection: Math.round((kernelAfter - kernelBefore) / n),
-      heapBytesPerConnection,
-    })
-    context.log(`idle ${system.label}: ${out.at(-1)!.bytesPerConnection} bytes RSS per connection at ${n} (JS heap ${heapBytesPerConnection}, kernel ${out.at(-1)!.kernelBytesPerConnection})`)
-    await context.generator.closeClients()
-    await sleep(context.profile.settleMs)
+  for (const [i, running] of context.systems.entries()) {
+    const system = await startFresh(running.kind as SystemKind, `${context.suffix}_idle${i}`)
+    if ('notMeasured' in system) throw new Error(`${running.label}: a fresh instance could not start (${system.notMeasured})`)
+    try {
+      const read = async (): Promise<IdleReading> => {
+        await sleep(context.profile.settleMs)
+        // Readings follow full collections, in Centrifugo (Go) as in the Node servers.
+        const memory = await system.collectGarbage()
+        return { rss: rssBytes(system.pid), heap: memory === undefined ? undefined : memory.heapUsed + memory.external, kernel: tcpSocketMemoryBytes() }
+      }
+      await openClients(context, system, clients.slice(0, base), { idle: true })
+      await context.generator.closeClients()
+      const none = await read()
+      await openClients(context, system, clients.slice(0, base), { idle: true })
+      const atBase = await read()
+      const more = await context.generator.openMore(clients.slice(base), 120_000)
+      if (more.connected < n) throw new Error(`${system.label}: only ${more.connected} of ${n} clients connected`)
+      const atTop = await read()
+      const perAdded = (a: number, b: number): number => Math.round((b - a) / (n - base))
+      out.push({
+        system: system.label, kind: system.kind, round: 1, connections: n, baseConnections: base,
+        rssBeforeMb: round(none.rss / 1048576), rssBaseMb: round(atBase.rss / 1048576), rssAfterMb: round(atTop.rss / 1048576),
+        bytesPerConnection: perAdded(atBase.rss, atTop.rss),
+        fromZeroBytesPerConnection: Math.round((atTop.rss - none.rss) / n),
+        kernelBytesPerConnection: perAdded(atBase.kernel, atTop.kernel),
+        heapBytesPerConnection: atBase.heap === undefined || atTop.heap === undefined ? undefined : perAdded(atBase.heap, atTop.heap),
+      })
+      const row = out.at(-1)!
+      context.log(`idle ${system.label} (fresh): ${row.bytesPerConnection} bytes RSS per connection from ${base} to ${n} (${row.fromZeroBytesPerConnection} from none; JS heap ${row.heapBytesPerConnection}, kernel ${row.kernelBytesPerConnection})`)
+      await context.generator.closeClients()
+    } finally {
+      await system.stop().catch(() => {})
+    }
   }
   return out
 }

@@ -61,26 +61,31 @@ export interface SocketData {
 }
 
 /**
- * Which connections belong to which user, and which are live on which topic: the
- * indexes revocation, per-user limits and backpressure checks need.
+ * How many connections each user holds, and which are live on which topic: the indexes
+ * per-user limits and backpressure checks need. A count per user, not a set: only the
+ * limit asks, and a set each is per-connection memory (bench §4).
  */
 export class ConnectionIndex {
-  private readonly byUser = new Map<string, Set<Connection>>()
+  private readonly byUser = new Map<string, number>()
   private readonly byTopic = new Map<string, Set<Connection>>()
   readonly all = new Set<Connection>()
 
   countForUser(userId: string): number {
-    return this.byUser.get(userId)?.size ?? 0
+    return this.byUser.get(userId) ?? 0
   }
 
   add(conn: Connection): void {
+    if (this.all.has(conn)) return
     this.all.add(conn)
-    addTo(this.byUser, conn.principal.userId, conn)
+    this.byUser.set(conn.principal.userId, this.countForUser(conn.principal.userId) + 1)
   }
 
   remove(conn: Connection): void {
-    this.all.delete(conn)
-    removeFrom(this.byUser, conn.principal.userId, conn)
+    if (!this.all.delete(conn)) return
+    const userId = conn.principal.userId
+    const left = this.countForUser(userId) - 1
+    if (left > 0) this.byUser.set(userId, left)
+    else this.byUser.delete(userId)
     for (const topic of conn.subscriptions.keys()) removeFrom(this.byTopic, topic, conn)
   }
 
@@ -90,10 +95,6 @@ export class ConnectionIndex {
 
   detach(conn: Connection, topic: string): void {
     removeFrom(this.byTopic, topic, conn)
-  }
-
-  forUser(userId: string): ReadonlySet<Connection> {
-    return this.byUser.get(userId) ?? EMPTY
   }
 
   forTopic(topic: string): ReadonlySet<Connection> {

@@ -4,38 +4,66 @@ import { batchedBytes, batchHead, EVENT_BATCH_MAX_BYTES, takeBatch, type EventBa
 import type { Connection } from './connection.ts'
 import type { GatewayCore } from './core.ts'
 
-/** How a replay writes to one WebSocket subscription: the SubscriberSink's `send` and `fits`. */
-export interface ReplayWriter {
-  /** Writes events in order until the buffer passes `stopAbove` bytes; returns how many it wrote. */
-  send(events: readonly StoredEvent[], stopAbove: number): number
-  /** Whether all of `events`, written as `send` writes them, fit below the slow-consumer limit. */
-  fits(events: readonly StoredEvent[]): boolean
-}
-
 /**
- * Replayed events of `topic` on one socket: one message per event, or, for a client that
- * subscribed with `batch`, batch frames of up to EVENT_BATCH_MAX_BYTES joined from the
- * frames each event was serialized to once (a resume storm writes the same window events
- * to every socket of a topic). A batch is bounded by a sixteenth of the send-buffer limit
- * as well, so a write past the drain level overshoots it by no more than a batch and
- * stays well below the limit (I9). Pacing is unchanged: the buffer is checked after every
- * message, and a replay step waits for the client to drain before the next.
+ * Replayed events of `topic` on one socket (the SubscriberSink's `send` and `fits`): one
+ * message per event, or, for a client that subscribed with `batch`, batch frames of up
+ * to EVENT_BATCH_MAX_BYTES joined from the frames each event was serialized to once (a
+ * resume storm writes the same window events to every socket of a topic). A batch is
+ * bounded by a sixteenth of the send-buffer limit as well, so a write past the drain
+ * level overshoots it by no more than a batch and stays well below the limit (I9). Pacing
+ * is unchanged: the buffer is checked after every message, and a replay step waits for
+ * the client to drain before the next. A class, not closures: every subscribed socket
+ * holds one, idle or not.
  */
-export function createReplayWriter(core: GatewayCore, conn: Connection, topic: string, batch: boolean): ReplayWriter {
-  const { stats, config } = core
-  const maxBytes = Math.min(EVENT_BATCH_MAX_BYTES, Math.max(1, Math.floor(config.maxBackpressure / 16)))
-  let head: FrameText | undefined
+export class ReplayWriter {
+  private head: FrameText | undefined
+
+  constructor(private readonly core: GatewayCore, private readonly conn: Connection, private readonly topic: string, private readonly batch: boolean) {}
+
+  /** Writes events in order until the buffer passes `stopAbove` bytes; returns how many it wrote. */
+  send(events: readonly StoredEvent[], stopAbove: number): number {
+    const { conn } = this
+    if (conn.ws === undefined || conn.closed || events.length === 0) return 0
+    const sent = this.batch ? this.sendBatched(events, stopAbove) : this.sendEach(events, stopAbove)
+    this.core.stats.replayEvents += sent
+    return sent
+  }
+
+  /** Whether all of `events`, written as `send` writes them, fit below the slow-consumer limit. */
+  fits(events: readonly StoredEvent[]): boolean {
+    const ws = this.conn.ws
+    if (ws === undefined || this.conn.closed) return false
+    let bytes = ws.getBufferedAmount()
+    if (this.batch && events.length > 0) {
+      this.head ??= batchHead(this.topic)
+      bytes += batchedBytes(this.framesOf(events), this.head, this.maxBytes())
+    } else {
+      for (const event of events) bytes += this.frameOf(event).bytes
+    }
+    return bytes <= this.core.config.maxBackpressure
+  }
+
+  private maxBytes(): number {
+    return Math.min(EVENT_BATCH_MAX_BYTES, Math.max(1, Math.floor(this.core.config.maxBackpressure / 16)))
+  }
+
   // A history page's events come with their frames (page-frame.ts); the hub window's are
   // serialized once, for every socket that replays them.
-  const frameOf = (event: StoredEvent): FrameText => pageFrame(event, topic) ?? serializedEventFrame(event, topic)
-  const framesOf = (events: readonly StoredEvent[]): FrameText[] => events.map(frameOf)
+  private frameOf(event: StoredEvent): FrameText {
+    return pageFrame(event, this.topic) ?? serializedEventFrame(event, this.topic)
+  }
 
-  function sendEach(events: readonly StoredEvent[], stopAbove: number): number {
+  private framesOf(events: readonly StoredEvent[]): FrameText[] {
+    return events.map((event) => this.frameOf(event))
+  }
+
+  private sendEach(events: readonly StoredEvent[], stopAbove: number): number {
+    const { core, conn } = this
     const ws = conn.ws!
     let sent = 0
     ws.cork(() => {
       for (const event of events) {
-        if (!core.write(conn, frameOf(event).json)) return
+        if (!core.write(conn, this.frameOf(event).json)) return
         sent++
         if (ws.getBufferedAmount() > stopAbove) return
       }
@@ -43,10 +71,12 @@ export function createReplayWriter(core: GatewayCore, conn: Connection, topic: s
     return sent
   }
 
-  function sendBatched(events: readonly StoredEvent[], stopAbove: number): number {
+  private sendBatched(events: readonly StoredEvent[], stopAbove: number): number {
+    const { core, conn, topic } = this
     const ws = conn.ws!
+    const maxBytes = this.maxBytes()
     let frames: FrameText[] | undefined
-    head ??= batchHead(topic)
+    const head = (this.head ??= batchHead(topic))
     // History pages are read for this socket alone: nothing to share, nothing to cache.
     const shared = pageFrame(events[0]!, topic) === undefined
     let sent = 0
@@ -54,8 +84,8 @@ export function createReplayWriter(core: GatewayCore, conn: Connection, topic: s
       while (sent < events.length) {
         let message: { data: string | Buffer; count: number } | undefined = shared ? recentBatches.find(events, sent, topic, maxBytes) : undefined
         if (message === undefined) {
-          frames ??= framesOf(events)
-          const batch = takeBatch(frames, sent, head!, maxBytes)
+          frames ??= this.framesOf(events)
+          const batch = takeBatch(frames, sent, head, maxBytes)
           message = batch.count === 1 || !shared ? { data: batch.text, count: batch.count } : recentBatches.keep(events, sent, batch, topic, maxBytes)
         }
         if (!core.write(conn, message.data)) return
@@ -64,27 +94,6 @@ export function createReplayWriter(core: GatewayCore, conn: Connection, topic: s
       }
     })
     return sent
-  }
-
-  return {
-    send(events, stopAbove) {
-      if (conn.ws === undefined || conn.closed || events.length === 0) return 0
-      const sent = batch ? sendBatched(events, stopAbove) : sendEach(events, stopAbove)
-      stats.replayEvents += sent
-      return sent
-    },
-    fits(events) {
-      const ws = conn.ws
-      if (ws === undefined || conn.closed) return false
-      let bytes = ws.getBufferedAmount()
-      if (batch && events.length > 0) {
-        head ??= batchHead(topic)
-        bytes += batchedBytes(framesOf(events), head, maxBytes)
-      } else {
-        for (const event of events) bytes += frameOf(event).bytes
-      }
-      return bytes <= config.maxBackpressure
-    },
   }
 }
 

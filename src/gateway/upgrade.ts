@@ -75,6 +75,8 @@ export function createAdmission(core: GatewayCore, session: Session, verifier: T
 
   function settle(hs: Handshake): boolean {
     clearTimeout(hs.deadline)
+    // The socket's user data keeps the handshake as long as it is open: not its timer too.
+    hs.deadline = undefined
     state.handshakes.delete(hs)
     return !hs.closed
   }

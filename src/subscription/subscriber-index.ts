@@ -15,7 +15,9 @@ export interface SubscriberIndex {
 
 /** Who subscribes to what: the lookups revocation, signals and direct delivery need. */
 export function createSubscriberIndex(): SubscriberIndex {
-  const byUser = new Map<string, Set<Subscriber>>()
+  // A user's only subscriber is kept as it is, a set only from the second: most users
+  // hold one, and a set each is per-connection memory (bench §4).
+  const byUser = new Map<string, Subscriber | Set<Subscriber>>()
   const direct = new Map<string, Set<Subscriber>>()
   const everyone = new Set<Subscriber>()
 
@@ -28,11 +30,18 @@ export function createSubscriberIndex(): SubscriberIndex {
   return {
     add(sub) {
       everyone.add(sub)
-      addTo(byUser, sub.principal.userId, sub)
+      const userId = sub.principal.userId
+      const held = byUser.get(userId)
+      if (held === undefined) byUser.set(userId, sub)
+      else if (held instanceof Set) held.add(sub)
+      else if (held !== sub) byUser.set(userId, new Set([held, sub]))
     },
     remove(sub) {
       everyone.delete(sub)
-      removeFrom(byUser, sub.principal.userId, sub)
+      const userId = sub.principal.userId
+      const held = byUser.get(userId)
+      if (held === sub) byUser.delete(userId)
+      else if (held instanceof Set) removeFrom(byUser as Map<string, Set<Subscriber>>, userId, sub)
       if (isDirect(sub)) unindexLive(sub, sub.reads)
     },
     removeTopic(sub, topic) {
@@ -47,7 +56,10 @@ export function createSubscriberIndex(): SubscriberIndex {
       for (const topic of sub.reads) addTo(direct, topic, sub)
     },
     // Copies: a revocation or reset may end subscribers while the caller iterates.
-    forUser: (userId) => [...(byUser.get(userId) ?? [])],
+    forUser(userId) {
+      const held = byUser.get(userId)
+      return held === undefined ? [] : held instanceof Set ? [...held] : [held]
+    },
     liveDirect: (topic) => direct.get(topic) ?? EMPTY,
     all: () => [...everyone],
   }

@@ -79,3 +79,27 @@ t.test('a run without Centrifugo names it as not measured and says how to build 
   t.match(three, 'Centrifugo build: Centrifugo v6.9.1')
   t.notMatch(three, 'not measured')
 })
+
+t.test('the idle section says which method its run used: fresh instances read at two sizes, or one delta in the long-running process', async (t) => {
+  const old = await render(t, NEGATIVE_KERNEL)
+  const oldSection = old.report.slice(old.report.indexOf('## 4. Memory per idle connection'), old.report.indexOf('## 5.'))
+  t.match(oldSection, 'since replaced by readings on fresh instances', 'an older run keeps its own method, named as replaced')
+  t.match(oldSection, '| system | connections | RSS before MB | RSS after MB |')
+
+  const results = JSON.parse(await fs.readFile(NEGATIVE_KERNEL, 'utf8')) as BenchResults
+  const stepped = (kind: string, label: string, rss: [number, number, number], bytes: number) => ({
+    system: label, kind, round: 1, connections: 10_000, baseConnections: 2_000, rssBeforeMb: rss[0], rssBaseMb: rss[1], rssAfterMb: rss[2],
+    bytesPerConnection: bytes, fromZeroBytesPerConnection: bytes - 100, kernelBytesPerConnection: 50, heapBytesPerConnection: kind === 'centrifugo' ? undefined : bytes / 2,
+  })
+  results.idle = [stepped('walcast', 'walcast', [100, 105, 130], 3_000), stepped('centrifugo', 'Centrifugo', [150, 230, 600], 48_000)]
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'walcast-report-'))
+  t.teardown(() => fs.rm(dir, { recursive: true, force: true }))
+  await writeReport(results, path.join(dir, 'run.json'), path.join(dir, 'BENCHMARKS.md'))
+  const report = await fs.readFile(path.join(dir, 'BENCHMARKS.md'), 'utf8')
+  const section = report.slice(report.indexOf('## 4. Memory per idle connection'), report.indexOf('## 5.'))
+  t.match(section, 'fresh instance of its own')
+  t.match(section, 'growth from 2,000 to 10,000 connections over the 8,000 added')
+  t.match(section, '/debug/pprof/heap?gc=1', 'Centrifugo collects before its readings too')
+  t.match(section, '| walcast | 100 / 105 / 130 | 3,000 | 2,900 | 1,500 | 50 |')
+  t.match(report, /\| idle RSS per subscribed connection ≤ 1\/10 of Centrifugo's \| walcast 3,000 bytes, Centrifugo 48,000 bytes \(1\/16\) per connection added from 2,000 to 10,000, fresh processes \(§4\) \| met \|/)
+})

@@ -49,6 +49,11 @@ export interface CentrifugoProcess {
   readonly apiUrl: string
   readonly clientUrl: string
   readonly metricsUrl: string
+  /**
+   * A full collection (Go's runtime.GC, through the pprof handler's `gc=1`), so memory
+   * phases read its RSS after one as they read the Node servers' (ChildHandle.collectGarbage).
+   */
+  collectGarbage(): Promise<void>
   stop(): Promise<void>
 }
 
@@ -62,6 +67,8 @@ export async function startCentrifugo(options: CentrifugoOptions, timeoutMs = 30
       CENTRIFUGO_HTTP_API_KEY: options.apiKey,
       // Both cores, like the Node processes beside it (Go would use them all anyway).
       GOMAXPROCS: String(os.cpus().length),
+      // /debug/pprof on the client port (loopback only): its heap handler collects on request.
+      CENTRIFUGO_DEBUG_ENABLED: 'true',
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   })
@@ -90,6 +97,11 @@ export async function startCentrifugo(options: CentrifugoOptions, timeoutMs = 30
     apiUrl: `${base}/api`,
     clientUrl: `ws://127.0.0.1:${options.port}/connection/websocket`,
     metricsUrl: `${base}/metrics`,
+    async collectGarbage() {
+      const res = await fetch(`${base}/debug/pprof/heap?gc=1`, { signal: AbortSignal.timeout(10_000) })
+      if (!res.ok) throw new Error(`centrifugo: /debug/pprof/heap answered ${res.status}`)
+      await res.arrayBuffer()
+    },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return
       child.kill('SIGTERM')
