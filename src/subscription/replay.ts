@@ -49,12 +49,12 @@ export type ReplayOutcome =
  * rest is kept, not read again, for when the client has drained; the next page is read
  * while this one is written, so Postgres and the socket work at the same time. While the
  * replay waits for a page, the page after it is read as soon as the awaited page's rows
- * are in, before its resume rule is asked and its rows are mapped: Postgres, which sets
- * the pace of a long replay, assembles pages back to back (at most two pages per replay
- * either way: one being written and one read, or two read). Live events are not queued meanwhile: the next page
- * re-reads them, from the history or from the hub's window, and the final step (window
- * slice, sends, goLive) runs on one tick of the event loop, where the hub cannot publish
- * in between.
+ * are in, before the awaited page's resume rule answers: Postgres, which sets the pace of
+ * a long replay, does not idle through that round trip (at most two pages per replay
+ * either way: one being written and one read, or one awaited and one read). Live events
+ * are not queued meanwhile: the next page re-reads them, from the history or from the
+ * hub's window, and the final step (window slice, sends, goLive) runs on one tick of the
+ * event loop, where the hub cannot publish in between.
  */
 export async function replayThenGoLive(ctx: ReplayContext, target: ReplayTarget, since: string, goLive: () => void): Promise<ReplayOutcome> {
   const { hub, pageSize, drainLevel } = ctx
@@ -118,7 +118,7 @@ export async function replayThenGoLive(ctx: ReplayContext, target: ReplayTarget,
         next = pending
         void pending.pageEnd.then((end) => {
           // Still waiting for this very read (no signal, no revocation dropped it since).
-          if (end === undefined || next !== pending || ahead !== undefined || !sameTopics(pending.topics, target.topics())) return
+          if (end === undefined || next !== pending || ahead !== undefined || !hub.isLive() || !sameTopics(pending.topics, target.topics())) return
           ahead = readStep(ctx, pending.topics, end, limit)
         })
         const read = await pending.step
