@@ -1,5 +1,6 @@
 /**
- * `node --import tsx bench/profile-replay.ts [--events N] [--rounds R] [--trees DIR,DIR] [--modes parse,count] [--no-batch] [--floors]`:
+ * `node --import tsx bench/profile-replay.ts [--events N] [--rounds R] [--trees DIR,DIR] [--modes parse,count] [--no-batch] [--floors] [--page N]
+ *   [--keep | --db NAME] [--prof DIR]`:
  * issue #15's replay (one client, one topic, from the beginning of its history) with the
  * CPU of each party read separately: walcast (the build of each tree, as `walcast serve`
  * runs it), the Postgres backends of its database, and the client (bench/lib/replay-client.ts).
@@ -7,7 +8,10 @@
  * trees interleave (A B A B …), each after one unmeasured warm-up replay. With `--floors`,
  * also: Postgres's page assembly alone (history_pages page after page, one connection,
  * nothing else), and a bare uWS server sending the same batch frames, built beforehand,
- * to the same client: what no change inside walcast can beat on this host.
+ * to the same client: what no change inside walcast can beat on this host. `--keep` leaves
+ * the databases, without their slots (nothing is to hold WAL), for more runs: `--db NAME` then replays
+ * one of them from every tree, without writing again. A tree is a checkout with its build
+ * (dist/), e.g. `git archive <commit> | tar -x -C /tmp/A`, node_modules linked, `npm run build`.
  * Postgres: DATABASE_URL's server, or an embedded one. Bounded: every replay times out.
  */
 import { fork, type ChildProcess } from 'node:child_process'
@@ -85,9 +89,9 @@ try {
   client.kill()
   for (const system of systems) {
     await system.walcast.stop().catch(() => {})
-    if (values.db !== undefined) await admin.query('SELECT pg_drop_replication_slot($1)', [system.slot]).catch(() => {})
-    else if (values.keep) log(`kept database ${system.name}`)
-    else await postgres.dropDatabase(system.name).catch(() => {})
+    if (values.db !== undefined || values.keep) await admin.query('SELECT pg_drop_replication_slot($1)', [system.slot]).catch(() => {})
+    if (values.keep) log(`kept database ${system.name}`)
+    else if (values.db === undefined) await postgres.dropDatabase(system.name).catch(() => {})
   }
   await admin.end()
   if (!values.keep && values.db === undefined) await postgres.stop()
