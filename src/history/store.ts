@@ -88,11 +88,32 @@ export function createHistoryStore(db: Db, conflated?: ConflatedTopics): History
   return {
     async append(events) {
       if (events.length === 0) return
-      // Built by a function of its own: the thousands of pieces joined into it die before
-      // the write's round trip, instead of surviving young-generation collections while the
-      // next batch decodes and being promoted to the old generation (a 1,000,000-row
-      // transaction streams tens of such batches; bench/findings.md, helper bigtx).
-      const { doc, keyed } = appendDocument(events, conflated)
+      // The batch travels as one JSON document built here: every payload is already JSON
+      // text (makeEvent), so nothing is serialized twice, and pg's array-literal escaping
+      // of every element of nine parallel arrays (about 7% of ingest CPU in a profile) is gone.
+      // An event of a conflated topic also carries "k": each of its conflated topics → its key
+      // there (computed here: Postgres building it from the payload cost more than the upsert).
+      // Pieces joined once: a `+=` rope of a batch's thousands of pieces was flattened again
+      // by pg (Buffer.byteLength) before it was sent. A transaction's events share one LSN,
+      // formatted once (lsnText).
+      const rows = new Array<string>(events.length)
+      let keyed = false
+      for (let i = 0; i < events.length; i++) {
+        const event = events[i]!
+        let k = ''
+        if (conflated !== undefined) {
+          for (const topic of event.topics) {
+            const fields = conflated.keyFields(topic)
+            if (fields !== undefined) k += `${k === '' ? '' : ','}${JSON.stringify(topic)}:${conflationKeyJson(fields, event.data)}`
+          }
+        }
+        if (k !== '') keyed = true
+        rows[i] = `{"l":"${lsnText(event.lsn)}","s":${event.seq},"t":${JSON.stringify(event.topics)},"y":${JSON.stringify(event.type)},"p":${event.dataJson ?? JSON.stringify(event.data)},"c":"${event.ts}"${k === '' ? '}' : `,"k":{${k}}}`}`
+      }
+      // The brackets go inside the pieces: `[${join}]` would be a rope again.
+      rows[0] = `[${rows[0]}`
+      rows[rows.length - 1] += ']'
+      const doc = rows.join(',')
       // One statement, so one round trip and its own transaction: the events, their topic
       // index rows and the keys they are now the latest of are durable together or not at
       // all (it used to be BEGIN, two INSERTs and COMMIT: four round trips on the latency
@@ -194,34 +215,4 @@ export function createHistoryStore(db: Db, conflated?: ConflatedTopics): History
           SELECT 1 FROM walcast.gaps WHERE after_lsn = ${after}::pg_lsn AND until_lsn = ${until}::pg_lsn AND reason = ${reason})`.execute(db)
     },
   }
-}
-
-/** The append's JSON document: one object per event (l, s, t, y, p, c and, when keyed, k). */
-function appendDocument(events: readonly StoredEvent[], conflated: ConflatedTopics | undefined): { doc: string; keyed: boolean } {
-  // The batch travels as one JSON document built here: every payload is already JSON
-  // text (makeEvent), so nothing is serialized twice, and pg's array-literal escaping
-  // of every element of nine parallel arrays (about 7% of ingest CPU in a profile) is gone.
-  // An event of a conflated topic also carries "k": each of its conflated topics → its key
-  // there (computed here: Postgres building it from the payload cost more than the upsert).
-  // Pieces joined once: a `+=` rope of a batch's thousands of pieces was flattened again
-  // by pg (Buffer.byteLength) before it was sent. A transaction's events share one LSN,
-  // formatted once (lsnText).
-  const rows = new Array<string>(events.length)
-  let keyed = false
-  for (let i = 0; i < events.length; i++) {
-    const event = events[i]!
-    let k = ''
-    if (conflated !== undefined) {
-      for (const topic of event.topics) {
-        const fields = conflated.keyFields(topic)
-        if (fields !== undefined) k += `${k === '' ? '' : ','}${JSON.stringify(topic)}:${conflationKeyJson(fields, event.data)}`
-      }
-    }
-    if (k !== '') keyed = true
-    rows[i] = `{"l":"${lsnText(event.lsn)}","s":${event.seq},"t":${JSON.stringify(event.topics)},"y":${JSON.stringify(event.type)},"p":${event.dataJson ?? JSON.stringify(event.data)},"c":"${event.ts}"${k === '' ? '}' : `,"k":{${k}}}`}`
-  }
-  // The brackets go inside the pieces: `[${join}]` would be a rope again.
-  rows[0] = `[${rows[0]}`
-  rows[rows.length - 1] += ']'
-  return { doc: rows.join(','), keyed }
 }
