@@ -25,7 +25,8 @@ import { startWriter } from './lib/writer.ts'
 type Config = ReturnType<typeof loadConfig>
 
 const drain = process.argv.includes('--drain')
-// `--drain --one-transaction`: the backlog is one transaction (issue #15's 1,000,000-row case); peak RSS is reported.
+// `--drain --one-transaction`: the backlog is one transaction (issue #15's 1,000,000-row case); peak RSS is reported,
+// of this process (the script and tsx with walcast): walcast's own is bench/profile-big-transaction.ts's.
 const oneTransaction = process.argv.includes('--one-transaction')
 const args = process.argv.slice(2).filter((arg) => !arg.startsWith('--'))
 const events = Number(args[0] ?? 60_000)

@@ -3,6 +3,9 @@
  * the build (dist/) on plain node, as `walcast serve` runs, with no TypeScript loader in
  * the measured process. Configured by the environment like `walcast serve`; reports its
  * HTTP port over IPC and stops gracefully on a 'stop' message or SIGTERM.
+ * A `{ watch: topic }` message makes it count what its hub publishes (all events, and
+ * those of `topic`), answered by `{ published }` on each 'published' message: the ingest
+ * phases learn that a backlog is durable and published without a client in the way.
  */
 import { loadConfig } from '../../dist/config.js'
 import { createLogger } from '../../dist/log.js'
@@ -14,4 +17,15 @@ const log = createLogger(config.log)
 const service = await startService(config, log)
 // A gateway node never ingests: nothing to wait for.
 for (let i = 0; i < 300 && config.bus.role !== 'gateway' && service.ingest.status().state !== 'streaming'; i++) await new Promise((resolve) => setTimeout(resolve, 50))
+const published = { events: 0, watched: 0 }
+process.on('message', (message) => {
+  if (message !== null && typeof message === 'object' && typeof message.watch === 'string') {
+    const topic = message.watch
+    service.hub.subscribe((events) => {
+      published.events += events.length
+      for (const event of events) if (event.topics.includes(topic)) published.watched++
+    })
+  }
+  if (message === 'published') process.send?.({ published })
+})
 serveDriver(service.http.port, () => service.stop())

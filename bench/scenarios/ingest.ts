@@ -2,10 +2,11 @@ import pg from 'pg'
 import { loadConfig } from '../../src/config.ts'
 import { createLogger } from '../../src/log.ts'
 import { startService, type Service } from '../../src/service.ts'
-import { bulkEscrow, seedPopulation, sentinelEscrow, spreadEscrows } from '../lib/seed.ts'
+import { seedPopulation, sentinelEscrow, spreadEscrows } from '../lib/seed.ts'
 import { postgresCpuSeconds } from '../lib/processes.ts'
 import { startWriter } from '../lib/writer.ts'
 import { createFloorSlot, findRecvlogical, type FloorSlot } from '../floors/recvlogical.ts'
+import { measureBigTransaction, type BigTransactionResult } from './big-transaction.ts'
 import { round, sleep, waitUntil, type BenchContext } from './context.ts'
 
 export interface IngestResult {
@@ -35,13 +36,7 @@ export interface IngestResult {
     readonly maxLagBytes: number
     readonly catchUpMs: number
   }
-  readonly bigTransaction: {
-    readonly rows: number
-    readonly commitSeconds: number
-    readonly ingestSeconds: number
-    readonly baselineRssMb: number
-    readonly peakRssMb: number
-  } | undefined
+  readonly bigTransaction: BigTransactionResult | undefined
 }
 
 const mb = (bytes: number): number => round(bytes / 1024 / 1024, 1)
@@ -161,25 +156,10 @@ export async function measureIngest(context: BenchContext): Promise<IngestResult
     }
     context.log(`ingest: ${singleRow.writers} single-row writers at ${singleRow.transactionsPerSecond} tx/s, max slot lag ${singleRow.maxLagBytes} bytes`)
 
-    let bigTransaction: IngestResult['bigTransaction']
-    if (profile.ingest.bigTransactionRows > 0) {
-      const baseline = process.memoryUsage().rss
-      const big = rssSampler()
-      const started = performance.now()
-      context.log(`ingest: one ${profile.ingest.bigTransactionRows}-row transaction`)
-      await sql.query(`INSERT INTO public.milestones (escrow_id, title, amount, currency, status, released_at) SELECT $1, 'bulk', g, 'EUR', 'released', clock_timestamp() FROM generate_series(1, $2::int) g`, [bulkEscrow(population), profile.ingest.bigTransactionRows])
-      const committed = performance.now()
-      await writeSentinel()
-      await waitUntil(() => sentinelSeen >= 3 ? true : undefined, 600_000, 10)
-      bigTransaction = {
-        rows: profile.ingest.bigTransactionRows,
-        commitSeconds: round((committed - started) / 1000, 2),
-        ingestSeconds: round((performance.now() - committed) / 1000, 2),
-        baselineRssMb: mb(baseline),
-        peakRssMb: mb(big.stop()),
-      }
-      context.log(`ingest: big transaction durable ${bigTransaction.ingestSeconds}s after commit, peak RSS ${bigTransaction.peakRssMb} MB`)
-    }
+    // Its own walcast process and database: its memory is walcast's alone (big-transaction.ts).
+    await service.stop()
+    service = undefined
+    const bigTransaction = profile.ingest.bigTransactionRows > 0 ? await measureBigTransaction(context, profile.ingest.bigTransactionRows) : undefined
     return { backlog, singleRow, bigTransaction }
   } finally {
     await service?.stop().catch(() => {})
