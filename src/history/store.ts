@@ -168,7 +168,7 @@ export function createHistoryStore(db: Db, conflated?: ConflatedTopics): History
             json_array_elements(${list(keys, '[', ']')}::json)` : sql``}
           ) AS x(l, s, t, y, p, c${keyed ? sql`, k` : sql``})
           -- OFFSET 0 keeps the probe one primary-key lookup per row: without it the planner
-          -- may hash the whole history instead (a hashed SubPlan), once per statement.
+          -- may build a hash of the whole history instead, once per statement.
           WHERE NOT EXISTS (SELECT 1 FROM top WHERE (top.commit_lsn, top.seq) >= (x.l, x.s))
             OR NOT EXISTS (SELECT 1 FROM walcast.events e WHERE e.commit_lsn = x.l AND e.seq = x.s OFFSET 0)
         ), stored AS (
