@@ -92,10 +92,10 @@ export function createHistoryStore(db: Db, conflated?: ConflatedTopics): History
       // The batch travels as one array per column (Postgres array literals built here,
       // array-literal.ts) and its payloads as one JSON array of the events' own text
       // (makeEvent serialized each once). Postgres zips them back into rows (ROWS FROM):
-      // each value goes through its type's input function once and nothing else. The one
-      // JSON document per batch it replaced (json_to_recordset) made Postgres lex every
-      // payload twice and build a hash table and a copy of every field per event: 40% of
-      // the append's CPU (bench/findings.md).
+      // each value goes through its type's input function once and nothing else, where a
+      // JSON document of row objects (json_to_recordset) makes it lex every payload twice
+      // and build a hash table and a copy of every field per event: 40% of the append's
+      // CPU (bench/findings.md).
       // An event of a conflated topic also gets a "k" object: each of its conflated topics →
       // its key there (computed here: Postgres building it from the payload cost more than
       // the upsert); the others get {} (no key), and the array is sent only if one has a key.
@@ -138,8 +138,8 @@ export function createHistoryStore(db: Db, conflated?: ConflatedTopics): History
       // index rows and the keys they are now the latest of are durable together or not at
       // all. An id already stored is skipped (a batch appended again after a reconnect):
       // ids above the greatest stored one cannot be, so only the others pay an index probe,
-      // and the INSERTs are plain ones. ON CONFLICT DO NOTHING probed every row of both
-      // tables a second time (its arbiter check): a quarter of the append's CPU. Only one
+      // and the INSERTs are plain ones: ON CONFLICT DO NOTHING's arbiter check probes every
+      // row of both tables a second time, a quarter of the append's CPU. Only one
       // connection appends (the slot holder's); a second one appending the same ids at the
       // same moment (a node that lost the slot, its last write still running) makes this
       // one fail with a unique violation, and the ingest reconnects and appends again from
