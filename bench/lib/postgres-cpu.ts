@@ -12,7 +12,7 @@ export interface PostgresCpuSplit {
 }
 
 interface Seen {
-  readonly role: PostgresRole
+  role: PostgresRole | undefined
   readonly start: number
   last: number
 }
@@ -27,14 +27,16 @@ function readStat(pid: number): { ppid: number; cpu: number } | undefined {
   }
 }
 
-function roleOf(pid: number, harness: ReadonlySet<number>): PostgresRole {
+/** undefined: the process has no title of its own yet (just forked, it shows the postmaster's command line). */
+function roleOf(pid: number, harness: ReadonlySet<number>): PostgresRole | undefined {
   if (harness.has(pid)) return 'harness'
   let title = ''
   try {
     title = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ')
   } catch {
-    return 'background'
+    return undefined
   }
+  if (!title.startsWith('postgres: ')) return undefined
   if (title.includes('walsender')) return 'walsender'
   if (title.includes('autovacuum worker')) return 'autovacuum'
   if (title.includes('io worker')) return 'io worker'
@@ -63,8 +65,10 @@ export function followPostgresCpu(backendPid: number, harness: readonly number[]
       const stat = readStat(pid)
       if (stat === undefined || stat.ppid !== postmaster) continue
       const known = seen.get(pid)
-      if (known !== undefined) known.last = stat.cpu
-      else seen.set(pid, { role: roleOf(pid, harnessPids), start: first ? stat.cpu : 0, last: stat.cpu })
+      if (known !== undefined) {
+        known.last = stat.cpu
+        known.role ??= roleOf(pid, harnessPids)
+      } else seen.set(pid, { role: roleOf(pid, harnessPids), start: first ? stat.cpu : 0, last: stat.cpu })
     }
   }
   sample(true)
@@ -74,7 +78,8 @@ export function followPostgresCpu(backendPid: number, harness: readonly number[]
       clearInterval(timer)
       sample(false)
       const seconds: Record<PostgresRole, number> = { walsender: 0, backend: 0, harness: 0, autovacuum: 0, 'io worker': 0, background: 0 }
-      for (const process of seen.values()) seconds[process.role] += process.last - process.start
+      // A process that never showed a title of its own lived less than a sample: a backend.
+      for (const process of seen.values()) seconds[process.role ?? 'backend'] += process.last - process.start
       return { seconds, total: Object.values(seconds).reduce((a, b) => a + b, 0) }
     },
   }
