@@ -106,19 +106,19 @@ export function createHistoryStore(db: Db, conflated?: ConflatedTopics): History
       const types = new Array<string>(n)
       const payloads = new Array<string>(n)
       const times = new Array<string>(n)
-      const keys = new Array<string>(n)
+      const keys = conflated === undefined ? [] : new Array<string>(n)
       let keyed = false
       for (let i = 0; i < n; i++) {
         const event = events[i]!
-        let k = ''
         if (conflated !== undefined) {
+          let k = ''
           for (const topic of event.topics) {
             const fields = conflated.keyFields(topic)
             if (fields !== undefined) k += `${k === '' ? '' : ','}${JSON.stringify(topic)}:${conflationKeyJson(fields, event.data)}`
           }
+          if (k !== '') keyed = true
+          keys[i] = `{${k}}`
         }
-        if (k !== '') keyed = true
-        keys[i] = `{${k}}`
         // A transaction's events share one LSN, formatted once (lsnText).
         lsns[i] = lsnText(event.lsn)
         seqs[i] = event.seq
