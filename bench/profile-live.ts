@@ -17,6 +17,7 @@ import { loadConfig } from '../src/config.ts'
 import { createLogger } from '../src/log.ts'
 import { startService } from '../src/service.ts'
 import { startBenchPostgres } from './lib/postgres.ts'
+import { followPostgresCpu, type PostgresCpuSplit } from './lib/postgres-cpu.ts'
 import { REPO } from './lib/processes.ts'
 import { seedPopulation } from './lib/seed.ts'
 import { BENCH_JWT_SECRET } from './lib/token.ts'
@@ -81,7 +82,9 @@ async function profileDrain(config: Config): Promise<void> {
     const writer = await startWriter({ url, escrows: [1], rowsPerTransaction: 100, eventsPerSecond: 0, durationMs: 300_000, maxEvents: events })
     written = (await writer.done).events
   }
+  const counterPid = (await counter.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid
   let peakRss = process.memoryUsage().rss
+  const postgresCpu = followPostgresCpu(counterPid, [counterPid])
   const rssTimer = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage().rss) }, 20)
   const stop = await startProfile()
   const cpu0 = process.cpuUsage()
@@ -94,8 +97,10 @@ async function profileDrain(config: Config): Promise<void> {
     while (Number((await counter.query<{ n: string }>('SELECT count(*) AS n FROM walcast.events')).rows[0]!.n) < written) await new Promise((resolve) => setTimeout(resolve, every))
     const cpu = process.cpuUsage(cpu0)
     const ms = performance.now() - started
+    const split = postgresCpu.stop()
     await stop()
     process.stdout.write(`drain: ${written} events durable ${Math.round(ms)} ms after walcast's start (${Math.round((written / ms) * 1000)} events/s, start-up included); ${cpuText(cpu, written)}; peak RSS ${Math.round(peakRss / 1048576)} MB\n`)
+    process.stdout.write(`postgres: ${postgresText(split, written)}\n`)
   } finally {
     clearInterval(rssTimer)
     await counter.end()
@@ -109,6 +114,13 @@ async function streaming(service: Awaited<ReturnType<typeof startService>>): Pro
 
 function cpuText(cpu: NodeJS.CpuUsage, events: number): string {
   return `walcast CPU ${((cpu.user + cpu.system) / events).toFixed(1)} µs per event (user ${(cpu.user / events).toFixed(1)}, system ${(cpu.system / events).toFixed(1)})`
+}
+
+/** Postgres's CPU per event by role; the harness's count(*) polls are listed apart and left out of the total. */
+function postgresText(split: PostgresCpuSplit, events: number): string {
+  const us = (seconds: number): string => ((seconds * 1e6) / events).toFixed(1)
+  const roles = Object.entries(split.seconds).map(([role, seconds]) => `${role} ${us(seconds)}`).join(', ')
+  return `${us(split.total - split.seconds.harness)} µs per event (${roles})`
 }
 
 /** Starts the profile the file name asks for (none, CPU, or a .heapprofile of allocations); the returned function writes it. */

@@ -4,6 +4,7 @@ import { formatLsn, parseLsn, type EventId } from '../event-id.ts'
 import { lsnText, storedEventFromJson, type StoredEvent } from './event.ts'
 import { conflationKeyJson, type ConflatedTopics } from '../catalog/conflation.ts'
 import { pageEvent, type PageRow as FrameRow } from './page-frame.ts'
+import { arrayElement, nestedArrayElement } from './array-literal.ts'
 
 /** The durable, idempotent event history. */
 export interface HistoryStore {
@@ -88,38 +89,65 @@ export function createHistoryStore(db: Db, conflated?: ConflatedTopics): History
   return {
     async append(events) {
       if (events.length === 0) return
-      // The batch travels as one JSON document built here: every payload is already JSON
-      // text (makeEvent), so nothing is serialized twice, and pg's array-literal escaping
-      // of every element of nine parallel arrays (about 7% of ingest CPU in a profile) is gone.
-      // An event of a conflated topic also carries "k": each of its conflated topics → its key
-      // there (computed here: Postgres building it from the payload cost more than the upsert).
-      // Pieces joined once: a `+=` rope of a batch's thousands of pieces was flattened again
-      // by pg (Buffer.byteLength) before it was sent. A transaction's events share one LSN,
-      // formatted once (lsnText).
-      const rows = new Array<string>(events.length)
+      // The batch travels as one array per column (Postgres array literals built here,
+      // array-literal.ts) and its payloads as one JSON array of the events' own text
+      // (makeEvent serialized each once). Postgres zips them back into rows (ROWS FROM):
+      // each value goes through its type's input function once and nothing else, where a
+      // JSON document of row objects (json_to_recordset) makes it lex every payload twice
+      // and build a hash table and a copy of every field per event: 40% of the append's
+      // CPU (bench/findings.md).
+      // An event of a conflated topic also gets a "k" object: each of its conflated topics →
+      // its key there (computed here: Postgres building it from the payload cost more than
+      // the upsert); the others get {} (no key), and the array is sent only if one has a key.
+      const n = events.length
+      const lsns = new Array<string>(n)
+      const seqs = new Array<number>(n)
+      const topics = new Array<string>(n)
+      const types = new Array<string>(n)
+      const payloads = new Array<string>(n)
+      const times = new Array<string>(n)
+      const keys = conflated === undefined ? [] : new Array<string>(n)
       let keyed = false
-      for (let i = 0; i < events.length; i++) {
+      for (let i = 0; i < n; i++) {
         const event = events[i]!
-        let k = ''
         if (conflated !== undefined) {
+          let k = ''
           for (const topic of event.topics) {
             const fields = conflated.keyFields(topic)
             if (fields !== undefined) k += `${k === '' ? '' : ','}${JSON.stringify(topic)}:${conflationKeyJson(fields, event.data)}`
           }
+          if (k !== '') keyed = true
+          keys[i] = `{${k}}`
         }
-        if (k !== '') keyed = true
-        rows[i] = `{"l":"${lsnText(event.lsn)}","s":${event.seq},"t":${JSON.stringify(event.topics)},"y":${JSON.stringify(event.type)},"p":${event.dataJson ?? JSON.stringify(event.data)},"c":"${event.ts}"${k === '' ? '}' : `,"k":{${k}}}`}`
+        // A transaction's events share one LSN, formatted once (lsnText).
+        lsns[i] = lsnText(event.lsn)
+        seqs[i] = event.seq
+        topics[i] = nestedArrayElement(event.topics)
+        types[i] = arrayElement(event.type)
+        payloads[i] = event.dataJson ?? JSON.stringify(event.data)
+        times[i] = arrayElement(event.ts)
       }
-      // The brackets go inside the pieces: `[${join}]` would be a rope again.
-      rows[0] = `[${rows[0]}`
-      rows[rows.length - 1] += ']'
-      const doc = rows.join(',')
+      // Brackets inside the pieces: `[${join}]` would make a rope that pg flattens again
+      // (Buffer.byteLength) before it sends it.
+      const list = (items: Array<string | number>, open: string, close: string): string => {
+        items[0] = `${open}${items[0]}`
+        items[n - 1] = `${items[n - 1]}${close}`
+        return items.join(',')
+      }
       // One statement, so one round trip and its own transaction: the events, their topic
       // index rows and the keys they are now the latest of are durable together or not at
-      // all (it used to be BEGIN, two INSERTs and COMMIT: four round trips on the latency
-      // path of every batch). A key is written once per statement (ON CONFLICT cannot touch
-      // a row twice), with the batch's newest event of it, and only ever moves forward: a
-      // batch appended again after a reconnect leaves a newer latest as it is.
+      // all. An id already stored is skipped (a batch appended again after a reconnect):
+      // ids above the greatest stored one cannot be, so only the others pay an index probe,
+      // and the INSERTs are plain ones: ON CONFLICT DO NOTHING's arbiter check probes every
+      // row of both tables a second time, a quarter of the append's CPU. Only one
+      // connection appends (the slot holder's); a second one appending the same ids at the
+      // same moment (a node that lost the slot, its last write still running) makes this
+      // one fail with a unique violation, and the ingest reconnects and appends again from
+      // the last durable position, where the ids are then found stored: an error, never a
+      // lost or doubled event.
+      // A key is written once per statement (ON CONFLICT cannot touch a row twice), with
+      // the batch's newest event of it, and only ever moves forward: a batch appended again
+      // leaves a newer latest as it is.
       const latest = !keyed ? sql`` : sql`, latest AS (
           INSERT INTO walcast.latest_per_key AS lk (topic, key, commit_lsn, seq)
           SELECT DISTINCT ON (topic, key) topic, key, l, s FROM (
@@ -130,16 +158,25 @@ export function createHistoryStore(db: Db, conflated?: ConflatedTopics): History
             WHERE (lk.commit_lsn, lk.seq) < (excluded.commit_lsn, excluded.seq)
         )`
       await sql`
-        WITH batch AS MATERIALIZED (
-          SELECT * FROM json_to_recordset(${doc}::json) AS x(l pg_lsn, s int, t text[], y text, p jsonb, c timestamptz${keyed ? sql`, k jsonb` : sql``})
+        WITH top AS MATERIALIZED (
+          SELECT commit_lsn, seq FROM walcast.events ORDER BY commit_lsn DESC, seq DESC LIMIT 1
+        ), batch AS MATERIALIZED (
+          SELECT x.l, x.s, x.t::text[] AS t, x.y, x.p::jsonb AS p, x.c${keyed ? sql`, x.k::jsonb AS k` : sql``}
+          FROM ROWS FROM (
+            unnest(${list(lsns, '{', '}')}::pg_lsn[]), unnest(${list(seqs, '{', '}')}::int[]), unnest(${list(topics, '{', '}')}::text[]),
+            unnest(${list(types, '{', '}')}::text[]), json_array_elements(${list(payloads, '[', ']')}::json), unnest(${list(times, '{', '}')}::timestamptz[])${keyed ? sql`,
+            json_array_elements(${list(keys, '[', ']')}::json)` : sql``}
+          ) AS x(l, s, t, y, p, c${keyed ? sql`, k` : sql``})
+          -- OFFSET 0 keeps the probe one primary-key lookup per row: without it the planner
+          -- may build a hash of the whole history instead, once per statement.
+          WHERE NOT EXISTS (SELECT 1 FROM top WHERE (top.commit_lsn, top.seq) >= (x.l, x.s))
+            OR NOT EXISTS (SELECT 1 FROM walcast.events e WHERE e.commit_lsn = x.l AND e.seq = x.s OFFSET 0)
         ), stored AS (
           INSERT INTO walcast.events (commit_lsn, seq, topics, type, payload, committed_at)
           SELECT l, s, t, y, p, c FROM batch
-          ON CONFLICT (commit_lsn, seq) DO NOTHING
         )${latest}
         INSERT INTO walcast.event_topics (topic, commit_lsn, seq)
-        SELECT tp, l, s FROM batch, unnest(t) AS tp
-        ON CONFLICT DO NOTHING`.execute(db)
+        SELECT tp, l, s FROM batch, unnest(t) AS tp`.execute(db)
     },
 
     async readSince(topic, after, limit) {

@@ -1,0 +1,35 @@
+import t from 'tap'
+import pg from 'pg'
+import { createTestDatabase } from '../helpers/db.ts'
+import { arrayElement, nestedArrayElement, textArrayLiteral } from '../../src/history/array-literal.ts'
+
+// The history append builds its column arrays as Postgres array literals itself: whatever
+// a string holds, array_in must give back exactly that string.
+const odd = [
+  'escrow:12', 'book:BTC-USD', '2026-12-02T14:33:15.108Z', 'a+b/c_d.e',
+  '', ' ', ' lead', 'trail ', 'NULL', 'null', 'NuLl', 'nullish', 'quote "', 'back\\slash', '\\', '"',
+  'comma,', '{brace}', '}', 'new\nline', 'tab\t', 'é 😀 \u2028', '\\"{,}"\\', '{"a","b"}',
+]
+
+t.test('plain elements go as they are; the others are quoted', async (t) => {
+  t.equal(arrayElement('escrow:12'), 'escrow:12')
+  t.equal(arrayElement('2026-12-02T14:33:15.108Z'), '2026-12-02T14:33:15.108Z')
+  t.equal(arrayElement('null'), '"null"', 'NULL spelled in any case would read back as a null')
+  t.equal(arrayElement(''), '""', 'an empty element needs quotes')
+  t.equal(arrayElement('a "b" \\c'), '"a \\"b\\" \\\\c"')
+  t.equal(textArrayLiteral([]), '{}')
+  t.equal(nestedArrayElement(['escrow:1', 'all']), '"{escrow:1,all}"')
+})
+
+t.test('array_in reads every literal back as the strings it was built from', async (t) => {
+  const tdb = await createTestDatabase(t)
+  const client = new pg.Client({ connectionString: tdb.url })
+  await client.connect()
+  t.teardown(() => client.end())
+  const flat = await client.query<{ a: string[] }>('SELECT $1::text[] AS a', [textArrayLiteral(odd)])
+  t.same(flat.rows[0]!.a, odd, 'a text[] of odd strings')
+  // As the append sends topics: an array of text[] literals, each cast back per row.
+  const lists = [odd, [], ['escrow:1'], ['', 'NULL'], odd.slice(10)]
+  const nested = await client.query<{ a: string[] }>('SELECT x::text[] AS a FROM unnest($1::text[]) AS x', [`{${lists.map(nestedArrayElement).join(',')}}`])
+  t.same(nested.rows.map((row) => row.a), lists, 'text[] literals inside a text[] literal')
+})
