@@ -26,16 +26,41 @@ export function makeEvent(
   draft: { type: string; topics: readonly string[]; data: Readonly<Record<string, unknown>> },
   committedAt: Date,
 ): StoredEvent {
-  return {
-    id: formatEventId(id),
-    lsn: id.lsn,
-    seq: id.seq,
-    topics: draft.topics,
-    type: draft.type,
-    data: draft.data,
-    ts: commitIso(committedAt),
-    dataJson: JSON.stringify(draft.data),
+  return new MadeEvent(formatEventId(id), id.lsn, id.seq, draft.topics, draft.type, commitIso(committedAt), JSON.stringify(draft.data))
+}
+
+/**
+ * A live event keeps its payload as the JSON text every consumer on the live path reads
+ * (the append, the frames, the bus); `data` is parsed back from it only when asked for
+ * (follow-set and revocation events, conflation keys, polling). Holding the mapper's object
+ * instead kept it, and every column string in it, alive for as long as the hub's window
+ * holds the event: promoted out of the young generation, the largest share of the GC's
+ * work per live event. Parsed from the text, `data` is what clients are sent.
+ */
+class MadeEvent implements StoredEvent {
+  #data: Readonly<Record<string, unknown>> | undefined = undefined
+  constructor(
+    readonly id: string,
+    readonly lsn: bigint,
+    readonly seq: number,
+    readonly topics: readonly string[],
+    readonly type: string,
+    readonly ts: string,
+    readonly dataJson: string,
+  ) {}
+
+  get data(): Readonly<Record<string, unknown>> {
+    this.#data ??= JSON.parse(this.dataJson) as Record<string, unknown>
+    return this.#data
   }
+}
+
+/**
+ * `event` under fewer topics (a conflater's share). Spelled out, not spread: a spread
+ * copies own properties only, and a live event's `data` is not one (MadeEvent).
+ */
+export function withTopics(event: StoredEvent, topics: readonly string[]): StoredEvent {
+  return { id: event.id, lsn: event.lsn, seq: event.seq, topics, type: event.type, data: event.data, ts: event.ts, ...(event.dataJson === undefined ? {} : { dataJson: event.dataJson }) }
 }
 
 function commitIso(committedAt: Date): string {
