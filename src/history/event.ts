@@ -84,8 +84,9 @@ export function eventFrameJson(event: StoredEvent, topic: string): string {
   // Live delivery asks for an event's frames one topic after another: what does not depend
   // on the topic is serialized once per event, and the topic's text once per topic.
   if (event !== lastFramed) {
-    lastHead = `{"op":"event","id":${JSON.stringify(event.id)},"topic":`
-    lastTail = `,"type":${JSON.stringify(event.type)},"data":${event.dataJson},"ts":${JSON.stringify(event.ts)},"lsn":"${lsnText(event.lsn)}"}`
+    // An id is formatEventId's hex and dash (every StoredEvent's is): nothing to escape.
+    lastHead = `{"op":"event","id":"${event.id}","topic":`
+    lastTail = `,"type":${stringJson(event.type)},"data":${event.dataJson},"ts":${tsJson(event.ts)},"lsn":"${lsnText(event.lsn)}"}`
     lastFramed = event
   }
   return lastHead + topicJson(topic) + lastTail
@@ -96,17 +97,47 @@ let lastHead = ''
 let lastTail = ''
 
 // Bounded: topics are as many as rows; the hot ones come back at once after a clear.
-const topicTexts = new Map<string, string>()
-const TOPIC_TEXTS_MAX = 4096
+// Event types share the map: they are few, and a string's JSON text is the same whatever it names.
+const stringTexts = new Map<string, string>()
+const topicsTexts = new Map<string, string>()
+const TEXTS_MAX = 4096
 
-function topicJson(topic: string): string {
-  let text = topicTexts.get(topic)
-  if (text === undefined) {
-    if (topicTexts.size >= TOPIC_TEXTS_MAX) topicTexts.clear()
-    text = JSON.stringify(topic)
-    topicTexts.set(topic, text)
+/** `JSON.stringify(text)`, remembered for the topics and event types that come back. */
+export function stringJson(text: string): string {
+  let json = stringTexts.get(text)
+  if (json === undefined) {
+    if (stringTexts.size >= TEXTS_MAX) stringTexts.clear()
+    json = JSON.stringify(text)
+    stringTexts.set(text, json)
   }
-  return text
+  return json
+}
+
+const topicJson = stringJson
+
+/** `JSON.stringify(topics)`, remembered for an event of one topic (most of them). */
+export function topicsJson(topics: readonly string[]): string {
+  if (topics.length !== 1) return JSON.stringify(topics)
+  const topic = topics[0]!
+  let json = topicsTexts.get(topic)
+  if (json === undefined) {
+    if (topicsTexts.size >= TEXTS_MAX) topicsTexts.clear()
+    json = `[${stringJson(topic)}]`
+    topicsTexts.set(topic, json)
+  }
+  return json
+}
+
+// A transaction's events share their commit time, the same string: its JSON text once.
+let lastTs: string | undefined
+let lastTsJson = ''
+
+function tsJson(ts: string): string {
+  if (ts !== lastTs) {
+    lastTsJson = JSON.stringify(ts)
+    lastTs = ts
+  }
+  return lastTsJson
 }
 
 // Frames are built in id order, a transaction's events one after another: its LSN is

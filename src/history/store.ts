@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import type { Db } from '../db/database.ts'
 import { formatLsn, parseLsn, type EventId } from '../event-id.ts'
-import { lsnText, storedEventFromJson, type StoredEvent } from './event.ts'
+import { lsnText, storedEventFromJson, stringJson, topicsJson, type StoredEvent } from './event.ts'
 import { conflationKeyJson, type ConflatedTopics } from '../catalog/conflation.ts'
 import { pageEvent, type PageRow as FrameRow } from './page-frame.ts'
 
@@ -95,7 +95,7 @@ export function createHistoryStore(db: Db, conflated?: ConflatedTopics): History
       // there (computed here: Postgres building it from the payload cost more than the upsert).
       // Pieces joined once: a `+=` rope of a batch's thousands of pieces was flattened again
       // by pg (Buffer.byteLength) before it was sent. A transaction's events share one LSN,
-      // formatted once (lsnText).
+      // formatted once (lsnText), and topics and types come back: their JSON text is remembered.
       const rows = new Array<string>(events.length)
       let keyed = false
       for (let i = 0; i < events.length; i++) {
@@ -108,7 +108,7 @@ export function createHistoryStore(db: Db, conflated?: ConflatedTopics): History
           }
         }
         if (k !== '') keyed = true
-        rows[i] = `{"l":"${lsnText(event.lsn)}","s":${event.seq},"t":${JSON.stringify(event.topics)},"y":${JSON.stringify(event.type)},"p":${event.dataJson ?? JSON.stringify(event.data)},"c":"${event.ts}"${k === '' ? '}' : `,"k":{${k}}}`}`
+        rows[i] = `{"l":"${lsnText(event.lsn)}","s":${event.seq},"t":${topicsJson(event.topics)},"y":${stringJson(event.type)},"p":${event.dataJson ?? JSON.stringify(event.data)},"c":"${event.ts}"${k === '' ? '}' : `,"k":{${k}}}`}`
       }
       // The brackets go inside the pieces: `[${join}]` would be a rope again.
       rows[0] = `[${rows[0]}`
