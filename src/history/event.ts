@@ -26,7 +26,23 @@ export function makeEvent(
   draft: { type: string; topics: readonly string[]; data: Readonly<Record<string, unknown>> },
   committedAt: Date,
 ): StoredEvent {
-  return new MadeEvent(formatEventId(id), id.lsn, id.seq, draft.topics, draft.type, commitIso(committedAt), JSON.stringify(draft.data))
+  const topics = draft.topics.length === 1 ? oneTopic(draft.topics[0]!) : draft.topics
+  return new MadeEvent(formatEventId(id), id.lsn, id.seq, topics, draft.type, commitIso(committedAt), JSON.stringify(draft.data))
+}
+
+// A mapper makes a new topic string and array for every event; the hub's window then kept
+// thousands of copies of the same few. One frozen array per topic instead (bounded like
+// the JSON texts below; after a clear the hot topics come back at once).
+const singleTopics = new Map<string, readonly string[]>()
+
+function oneTopic(topic: string): readonly string[] {
+  let topics = singleTopics.get(topic)
+  if (topics === undefined) {
+    if (singleTopics.size >= TEXTS_MAX) singleTopics.clear()
+    topics = Object.freeze([topic])
+    singleTopics.set(topic, topics)
+  }
+  return topics
 }
 
 /**
