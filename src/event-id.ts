@@ -17,7 +17,20 @@ const LSN_TEXT = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/
 
 /** Fixed width, lower-case hex: string order equals stream order. */
 export function formatEventId(id: EventId): string {
-  return `${lsnPart(id.lsn)}-${id.seq.toString(16).padStart(8, '0')}`
+  return `${lsnPart(id.lsn)}-${id.seq < SEQ_TEXTS ? seqText(id.seq) : id.seq.toString(16).padStart(8, '0')}`
+}
+
+// A transaction's ordinals start at 0 every time: the first few thousand are formatted once.
+const SEQ_TEXTS = 4096
+const seqTexts: string[] = []
+
+function seqText(seq: number): string {
+  let text = seqTexts[seq]
+  if (text === undefined) {
+    for (let i = seqTexts.length; i <= seq; i++) seqTexts.push(i.toString(16).padStart(8, '0'))
+    text = seqTexts[seq]!
+  }
+  return text
 }
 
 // Ids are made a transaction at a time, all with its commit LSN: its part is formatted once.

@@ -26,16 +26,57 @@ export function makeEvent(
   draft: { type: string; topics: readonly string[]; data: Readonly<Record<string, unknown>> },
   committedAt: Date,
 ): StoredEvent {
-  return {
-    id: formatEventId(id),
-    lsn: id.lsn,
-    seq: id.seq,
-    topics: draft.topics,
-    type: draft.type,
-    data: draft.data,
-    ts: commitIso(committedAt),
-    dataJson: JSON.stringify(draft.data),
+  const topics = draft.topics.length === 1 ? oneTopic(draft.topics[0]!) : draft.topics
+  return new MadeEvent(formatEventId(id), id.lsn, id.seq, topics, draft.type, commitIso(committedAt), JSON.stringify(draft.data))
+}
+
+// A mapper makes a new topic string and array for every event; the hub's window then kept
+// thousands of copies of the same few. One frozen array per topic instead (bounded like
+// the JSON texts below; after a clear the hot topics come back at once).
+const singleTopics = new Map<string, readonly string[]>()
+
+function oneTopic(topic: string): readonly string[] {
+  let topics = singleTopics.get(topic)
+  if (topics === undefined) {
+    if (singleTopics.size >= TEXTS_MAX) singleTopics.clear()
+    topics = Object.freeze([topic])
+    singleTopics.set(topic, topics)
   }
+  return topics
+}
+
+/**
+ * A live event keeps its payload as the JSON text every consumer on the live path reads
+ * (the append, the frames, the bus); `data` is parsed back from it only when asked for
+ * (follow-set and revocation events, conflation keys, polling). Holding the mapper's object
+ * instead kept it, and every column string in it, alive for as long as the hub's window
+ * holds the event: promoted out of the young generation, the largest share of the GC's
+ * work per live event. Parsed from the text, `data` is what clients are sent.
+ */
+class MadeEvent implements StoredEvent {
+  #data: Readonly<Record<string, unknown>> | undefined = undefined
+  constructor(
+    readonly id: string,
+    readonly lsn: bigint,
+    readonly seq: number,
+    readonly topics: readonly string[],
+    readonly type: string,
+    readonly ts: string,
+    readonly dataJson: string,
+  ) {}
+
+  get data(): Readonly<Record<string, unknown>> {
+    this.#data ??= JSON.parse(this.dataJson) as Record<string, unknown>
+    return this.#data
+  }
+}
+
+/**
+ * `event` under fewer topics (a conflater's share). Spelled out, not spread: a spread
+ * copies own properties only, and a live event's `data` is not one (MadeEvent).
+ */
+export function withTopics(event: StoredEvent, topics: readonly string[]): StoredEvent {
+  return { id: event.id, lsn: event.lsn, seq: event.seq, topics, type: event.type, data: event.data, ts: event.ts, ...(event.dataJson === undefined ? {} : { dataJson: event.dataJson }) }
 }
 
 function commitIso(committedAt: Date): string {
@@ -59,8 +100,9 @@ export function eventFrameJson(event: StoredEvent, topic: string): string {
   // Live delivery asks for an event's frames one topic after another: what does not depend
   // on the topic is serialized once per event, and the topic's text once per topic.
   if (event !== lastFramed) {
-    lastHead = `{"op":"event","id":${JSON.stringify(event.id)},"topic":`
-    lastTail = `,"type":${JSON.stringify(event.type)},"data":${event.dataJson},"ts":${JSON.stringify(event.ts)},"lsn":"${lsnText(event.lsn)}"}`
+    // An id is formatEventId's hex and dash (every StoredEvent's is): nothing to escape.
+    lastHead = `{"op":"event","id":"${event.id}","topic":`
+    lastTail = `,"type":${stringJson(event.type)},"data":${event.dataJson},"ts":${tsJson(event.ts)},"lsn":"${lsnText(event.lsn)}"}`
     lastFramed = event
   }
   return lastHead + topicJson(topic) + lastTail
@@ -71,17 +113,47 @@ let lastHead = ''
 let lastTail = ''
 
 // Bounded: topics are as many as rows; the hot ones come back at once after a clear.
-const topicTexts = new Map<string, string>()
-const TOPIC_TEXTS_MAX = 4096
+// Event types share the map: they are few, and a string's JSON text is the same whatever it names.
+const stringTexts = new Map<string, string>()
+const topicsTexts = new Map<string, string>()
+const TEXTS_MAX = 4096
 
-function topicJson(topic: string): string {
-  let text = topicTexts.get(topic)
-  if (text === undefined) {
-    if (topicTexts.size >= TOPIC_TEXTS_MAX) topicTexts.clear()
-    text = JSON.stringify(topic)
-    topicTexts.set(topic, text)
+/** `JSON.stringify(text)`, remembered for the topics and event types that come back. */
+export function stringJson(text: string): string {
+  let json = stringTexts.get(text)
+  if (json === undefined) {
+    if (stringTexts.size >= TEXTS_MAX) stringTexts.clear()
+    json = JSON.stringify(text)
+    stringTexts.set(text, json)
   }
-  return text
+  return json
+}
+
+const topicJson = stringJson
+
+/** `JSON.stringify(topics)`, remembered for an event of one topic (most of them). */
+export function topicsJson(topics: readonly string[]): string {
+  if (topics.length !== 1) return JSON.stringify(topics)
+  const topic = topics[0]!
+  let json = topicsTexts.get(topic)
+  if (json === undefined) {
+    if (topicsTexts.size >= TEXTS_MAX) topicsTexts.clear()
+    json = `[${stringJson(topic)}]`
+    topicsTexts.set(topic, json)
+  }
+  return json
+}
+
+// A transaction's events share their commit time, the same string: its JSON text once.
+let lastTs: string | undefined
+let lastTsJson = ''
+
+function tsJson(ts: string): string {
+  if (ts !== lastTs) {
+    lastTsJson = JSON.stringify(ts)
+    lastTs = ts
+  }
+  return lastTsJson
 }
 
 // Frames are built in id order, a transaction's events one after another: its LSN is

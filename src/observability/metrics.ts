@@ -65,6 +65,8 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     name: 'walcast_commit_to_publish_seconds', help: 'From the source transaction commit to the event being published (durable).', registers,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
   })
+  // The series without labels, taken once: observe() made a closure per event to find it.
+  const commitAge = commitToPublish.labels()
   const prunedEvents = new Counter({ name: 'walcast_history_pruned_events_total', help: 'Events deleted by retention.', registers })
   const pruneRuns = new Counter({ name: 'walcast_history_prune_runs_total', help: 'Completed prune runs.', registers })
 
@@ -84,7 +86,7 @@ export function createMetrics(deps: MetricsDeps): Metrics {
         ts = event.ts
         age = Math.max(0, now - Date.parse(ts)) / 1000
       }
-      commitToPublish.observe(age)
+      commitAge.observe(age)
     }
     for (const [type, n] of byType) ingested.inc({ type }, n)
   })

@@ -19,12 +19,22 @@ export function timestamptzValue(text: string): unknown {
   if (length < 22 || length > 29 || text.charCodeAt(10) !== 32 /* space */ || !text.endsWith('+00') || !digits(text, 0, 4) || text.charCodeAt(4) !== 45 /* - */) {
     return parseTimestamptz(text)
   }
-  const whole = text.slice(0, 19)
-  if (length === 22) return `${text.slice(0, 10)}T${whole.slice(11)}.000Z`
-  if (text.charCodeAt(19) !== 46 /* . */ || !digits(text, 20, length - 3)) return parseTimestamptz(text)
-  const ms = Math.trunc(1000 * Number.parseFloat(text.slice(19, length - 3)))
-  return `${text.slice(0, 10)}T${whole.slice(11)}.${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`
+  // Rows written together share their date and time to the second: that part of the result
+  // (`2026-12-02T11:27:32.`) is made once, and the milliseconds come from a table.
+  if (!text.startsWith(lastSecond)) {
+    lastSecond = text.slice(0, 20)
+    lastPrefix = `${text.slice(0, 10)}T${text.slice(11, 19)}.`
+  }
+  if (length === 22) return `${lastPrefix}000Z`
+  if (length === 23 || text.charCodeAt(19) !== 46 /* . */ || !digits(text, 20, length - 3)) return parseTimestamptz(text)
+  return `${lastPrefix}${millisecondTexts[Math.trunc(1000 * Number.parseFloat(text.slice(19, length - 3)))]}Z`
 }
+
+// `YYYY-MM-DD HH:MM:SS.` of the last value read (the dot included, so a value without a
+// fraction never matches it), and its result form.
+let lastSecond = '\u0000'
+let lastPrefix = ''
+const millisecondTexts = Array.from({ length: 1000 }, (_, ms) => String(ms).padStart(3, '0'))
 
 function digits(text: string, from: number, to: number): boolean {
   for (let i = from; i < to; i++) {

@@ -1,4 +1,4 @@
-import type { StoredEvent } from '../history/event.ts'
+import { withTopics, type StoredEvent } from '../history/event.ts'
 import { conflationKey } from '../catalog/conflation.ts'
 
 /** Timers, so the unit tests can drive it with a fake clock. */
@@ -117,7 +117,7 @@ export function createConflater(options: ConflaterOptions): Conflater {
     }
     held.clear()
     heldCount = 0
-    const events = [...topicsOf].map(([event, topics]) => (topics.length === event.topics.length ? event : { ...event, topics }))
+    const events = [...topicsOf].map(([event, topics]) => (topics.length === event.topics.length ? event : withTopics(event, topics)))
     events.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
     flushed += events.length
     // The floor stands while the flush is delivered: a subscription paced out of live
@@ -155,7 +155,7 @@ export function createConflater(options: ConflaterOptions): Conflater {
       }
       if (conflated === 0) return event
       schedule()
-      return now === undefined || now.length === 0 ? undefined : { ...event, topics: now }
+      return now === undefined || now.length === 0 ? undefined : withTopics(event, now)
     },
     heldAfter: () => floor,
     flush,
