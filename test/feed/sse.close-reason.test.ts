@@ -1,10 +1,9 @@
 import net from 'node:net'
-import type pg from 'pg'
 import t from 'tap'
 import { CLOSE } from '../../src/protocol/close-codes.ts'
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts'
+import { createTestDatabase } from '../helpers/db.ts'
 import { openSse, startFeedService, type SseReader } from '../helpers/feed.ts'
-import { seedHistory } from '../helpers/history-seed.ts'
+import { lockHistory, seedHistory } from '../helpers/history-seed.ts'
 import { capturingLogger } from '../helpers/log.ts'
 import { adminToken, signToken } from '../helpers/tokens.ts'
 import { waitFor } from '../helpers/wait.ts'
@@ -18,17 +17,6 @@ const TOPIC = 'escrow:1'
 function closeOf(stream: SseReader): { op: string; code: number; reason: string } | undefined {
   const last = stream.messages.at(-1)
   return last?.event === 'close' ? JSON.parse(last.data) as { op: string; code: number; reason: string } : undefined
-}
-
-/** Holds the history tables locked, so every history read waits in Postgres with its pool connection. */
-async function lockHistory(tdb: TestDatabase): Promise<() => Promise<void>> {
-  const client: pg.PoolClient = await tdb.database.pool.connect()
-  await client.query('BEGIN')
-  await client.query('LOCK TABLE walcast.events, walcast.event_topics IN ACCESS EXCLUSIVE MODE')
-  return async () => {
-    await client.query('COMMIT')
-    client.release()
-  }
 }
 
 t.test('I9: a replay shed by the read gate after the stream opened ends with a `close` message of code 1013 (overload), and the stream resumes completely later', async (t) => {

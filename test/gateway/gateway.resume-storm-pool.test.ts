@@ -1,7 +1,6 @@
 import t, { type Test } from 'tap'
-import type pg from 'pg'
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts'
-import { seedHistory } from '../helpers/history-seed.ts'
+import { createTestDatabase } from '../helpers/db.ts'
+import { lockHistory, seedHistory } from '../helpers/history-seed.ts'
 import { startTestService } from '../helpers/service.ts'
 import { adminToken, authEnv } from '../helpers/tokens.ts'
 import { sleep, waitFor } from '../helpers/wait.ts'
@@ -9,20 +8,6 @@ import { connectWs, type TestWsClient } from '../helpers/ws-client.ts'
 
 const TOPIC = 'escrow:1'
 const SEEDED = 300
-
-/**
- * Holds the history tables locked, so every history read waits in Postgres with its pool
- * connection, as reads do when a storm outruns the database. Resolves the release.
- */
-async function lockHistory(tdb: TestDatabase): Promise<() => Promise<void>> {
-  const client: pg.PoolClient = await tdb.database.pool.connect()
-  await client.query('BEGIN')
-  await client.query('LOCK TABLE walcast.events, walcast.event_topics IN ACCESS EXCLUSIVE MODE')
-  return async () => {
-    await client.query('COMMIT')
-    client.release()
-  }
-}
 
 async function storm(t: Test, port: number, count: number, since: string): Promise<TestWsClient[]> {
   const token = await adminToken()

@@ -1,3 +1,4 @@
+import type pg from 'pg'
 import type { TestDatabase } from './db.ts'
 
 /**
@@ -22,4 +23,18 @@ export async function seedHistory(tdb: TestDatabase, topic: string, count: numbe
     INSERT INTO walcast.event_topics (topic, commit_lsn, seq)
     SELECT $3, ('0/' || to_hex(lsn))::pg_lsn, 0 FROM rows`, [first, count, topic, padding, options.ageMs ?? 3_600_000])
   return Array.from({ length: count }, (_, i) => `${(first + i).toString(16).padStart(16, '0')}-00000000`)
+}
+
+/**
+ * Holds the history tables locked, so every history read waits in Postgres with its pool
+ * connection, as reads do when a storm outruns the database. Resolves the release.
+ */
+export async function lockHistory(tdb: TestDatabase): Promise<() => Promise<void>> {
+  const client: pg.PoolClient = await tdb.database.pool.connect()
+  await client.query('BEGIN')
+  await client.query('LOCK TABLE walcast.events, walcast.event_topics IN ACCESS EXCLUSIVE MODE')
+  return async () => {
+    await client.query('COMMIT')
+    client.release()
+  }
 }
