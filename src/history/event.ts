@@ -115,7 +115,6 @@ let lastTail = ''
 // Bounded: topics are as many as rows; the hot ones come back at once after a clear.
 // Event types share the map: they are few, and a string's JSON text is the same whatever it names.
 const stringTexts = new Map<string, string>()
-const topicsTexts = new Map<string, string>()
 const TEXTS_MAX = 4096
 
 /** `JSON.stringify(text)`, remembered for the topics and event types that come back. */
@@ -130,19 +129,6 @@ export function stringJson(text: string): string {
 }
 
 const topicJson = stringJson
-
-/** `JSON.stringify(topics)`, remembered for an event of one topic (most of them). */
-export function topicsJson(topics: readonly string[]): string {
-  if (topics.length !== 1) return JSON.stringify(topics)
-  const topic = topics[0]!
-  let json = topicsTexts.get(topic)
-  if (json === undefined) {
-    if (topicsTexts.size >= TEXTS_MAX) topicsTexts.clear()
-    json = `[${stringJson(topic)}]`
-    topicsTexts.set(topic, json)
-  }
-  return json
-}
 
 // A transaction's events share their commit time, the same string: its JSON text once.
 let lastTs: string | undefined
