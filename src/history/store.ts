@@ -5,6 +5,7 @@ import { lsnText, storedEventFromJson, type StoredEvent } from './event.ts'
 import { conflationKeyJson, type ConflatedTopics } from '../catalog/conflation.ts'
 import { pageEvent, type PageRow as FrameRow } from './page-frame.ts'
 import { arrayElement, nestedArrayElement } from './array-literal.ts'
+import { PREPARED } from '../db/database.ts'
 
 /** The durable, idempotent event history. */
 export interface HistoryStore {
@@ -157,7 +158,9 @@ export function createHistoryStore(db: Db, conflated?: ConflatedTopics): History
           ON CONFLICT (topic, key) DO UPDATE SET commit_lsn = excluded.commit_lsn, seq = excluded.seq
             WHERE (lk.commit_lsn, lk.seq) < (excluded.commit_lsn, excluded.seq)
         )`
-      await sql`
+      // Prepared once per connection (PREPARED): at live rates a batch is a few events,
+      // and parsing and planning this statement cost as much as running it.
+      await sql`${sql.raw(PREPARED)}
         WITH top AS MATERIALIZED (
           SELECT commit_lsn, seq FROM walcast.events ORDER BY commit_lsn DESC, seq DESC LIMIT 1
         ), batch AS MATERIALIZED (
