@@ -301,7 +301,8 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
   }
 
   const unsubscribeHub = hub.subscribe((events) => {
-    for (const raw of events) {
+    for (let i = 0; i < events.length; i++) {
+      const raw = events[i]!
       // A grant joins the set before its event, which is delivered; a revocation leaves it
       // after its event, the last one of that topic the set carries.
       const changes = follows === undefined ? NO_CHANGES : follows.changes(raw)
@@ -310,7 +311,7 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
       const event = conflater === undefined ? raw : conflater.take(raw, lastSeen)
       lastSeen = raw.id
       if (event !== undefined) {
-        for (const channel of channels) channel.deliver(event)
+        for (let c = 0; c < channels.length; c++) channels[c]!.deliver(event)
         deliverDirect(event)
       }
       for (const change of changes) if (change.kind === 'remove') followed.apply(change)
