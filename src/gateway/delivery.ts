@@ -1,3 +1,5 @@
+// Imported, not the global: Node's global Buffer is an accessor, a getter call on every use.
+import { Buffer } from 'node:buffer'
 import type uWS from 'uWebSockets.js'
 import { eventFrameJson, type StoredEvent } from '../history/event.ts'
 import type { LiveChannel } from '../subscription/core.ts'
