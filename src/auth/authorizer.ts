@@ -68,8 +68,11 @@ export function createAuthorizer(db: Db, hub: Hub, catalog: Pick<Catalog, 'acces
   let revocations = 0
 
   const unsubscribe = hub.subscribe((events) => {
-    for (const event of events) {
-      for (const { pattern, revoker } of access.revoking(event.type)) {
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!
+      const rules = access.revoking(event.type)
+      if (rules.length === 0) continue
+      for (const { pattern, revoker } of rules) {
         const id = String(event.data[revoker.key])
         const userId = String(event.data[revoker.user])
         const topic = formatTopic(pattern, id)

@@ -39,6 +39,8 @@ export interface CatalogAccess {
   followChanges(type: string): readonly FollowChangeRule[]
 }
 
+const NONE: readonly never[] = Object.freeze([])
+
 /** Expects a validated catalog (src/catalog/validate.ts): every pattern parses. */
 export function compileAccess(catalog: Pick<Catalog, 'access'>): CatalogAccess {
   const literals = new Map<string, ResolvedTopic>()
@@ -77,12 +79,13 @@ export function compileAccess(catalog: Pick<Catalog, 'access'>): CatalogAccess {
   }
   return {
     resolve,
-    revoking: (type) => revokers.get(type) ?? [],
+    // Asked for every event: most types revoke or change nothing, and share one empty list.
+    revoking: (type) => revokers.get(type) ?? NONE,
     follow(topic) {
       const resolved = resolve(topic)
       if (resolved === undefined || resolved.rule.kind !== 'follow') return undefined
       return { ...follows.get(resolved.pattern.source)!, userId: resolved.id }
     },
-    followChanges: (type) => changes.get(type) ?? [],
+    followChanges: (type) => changes.get(type) ?? NONE,
   }
 }

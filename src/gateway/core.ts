@@ -1,3 +1,5 @@
+// Imported, not the global (an accessor): every frame written asks for its byte length.
+import { Buffer } from 'node:buffer'
 import type { GatewayConfig } from '../config.ts'
 import type { Logger } from '../log.ts'
 import type { SubscriptionCore } from '../subscription/core.ts'

@@ -1,3 +1,5 @@
+// Imported, not the global: Node's global Buffer is an accessor, a getter call on every use.
+import { Buffer } from 'node:buffer'
 import type uWS from 'uWebSockets.js'
 import { eventFrameJson, type StoredEvent } from '../history/event.ts'
 import type { LiveChannel } from '../subscription/core.ts'
@@ -24,6 +26,8 @@ export function createDelivery(core: GatewayCore, app: () => uWS.TemplatedApp | 
   let sinceCheck = 0
   // Every event up to this one has been published to every socket then on its topics.
   let lastDelivered: string | undefined
+  // The topic added to `touched` last (cleared with it).
+  let lastTouched: string | undefined
 
   function checkTopics(topics: Set<string>): void {
     if (lastDelivered === undefined) return
@@ -36,6 +40,7 @@ export function createDelivery(core: GatewayCore, app: () => uWS.TemplatedApp | 
       }
     }
     topics.clear()
+    lastTouched = undefined
   }
 
   return {
@@ -44,7 +49,9 @@ export function createDelivery(core: GatewayCore, app: () => uWS.TemplatedApp | 
       if (lastDelivered === undefined || event.id > lastDelivered) lastDelivered = event.id
       const uws = app()
       if (uws === undefined) return
-      for (const topic of event.topics) {
+      const topics = event.topics
+      for (let i = 0; i < topics.length; i++) {
+        const topic = topics[i]!
         const receivers = uws.numSubscribers(topic)
         if (receivers === 0) continue
         const frame = eventFrameJson(event, topic)
@@ -53,7 +60,11 @@ export function createDelivery(core: GatewayCore, app: () => uWS.TemplatedApp | 
         stats.eventsPublished++
         stats.messagesSent += receivers
         stats.bytesSent += bytes * receivers
-        touched.add(topic)
+        // A batch's events mostly share their topic: the set is touched when it changes.
+        if (topic !== lastTouched) {
+          touched.add(topic)
+          lastTouched = topic
+        }
         sinceCheck += bytes
         if (sinceCheck >= checkEvery) {
           checkTopics(touched)

@@ -11,9 +11,20 @@ const PLAIN = /^[A-Za-z0-9_.:/+-]+$/
 
 /** One element as array_in reads it back exactly. */
 export function arrayElement(text: string): string {
-  if (PLAIN.test(text) && !(text.length === 4 && text.toLowerCase() === 'null')) return text
-  return quoted(text)
+  // The append asks for every event's type and commit time: a few types, and one time per
+  // transaction (the same string), so each is tested once, not per event.
+  let element = elements.get(text)
+  if (element === undefined) {
+    if (elements.size >= ELEMENTS_MAX) elements.clear()
+    element = PLAIN.test(text) && !(text.length === 4 && text.toLowerCase() === 'null') ? text : quoted(text)
+    elements.set(text, element)
+  }
+  return element
 }
+
+// Bounded: commit times are as many as transactions; the current ones come back at once after a clear.
+const ELEMENTS_MAX = 4096
+const elements = new Map<string, string>()
 
 /** `texts` as the literal of a text[] (array_in gives back exactly these strings). */
 export function textArrayLiteral(texts: readonly string[]): string {
@@ -32,5 +43,16 @@ function quoted(text: string): string {
  * them, cast back per row): braces need quotes, so it is always quoted.
  */
 export function nestedArrayElement(texts: readonly string[]): string {
-  return quoted(textArrayLiteral(texts))
+  // Events of one topic share one frozen topics array (makeEvent): consecutive ones reuse
+  // its element. Only a frozen array can be remembered by identity.
+  if (texts === lastNested) return lastNestedElement
+  const element = quoted(textArrayLiteral(texts))
+  if (Object.isFrozen(texts)) {
+    lastNested = texts
+    lastNestedElement = element
+  }
+  return element
 }
+
+let lastNested: readonly string[] | undefined
+let lastNestedElement = ''

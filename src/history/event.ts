@@ -1,3 +1,5 @@
+// Imported, not the global (an accessor): every replayed frame asks for its byte length.
+import { Buffer } from 'node:buffer'
 import { formatEventId, formatLsn, type EventId } from '../event-id.ts'
 
 /** An event as the history stores it and the hub publishes it. Immutable once built. */

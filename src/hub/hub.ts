@@ -102,7 +102,7 @@ export interface HubOptions {
 export function approximateBytes(event: StoredEvent): number {
   const payload = event.dataJson !== undefined ? event.dataJson.length : estimateJson(event.data, 0)
   let topics = 0
-  for (const topic of event.topics) topics += topic.length + 3
+  for (let i = 0; i < event.topics.length; i++) topics += event.topics[i]!.length + 3
   return payload + topics + event.type.length + FRAME_OVERHEAD
 }
 
@@ -206,12 +206,14 @@ export function createHub(options: HubOptions): Hub {
     publish(events) {
       if (events.length === 0) return
       if (!live) throw new Error('hub: publish while not live')
-      for (const event of events) {
+      // Indexed loops on the per-event path: no iterator objects, whichever tier runs them.
+      for (let i = 0; i < events.length; i++) {
+        const event = events[i]!
         if (last !== undefined && event.id <= last) {
           throw new Error(`hub: event ${event.id} published out of order after ${last}`)
         }
       }
-      for (const event of events) push(event)
+      for (let i = 0; i < events.length; i++) push(events[i]!)
       last = events[events.length - 1]!.id
       each(listeners, events)
     },

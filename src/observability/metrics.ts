@@ -80,7 +80,8 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     const byType = new Map<string, number>()
     let ts = ''
     let age = 0
-    for (const event of events) {
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!
       if (ingesting) byType.set(event.type, (byType.get(event.type) ?? 0) + 1)
       if (event.ts !== ts) {
         ts = event.ts

@@ -330,11 +330,19 @@ function dispatch(msg: Pgoutput.Message, handler: StreamHandler): void | Promise
 // name is built once, not per row (a new string per row, hashed again by every lookup).
 const qualifiedNames = new WeakMap<Pgoutput.MessageRelation, string>()
 
+// Rows come table by table (a transaction's rows mostly share one): the last relation's
+// name is at hand without the WeakMap's lookup.
+let lastRelation: Pgoutput.MessageRelation | undefined
+let lastQualified = ''
+
 function qualified(relation: Pgoutput.MessageRelation): string {
+  if (relation === lastRelation) return lastQualified
   let name = qualifiedNames.get(relation)
   if (name === undefined) {
     name = `${relation.schema}.${relation.name}`
     qualifiedNames.set(relation, name)
   }
+  lastRelation = relation
+  lastQualified = name
   return name
 }

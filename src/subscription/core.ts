@@ -301,19 +301,20 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
   }
 
   const unsubscribeHub = hub.subscribe((events) => {
-    for (const raw of events) {
+    for (let i = 0; i < events.length; i++) {
+      const raw = events[i]!
       // A grant joins the set before its event, which is delivered; a revocation leaves it
       // after its event, the last one of that topic the set carries.
       const changes = follows === undefined ? NO_CHANGES : follows.changes(raw)
-      for (const change of changes) if (change.kind === 'add') followed.apply(change)
+      for (let c = 0; c < changes.length; c++) if (changes[c]!.kind === 'add') followed.apply(changes[c]!)
       // A conflated topic's share waits for the next flush; the event's other topics go now.
       const event = conflater === undefined ? raw : conflater.take(raw, lastSeen)
       lastSeen = raw.id
       if (event !== undefined) {
-        for (const channel of channels) channel.deliver(event)
+        for (let c = 0; c < channels.length; c++) channels[c]!.deliver(event)
         deliverDirect(event)
       }
-      for (const change of changes) if (change.kind === 'remove') followed.apply(change)
+      for (let c = 0; c < changes.length; c++) if (changes[c]!.kind === 'remove') followed.apply(changes[c]!)
       applyRevocations(raw.id)
     }
     for (const channel of channels) channel.flush?.()

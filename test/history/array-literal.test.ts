@@ -33,3 +33,22 @@ t.test('array_in reads every literal back as the strings it was built from', asy
   const nested = await client.query<{ a: string[] }>('SELECT x::text[] AS a FROM unnest($1::text[]) AS x', [`{${lists.map(nestedArrayElement).join(',')}}`])
   t.same(nested.rows.map((row) => row.a), lists, 'text[] literals inside a text[] literal')
 })
+
+t.test('remembered elements stay exact past the bound of what is remembered, and for arrays that change', async (t) => {
+  // More distinct elements than are remembered (a commit time per transaction): each is
+  // still its own literal after the memory was cleared, the odd ones quoted as before.
+  const times = Array.from({ length: 5000 }, (_, i) => `2026-12-02T14:33:${String(Math.floor(i / 1000)).padStart(2, '0')}.${String(i % 1000).padStart(3, '0')}Z`)
+  t.same(times.map(arrayElement), times, '5,000 commit times, each as it is')
+  t.same(odd.map(arrayElement), odd.map(arrayElement), 'the odd strings, asked twice')
+  t.equal(arrayElement('null'), '"null"', 'still quoted after the clear')
+  // A frozen topics array (makeEvent shares one per topic) is remembered by identity; an
+  // array that can change is built every time, so a change is never missed.
+  const shared = Object.freeze(['escrow:7'])
+  t.equal(nestedArrayElement(shared), '"{escrow:7}"')
+  t.equal(nestedArrayElement(shared), '"{escrow:7}"', 'the same frozen array again')
+  const mutable = ['escrow:8']
+  t.equal(nestedArrayElement(mutable), '"{escrow:8}"')
+  mutable.push('all')
+  t.equal(nestedArrayElement(mutable), '"{escrow:8,all}"', 'a changed array gives its new literal')
+  t.equal(nestedArrayElement(shared), '"{escrow:7}"', 'and the frozen one is still its own')
+})

@@ -28,6 +28,24 @@ t.test('timestamptz text becomes the ISO-8601 string the Date round trip made', 
   for (const text of samples) t.equal(timestamptzValue(text), viaDate(text), text)
 })
 
+t.test('milliseconds read from the digits agree with the float cut for every fraction Postgres prints', async (t) => {
+  // 1 to 6 fraction digits: 1,111,110 spellings, each against pg's Date (which cuts as
+  // Math.trunc(1000 * parseFloat(fraction)) did). One assertion: the first mismatch named.
+  let mismatches = 0
+  let first = ''
+  for (let digits = 1; digits <= 6; digits++) {
+    for (let v = 0; v < 10 ** digits; v++) {
+      const text = `2026-12-02 11:27:32.${String(v).padStart(digits, '0')}+00`
+      const expected = viaDate(text)
+      if (timestamptzValue(text) !== expected) {
+        mismatches++
+        first ||= `${text} → ${String(timestamptzValue(text))}, pg ${String(expected)}`
+      }
+    }
+  }
+  t.equal(mismatches, 0, first || 'every fraction agrees')
+})
+
 t.test('other spellings take pg\'s parser, as before', async (t) => {
   for (const text of ['2026-12-02 11:27:32.5+01', '2026-12-02 11:27:32-05:30', '0044-03-15 12:00:00+00 BC', '12026-01-01 00:00:00+00', 'infinity', '-infinity', '2026-12-02 11:27:32.x+00']) {
     t.same(jsonValue(timestamptzValue(text)), viaDate(text), text)
