@@ -42,7 +42,7 @@ t.test('I3: a resume storm that outlasts the pool\'s connection wait completes o
   t.pass(`all ${clients.length} clients got the ${expected.length} missed events once, in order`)
 })
 
-t.test('a resume that waits longer than WALCAST_DB_REPLAY_WAIT for a history read is closed with 1013 (overload), and resumes completely once the database answers', async (t) => {
+t.test('I18: a resume that waits longer than WALCAST_DB_REPLAY_WAIT for a history read is closed with 1013 (overload), and resumes completely once the database answers', async (t) => {
   const tdb = await createTestDatabase(t)
   const seeded = await seedHistory(tdb, TOPIC, SEEDED)
   const service = await startTestService(t, tdb, authEnv({ WALCAST_DB_POOL: '2', WALCAST_WS_REPLAY_PAGE: '50', WALCAST_DB_REPLAY_WAIT: '2s', WALCAST_WS_MAX_CONNECTIONS_PER_USER: '200' }))
