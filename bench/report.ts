@@ -5,7 +5,7 @@ import { groupedBars, line, ratioBars, renderSvg } from './charts.ts'
 import type { MachineDescription } from './lib/machine.ts'
 import { fmt, fmtRatio, mean, measurable, NEGATIVE_REASONS, nonNegative } from './readings.ts'
 import { CENTRIFUGO_BUILD } from './peers/centrifugo/server.ts'
-import type { FanoutPhase, IdlePhase, LossPhase, ReplayResult } from './scenarios/clients.ts'
+import { isIdleFailure, type FanoutPhase, type IdlePhase, type IdleRow, type LossPhase, type ReplayResult } from './scenarios/clients.ts'
 import type { LatencyPhase } from './scenarios/latency.ts'
 import type { IngestResult } from './scenarios/ingest.ts'
 import type { SlowPhase } from './scenarios/slow.ts'
@@ -39,7 +39,8 @@ export interface BenchResults {
   /** Catch-up under load (absent in older results and when not selected). */
   backlog?: BacklogPhase[]
   loss?: LossPhase[]
-  idle?: IdlePhase[]
+  /** A system whose readings failed has a row saying why (absent in older results). */
+  idle?: IdleRow[]
   /** Scale-out over Redis (absent in older results and when not selected). */
   scale?: ScaleResult
   /** Live end to end to one client (absent in older results and when not selected). */
@@ -117,9 +118,14 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
   const cpuW = cpuOf('walcast')
   const cpuP = cpuOf('socketio')
   const cpuFloor = cpuOf('uws-floor')
-  const idleOf = (kind: string): IdlePhase | undefined => bySystem(results.idle, kind)[0]
+  const idleRowOf = (kind: string): IdleRow | undefined => bySystem(results.idle, kind)[0]
+  const idleOf = (kind: string): IdlePhase | undefined => {
+    const row = idleRowOf(kind)
+    return row === undefined || isIdleFailure(row) ? undefined : row
+  }
   const idleBytes = (kind: string): number | undefined => measurable(idleOf(kind)?.bytesPerConnection)
   const idleW = idleOf('walcast')
+  const idleWFailed = results.idle?.find((row) => row.kind === 'walcast' && isIdleFailure(row))
   const lostOf = (kind: string): number => bySystem(results.loss, kind).reduce((a, p) => a + p.lost, 0)
   const verdict = (ok: boolean | undefined): string => ok === undefined ? '—' : ok ? 'met' : '**missed**'
   const slowW = bySystem(results.slow, 'walcast')
@@ -131,9 +137,10 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
   const slowTarget = slowW.length === 0
     ? 'n/a'
     : `walcast: p99 ${fmt(slowP99(slowW, 0))} → ${fmt(slowP99(slowW, 1))} ms (×${fmt(slowRatioW)}) with ${fmt(slowW[0]!.slowClients)} of ${fmt(slowW[0]!.clients)} clients paused ${fmt(slowW[0]!.windows[1].seconds)} s at ${fmt(slowW[0]!.eventsPerSecond)} events/s; ${fmt(slowW.reduce((a, p) => a + (p.windows[1].serverCloses ?? 0), 0))} closed with 4008, ${fmt(slowW.reduce((a, p) => a + p.slow.lost, 0))} events lost on resume (${peerList((kind) => `×${fmt(mean(bySystem(results.slow, kind).map((p) => p.p99Ratio)))}`)})`
+  const idlePeer = (kind: string): string => idleRowOf(kind) !== undefined && idleOf(kind) === undefined ? 'failed (§4)' : nonNegative(idleOf(kind)?.bytesPerConnection, 'see §4', (n) => `${fmt(n / 1024)} KiB`)
   const idleTarget = idleW === undefined
-    ? 'n/a'
-    : `${nonNegative(idleW.bytesPerConnection, NEGATIVE_REASONS.rss, (n) => `${fmt(n / 1024)} KiB`)} ${idleW.baseConnections === undefined ? 'at' : `from ${fmt(idleW.baseConnections)} to`} ${fmt(idleW.connections)} connections (${peerList((kind) => nonNegative(idleOf(kind)?.bytesPerConnection, 'see §4', (n) => `${fmt(n / 1024)} KiB`))})`
+    ? idleWFailed === undefined ? 'n/a' : `walcast failed (§4) (${peerList(idlePeer)})`
+    : `${nonNegative(idleW.bytesPerConnection, NEGATIVE_REASONS.rss, (n) => `${fmt(n / 1024)} KiB`)} ${idleW.baseConnections === undefined ? 'at' : `from ${fmt(idleW.baseConnections)} to`} ${fmt(idleW.connections)} connections (${peerList(idlePeer)})`
   // Issue #15 item 3's targets first (bench/targets.ts), then the others.
   const rows: string[] = issue15Targets(results).map((row) => `| ${row.target} | ${row.measured} | ${verdict(row.met)} |`)
   rows.push(
@@ -283,6 +290,8 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
   // Idle -----------------------------------------------------------------------------------
   if (results.idle && results.idle.length > 0) {
     const stepped = results.idle.every((p) => p.baseConnections !== undefined)
+    // A system whose readings failed says why in its row; the others keep their figures.
+    const idleCells = (p: IdleRow, cells: (p: IdlePhase) => string[], width: number): string => `| ${p.system} | ${isIdleFailure(p) ? [`failed: ${p.failed.replaceAll('|', '/')}`, ...Array.from({ length: width - 1 }, () => '—')].join(' | ') : cells(p).join(' | ')} |`
     add('## 4. Memory per idle connection', '')
     if (stepped) {
       const b = results.idle[0]!.baseConnections!
@@ -292,7 +301,7 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
         '',
         '| system | RSS MB: none / base / all | bytes / connection | from none | of which JS heap | kernel bytes / connection |',
         '|---|---|---|---|---|---|',
-        ...results.idle.map((p) => `| ${p.system} | ${p.rssBeforeMb} / ${p.rssBaseMb ?? 'n/a'} / ${p.rssAfterMb} | ${nonNegative(p.bytesPerConnection, NEGATIVE_REASONS.rss)} | ${nonNegative(p.fromZeroBytesPerConnection, NEGATIVE_REASONS.rss)} | ${nonNegative(p.heapBytesPerConnection, NEGATIVE_REASONS.heap)} | ${nonNegative(p.kernelBytesPerConnection, NEGATIVE_REASONS.kernel)} |`),
+        ...results.idle.map((row) => idleCells(row, (p) => [`${p.rssBeforeMb} / ${p.rssBaseMb ?? 'n/a'} / ${p.rssAfterMb}`, nonNegative(p.bytesPerConnection, NEGATIVE_REASONS.rss), nonNegative(p.fromZeroBytesPerConnection, NEGATIVE_REASONS.rss), nonNegative(p.heapBytesPerConnection, NEGATIVE_REASONS.heap), nonNegative(p.kernelBytesPerConnection, NEGATIVE_REASONS.kernel)], 5)),
         '',
       )
     } else {
@@ -301,7 +310,7 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
         '',
         '| system | connections | RSS before MB | RSS after MB | bytes / connection | of which JS heap | kernel bytes / connection |',
         '|---|---|---|---|---|---|---|',
-        ...results.idle.map((p) => `| ${p.system} | ${fmt(p.connections)} | ${p.rssBeforeMb} | ${p.rssAfterMb} | ${nonNegative(p.bytesPerConnection, NEGATIVE_REASONS.rss)} | ${nonNegative(p.heapBytesPerConnection, NEGATIVE_REASONS.heap)} | ${nonNegative(p.kernelBytesPerConnection, NEGATIVE_REASONS.kernel)} |`),
+        ...results.idle.map((row) => idleCells(row, (p) => [fmt(p.connections), String(p.rssBeforeMb), String(p.rssAfterMb), nonNegative(p.bytesPerConnection, NEGATIVE_REASONS.rss), nonNegative(p.heapBytesPerConnection, NEGATIVE_REASONS.heap), nonNegative(p.kernelBytesPerConnection, NEGATIVE_REASONS.kernel)], 6)),
         '',
       )
     }

@@ -21,7 +21,7 @@ import { describeMachine } from './lib/machine.ts'
 import { PROFILES, type Profile } from './profile.ts'
 import type { BenchContext } from './scenarios/context.ts'
 import { measureIngest } from './scenarios/ingest.ts'
-import { measureFanout, measureIdle, measureLoss, measureReplay } from './scenarios/clients.ts'
+import { isIdleFailure, measureFanout, measureIdle, measureLoss, measureReplay } from './scenarios/clients.ts'
 import { measureLatency } from './scenarios/latency.ts'
 import { measureSlow } from './scenarios/slow.ts'
 import { measureResumeStorm } from './scenarios/resume.ts'
@@ -110,6 +110,9 @@ export async function runBench(options: BenchRunOptions): Promise<{ results: Ben
       results.loss = await attempt('loss', () => measureLoss(context))
       // Fresh instances of each system: what earlier phases left mapped must not count.
       results.idle = await attempt('idle', () => measureIdle(context, (kind, name) => startSystemOfKind(kind, postgres, options.profile.population, name)))
+      // A system that failed has its row; the run's list of failures names it too.
+      const idleFailures = (results.idle ?? []).filter(isIdleFailure)
+      if (idleFailures.length > 0) results.errors.idle = idleFailures.map((row) => `${row.system}: ${row.failed}`).join('; ')
       results.scale = await attempt('scale', () => measureScale(context))
       results.live = await attempt('live', () => measureLive(context, systems[0]!))
     }

@@ -1,5 +1,6 @@
 import { fmt, mean, measurable } from './readings.ts'
 import type { BenchResults } from './report.ts'
+import { isIdleFailure, type IdleFailure, type IdlePhase } from './scenarios/clients.ts'
 
 /** One row of the report's targets table: met is undefined when the run has no figure for it. */
 export interface TargetRow {
@@ -77,8 +78,13 @@ function fanoutCpu(results: BenchResults): TargetRow {
 function idleRss(results: BenchResults): TargetRow {
   const target = 'idle RSS per subscribed connection ≤ 1/10 of Centrifugo\'s'
   const of = (kind: string) => (results.idle ?? []).find((p) => p.kind === kind)
-  const w = of('walcast')
-  const c = of('centrifugo')
+  const wRow = of('walcast')
+  const cRow = of('centrifugo')
+  // A system whose readings failed has no figure: no verdict, and the row says why.
+  const failures = [wRow, cRow].filter((row) => row !== undefined && isIdleFailure(row)).map((row) => `${row!.system} failed (${(row as IdleFailure).failed})`)
+  if (failures.length > 0) return { target, measured: `${failures.join('; ')} (§4)`, met: undefined }
+  const w = wRow as IdlePhase | undefined
+  const c = cRow as IdlePhase | undefined
   if (w === undefined || c === undefined) return { target, measured: w === undefined ? 'not measured in this run' : 'Centrifugo not measured in this run', met: undefined }
   const wb = measurable(w.bytesPerConnection)
   const cb = measurable(c.bytesPerConnection)

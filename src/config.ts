@@ -15,6 +15,10 @@ export interface DatabaseConfig {
   readonly replayReads: number
   /** How long such a read may wait for its turn before the client is told to come back later (1013). */
   readonly replayWaitMs: number
+  /** Access checks (membership lookups) at once: their own turns, so a storm of them queues in walcast, not in the pool. */
+  readonly accessChecks: number
+  /** How long an access check may wait for its turn before the client is told to come back later (1013). */
+  readonly accessCheckWaitMs: number
 }
 
 export interface EmbeddedConfig {
@@ -265,6 +269,8 @@ function databaseConfig(env: Env, url: string | undefined): DatabaseConfig {
     poolSize,
     replayReads: integer(env, 'WALCAST_DB_REPLAY_READS', Math.max(1, poolSize - 2), 1, poolSize - 1),
     replayWaitMs: duration(env, 'WALCAST_DB_REPLAY_WAIT', '30s'),
+    accessChecks: integer(env, 'WALCAST_DB_ACCESS_CHECKS', Math.min(2, poolSize - 1), 1, poolSize - 1),
+    accessCheckWaitMs: duration(env, 'WALCAST_DB_ACCESS_CHECK_WAIT', '5s'),
   }
 }
 

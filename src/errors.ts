@@ -27,6 +27,8 @@ export type ErrorCode =
   | 'EMBEDDED_START_FAILED'
   /** A subscription's history read waited too long for its turn (src/subscription/read-gate.ts). */
   | 'READS_OVERLOADED'
+  /** An access check (membership lookup) waited too long for its turn (src/auth/access-checks.ts). */
+  | 'ACCESS_CHECKS_OVERLOADED'
   /** bin/walcast.js found no dist/ (plain JavaScript there: it cannot import this file). */
   | 'NOT_BUILT'
 

@@ -34,6 +34,7 @@ import { createSubscriptionCore, type SubscriptionCore } from './subscription/co
 import { createFollowSets } from './subscription/follow-sets.ts'
 import { catalogConflation } from './subscription/conflation.ts'
 import { createReadGate } from './subscription/read-gate.ts'
+import { createAccessGate } from './auth/access-checks.ts'
 import { readLatestPerKey, syncLatestPerKey } from './history/latest-per-key.ts'
 import { conflatedTopics } from './catalog/conflation.ts'
 import { DEMO_JWT_SECRET } from './config.ts'
@@ -114,10 +115,13 @@ export async function startService(config: Config, log: Logger): Promise<Service
     // The authorizer subscribes to the hub before the subscription core: it must see a
     // revoking event (party_left) before the core delivers the batch that carries it.
     const verifier = createTokenVerifier(config.auth)
-    const authorizer = createAuthorizer(database.db, hub, catalog)
+    // Access checks take turns of their own: a storm of them queues in walcast, bounded,
+    // not in the pool, whose bounded wait failed them with 1011.
+    const accessChecks = createAccessGate({ concurrency: config.database.accessChecks, maxWaitMs: config.database.accessCheckWaitMs })
+    const authorizer = createAuthorizer(database.db, hub, catalog, { checks: accessChecks })
     // One core for every transport: access, resume, replay, live, revocation, resets.
     const subscriptions = createSubscriptionCore({
-      hub, history, authorizer, log: log.child({ module: 'subscriptions' }), follows: createFollowSets(database.db, catalog),
+      hub, history, authorizer, log: log.child({ module: 'subscriptions' }), follows: createFollowSets(database.db, catalog, accessChecks),
       conflation: catalogConflation(catalog, config.hub.conflateMs, (topic, after, limit) => readLatestPerKey(database.db, topic, after, limit)),
       pageSize: config.gateway.replayPage, drainLevel: Math.floor(config.gateway.maxBackpressure / 4),
       // Half the WebSocket's idle limit, for every transport: a client that takes nothing that

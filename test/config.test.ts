@@ -91,3 +91,15 @@ t.test('history reads of subscriptions: fewer at once than the pool holds, and a
   t.throws(() => loadConfig({ WALCAST_DB_POOL: '4', WALCAST_DB_REPLAY_READS: '4' }), { name: 'ConfigError', message: /WALCAST_DB_REPLAY_READS.*between 1 and 3/ }, 'the whole pool is refused: the rest must find a connection')
   t.throws(() => loadConfig({ WALCAST_DB_REPLAY_WAIT: 'soon' }), { name: 'ConfigError', message: /WALCAST_DB_REPLAY_WAIT/ })
 })
+
+t.test('access checks: a few at once, and a bounded wait for a turn', async (t) => {
+  const defaults = loadConfig({})
+  t.equal(defaults.database.accessChecks, 2)
+  t.equal(defaults.database.accessCheckWaitMs, 5_000)
+  t.equal(loadConfig({ WALCAST_DB_POOL: '2' }).database.accessChecks, 1, 'never the whole pool')
+  const set = loadConfig({ WALCAST_DB_POOL: '20', WALCAST_DB_ACCESS_CHECKS: '10', WALCAST_DB_ACCESS_CHECK_WAIT: '750ms' })
+  t.equal(set.database.accessChecks, 10)
+  t.equal(set.database.accessCheckWaitMs, 750)
+  t.throws(() => loadConfig({ WALCAST_DB_POOL: '4', WALCAST_DB_ACCESS_CHECKS: '4' }), { name: 'ConfigError', message: /WALCAST_DB_ACCESS_CHECKS.*between 1 and 3/ })
+  t.throws(() => loadConfig({ WALCAST_DB_ACCESS_CHECK_WAIT: 'soon' }), { name: 'ConfigError', message: /WALCAST_DB_ACCESS_CHECK_WAIT/ })
+})

@@ -235,6 +235,23 @@ export interface IdlePhase {
   readonly heapBytesPerConnection: number | undefined
 }
 
+/** A system whose idle readings could not be taken: the others keep theirs (measureIdle). */
+export interface IdleFailure {
+  readonly system: string
+  readonly kind: string
+  readonly round: number
+  readonly connections: number
+  readonly baseConnections: number
+  /** Why: its fresh instance did not start, too few clients connected, a reading failed. */
+  readonly failed: string
+}
+
+export type IdleRow = IdlePhase | IdleFailure
+
+export function isIdleFailure(row: IdleRow): row is IdleFailure {
+  return 'failed' in row
+}
+
 interface IdleReading {
   readonly rss: number
   readonly heap: number | undefined
@@ -252,45 +269,60 @@ interface IdleReading {
  * last two readings over the connections added: what every connection past the first few
  * thousand costs, fixed costs (per-topic state, buffers grown once) cancelled out.
  */
-export async function measureIdle(context: BenchContext, startFresh: (kind: SystemKind, suffix: string) => Promise<SystemUnderTest | { notMeasured: string }>): Promise<IdlePhase[]> {
+export async function measureIdle(context: BenchContext, startFresh: (kind: SystemKind, suffix: string) => Promise<SystemUnderTest | { notMeasured: string }>): Promise<IdleRow[]> {
   const { profile } = context
   const n = profile.idle.connections
   const base = profile.idle.baseConnections
   const clients = spreadClients(n, profile.population)
-  const out: IdlePhase[] = []
+  const out: IdleRow[] = []
+  // Each system on its own: one that fails (a peer that cannot hold n clients) gets a row
+  // saying so, and the others keep their readings.
   for (const [i, running] of context.systems.entries()) {
-    const system = await startFresh(running.kind as SystemKind, `${context.suffix}_idle${i}`)
-    if ('notMeasured' in system) throw new Error(`${running.label}: a fresh instance could not start (${system.notMeasured})`)
+    let system: SystemUnderTest | undefined
     try {
-      const read = async (): Promise<IdleReading> => {
-        await sleep(context.profile.settleMs)
-        // Readings follow full collections, in Centrifugo (Go) as in the Node servers.
-        const memory = await system.collectGarbage()
-        return { rss: rssBytes(system.pid), heap: memory === undefined ? undefined : memory.heapUsed + memory.external, kernel: tcpSocketMemoryBytes() }
-      }
-      await openClients(context, system, clients.slice(0, base), { idle: true })
-      await context.generator.closeClients()
-      const none = await read()
-      await openClients(context, system, clients.slice(0, base), { idle: true })
-      const atBase = await read()
-      const more = await context.generator.openMore(clients.slice(base), 120_000)
-      if (more.connected < n) throw new Error(`${system.label}: only ${more.connected} of ${n} clients connected`)
-      const atTop = await read()
-      const perAdded = (a: number, b: number): number => Math.round((b - a) / (n - base))
-      out.push({
-        system: system.label, kind: system.kind, round: 1, connections: n, baseConnections: base,
-        rssBeforeMb: round(none.rss / 1048576), rssBaseMb: round(atBase.rss / 1048576), rssAfterMb: round(atTop.rss / 1048576),
-        bytesPerConnection: perAdded(atBase.rss, atTop.rss),
-        fromZeroBytesPerConnection: Math.round((atTop.rss - none.rss) / n),
-        kernelBytesPerConnection: perAdded(atBase.kernel, atTop.kernel),
-        heapBytesPerConnection: atBase.heap === undefined || atTop.heap === undefined ? undefined : perAdded(atBase.heap, atTop.heap),
-      })
-      const row = out.at(-1)!
+      const fresh = await startFresh(running.kind as SystemKind, `${context.suffix}_idle${i}`)
+      if ('notMeasured' in fresh) throw new Error(`a fresh instance could not start (${fresh.notMeasured})`)
+      system = fresh
+      out.push(await readIdle(context, system, clients, base))
+      const row = out.at(-1) as IdlePhase
       context.log(`idle ${system.label} (fresh): ${row.bytesPerConnection} bytes RSS per connection from ${base} to ${n} (${row.fromZeroBytesPerConnection} from none; JS heap ${row.heapBytesPerConnection}, kernel ${row.kernelBytesPerConnection})`)
-      await context.generator.closeClients()
+    } catch (err) {
+      const failed = err instanceof Error ? err.message : String(err)
+      out.push({ system: running.label, kind: running.kind, round: 1, connections: n, baseConnections: base, failed })
+      context.log(`idle ${running.label}: failed (${failed}); the other systems are measured on`)
     } finally {
-      await system.stop().catch(() => {})
+      if (system !== undefined) {
+        await context.generator.closeClients().catch(() => {})
+        await system.stop().catch(() => {})
+      }
     }
   }
   return out
+}
+
+async function readIdle(context: BenchContext, system: SystemUnderTest, clients: readonly ClientSpec[], base: number): Promise<IdlePhase> {
+  const n = clients.length
+  const read = async (): Promise<IdleReading> => {
+    await sleep(context.profile.settleMs)
+    // Readings follow full collections, in Centrifugo (Go) as in the Node servers.
+    const memory = await system.collectGarbage()
+    return { rss: rssBytes(system.pid), heap: memory === undefined ? undefined : memory.heapUsed + memory.external, kernel: tcpSocketMemoryBytes() }
+  }
+  await openClients(context, system, clients.slice(0, base), { idle: true })
+  await context.generator.closeClients()
+  const none = await read()
+  await openClients(context, system, clients.slice(0, base), { idle: true })
+  const atBase = await read()
+  const more = await context.generator.openMore(clients.slice(base), 120_000)
+  if (more.connected < n) throw new Error(`only ${more.connected} of ${n} clients connected`)
+  const atTop = await read()
+  const perAdded = (a: number, b: number): number => Math.round((b - a) / (n - base))
+  return {
+    system: system.label, kind: system.kind, round: 1, connections: n, baseConnections: base,
+    rssBeforeMb: round(none.rss / 1048576), rssBaseMb: round(atBase.rss / 1048576), rssAfterMb: round(atTop.rss / 1048576),
+    bytesPerConnection: perAdded(atBase.rss, atTop.rss),
+    fromZeroBytesPerConnection: Math.round((atTop.rss - none.rss) / n),
+    kernelBytesPerConnection: perAdded(atBase.kernel, atTop.kernel),
+    heapBytesPerConnection: atBase.heap === undefined || atTop.heap === undefined ? undefined : perAdded(atBase.heap, atTop.heap),
+  }
 }

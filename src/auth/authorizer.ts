@@ -7,6 +7,8 @@ import type { Catalog } from '../catalog/catalog.ts'
 import { quoteIdent, quoteQualified } from '../replication/preflight.ts'
 import { formatTopic, ID_SHAPES, type IdShape } from '../catalog/topic-pattern.ts'
 import type { Principal } from './principal.ts'
+import type { AccessGate } from './access-checks.ts'
+import type { ReadGateStats } from '../subscription/read-gate.ts'
 
 /** A membership ended: transports end `userId`'s subscriptions to `topic`. */
 export interface Revocation {
@@ -33,11 +35,15 @@ export interface AuthorizerStats {
   readonly membershipQueries: number
   readonly cacheHits: number
   readonly revocations: number
+  /** The membership lookups' turns (src/auth/access-checks.ts): running, queued, refused for waiting too long. */
+  readonly checks: ReadGateStats
 }
 
 export interface AuthorizerOptions {
   /** Positive memberships kept in memory. */
   readonly cacheSize?: number
+  /** Bounds and queues the membership lookups (src/auth/access-checks.ts); unbounded without. */
+  readonly checks?: AccessGate
 }
 
 type LookupRule = MembershipRule | OwnerRule
@@ -57,6 +63,7 @@ type LookupRule = MembershipRule | OwnerRule
  */
 export function createAuthorizer(db: Db, hub: Hub, catalog: Pick<Catalog, 'access' | 'userId'>, options: AuthorizerOptions = {}): Authorizer {
   const cacheSize = options.cacheSize ?? 100_000
+  const checks = options.checks
   const access = compileAccess(catalog)
   const userShape = ID_SHAPES[catalog.userId ?? 'int8']
   const members = new Set<string>()
@@ -113,7 +120,7 @@ export function createAuthorizer(db: Db, hub: Hub, catalog: Pick<Catalog, 'acces
     for (;;) {
       const seen = generation
       membershipQueries++
-      const row = await query.execute(db)
+      const row = await (checks === undefined ? query.execute(db) : checks.run(() => query.execute(db)))
       if (generation !== seen) continue
       const member = row.rows[0]?.member === true
       // While no ingest streams into the hub, no revoking event could evict the entry.
@@ -158,7 +165,7 @@ export function createAuthorizer(db: Db, hub: Hub, catalog: Pick<Catalog, 'acces
       return () => listeners.delete(listener)
     },
     revokes: (principal, revocation) => !(principal.admin && readsByRole(access.resolve(revocation.topic)?.rule)),
-    stats: () => ({ membershipQueries, cacheHits, revocations }),
+    stats: () => ({ membershipQueries, cacheHits, revocations, checks: checks?.stats() ?? { running: 0, waiting: 0, shed: 0 } }),
     close() {
       unsubscribe()
       unsubscribeSignal()

@@ -80,6 +80,8 @@ export function createSseStreams(options: SseOptions): SseStreams {
     if (err instanceof FeedRequestError) return httpError(err.status, err.code, err.message)
     // The access check reached a database that stopping is closing: no error of ours.
     if (options.closing()) return httpError(503, 'shutting_down', 'server is shutting down; reconnect to another instance')
+    // The access check was shed for load: the SDK backs off as after a WebSocket's 1013.
+    if (isOverloaded(err)) return httpError(503, 'overloaded', 'server busy; reconnect later')
     options.log.error({ err }, 'sse stream failed to open')
     return httpError(500, 'internal', 'internal error')
   }

@@ -24,7 +24,7 @@ export interface GatewayStats {
   resets: number
   revocations: number
   slowConsumerCloses: number
-  /** Connections closed with 1013 because their subscription's history read waited too long (read-gate.ts). */
+  /** Connections closed with 1013 because their subscription's history read or access check waited too long (read-gate.ts, access-checks.ts). */
   overloadCloses: number
   /** Live subscriptions whose client fell behind: taken off live delivery to catch up at its pace. */
   pacedSubscriptions: number

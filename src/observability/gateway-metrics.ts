@@ -11,7 +11,7 @@ export interface GatewayStats {
   readonly messagesSent: number
   readonly bytesSent: number
   readonly slowConsumerCloses: number
-  /** Closed with 1013: a history read for their resume waited too long (a storm, a slow database). */
+  /** Closed with 1013: a history read for their resume, or their access check, waited too long (a storm, a slow database). */
   readonly overloadCloses?: number
   /** Live subscriptions taken off live delivery to catch up at their client's pace. */
   readonly pacedSubscriptions?: number
@@ -38,7 +38,7 @@ const COUNTERS: ReadonlyArray<[keyof GatewayStats, string, string]> = [
   ['messagesSent', 'walcast_gateway_messages_sent_total', 'Messages sent to clients.'],
   ['bytesSent', 'walcast_gateway_bytes_sent_total', 'Bytes sent to clients.'],
   ['slowConsumerCloses', 'walcast_gateway_slow_consumer_closes_total', 'Connections closed because the client read too slowly.'],
-  ['overloadCloses', 'walcast_gateway_overload_closes_total', 'Connections closed with 1013 because a history read for their resume or replay waited longer than WALCAST_DB_REPLAY_WAIT.'],
+  ['overloadCloses', 'walcast_gateway_overload_closes_total', 'Connections closed with 1013 because a history read for their resume or replay waited longer than WALCAST_DB_REPLAY_WAIT, or an access check for their subscribe longer than WALCAST_DB_ACCESS_CHECK_WAIT.'],
   ['pacedSubscriptions', 'walcast_gateway_paced_subscriptions_total', 'Live subscriptions taken off live delivery to catch up at their client\'s pace.'],
   ['authFailures', 'walcast_gateway_auth_failures_total', 'Rejected tokens.'],
   ['replayRequests', 'walcast_gateway_replay_requests_total', 'Resumes that needed events from before the live stream.'],

@@ -5,6 +5,7 @@ import { formatTopic, ID_SHAPES } from '../catalog/topic-pattern.ts'
 import type { Db } from '../db/database.ts'
 import type { StoredEvent } from '../history/event.ts'
 import { quoteIdent, quoteQualified } from '../replication/preflight.ts'
+import type { AccessGate } from '../auth/access-checks.ts'
 
 /** One member topic joining or leaving one user's follow set, at an event. */
 export interface FollowChange {
@@ -30,7 +31,8 @@ export interface FollowSets {
   changes(event: StoredEvent): readonly FollowChange[]
 }
 
-export function createFollowSets(db: Db, catalog: Pick<Catalog, 'access' | 'userId'>): FollowSets {
+/** `checks`: the access checks' turns (src/auth/access-checks.ts): a follow set's members are read as its access is checked. */
+export function createFollowSets(db: Db, catalog: Pick<Catalog, 'access' | 'userId'>, checks?: AccessGate): FollowSets {
   const access: CatalogAccess = compileAccess(catalog)
   const userShape = ID_SHAPES[catalog.userId ?? 'int8']
   return {
@@ -42,9 +44,10 @@ export function createFollowSets(db: Db, catalog: Pick<Catalog, 'access' | 'user
       const { rule } = follow
       const users = rule.kind === 'membership' ? [rule.user] : rule.owners
       // Identifiers come from the validated catalog; the user id is a parameter.
-      const found = await sql<{ id: string }>`
+      const query = sql<{ id: string }>`
         SELECT DISTINCT ${sql.raw(quoteIdent(rule.key))}::text AS id FROM ${sql.raw(quoteQualified(rule.table))}
-        WHERE ${sql.join(users.map((u) => sql`${sql.raw(quoteIdent(u))} = ${follow.userId}::${sql.raw(userShape.cast)}`), sql` OR `)}`.execute(db)
+        WHERE ${sql.join(users.map((u) => sql`${sql.raw(quoteIdent(u))} = ${follow.userId}::${sql.raw(userShape.cast)}`), sql` OR `)}`
+      const found = await (checks === undefined ? query.execute(db) : checks.run(() => query.execute(db)))
       const shape = ID_SHAPES[rule.id ?? 'int8']
       return found.rows.filter((row) => shape.test(row.id)).map((row) => formatTopic(follow.member, row.id)).sort()
     },

@@ -28,9 +28,14 @@ export interface ReadGateStats {
 export interface ReadGateOptions {
   readonly concurrency: number
   readonly maxWaitMs: number
+  /** The error a read refused after `maxWaitMs` gets (access checks have their own, src/auth/access-checks.ts). */
+  readonly refuse?: (waitedMs: number) => OverloadedError
 }
 
-export class ReadsOverloadedError extends WalcastError {
+/** Work walcast refused for load: transports answer "come back later" (1013, 503 `overloaded`), never a failure. */
+export abstract class OverloadedError extends WalcastError {}
+
+export class ReadsOverloadedError extends OverloadedError {
   constructor(waitedMs: number) {
     super('READS_OVERLOADED', `a history read waited ${waitedMs} ms for one of the connections replays may use; the client should come back later`, {
       hint: 'a resume storm or a slow database: raise WALCAST_DB_POOL (and WALCAST_DB_REPLAY_READS) or WALCAST_DB_REPLAY_WAIT, or look at the database\'s load',
@@ -40,7 +45,7 @@ export class ReadsOverloadedError extends WalcastError {
 }
 
 export function isOverloaded(err: unknown): boolean {
-  return err instanceof ReadsOverloadedError
+  return err instanceof OverloadedError
 }
 
 interface Waiter {
@@ -49,6 +54,7 @@ interface Waiter {
 }
 
 export function createReadGate(options: ReadGateOptions): ReadGate {
+  const refuse = options.refuse ?? ((waitedMs: number) => new ReadsOverloadedError(waitedMs))
   const waiting: Waiter[] = []
   let running = 0
   let shed = 0
@@ -76,7 +82,7 @@ export function createReadGate(options: ReadGateOptions): ReadGate {
             if (at === -1) return
             waiting.splice(at, 1)
             shed++
-            reject(new ReadsOverloadedError(options.maxWaitMs))
+            reject(refuse(options.maxWaitMs))
           }, options.maxWaitMs),
         }
         waiting.push(waiter)

@@ -9,6 +9,7 @@ import path from 'node:path'
 import t, { type Test } from 'tap'
 import { fmt, fmtRatio, measurable, NEGATIVE_REASONS, nonNegative } from '../../bench/readings.ts'
 import { systemsParagraph, writeReport, type BenchResults } from '../../bench/report.ts'
+import type { IdlePhase } from '../../bench/scenarios/clients.ts'
 
 const RESULTS = path.resolve('bench/results')
 // The full run whose idle phase read the host's TCP memory 105 bytes per connection lower after than before.
@@ -45,7 +46,7 @@ t.test('fmtRatio: a small ratio keeps two significant digits instead of printing
 
 t.test('a real run with a negative kernel reading: reported as not measurable, never as a figure', async (t) => {
   const { results, report } = await render(t, NEGATIVE_KERNEL)
-  const walcast = results.idle!.find((p) => p.kind === 'walcast')!
+  const walcast = results.idle!.find((p) => p.kind === 'walcast')! as IdlePhase
   t.ok(walcast.kernelBytesPerConnection < 0, 'the saved reading is negative (the case this test is about)')
   const idleSection = report.slice(report.indexOf('## 4. Memory per idle connection'), report.indexOf('## 5.'))
   const walcastRow = idleSection.split('\n').find((line) => line.startsWith('| walcast |'))!
@@ -102,4 +103,28 @@ t.test('the idle section says which method its run used: fresh instances read at
   t.match(section, '/debug/pprof/heap?gc=1', 'Centrifugo collects before its readings too')
   t.match(section, '| walcast | 100 / 105 / 130 | 3,000 | 2,900 | 1,500 | 50 |')
   t.match(report, /\| idle RSS per subscribed connection ≤ 1\/10 of Centrifugo's \| walcast 3,000 bytes, Centrifugo 48,000 bytes \(1\/16\) per connection added from 2,000 to 10,000, fresh processes \(§4\) \| met \|/)
+
+  // A peer that could not hold the clients: its row says so, the others keep their figures.
+  const failed = { system: 'Socket.IO + NOTIFY', kind: 'socketio', round: 1, connections: 10_000, baseConnections: 2_000, failed: 'only 9,412 of 10000 clients connected' }
+  results.idle = [results.idle[0]!, failed, results.idle[1]!]
+  results.errors = { idle: 'Socket.IO + NOTIFY: only 9,412 of 10000 clients connected' }
+  await writeReport(results, path.join(dir, 'run.json'), path.join(dir, 'BENCHMARKS.md'))
+  const withFailure = await fs.readFile(path.join(dir, 'BENCHMARKS.md'), 'utf8')
+  const failedSection = withFailure.slice(withFailure.indexOf('## 4. Memory per idle connection'), withFailure.indexOf('## 5.'))
+  t.match(failedSection, '| walcast | 100 / 105 / 130 | 3,000 | 2,900 | 1,500 | 50 |', 'walcast keeps its row')
+  t.match(failedSection, '| Socket.IO + NOTIFY | failed: only 9,412 of 10000 clients connected | — | — | — | — |', 'the failed peer has a row saying why, and no figure')
+  t.match(failedSection, /\| Centrifugo \| 150 \/ 230 \/ 600 \| 48,000 \|/, 'and so does the system after it')
+  t.match(withFailure, /\| idle RSS per subscribed connection ≤ 1\/10 of Centrifugo's \| walcast 3,000 bytes, Centrifugo 48,000 bytes .* \| met \|/, 'the target is judged on the figures that exist')
+  // This run's peers are walcast's and Socket.IO's (no Centrifugo in its latency phase).
+  t.match(withFailure, '| ≤ 4 KiB RSS per idle connection | 2.93 KiB from 2,000 to 10,000 connections (Socket.IO + NOTIFY failed (§4)) | met |')
+  t.match(withFailure, '- idle: Socket.IO + NOTIFY: only 9,412 of 10000 clients connected', 'listed with the run\'s failures')
+  t.notMatch(withFailure, /RSS per idle connection \| [^|]*\| [^|]*Socket/, 'no ratio against the failed peer')
+
+  // walcast itself failed: no figure, no verdict ("met" never comes from a missing figure).
+  results.idle = [{ ...failed, system: 'walcast', kind: 'walcast', failed: 'a fresh instance could not start (port in use)' }, results.idle[2]!]
+  await writeReport(results, path.join(dir, 'run.json'), path.join(dir, 'BENCHMARKS.md'))
+  const walcastFailed = await fs.readFile(path.join(dir, 'BENCHMARKS.md'), 'utf8')
+  t.match(walcastFailed, '| ≤ 4 KiB RSS per idle connection | walcast failed (§4) (Socket.IO + NOTIFY n/a) | — |')
+  t.match(walcastFailed, /\| idle RSS per subscribed connection ≤ 1\/10 of Centrifugo's \| walcast failed \(a fresh instance could not start \(port in use\)\) \(§4\) \| — \|/)
+  t.match(walcastFailed, '| walcast | failed: a fresh instance could not start (port in use) | — | — | — | — |')
 })

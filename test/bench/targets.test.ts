@@ -10,6 +10,7 @@ import t from 'tap'
 import { writeReport, type BenchResults } from '../../bench/report.ts'
 import { issue15Targets, type TargetRow } from '../../bench/targets.ts'
 import { fmt } from '../../bench/readings.ts'
+import type { IdlePhase } from '../../bench/scenarios/clients.ts'
 
 const FULL = path.resolve('bench/results/2026-12-02T06-47-47-full.json')
 const load = async (file: string): Promise<BenchResults> => JSON.parse(await fs.readFile(file, 'utf8')) as BenchResults
@@ -31,7 +32,7 @@ t.test('the 2026-12-02 full run: one row per item-3 target, each verdict from it
   t.equal(row(rows, 'replay').met, results.replay!.eventsPerSecond >= 150_000)
   const cpu = (kind: string) => { const r = results.fanout!.filter((p) => p.kind === kind); return r.reduce((a, p) => a + p.serverMicrosPerDelivery, 0) / r.length }
   t.equal(row(rows, 'server CPU').met, cpu('walcast') <= cpu('centrifugo') && cpu('walcast') <= 1.5 * cpu('uws-floor'))
-  const idle = (kind: string) => results.idle!.find((p) => p.kind === kind)!.bytesPerConnection
+  const idle = (kind: string) => (results.idle!.find((p) => p.kind === kind)! as IdlePhase).bytesPerConnection
   t.equal(row(rows, 'idle RSS').met, idle('walcast') * 10 <= idle('centrifugo'))
   const at2000 = results.latency!.filter((p) => p.kind === 'walcast' && p.eventsPerSecond === 2000 && p.clients === 1000)
   t.ok(at2000.length > 0, 'the full run measured 2,000 events/s × 1,000 clients')
@@ -78,6 +79,10 @@ t.test('each bound decides met or missed; a figure the run lacks gives no verdic
   t.equal(row(overFloor, 'server CPU').met, false, 'past 1.5× bare uWS is missed even without Centrifugo')
   t.equal(row(overFloor, 'idle RSS').met, undefined, 'a negative idle reading is not measurable')
   t.match(row(overFloor, 'idle RSS').measured, 'not measurable')
+  const centrifugoFailed = run({ backlog: 1, replay: 1, fanout: [4, 4, 3], idle: [100, 1000], p99: 5 })
+  centrifugoFailed.idle = [centrifugoFailed.idle![0]!, { system: 'Centrifugo', kind: 'centrifugo', round: 1, connections: 10_000, baseConnections: 2_000, failed: 'only 12 of 10000 clients connected' }]
+  t.equal(row(issue15Targets(centrifugoFailed), 'idle RSS').met, undefined, 'a peer whose idle readings failed: no verdict, never met')
+  t.match(row(issue15Targets(centrifugoFailed), 'idle RSS').measured, 'Centrifugo failed (only 12 of 10000 clients connected)')
   const empty = issue15Targets({ profile: 'smoke', startedAt: '', durationSeconds: 0, command: '', errors: {}, machine: {} as BenchResults['machine'] })
   t.same(empty.map((r) => r.met), [undefined, undefined, undefined, undefined, undefined, undefined, undefined], 'nothing measured: no verdict anywhere')
 })

@@ -19,7 +19,7 @@ function closeOf(stream: SseReader): { op: string; code: number; reason: string 
   return last?.event === 'close' ? JSON.parse(last.data) as { op: string; code: number; reason: string } : undefined
 }
 
-t.test('I9: a replay shed by the read gate after the stream opened ends with a `close` message of code 1013 (overload), and the stream resumes completely later', async (t) => {
+t.test('I9, I18: a replay shed by the read gate after the stream opened ends with a `close` message of code 1013 (overload), and the stream resumes completely later', async (t) => {
   const tdb = await createTestDatabase(t)
   const seeded = await seedHistory(tdb, TOPIC, 200)
   const { service, url } = await startFeedService(t, tdb, { WALCAST_DB_POOL: '2', WALCAST_DB_REPLAY_WAIT: '1s' })

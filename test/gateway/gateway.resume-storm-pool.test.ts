@@ -16,11 +16,15 @@ async function storm(t: Test, port: number, count: number, since: string): Promi
   return clients
 }
 
+// The two tests share nothing (a database and a walcast each) and mostly wait on a locked
+// history: run side by side, the file takes the longer one's time, not the sum.
+t.jobs = 2
+
 function settled(client: TestWsClient, expected: number): boolean {
   return client.closeInfo() !== undefined || client.frames.some((f) => f.op === 'subscribed') && client.events(TOPIC).length >= expected
 }
 
-t.test('I3: a resume storm that outlasts the pool\'s connection wait completes once and in order, with no 1011 (replay reads queue in walcast, not in the pool)', async (t) => {
+t.test('I3: a resume storm that outlasts the pool\'s connection wait completes once and in order, with no 1011 (replay reads queue in walcast, not in the pool)', { buffered: true }, async (t) => {
   const tdb = await createTestDatabase(t)
   const seeded = await seedHistory(tdb, TOPIC, SEEDED)
   // The smallest pool: one connection for replay reads, one for the rest.
@@ -42,7 +46,7 @@ t.test('I3: a resume storm that outlasts the pool\'s connection wait completes o
   t.pass(`all ${clients.length} clients got the ${expected.length} missed events once, in order`)
 })
 
-t.test('a resume that waits longer than WALCAST_DB_REPLAY_WAIT for a history read is closed with 1013 (overload), and resumes completely once the database answers', async (t) => {
+t.test('I18: a resume that waits longer than WALCAST_DB_REPLAY_WAIT for a history read is closed with 1013 (overload), and resumes completely once the database answers', { buffered: true }, async (t) => {
   const tdb = await createTestDatabase(t)
   const seeded = await seedHistory(tdb, TOPIC, SEEDED)
   const service = await startTestService(t, tdb, authEnv({ WALCAST_DB_POOL: '2', WALCAST_WS_REPLAY_PAGE: '50', WALCAST_DB_REPLAY_WAIT: '2s', WALCAST_WS_MAX_CONNECTIONS_PER_USER: '200' }))

@@ -30,9 +30,14 @@ export async function seedHistory(tdb: TestDatabase, topic: string, count: numbe
  * connection, as reads do when a storm outruns the database. Resolves the release.
  */
 export async function lockHistory(tdb: TestDatabase): Promise<() => Promise<void>> {
+  return lockTables(tdb, ['walcast.events', 'walcast.event_topics'])
+}
+
+/** Holds `tables` locked (ACCESS EXCLUSIVE) on a connection of the test's own: every query of them waits. Resolves the release. */
+export async function lockTables(tdb: TestDatabase, tables: readonly string[]): Promise<() => Promise<void>> {
   const client: pg.PoolClient = await tdb.database.pool.connect()
   await client.query('BEGIN')
-  await client.query('LOCK TABLE walcast.events, walcast.event_topics IN ACCESS EXCLUSIVE MODE')
+  await client.query(`LOCK TABLE ${tables.join(', ')} IN ACCESS EXCLUSIVE MODE`)
   return async () => {
     await client.query('COMMIT')
     client.release()
