@@ -16,8 +16,8 @@ export interface PageRow {
   readonly frame: string
   readonly seq: number
   readonly type: string
-  /** JSON array text */
-  readonly topics: string
+  /** JSON array text; null for an event of one topic (the page's: sql/007). */
+  readonly topics: string | null
 }
 
 // The frame's fixed head: the id follows it, 25 characters (formatEventId).
@@ -38,7 +38,7 @@ class PageEvent implements StoredEvent {
   readonly ts: string
   readonly dataJson: string
   readonly frame: PageFrame
-  #topicsJson: string
+  #topicsJson: string | null
   #topics: readonly string[] | undefined
   #data: Readonly<Record<string, unknown>> | undefined
 
@@ -56,7 +56,7 @@ class PageEvent implements StoredEvent {
   }
 
   get topics(): readonly string[] {
-    this.#topics ??= JSON.parse(this.#topicsJson) as string[]
+    this.#topics ??= this.#topicsJson === null ? [this.frame.topic] : JSON.parse(this.#topicsJson) as string[]
     return this.#topics
   }
 
