@@ -70,12 +70,14 @@ interface PageRow {
  * its topic (page-frame.ts).
  */
 async function readPages(db: Db, topics: readonly string[], after: EventId, limit: number): Promise<StoredEvent[][]> {
-  const rows = await sql<FrameRow & { page: string }>`
-    SELECT page::text AS page, frame, seq, type, topics
+  // Only the columns a page needs cross the wire: each costs Postgres an output function
+  // and pg a string per row (the function computes the others regardless; it is not inlined).
+  const rows = await sql<FrameRow & { page?: number }>`
+    SELECT ${topics.length === 1 ? sql`` : sql`page::int AS page, `}frame, topics
     FROM walcast.history_pages(${[...topics]}::text[], ${formatLsn(after.lsn)}::pg_lsn, ${after.seq}::int, ${limit}::int)`.execute(db)
   const pages: StoredEvent[][] = topics.map(() => [])
   for (const row of rows.rows) {
-    const i = Number(row.page) - 1
+    const i = row.page === undefined ? 0 : row.page - 1
     pages[i]!.push(pageEvent(row, topics[i]!))
   }
   return pages
