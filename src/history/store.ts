@@ -63,11 +63,11 @@ interface PageRow {
 }
 
 /**
- * A page of each topic, in one statement and one round trip: sql/006's
- * walcast.history_pages, whose plan is pinned so that a page costs what it returns,
- * whatever the statistics (a burst just written, a topic that is most of the history);
- * see the function's comment and bench/findings.md. Each row comes back as its frame for
- * its topic (page-frame.ts).
+ * A page of each topic, in one statement and one round trip: walcast.history_pages
+ * (sql/006, redefined by sql/007 to read the stored texts), whose plan is pinned so that
+ * a page costs what it returns, whatever the statistics (a burst just written, a topic
+ * that is most of the history); see the function's comment and bench/findings.md. Each
+ * row comes back as its frame for its topic (page-frame.ts).
  */
 async function readPages(db: Db, topics: readonly string[], after: EventId, limit: number): Promise<StoredEvent[][]> {
   // Only the columns a page needs cross the wire: each costs Postgres an output function
