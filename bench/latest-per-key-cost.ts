@@ -83,7 +83,8 @@ async function explain(db: Database['db'], text: ReturnType<typeof sql>): Promis
 await sql`ANALYZE`.execute(b.database.db)
 const state = await readLatestPerKey(b.database.db, 'orderbook:BTC-USD', ZERO_ID, 1000)
 // The statement readLatestPerKey ran before the table (git show 1979d6e:src/history/latest-per-key.ts).
-const key = sql`e.payload -> 'side', e.payload -> 'price'`
+// (payload is json since sql/007, which has no equality: compared as jsonb, as the table's keys are.)
+const key = sql`e.payload::jsonb -> 'side', e.payload::jsonb -> 'price'`
 const before = sql`
   SELECT commit_lsn::text AS commit_lsn, seq, topics, type, payload, ts FROM (
     SELECT DISTINCT ON (${key}) e.commit_lsn, e.seq, array_to_json(e.topics)::text AS topics, e.type, e.payload::text AS payload,

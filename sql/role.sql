@@ -22,7 +22,7 @@ GRANT USAGE, CREATE ON SCHEMA walcast TO walcast;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA walcast TO walcast;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA walcast TO walcast;
 ALTER DEFAULT PRIVILEGES IN SCHEMA walcast GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO walcast;
--- Replay pages are read through walcast.history_pages (sql/006): EXECUTE is PUBLIC's by
+-- Replay pages are read through walcast.history_pages (sql/006, sql/007): EXECUTE is PUBLIC's by
 -- default; granted here too for databases whose DBA revoked that default.
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA walcast TO walcast;
 ALTER DEFAULT PRIVILEGES IN SCHEMA walcast GRANT EXECUTE ON FUNCTIONS TO walcast;

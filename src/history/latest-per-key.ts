@@ -4,6 +4,7 @@ import type { ConflatedTopics } from '../catalog/conflation.ts'
 import { formatLsn, parseLsn, type EventId } from '../event-id.ts'
 import type { Logger } from '../log.ts'
 import { storedEventFromJson, type StoredEvent } from './event.ts'
+import { payloadJsonb, payloadText, tsText } from './event-columns.ts'
 
 interface LatestRow {
   commit_lsn: string
@@ -41,8 +42,8 @@ export const LATEST_PER_KEY_LOCK = sql`hashtext('walcast.latest_per_key')`
  */
 export async function readLatestPerKey(db: Db, topic: string, after: EventId, limit: number): Promise<StoredEvent[]> {
   const rows = await sql<LatestRow>`
-    SELECT e.commit_lsn::text AS commit_lsn, e.seq, array_to_json(e.topics)::text AS topics, e.type, e.payload::text AS payload,
-      to_char(e.committed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ts
+    SELECT e.commit_lsn::text AS commit_lsn, e.seq, array_to_json(e.topics)::text AS topics, e.type, ${payloadText('e')} AS payload,
+      ${tsText('e')} AS ts
     FROM (
       SELECT commit_lsn, seq FROM walcast.latest_per_key
       WHERE topic = ${topic} AND (commit_lsn, seq) > (${formatLsn(after.lsn)}::pg_lsn, ${after.seq}::int)
@@ -106,7 +107,7 @@ export async function syncLatestPerKey(db: Db, conflated: ConflatedTopics | unde
           await sql`
             INSERT INTO walcast.latest_per_key AS lk (topic, key, commit_lsn, seq)
             SELECT DISTINCT ON (topic, key) topic, key, commit_lsn, seq FROM (
-              SELECT t.topic, ${latestKey(sql`e.payload`, pattern.fields)} AS key, t.commit_lsn, t.seq
+              SELECT t.topic, ${latestKey(payloadJsonb('e'), pattern.fields)} AS key, t.commit_lsn, t.seq
               FROM walcast.event_topics t JOIN walcast.events e ON e.commit_lsn = t.commit_lsn AND e.seq = t.seq
               WHERE t.topic = ANY(${mine}::text[])
             ) keyed

@@ -14,49 +14,78 @@ export interface PageFrame extends FrameText {
  */
 export interface PageRow {
   readonly frame: string
-  readonly seq: number
-  readonly type: string
-  /** JSON array text */
-  readonly topics: string
+  /** JSON array text; null for an event of one topic (the page's: sql/007). */
+  readonly topics: string | null
 }
 
-// The frame's fixed head: the id follows it, 25 characters (formatEventId).
+// The frame's fixed head: the id follows it, 25 characters (formatEventId): 16 hex digits
+// of the LSN, a dash, 8 of the sequence.
 const ID_AT = '{"op":"event","id":"'.length
+// After the id: `","topic":`, the topic's JSON string, then `,"type":`.
+const TOPIC_AT = ID_AT + 25 + '","topic":'.length
 
 /**
  * The StoredEvent of a page row, carrying its frame (a replay to a socket needs nothing
- * else). Id, commit time and payload text are slices of the frame: `"data":` first occurs
- * as the frame's own key (a JSON string holds no unescaped quote), `,"ts":"` last occurs
- * after the payload. The topics and the parsed payload are made when first asked for
- * (prototype getters: a copy made by spreading one would lack them; nothing copies them).
+ * else). Everything else is read from the frame, only when first asked for: the row has
+ * nothing but the frame (and the topics of an event of several), which spares Postgres
+ * and pg a column each per row. The keys are found by their first occurrence after the
+ * id: a JSON string holds no unescaped quote, so `,"type":` and `"data":` occur first as
+ * the frame's own keys, and `,"ts":"` last occurs after the payload. (Prototype getters:
+ * a copy made by spreading one would lack them; nothing copies them.)
  */
 class PageEvent implements StoredEvent {
   readonly id: string
-  readonly lsn: bigint
   readonly seq: number
-  readonly type: string
-  readonly ts: string
-  readonly dataJson: string
   readonly frame: PageFrame
-  #topicsJson: string
+  #topicsJson: string | null
+  #lsn: bigint | undefined
+  #type: string | undefined
+  #ts: string | undefined
+  #dataJson: string | undefined
   #topics: readonly string[] | undefined
   #data: Readonly<Record<string, unknown>> | undefined
 
   constructor(row: PageRow, topic: string) {
     const json = row.frame
     this.id = json.slice(ID_AT, ID_AT + 25)
-    this.lsn = BigInt(`0x${json.slice(ID_AT, ID_AT + 16)}`)
-    this.seq = row.seq
-    this.type = row.type
-    const tsAt = json.lastIndexOf(',"ts":"')
-    this.ts = json.slice(tsAt + 7, json.lastIndexOf('","lsn":"'))
-    this.dataJson = json.slice(json.indexOf('"data":') + 7, tsAt)
+    this.seq = parseInt(json.slice(ID_AT + 17, ID_AT + 25), 16)
     this.frame = { topic, json, bytes: Buffer.byteLength(json) }
     this.#topicsJson = row.topics
   }
 
+  get lsn(): bigint {
+    this.#lsn ??= BigInt(`0x${this.frame.json.slice(ID_AT, ID_AT + 16)}`)
+    return this.#lsn
+  }
+
+  get type(): string {
+    if (this.#type === undefined) {
+      const json = this.frame.json
+      const typeAt = json.indexOf(',"type":', TOPIC_AT) + 8
+      this.#type = JSON.parse(json.slice(typeAt, json.indexOf(',"data":', typeAt))) as string
+    }
+    return this.#type
+  }
+
+  get ts(): string {
+    if (this.#ts === undefined) {
+      const json = this.frame.json
+      const tsAt = json.lastIndexOf(',"ts":"')
+      this.#ts = json.slice(tsAt + 7, json.lastIndexOf('","lsn":"'))
+    }
+    return this.#ts
+  }
+
+  get dataJson(): string {
+    if (this.#dataJson === undefined) {
+      const json = this.frame.json
+      this.#dataJson = json.slice(json.indexOf('"data":', TOPIC_AT) + 7, json.lastIndexOf(',"ts":"'))
+    }
+    return this.#dataJson
+  }
+
   get topics(): readonly string[] {
-    this.#topics ??= JSON.parse(this.#topicsJson) as string[]
+    this.#topics ??= this.#topicsJson === null ? [this.frame.topic] : JSON.parse(this.#topicsJson) as string[]
     return this.#topics
   }
 

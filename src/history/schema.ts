@@ -6,7 +6,14 @@ export interface EventsTable {
   seq: number
   topics: string[]
   type: string
-  payload: ColumnType<unknown, string, string>
+  /** json: the event's `data` as walcast serialized it (sql/007); null in rows written before it. */
+  payload: ColumnType<unknown, string | undefined, string>
+  /** jsonb: the payload of rows written before sql/007; null in later ones. */
+  payload_jsonb: ColumnType<unknown, string | undefined, string>
+  /** The event id as clients see it; null in rows written before sql/007. */
+  id: ColumnType<string | null, string | undefined, string>
+  /** The commit time as frames spell it; null in rows written before sql/007. */
+  ts: ColumnType<string | null, string | undefined, string>
   committed_at: ColumnType<Date, Date | string, Date | string>
 }
 

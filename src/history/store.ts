@@ -6,6 +6,7 @@ import { conflationKeyJson, type ConflatedTopics } from '../catalog/conflation.t
 import { pageEvent, type PageRow as FrameRow } from './page-frame.ts'
 import { arrayElement, nestedArrayElement } from './array-literal.ts'
 import { PREPARED } from '../db/database.ts'
+import { payloadText, tsText } from './event-columns.ts'
 
 /** The durable, idempotent event history. */
 export interface HistoryStore {
@@ -63,19 +64,21 @@ interface PageRow {
 }
 
 /**
- * A page of each topic, in one statement and one round trip: sql/006's
- * walcast.history_pages, whose plan is pinned so that a page costs what it returns,
- * whatever the statistics (a burst just written, a topic that is most of the history);
- * see the function's comment and bench/findings.md. Each row comes back as its frame for
- * its topic (page-frame.ts).
+ * A page of each topic, in one statement and one round trip: walcast.history_pages
+ * (sql/006, redefined by sql/007 to read the stored texts), whose plan is pinned so that
+ * a page costs what it returns, whatever the statistics (a burst just written, a topic
+ * that is most of the history); see the function's comment and bench/findings.md. Each
+ * row comes back as its frame for its topic (page-frame.ts).
  */
 async function readPages(db: Db, topics: readonly string[], after: EventId, limit: number): Promise<StoredEvent[][]> {
-  const rows = await sql<FrameRow & { page: string }>`
-    SELECT page::text AS page, frame, seq, type, topics
+  // Only the columns a page needs cross the wire: each costs Postgres an output function
+  // and pg a string per row (the function computes the others regardless; it is not inlined).
+  const rows = await sql<FrameRow & { page?: number }>`
+    SELECT ${topics.length === 1 ? sql`` : sql`page::int AS page, `}frame, topics
     FROM walcast.history_pages(${[...topics]}::text[], ${formatLsn(after.lsn)}::pg_lsn, ${after.seq}::int, ${limit}::int)`.execute(db)
   const pages: StoredEvent[][] = topics.map(() => [])
   for (const row of rows.rows) {
-    const i = Number(row.page) - 1
+    const i = row.page === undefined ? 0 : row.page - 1
     pages[i]!.push(pageEvent(row, topics[i]!))
   }
   return pages
@@ -96,7 +99,9 @@ export function createHistoryStore(db: Db, conflated?: ConflatedTopics): History
       // each value goes through its type's input function once and nothing else, where a
       // JSON document of row objects (json_to_recordset) makes it lex every payload twice
       // and build a hash table and a copy of every field per event: 40% of the append's
-      // CPU (bench/findings.md).
+      // CPU (bench/findings.md). The payload, the id and the commit time are also stored
+      // as the very texts the live frames splice in (sql/007): a replay page concatenates
+      // them instead of formatting each, and the payload skips jsonb's parse here.
       // An event of a conflated topic also gets a "k" object: each of its conflated topics →
       // its key there (computed here: Postgres building it from the payload cost more than
       // the upsert); the others get {} (no key), and the array is sent only if one has a key.
@@ -106,6 +111,7 @@ export function createHistoryStore(db: Db, conflated?: ConflatedTopics): History
       const topics = new Array<string>(n)
       const types = new Array<string>(n)
       const payloads = new Array<string>(n)
+      const ids = new Array<string>(n)
       const times = new Array<string>(n)
       const keys = conflated === undefined ? [] : new Array<string>(n)
       let keyed = false
@@ -126,6 +132,8 @@ export function createHistoryStore(db: Db, conflated?: ConflatedTopics): History
         topics[i] = nestedArrayElement(event.topics)
         types[i] = arrayElement(event.type)
         payloads[i] = event.dataJson ?? JSON.stringify(event.data)
+        // formatEventId's hex and dash: nothing to quote in an array literal.
+        ids[i] = event.id
         times[i] = arrayElement(event.ts)
       }
       // Brackets inside the pieces: `[${join}]` would make a rope that pg flattens again
@@ -164,19 +172,20 @@ export function createHistoryStore(db: Db, conflated?: ConflatedTopics): History
         WITH top AS MATERIALIZED (
           SELECT commit_lsn, seq FROM walcast.events ORDER BY commit_lsn DESC, seq DESC LIMIT 1
         ), batch AS MATERIALIZED (
-          SELECT x.l, x.s, x.t::text[] AS t, x.y, x.p::jsonb AS p, x.c${keyed ? sql`, x.k::jsonb AS k` : sql``}
+          SELECT x.l, x.s, x.t::text[] AS t, x.y, x.p, x.i, x.c${keyed ? sql`, x.k::jsonb AS k` : sql``}
           FROM ROWS FROM (
             unnest(${list(lsns, '{', '}')}::pg_lsn[]), unnest(${list(seqs, '{', '}')}::int[]), unnest(${list(topics, '{', '}')}::text[]),
-            unnest(${list(types, '{', '}')}::text[]), json_array_elements(${list(payloads, '[', ']')}::json), unnest(${list(times, '{', '}')}::timestamptz[])${keyed ? sql`,
+            unnest(${list(types, '{', '}')}::text[]), json_array_elements(${list(payloads, '[', ']')}::json), unnest(${list(ids, '{', '}')}::text[]),
+            unnest(${list(times, '{', '}')}::text[])${keyed ? sql`,
             json_array_elements(${list(keys, '[', ']')}::json)` : sql``}
-          ) AS x(l, s, t, y, p, c${keyed ? sql`, k` : sql``})
+          ) AS x(l, s, t, y, p, i, c${keyed ? sql`, k` : sql``})
           -- OFFSET 0 keeps the probe one primary-key lookup per row: without it the planner
           -- may build a hash of the whole history instead, once per statement.
           WHERE NOT EXISTS (SELECT 1 FROM top WHERE (top.commit_lsn, top.seq) >= (x.l, x.s))
             OR NOT EXISTS (SELECT 1 FROM walcast.events e WHERE e.commit_lsn = x.l AND e.seq = x.s OFFSET 0)
         ), stored AS (
-          INSERT INTO walcast.events (commit_lsn, seq, topics, type, payload, committed_at)
-          SELECT l, s, t, y, p, c FROM batch
+          INSERT INTO walcast.events (commit_lsn, seq, topics, type, payload, id, ts, committed_at)
+          SELECT l, s, t, y, p, i, c, c::timestamptz FROM batch
         )${latest}
         INSERT INTO walcast.event_topics (topic, commit_lsn, seq)
         SELECT tp, l, s FROM batch, unnest(t) AS tp`.execute(db)
@@ -192,11 +201,11 @@ export function createHistoryStore(db: Db, conflated?: ConflatedTopics): History
 
     async readAfter(after, limit) {
       const rows = await sql<PageRow>`
-        SELECT commit_lsn::text AS commit_lsn, seq, array_to_json(topics)::text AS topics, type, payload::text AS payload,
-          to_char(committed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ts
-        FROM walcast.events
-        WHERE (commit_lsn, seq) > (${formatLsn(after.lsn)}::pg_lsn, ${after.seq}::int)
-        ORDER BY commit_lsn, seq
+        SELECT e.commit_lsn::text AS commit_lsn, e.seq, array_to_json(e.topics)::text AS topics, e.type, ${payloadText('e')} AS payload,
+          ${tsText('e')} AS ts
+        FROM walcast.events e
+        WHERE (e.commit_lsn, e.seq) > (${formatLsn(after.lsn)}::pg_lsn, ${after.seq}::int)
+        ORDER BY e.commit_lsn, e.seq
         LIMIT ${limit}`.execute(db)
       return rows.rows.map((row) => storedEventFromJson({ lsn: parseLsn(row.commit_lsn), seq: row.seq }, row.type, JSON.parse(row.topics) as string[], row.payload, row.ts))
     },

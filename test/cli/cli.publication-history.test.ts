@@ -29,12 +29,12 @@ t.test('migrate reports what it applied', async (t) => {
   const json = await runCli(['migrate', '--json'], cliEnv(tdb))
   t.equal(json.code, 0, json.stderr)
   t.same(JSON.parse(json.stdout), {
-    applied: [], skipped: ['001_walcast_schema.sql', '003_walcast_slots.sql', '004_walcast_epochs.sql', '005_walcast_latest_per_key.sql', '006_walcast_history_pages.sql'],
+    applied: [], skipped: ['001_walcast_schema.sql', '003_walcast_slots.sql', '004_walcast_epochs.sql', '005_walcast_latest_per_key.sql', '006_walcast_history_pages.sql', '007_walcast_event_texts.sql'],
     catalog: { name: 'escrow', schema: 'present' },
   })
   const fresh = await createTestDatabase(t, { prepared: false })
   const human = await runCli(['migrate'], cliEnv(fresh))
-  t.equal(human.stdout, 'applied 001_walcast_schema.sql, 003_walcast_slots.sql, 004_walcast_epochs.sql, 005_walcast_latest_per_key.sql, 006_walcast_history_pages.sql\ncatalog escrow: schema applied\n')
+  t.equal(human.stdout, 'applied 001_walcast_schema.sql, 003_walcast_slots.sql, 004_walcast_epochs.sql, 005_walcast_latest_per_key.sql, 006_walcast_history_pages.sql, 007_walcast_event_texts.sql\ncatalog escrow: schema applied\n')
   const tables = await fresh.query<{ t: string }>(`SELECT string_agg(tablename, ',' ORDER BY tablename COLLATE "C") AS t FROM pg_tables WHERE schemaname = 'public'`)
   t.equal(tables.rows[0]!.t, 'disputes,escrow_parties,escrows,milestones,notifications,users', 'the escrow catalog\'s tables, from its own schema file')
 })

@@ -28,6 +28,8 @@ t.test('I3: a page frame assembled by Postgres is the read-back event frame, byt
     t.ok(frame !== undefined, `event ${i} carries its frame`)
     t.equal(frame!.json, eventFrameJson(readBack[i]!, 'escrow:7'), `event ${i}: byte for byte the read-back frame`)
     t.equal(frame!.bytes, Buffer.byteLength(frame!.json), `event ${i}: its UTF-8 length`)
+    // The history keeps the payload and commit time as walcast first serialized them (sql/007).
+    t.equal(frame!.json, eventFrameJson(live[i]!, 'escrow:7'), `event ${i}: byte for byte its live frame`)
     t.same(JSON.parse(frame!.json), JSON.parse(JSON.stringify(eventFrame(live[i]!, 'escrow:7'))), `event ${i}: the live frame's values`)
     t.equal(event.id, readBack[i]!.id, `event ${i}: id`)
     t.equal(event.lsn, live[i]!.lsn, `event ${i}: lsn`)
