@@ -1,7 +1,7 @@
 import type { StoredEvent } from '../history/event.ts'
 import type { HistoryStore } from '../history/store.ts'
 import type { Hub } from '../hub/hub.ts'
-import { readMerged } from './merged-read.ts'
+import { readMerged, type MergedPage } from './merged-read.ts'
 import { tookEnough } from './stalled.ts'
 import { unresumableReason, type ResetReason } from './resume-rule.ts'
 
@@ -47,11 +47,14 @@ export type ReplayOutcome =
  * resume rule is asked again, so a prune or a gap that overtakes the replay ends it with
  * `reset` instead of a hole (I4). A page is written as far as the buffer takes it and the
  * rest is kept, not read again, for when the client has drained; the next page is read
- * while this one is written, so Postgres and the socket work at the same time (one read
- * in flight per replay, as before). Live events are not queued meanwhile: the next page
- * re-reads them, from the history or from the hub's window, and the final step (window
- * slice, sends, goLive) runs on one tick of the event loop, where the hub cannot publish
- * in between.
+ * while this one is written, so Postgres and the socket work at the same time. While the
+ * replay waits for a page, the page after it is read as soon as the awaited page's rows
+ * are in, before the awaited page's resume rule answers: Postgres, which sets the pace of
+ * a long replay, does not idle through that round trip (at most two pages per replay
+ * either way: one being written and one read, or one awaited and one read). Live events
+ * are not queued meanwhile: the next page re-reads them, from the history or from the
+ * hub's window, and the final step (window slice, sends, goLive) runs on one tick of the
+ * event loop, where the hub cannot publish in between.
  */
 export async function replayThenGoLive(ctx: ReplayContext, target: ReplayTarget, since: string, goLive: () => void): Promise<ReplayOutcome> {
   const { hub, pageSize, drainLevel } = ctx
@@ -60,13 +63,19 @@ export async function replayThenGoLive(ctx: ReplayContext, target: ReplayTarget,
   let step: HistoryStep | undefined
   let sent = 0
   // The step after `step`, being read meanwhile.
-  let next: Promise<HistoryStep> | undefined
+  let next: PendingStep | undefined
+  // The step after `next`, read while the replay waits for `next` and holds no page.
+  let ahead: PendingStep | undefined
   // History pages grow while the client takes each whole (fewer round trips per event),
   // up to PAGE_GROWTH pages; one it does not take brings them back to a page.
   let limit = pageSize
   // A step read ahead was proven complete before a gap, resync or fence the hub signals
   // since: it is read again, so the resume rule is asked after the signal (I4, I6).
-  const unsubscribe = hub.onSignal(() => { next = undefined })
+  const dropReads = (): void => {
+    next = undefined
+    ahead = undefined
+  }
+  const unsubscribe = hub.onSignal(dropReads)
   try {
     return await replaySteps()
   } finally {
@@ -82,19 +91,19 @@ export async function replayThenGoLive(ctx: ReplayContext, target: ReplayTarget,
       // A revocation shrinks the topics: what was read for the old ones is read again.
       if (step !== undefined && !sameTopics(step.topics, target.topics())) {
         step = undefined
-        next = undefined
+        dropReads()
       }
       if (step === undefined) {
         if (!hub.isLive()) {
           // Nothing can go live on a hub no ingest feeds (I5): wait, then read on.
-          next = undefined
+          dropReads()
           await hub.whenLive()
           continue
         }
         // One more than a page: whether the window holds more than this step sends.
         const recent = hub.recentSince(target.topics(), cursor, pageSize + 1)
         if (recent !== undefined) {
-          next = undefined
+          dropReads()
           const batch = recent.slice(0, pageSize)
           if (recent.length === batch.length && target.fits(batch)) {
             if (target.send(batch, Infinity) !== batch.length) return { kind: 'stopped' }
@@ -105,8 +114,17 @@ export async function replayThenGoLive(ctx: ReplayContext, target: ReplayTarget,
           cursor = advance(cursor, batch, target.send(batch, drainLevel))
           continue
         }
-        const read = next !== undefined ? await next : await readStep(ctx, target.topics(), cursor, limit)
+        const pending = next ?? readStep(ctx, target.topics(), cursor, limit)
+        next = pending
+        void pending.pageEnd.then((end) => {
+          // Still waiting for this very read (no signal, no revocation dropped it since).
+          if (end === undefined || next !== pending || ahead !== undefined || !hub.isLive() || !sameTopics(pending.topics, target.topics())) return
+          ahead = readStep(ctx, pending.topics, end, limit)
+        })
+        const read = await pending.step
+        const following = ahead
         next = undefined
+        ahead = undefined
         if (target.stopped()) return { kind: 'stopped' }
         // The pruner or a recorded gap overtook this replay: the page may have holes.
         if (read.reason !== undefined) return { kind: 'reset', reason: read.reason }
@@ -115,9 +133,9 @@ export async function replayThenGoLive(ctx: ReplayContext, target: ReplayTarget,
         // Read the step after this one while this one is written. Not once it reached the
         // durable end (`before`): the hub's window or the live stream takes over from there.
         if (read.more && sameTopics(read.topics, target.topics())) {
-          next = readStep(ctx, read.topics, read.after, limit)
-          // A replay that ends first leaves it unread: its failure must not go unhandled.
-          next.catch(() => {})
+          next = following !== undefined && following.from === read.after && sameTopics(following.topics, read.topics)
+            ? following
+            : readStep(ctx, read.topics, read.after, limit)
         }
       }
       if (sent < step.events.length) {
@@ -147,14 +165,37 @@ interface HistoryStep {
   readonly reason?: ResetReason
 }
 
-async function readStep(ctx: ReplayContext, topics: readonly string[], cursor: string, limit: number): Promise<HistoryStep> {
+/** A step being read: the step once proven, and, sooner, where the page after it starts. */
+interface PendingStep {
+  readonly topics: readonly string[]
+  /** The cursor the step is read from. */
+  readonly from: string
+  readonly step: Promise<HistoryStep>
+  /**
+   * Once the page's rows are in: the id the following page starts after, or undefined
+   * when the page was not full (nothing to read ahead) or the read failed.
+   */
+  readonly pageEnd: Promise<string | undefined>
+}
+
+function readStep(ctx: ReplayContext, topics: readonly string[], cursor: string, limit: number): PendingStep {
   const { hub, history } = ctx
   // Everything up to `before` is durable, so a page that stops short of it has seen
   // every event of the topics up to there.
   const before = hub.lastId()!
-  const page = await readMerged(history, topics, cursor, limit)
-  const reason = await unresumableReason(history, cursor, hub.head()!)
-  if (reason !== undefined) return { topics, events: [], after: cursor, more: false, reason }
+  const page = readMerged(history, topics, cursor, limit)
+  const pageEnd = page.then((p) => (p.complete || p.events.length === 0 ? undefined : p.events[p.events.length - 1]!.id), () => undefined)
+  const step = page.then(async (p) => {
+    const reason = await unresumableReason(history, cursor, hub.head()!)
+    if (reason !== undefined) return { topics, events: [], after: cursor, more: false, reason }
+    return provenStep(hub, topics, cursor, before, p)
+  })
+  // A replay that ends first leaves it unread: its failure must not go unhandled.
+  step.catch(() => {})
+  return { topics, from: cursor, step, pageEnd }
+}
+
+function provenStep(hub: Hub, topics: readonly string[], cursor: string, before: string, page: MergedPage): HistoryStep {
   // Events durable but not yet published will also arrive live: leave them for later.
   const published = hub.lastId() ?? before
   const all = page.events

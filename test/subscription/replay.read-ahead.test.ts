@@ -65,3 +65,76 @@ t.test('I7: a revocation while the rest of a page waits for the drain: nothing o
   t.same(after.map((e) => e.id), events.filter((e) => e.topics.includes('a') && e.id > id(4)).map((e) => e.id), 'every event of a after the cut, once, in order')
   t.ok(reads.length >= 1 && reads[0]!.length === 2, 'the first page was read for both topics')
 })
+
+t.test('I3: while the replay waits for a page, the page after it is read before the resume rule answers for the first; every event once, in order', async (t) => {
+  const events = Array.from({ length: 35 }, (_, i) => ev(i + 1, ['a']))
+  const log: string[] = []
+  const base = memoryHistory(events, [])
+  // The resume rule's reads answer only when released: Postgres is busy with them.
+  const held: Array<() => void> = []
+  const history = {
+    ...base,
+    readSince: async (topic: string, after: EventId, limit: number) => {
+      log.push(`read ${formatEventId(after)}`)
+      return base.readSince(topic, after, limit)
+    },
+    horizon: () => new Promise<undefined>((resolve) => { log.push('rule'); held.push(() => resolve(undefined)) }),
+  } as HistoryStore
+  const hub = createHub({ windowSize: 5 })
+  hub.goLive(id(35), undefined)
+  const sent: StoredEvent[] = []
+  const target: ReplayTarget = {
+    topics: () => ['a'],
+    stopped: () => false,
+    send(batch) { sent.push(...batch); return batch.length },
+    fits: () => true,
+    drained: () => Promise.resolve(),
+  }
+  let live = false
+  const outcome = replayThenGoLive({ hub, history, pageSize: 10, drainLevel: 1, stallMs: 10_000 }, target, id(0), () => { live = true })
+  const until = async (what: () => boolean): Promise<void> => { for (let i = 0; i < 200 && !what(); i++) await new Promise((resolve) => setTimeout(resolve, 5)) }
+  await until(() => log.length >= 3)
+  t.same(log.slice(0, 3), [`read ${id(0)}`, 'rule', `read ${id(10)}`], 'the second page is being read while the first one\'s resume rule is still asked')
+  t.same(sent, [], 'nothing is written before the rule answered')
+  // Release the rule's reads as they come until the replay ends.
+  const releasing = setInterval(() => { while (held.length > 0) held.shift()!() }, 2)
+  t.same(await outcome, { kind: 'live' })
+  clearInterval(releasing)
+  t.ok(live, 'then live')
+  t.same(sent.map((e) => e.id), events.map((e) => e.id), 'every event once, in order')
+  t.ok(log.filter((entry) => entry.startsWith('read')).length <= 5, 'each page read once (the last two come from the window)')
+})
+
+t.test('I4: a prune found by the rule of the awaited page resets the replay; the page read ahead meanwhile is never written', async (t) => {
+  const events = Array.from({ length: 30 }, (_, i) => ev(i + 1, ['a']))
+  const base = memoryHistory(events, [])
+  const reads: string[] = []
+  let rules = 0
+  const history = {
+    ...base,
+    readSince: async (topic: string, after: EventId, limit: number) => {
+      reads.push(formatEventId(after))
+      return base.readSince(topic, after, limit)
+    },
+    // The first page proves complete; by the second page's rule the pruner has passed id 15.
+    horizon: async () => {
+      const n = ++rules
+      if (n === 1) await new Promise((resolve) => setTimeout(resolve, 20))
+      return n === 1 ? undefined : { lsn: 15n, seq: 0 }
+    },
+  } as HistoryStore
+  const hub = createHub({ windowSize: 5 })
+  hub.goLive(id(30), undefined)
+  const sent: StoredEvent[] = []
+  const target: ReplayTarget = {
+    topics: () => ['a'],
+    stopped: () => false,
+    send(batch) { sent.push(...batch); return batch.length },
+    fits: () => true,
+    drained: () => Promise.resolve(),
+  }
+  const outcome = await replayThenGoLive({ hub, history, pageSize: 10, drainLevel: 1, stallMs: 10_000 }, target, id(0), () => t.fail('must not go live'))
+  t.same(outcome, { kind: 'reset', reason: 'history_gone' })
+  t.ok(reads.includes(id(10)), 'the second page was read ahead while the first one\'s rule was asked')
+  t.same(sent.map((e) => e.id), events.slice(0, 10).map((e) => e.id), 'only the first, proven page was written')
+})
