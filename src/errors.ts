@@ -15,6 +15,8 @@ export type ErrorCode =
   | 'FORCE_REQUIRED'
   | 'USAGE'
   | 'MIGRATION_FAILED'
+  /** The database's walcast schema was migrated by a newer walcast (src/db/migrate.ts). */
+  | 'SCHEMA_NEWER'
   | 'REPLICATION_FAILED'
   | 'HISTORY_WRITE_FAILED'
   | 'EVENT_ID_INVALID'

@@ -34,6 +34,17 @@ export async function migrate(db: Db, dir: string = SQL_DIR): Promise<MigrationR
       if (!present.rows[0]!.schema) await sql`CREATE SCHEMA walcast`.execute(conn)
       if (!present.rows[0]!.table) await sql`CREATE TABLE walcast.migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`.execute(conn)
       const done = new Set((await conn.selectFrom('walcast.migrations').select('name').execute()).map((r) => r.name))
+      // A newer walcast changed the schema under this one (a rollback, or an old node
+      // restarted mid-upgrade): it would read and write tables whose meaning it does not
+      // know (after sql/007 an older node serves old rows with a null `data`). Refuse.
+      // (A file unknown here but older than this walcast's newest was retired, not added.)
+      const newest = files[files.length - 1] ?? ''
+      const newer = [...done].filter((name) => NUMBERED.test(name) && name > newest).sort()
+      if (newer.length > 0) {
+        throw new WalcastError('SCHEMA_NEWER', `the database's walcast schema is newer than this walcast: ${newer.join(', ')} applied, not known here`, {
+          hint: 'run the walcast version that applied them, or a newer one; docs/operations.md (upgrades) says why an older node must not run on a newer schema',
+        })
+      }
       const applied: string[] = []
       const skipped: string[] = []
       for (const file of files) {
