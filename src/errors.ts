@@ -31,6 +31,8 @@ export type ErrorCode =
   | 'READS_OVERLOADED'
   /** An access check (membership lookup) waited too long for its turn (src/auth/access-checks.ts). */
   | 'ACCESS_CHECKS_OVERLOADED'
+  /** A conflated topic's state read waited too long for its pattern's backfill (src/history/latest-per-key-backfill.ts). */
+  | 'STATE_BUILDING'
   /** bin/walcast.js found no dist/ (plain JavaScript there: it cannot import this file). */
   | 'NOT_BUILT'
 

@@ -10,7 +10,7 @@ import { createCatalogRegistry, type CatalogRegistry } from './catalog/registry.
 import { ensureCatalogSchema } from './catalog/schema.ts'
 import { checkCatalogAgainstDatabase } from './catalog/validate.ts'
 import { createHistoryStore, type HistoryStore } from './history/store.ts'
-import { startPruner } from './history/prune.ts'
+import { startPruner, type Pruner } from './history/prune.ts'
 import { createHub, type Hub } from './hub/hub.ts'
 import { startIngest, type Ingest } from './ingest/ingest.ts'
 import { noIngest } from './ingest/no-ingest.ts'
@@ -35,7 +35,8 @@ import { createFollowSets } from './subscription/follow-sets.ts'
 import { catalogConflation } from './subscription/conflation.ts'
 import { createReadGate } from './subscription/read-gate.ts'
 import { createAccessGate } from './auth/access-checks.ts'
-import { readLatestPerKey, syncLatestPerKey } from './history/latest-per-key.ts'
+import { readLatestPerKey } from './history/latest-per-key.ts'
+import { startLatestPerKeyBackfill, type LatestPerKeyBackfill } from './history/latest-per-key-backfill.ts'
 import { conflatedTopics } from './catalog/conflation.ts'
 import { DEMO_JWT_SECRET } from './config.ts'
 import type { EphemeralHub } from './ephemeral/hub.ts'
@@ -92,6 +93,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const writer = createDatabase({ url: connectionString, poolSize: 1, applicationName: 'walcast-writer' })
   let bus: Bus | undefined
   let ephemeral: EphemeralHub | undefined
+  let backfill: LatestPerKeyBackfill | undefined
   try {
     await checkReachable(database.pool, redactUrl(connectionString))
     await checkServerSettings(database.db)
@@ -107,9 +109,12 @@ export async function startService(config: Config, log: Logger): Promise<Service
     else await ensurePublication(database.db, config.replication.publication, registry.tables, log.child({ module: 'publication' }))
 
     // A conflated topic's state is served and pruned by walcast.latest_per_key: built from
-    // the history for a pattern newly conflated before anything reads, prunes or appends (I17).
+    // the history for a pattern newly conflated, in the background (a long history must not
+    // keep the node from serving), its state reads waiting for it and the pruner starting
+    // after it (I17).
     const conflated = conflatedTopics(catalog)
-    await syncLatestPerKey(database.db, conflated, log.child({ module: 'history' }))
+    backfill = await startLatestPerKeyBackfill(database.db, conflated, { maxWaitMs: config.database.replayWaitMs, log: log.child({ module: 'history' }) })
+    const states = backfill
     const history = createHistoryStore(database.db, conflated)
     const hub = createHub({ windowSize: config.hub.windowEvents, windowBytes: config.hub.windowBytes, log: log.child({ module: 'hub' }) })
     // The authorizer subscribes to the hub before the subscription core: it must see a
@@ -122,7 +127,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     // One core for every transport: access, resume, replay, live, revocation, resets.
     const subscriptions = createSubscriptionCore({
       hub, history, authorizer, log: log.child({ module: 'subscriptions' }), follows: createFollowSets(database.db, catalog, accessChecks),
-      conflation: catalogConflation(catalog, config.hub.conflateMs, (topic, after, limit) => readLatestPerKey(database.db, topic, after, limit)),
+      conflation: catalogConflation(catalog, config.hub.conflateMs, (topic, after, limit) => readLatestPerKey(database.db, topic, after, limit), (topic) => states.ready(topic)),
       pageSize: config.gateway.replayPage, drainLevel: Math.floor(config.gateway.maxBackpressure / 4),
       // Half the WebSocket's idle limit, for every transport: a client that takes nothing that
       // long is gone. uWS drops a peer that answers no ping by the idle limit (a close the
@@ -177,13 +182,18 @@ export async function startService(config: Config, log: Logger): Promise<Service
       if (config.bus.role === 'gateway') await demoSeed.seed(database.db, log.child({ module: 'demo' }))
       else await seedAfterSlot(database.db, config.replication.slot, demoSeed, log.child({ module: 'demo' }))
     }
-    const pruner = startPruner(database.db, config.history, log.child({ module: 'prune' }), (result) => metrics.recordPrune(result))
+    // Pruning keeps what latest_per_key names: not before it holds every conflated pattern.
+    let pruner: Pruner | undefined
+    let closing = false
+    void states.synced.then(() => {
+      if (!closing) pruner = startPruner(database.db, config.history, log.child({ module: 'prune' }), (result) => metrics.recordPrune(result))
+    })
     const heartbeat = startHeartbeat(database.db, config.replication.heartbeatMs, log.child({ module: 'heartbeat' }))
     walMonitor.start()
 
     // Plain HTTP routes contributed by each stage; transports mount themselves on http.app.
     const routes: HttpRoute[] = [
-      ...healthRoutes({ db: database.db, ingestStatus: () => ingest.status(), busStats: bus?.stats }),
+      ...healthRoutes({ db: database.db, ingestStatus: () => ingest.status(), busStats: bus?.stats, building: () => states.building() }),
       metrics.route,
       ...feed.routes,
     ]
@@ -204,6 +214,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
         feed.close()
         await demoWriter?.stop()
         subscriptions.close()
+        closing = true
+        await states.stop()
         authorizer.close()
         heartbeat.stop()
         walMonitor.stop()
@@ -212,7 +224,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
         await bus?.stop()
         ephemeral?.stop()
         await writer.close()
-        await pruner.stop()
+        await pruner?.stop()
         await database.close()
         await embedded?.stop()
         log.info('walcast stopped')
@@ -221,6 +233,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     }
     return { config, database, writer, connectionString, catalog, registry, history, hub, ingest, http, verifier, authorizer, subscriptions, gateway, metrics, bus, feed, ephemeral, stop }
   } catch (err) {
+    await backfill?.stop().catch(() => {})
     await bus?.stop().catch(() => {})
     ephemeral?.stop()
     await writer.close().catch(() => {})

@@ -55,6 +55,17 @@ export async function readLatestPerKey(db: Db, topic: string, after: EventId, li
   return rows.rows.map((row) => storedEventFromJson({ lsn: parseLsn(row.commit_lsn), seq: row.seq }, row.type, JSON.parse(row.topics) as string[], row.payload, row.ts))
 }
 
+/**
+ * The conflated patterns syncLatestPerKey would build now (new, or their key spec
+ * changed), read without the lock: the patterns whose state a node may not read until
+ * its sync commits (I17).
+ */
+export async function latestPerKeyToBuild(db: Db, conflated: ConflatedTopics | undefined): Promise<string[]> {
+  if (conflated === undefined) return []
+  const held = new Map((await db.selectFrom('walcast.latest_per_key_specs').select(['pattern', 'key']).execute()).map((r) => [r.pattern, r.key]))
+  return conflated.patterns.filter((p) => held.get(p.source) !== p.key).map((p) => p.source)
+}
+
 export interface LatestPerKeySync {
   /** Patterns whose state was built from the history (new, or their key spec changed). */
   readonly built: readonly string[]
@@ -71,9 +82,11 @@ export interface LatestPerKeySync {
  * node's ingest): both sides only ever move a key to a newer id, so whichever writes
  * second leaves the newest.
  */
-export async function syncLatestPerKey(db: Db, conflated: ConflatedTopics | undefined, log?: Logger): Promise<LatestPerKeySync> {
+export async function syncLatestPerKey(db: Db, conflated: ConflatedTopics | undefined, log?: Logger, onBackend?: (pid: number) => void): Promise<LatestPerKeySync> {
   const wanted = new Map((conflated?.patterns ?? []).map((p) => [p.source, p]))
   return db.transaction().execute(async (trx) => {
+    // The backfill in the background tells a stopping node which backend to cancel.
+    if (onBackend !== undefined) onBackend((await sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`.execute(trx)).rows[0]!.pid)
     await sql`SELECT pg_advisory_xact_lock(${LATEST_PER_KEY_LOCK})`.execute(trx)
     const held = new Map((await trx.selectFrom('walcast.latest_per_key_specs').select(['pattern', 'key']).execute()).map((r) => [r.pattern, r.key]))
     const build = [...wanted.values()].filter((p) => held.get(p.source) !== p.key)

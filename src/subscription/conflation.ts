@@ -13,13 +13,19 @@ export interface CoreConflation {
   keyFields(topic: string): readonly string[] | undefined
   /** The latest event per key of a conflated topic after `after` (src/history/latest-per-key.ts). */
   readLatest(topic: string, after: EventId, limit: number): Promise<StoredEvent[]>
+  /**
+   * Undefined when `topic`'s state may be read now; else a wait for its pattern's state to
+   * be built, which may end in overload (src/history/latest-per-key-backfill.ts). Waited
+   * before the read takes a turn at the read gate: a wait holds no turn.
+   */
+  ready?(topic: string): Promise<void> | undefined
 }
 
 /** The catalog's conflation with its interval (WALCAST_CONFLATE_INTERVAL wins); undefined without one. */
-export function catalogConflation(catalog: Catalog, everyMsOverride: number | undefined, readLatest: CoreConflation['readLatest']): CoreConflation | undefined {
+export function catalogConflation(catalog: Catalog, everyMsOverride: number | undefined, readLatest: CoreConflation['readLatest'], ready?: CoreConflation['ready']): CoreConflation | undefined {
   const topics = conflatedTopics(catalog)
   if (topics === undefined) return undefined
-  return { everyMs: everyMsOverride ?? catalog.conflate!.everyMs, keyFields: topics.keyFields, readLatest }
+  return { everyMs: everyMsOverride ?? catalog.conflate!.everyMs, keyFields: topics.keyFields, readLatest, ...(ready === undefined ? {} : { ready }) }
 }
 
 /**

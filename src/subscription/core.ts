@@ -126,6 +126,22 @@ export interface CoreOptions {
 }
 
 /**
+ * A conflated topic's state reads: first the wait for its state to be built (holding no
+ * turn), then a turn at the read gate.
+ */
+function stateReads(conflation: CoreConflation, gate: ReadGate | undefined): CoreConflation {
+  if (conflation.ready === undefined && gate === undefined) return conflation
+  const read: CoreConflation['readLatest'] = gate === undefined ? (topic, after, limit) => conflation.readLatest(topic, after, limit) : (topic, after, limit) => gate.run(() => conflation.readLatest(topic, after, limit))
+  return {
+    ...conflation,
+    readLatest(topic, after, limit) {
+      const waiting = conflation.ready?.(topic)
+      return waiting === undefined ? read(topic, after, limit) : waiting.then(() => read(topic, after, limit))
+    },
+  }
+}
+
+/**
  * The one subscription core every transport uses: access, the resume rule, replay
  * paging, the replay→live switch, live delivery in hub order, revocation cutoff, live
  * gap resets and resync after a takeover (docs/invariants.md). Create it after the
@@ -139,8 +155,7 @@ export function createSubscriptionCore(options: CoreOptions): SubscriptionCore {
   // Each read takes a turn at the gate, a coalesced one a single turn for all who share it.
   const gate = options.reads
   const coalesced = withCoalescedHorizon(gate === undefined ? options.history : gatedHistory(options.history, gate))
-  const conflation = options.conflation === undefined || gate === undefined ? options.conflation
-    : { ...options.conflation, readLatest: (...args: Parameters<CoreConflation['readLatest']>) => gate.run(() => options.conflation!.readLatest(...args)) }
+  const conflation = options.conflation === undefined ? undefined : stateReads(options.conflation, gate)
   const history = conflation === undefined ? coalesced : conflatedHistory(coalesced, conflation)
   const follows = options.follows
   const index = createSubscriberIndex()
