@@ -75,7 +75,7 @@ export interface LatestPerKeySync {
 
 /**
  * Makes walcast.latest_per_key match the catalog's conflated topics before anything reads
- * or prunes by it: a pattern newly conflated (the first start after the migration
+ * or prunes by it (a node runs it in the background: src/history/latest-per-key-backfill.ts): a pattern newly conflated (the first start after the migration
  * included), or whose key spec changed, is built from the history; one no longer
  * conflated is dropped (its events are then pruned by retention alone). One transaction:
  * readers see the old state or the new one. The append keeps going meanwhile (another
