@@ -67,6 +67,8 @@ export interface Service {
   readonly feed: Feed
   /** Ephemeral messages and presence: live only, never stored (I16). */
   readonly ephemeral: EphemeralHub
+  /** The build of newly conflated patterns' state, in the background (I17); `synced` once it committed. */
+  readonly latestPerKey: LatestPerKeyBackfill
   /** Graceful: stop reading, finish and acknowledge the in-flight batch, close. */
   stop(): Promise<void>
 }
@@ -231,7 +233,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       })()
       return stopping
     }
-    return { config, database, writer, connectionString, catalog, registry, history, hub, ingest, http, verifier, authorizer, subscriptions, gateway, metrics, bus, feed, ephemeral, stop }
+    return { config, database, writer, connectionString, catalog, registry, history, hub, ingest, http, verifier, authorizer, subscriptions, gateway, metrics, bus, feed, ephemeral, latestPerKey: states, stop }
   } catch (err) {
     await backfill?.stop().catch(() => {})
     await bus?.stop().catch(() => {})

@@ -26,7 +26,8 @@ t.test('I17: after a prune, a fresh or resuming subscriber to a conflated topic 
   await migrate(tdb.database.db)
   await createHistoryStore(tdb.database.db).append([oldBid, ask1, ask2, trade])
   const { service } = await startFeedService(t, tdb, { WALCAST_CATALOG: 'trading', WALCAST_CONFLATE_INTERVAL: '20ms' })
-  // The service's pruner may have run already (it does at start): ask once more, then look.
+  // The service's pruner may have run already (it does once the state is built): ask once more, then look.
+  await service.latestPerKey.synced
   await pruneHistory(service.database.db, { retentionMs: 86_400_000, pruneBatch: 100, pruneIntervalMs: 60_000 })
   const left = await tdb.query<{ type: string; qty: string }>(`SELECT type, payload ->> 'qty' AS qty FROM walcast.events ORDER BY commit_lsn`)
   t.same(left.rows, [{ type: 'book:level', qty: '1' }, { type: 'book:level', qty: '2' }], 'the superseded ask and the trade are pruned; the latest bid and ask stay')
