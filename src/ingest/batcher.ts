@@ -89,6 +89,8 @@ export class TransactionBatcher implements StreamHandler {
   private completed = 0
   private txn: OpenTransaction | undefined
   private tail: Promise<void> = Promise.resolve()
+  /** A full batch waits here for a write to take it (handOff). */
+  private takenWaiters: (() => void)[] = []
   private scheduled = false
   private writing = 0
   private failure: Error | undefined
@@ -174,16 +176,19 @@ export class TransactionBatcher implements StreamHandler {
   }
 
   /**
-   * A full batch starts its write, and decoding goes on into the next one meanwhile: the
-   * stream waits only for the write before it. Decoding and writing overlap (on a backlog
-   * they used to take turns, each idle half the time), writes stay in order, and memory
-   * stays bounded by two batches.
+   * A full batch is queued for writing, and the stream waits only until a write has taken
+   * it (at once, or when the write in flight ends); decoding then goes on into the next
+   * batch while this one is written. Writes stay one at a time and in order, and memory
+   * stays bounded by two batches (one being written, one full and waiting).
+   * Not the tail of the write queue: a flush scheduled while the write before ran sits on
+   * it and would take this very batch, so waiting for the tail waited for this batch's own
+   * write and decoding and writing took turns on a backlog.
    */
   private handOff(): Promise<void> {
-    const previous = this.tail
+    const taken = new Promise<void>((resolve) => { this.takenWaiters.push(resolve) })
     // A failure reaches the caller through onFailure.
     this.flush().catch(() => {})
-    return previous
+    return taken
   }
 
   /**
@@ -214,6 +219,12 @@ export class TransactionBatcher implements StreamHandler {
   }
 
   private async writePending(): Promise<void> {
+    // Whatever is pending is taken now (or never, after a failure, which ends the connection).
+    const waiters = this.takenWaiters
+    if (waiters.length > 0) {
+      this.takenWaiters = []
+      for (const resolve of waiters) resolve()
+    }
     if (this.failure) throw this.failure
     const segments = this.segments
     const ack = this.ackLsn
