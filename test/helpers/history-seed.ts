@@ -1,5 +1,7 @@
 import type pg from 'pg'
+import type { Test } from 'tap'
 import type { TestDatabase } from './db.ts'
+import { createDatabase, type Database } from '../../src/db/database.ts'
 
 /**
  * Writes `count` events of `topic` straight into the history, at LSNs far below any
@@ -42,4 +44,19 @@ export async function lockTables(tdb: TestDatabase, tables: readonly string[]): 
     await client.query('COMMIT')
     client.release()
   }
+}
+
+/**
+ * A one-connection pool of its own on `tdb`, so the plans its statements print (as
+ * notices, under auto_explain or EXPLAIN) come back in order: `plans` collects those
+ * that name walcast.event_topics, the history append's.
+ */
+export function appendPlanPool(t: Test, tdb: TestDatabase): { database: Database; plans: string[] } {
+  const database = createDatabase({ url: tdb.url, poolSize: 1 })
+  t.teardown(() => database.close())
+  const plans: string[] = []
+  database.pool.on('connect', (client) => {
+    client.on('notice', (notice) => { if (notice.message?.includes('walcast.event_topics') === true) plans.push(notice.message) })
+  })
+  return { database, plans }
 }

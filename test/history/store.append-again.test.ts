@@ -1,5 +1,6 @@
 import t from 'tap'
 import { createTestDatabase } from '../helpers/db.ts'
+import { appendPlanPool } from '../helpers/history-seed.ts'
 import { createDatabase } from '../../src/db/database.ts'
 import { createHistoryStore } from '../../src/history/store.ts'
 import { makeEvent, type StoredEvent } from '../../src/history/event.ts'
@@ -19,13 +20,7 @@ function event(lsn: number, seq: number, version: string): StoredEvent {
 
 t.test('I1: an append again stores each new id once, keeps each stored one as it was, and probes only ids at or below the greatest', async (t) => {
   const tdb = await createTestDatabase(t)
-  // Its own one-connection pool, so the plans of its statements come back as notices.
-  const database = createDatabase({ url: tdb.url, poolSize: 1 })
-  t.teardown(() => database.close())
-  const plans: string[] = []
-  database.pool.on('connect', (client) => {
-    client.on('notice', (notice) => { if (notice.message?.includes('walcast.event_topics') === true) plans.push(notice.message) })
-  })
+  const { database, plans } = appendPlanPool(t, tdb)
   const history = createHistoryStore(database.db)
   // 20,000 events, 100 per transaction, then statistics that know them.
   const first: StoredEvent[] = []

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { sql } from 'kysely'
 import { createTestDatabase } from '../helpers/db.ts'
+import { appendPlanPool } from '../helpers/history-seed.ts'
 import { createDatabase } from '../../src/db/database.ts'
 import { createHistoryStore } from '../../src/history/store.ts'
 import { makeEvent, type StoredEvent } from '../../src/history/event.ts'
@@ -49,12 +50,7 @@ t.test('the append is parsed once per connection and run as a prepared statement
 
 t.test('I1: with the generic plan an append again stores each new id once and probes only ids at or below the greatest', async (t) => {
   const tdb = await createTestDatabase(t)
-  const database = createDatabase({ url: tdb.url, poolSize: 1 })
-  t.teardown(() => database.close())
-  const plans: string[] = []
-  database.pool.on('connect', (client) => {
-    client.on('notice', (notice) => { if (notice.message?.includes('walcast.event_topics') === true) plans.push(notice.message) })
-  })
+  const { database, plans } = appendPlanPool(t, tdb)
   await database.db.connection().execute(async (conn) => {
     // What Postgres picks once the custom plans were not cheaper, from the first run on.
     await sql`SET plan_cache_mode = force_generic_plan`.execute(conn)

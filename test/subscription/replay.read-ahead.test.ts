@@ -27,6 +27,17 @@ function memoryHistory(events: StoredEvent[], reads: string[][]): HistoryStore {
   } as Pick<HistoryStore, 'readSince' | 'readSinceEach' | 'horizon' | 'lastGapEnd'> as HistoryStore
 }
 
+/** A client on topic a whose buffer takes every batch whole. */
+function takesAll(sent: StoredEvent[]): ReplayTarget {
+  return {
+    topics: () => ['a'],
+    stopped: () => false,
+    send(batch) { sent.push(...batch); return batch.length },
+    fits: () => true,
+    drained: () => Promise.resolve(),
+  }
+}
+
 t.test('I7: a revocation while the rest of a page waits for the drain: nothing of the revoked topic is written after it', async (t) => {
   // Odd positions are topic a's, even ones b's.
   const events = Array.from({ length: 40 }, (_, i) => ev(i + 1, [(i + 1) % 2 === 1 ? 'a' : 'b']))
@@ -83,13 +94,7 @@ t.test('I3: while the replay waits for a page, the page after it is read before 
   const hub = createHub({ windowSize: 5 })
   hub.goLive(id(35), undefined)
   const sent: StoredEvent[] = []
-  const target: ReplayTarget = {
-    topics: () => ['a'],
-    stopped: () => false,
-    send(batch) { sent.push(...batch); return batch.length },
-    fits: () => true,
-    drained: () => Promise.resolve(),
-  }
+  const target = takesAll(sent)
   let live = false
   const outcome = replayThenGoLive({ hub, history, pageSize: 10, drainLevel: 1, stallMs: 10_000 }, target, id(0), () => { live = true })
   const until = async (what: () => boolean): Promise<void> => { for (let i = 0; i < 200 && !what(); i++) await new Promise((resolve) => setTimeout(resolve, 5)) }
@@ -126,13 +131,7 @@ t.test('I4: a prune found by the rule of the awaited page resets the replay; the
   const hub = createHub({ windowSize: 5 })
   hub.goLive(id(30), undefined)
   const sent: StoredEvent[] = []
-  const target: ReplayTarget = {
-    topics: () => ['a'],
-    stopped: () => false,
-    send(batch) { sent.push(...batch); return batch.length },
-    fits: () => true,
-    drained: () => Promise.resolve(),
-  }
+  const target = takesAll(sent)
   const outcome = await replayThenGoLive({ hub, history, pageSize: 10, drainLevel: 1, stallMs: 10_000 }, target, id(0), () => t.fail('must not go live'))
   t.same(outcome, { kind: 'reset', reason: 'history_gone' })
   t.ok(reads.includes(id(10)), 'the second page was read ahead while the first one\'s rule was asked')
