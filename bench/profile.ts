@@ -9,7 +9,8 @@ export interface Profile {
   readonly ingest: { backlogEvents: number; rowsPerTransaction: number; singleRowSeconds: number; singleRowWriters: number; bigTransactionRows: number }
   readonly latency: { clients: number; rates: readonly number[]; seconds: number }
   readonly fanout: { subscribers: number; eventsPerSecond: number; seconds: number }
-  readonly replay: { events: number }
+  /** `rounds` replays of one `events`-event history, each to a new client (BENCH_REPLAY_ROUNDS overrides it). */
+  readonly replay: { events: number; rounds: number }
   /** Live end to end: events committed as fast as the writer can while one client reads them live. */
   readonly live: { events: number }
   /** `clients` on one hot topic leave, `missedEach` events are committed, all resume at once (the resume storm). */
@@ -44,7 +45,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     ingest: { backlogEvents: 2_000, rowsPerTransaction: 100, singleRowSeconds: 1, singleRowWriters: 2, bigTransactionRows: 0 },
     latency: { clients: 40, rates: [200], seconds: 1.5 },
     fanout: { subscribers: 40, eventsPerSecond: 50, seconds: 1.5 },
-    replay: { events: 2_000 },
+    replay: { events: 2_000, rounds: 2 },
     live: { events: 2_000 },
     resume: { clients: 20, missedEach: 50 },
     loss: { clients: 20, eventsPerSecond: 200, seconds: 2, drops: 1 },
@@ -60,7 +61,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     ingest: { backlogEvents: 20_000, rowsPerTransaction: 100, singleRowSeconds: 3, singleRowWriters: 8, bigTransactionRows: 0 },
     latency: { clients: 200, rates: [500], seconds: 3 },
     fanout: { subscribers: 500, eventsPerSecond: 100, seconds: 3 },
-    replay: { events: 20_000 },
+    replay: { events: 20_000, rounds: 5 },
     live: { events: 20_000 },
     resume: { clients: 200, missedEach: 550 },
     loss: { clients: 100, eventsPerSecond: 500, seconds: 4, drops: 2 },
@@ -77,7 +78,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     ingest: { backlogEvents: 200_000, rowsPerTransaction: 100, singleRowSeconds: 20, singleRowWriters: 8, bigTransactionRows: 1_000_000 },
     latency: { clients: 1_000, rates: [500, 2_000], seconds: 15 },
     fanout: { subscribers: 5_000, eventsPerSecond: 40, seconds: 10 },
-    replay: { events: 100_000 },
+    replay: { events: 100_000, rounds: 5 },
     live: { events: 50_000 },
     resume: { clients: 200, missedEach: 550 },
     loss: { clients: 500, eventsPerSecond: 500, seconds: 10, drops: 2 },

@@ -12,6 +12,17 @@ export function mean(values: readonly number[]): number {
   return values.length === 0 ? Number.NaN : values.reduce((a, b) => a + b, 0) / values.length
 }
 
+/**
+ * The middle reading (the mean of the middle two for an even count): one round that a busy
+ * host slowed or left alone moves it less than it moves the mean.
+ */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
 /** Why each non-negative reading of the idle-memory phase can still come out negative. */
 export const NEGATIVE_REASONS = {
   rss: 'RSS fell between the readings: memory given back to the system outweighed the connections\'',

@@ -5,7 +5,8 @@ import { groupedBars, line, ratioBars, renderSvg } from './charts.ts'
 import type { MachineDescription } from './lib/machine.ts'
 import { fmt, fmtRatio, mean, measurable, NEGATIVE_REASONS, nonNegative } from './readings.ts'
 import { CENTRIFUGO_BUILD } from './peers/centrifugo/server.ts'
-import { isIdleFailure, type FanoutPhase, type IdlePhase, type IdleRow, type LossPhase, type ReplayResult } from './scenarios/clients.ts'
+import { isIdleFailure, type FanoutPhase, type IdlePhase, type IdleRow, type LossPhase } from './scenarios/clients.ts'
+import { replayRounds, type ReplayResult } from './scenarios/replay.ts'
 import type { LatencyPhase } from './scenarios/latency.ts'
 import type { IngestResult } from './scenarios/ingest.ts'
 import type { SlowPhase } from './scenarios/slow.ts'
@@ -317,19 +318,7 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
   }
 
   // Replay ---------------------------------------------------------------------------------
-  if (results.replay) {
-    const r = results.replay
-    add(
-      '## 5. Replay',
-      '',
-      `How: ${fmt(r.events)} events committed to one escrow (100-row transactions) and durable; one client subscribes with \`since\` = the zero id and reads until it has them all.`,
-      '',
-      `- walcast: **${fmt(r.eventsPerSecond)} events/s**; first event after ${fmt(r.firstEventMs)} ms (connect + token check + first history page); all after ${fmt(r.allEventsMs)} ms; gaps ${r.missing}, duplicates ${r.duplicates}; CPU over the replay: walcast ${fmt(r.serverCpu)}%, load generator ${fmt(r.generatorCpu)}% (of one core)`,
-      `- ${SOCKETIO}: no history — a client that was away gets nothing it missed beyond Socket.IO's in-memory recovery buffer (which is per server process and lost on restart).`,
-      '- Centrifugo: not measured here — its history is a bounded in-memory window per channel (1,000 publications in this configuration, at most 1,000 returned by one recovery), not a replay from the beginning; a client further behind gets `recovered: false` and must reload from the application\'s database.',
-      '',
-    )
-  }
+  if (results.replay) add(...replaySection(results.replay))
 
   if (results.live) {
     const l = results.live
@@ -427,6 +416,7 @@ export async function writeReport(results: BenchResults, jsonPath: string, repor
     'npm run bench -- --no-centrifugo      # leave Centrifugo out (reported as not measured)',
     'DATABASE_URL=postgres://… npm run bench   # use that server (wal_level=logical) instead of an embedded one',
     'BENCH_CPU_PROF_DIR=/tmp/prof npm run bench -- --quick --only replay   # V8 CPU profile of the walcast process',
+    'BENCH_REPLAY_ROUNDS=9 npm run bench -- --only replay   # replay only, 9 rounds of the same history (default 5; smoke 2)',
     'npm run bench -- --quick --only resume   # resume storm: 200 clients of one topic resume at once, walcast beside Centrifugo',
     'BENCH_GEN_CPU_PROF_DIR=/tmp/gen npm run bench -- --quick --only resume   # V8 CPU profile of the load generator (the clients\' side)',
     'BENCH_LATENCY_SYSTEMS=walcast BENCH_LATENCY_RATES=2000 npm run bench -- --only latency   # one system at one rate (also BENCH_LATENCY_CLIENTS, _SECONDS, _GENERATORS: load-generator processes, default 2)',
@@ -492,6 +482,43 @@ function backlogRow(phases: readonly BacklogPhase[] | undefined): string {
   if (p === undefined) return '| zero closes, zero loss for clients reading at full speed while a backlog drains | not run | n/a |'
   const closes = closeCount(p.closeCodes)
   return `| zero closes, zero loss for clients reading at full speed while a backlog drains | ${fmt(p.clients)} clients, ${fmt(p.backlogEvents)}-event backlog (${fmt(p.hotEvents)} on their topic): ${fmt(closes)} closes, ${fmt(p.lost)} lost, ${fmt(p.duplicates)} duplicates, drained in ${p.drainSeconds === undefined ? 'never (bound reached)' : `${fmt(p.drainSeconds)} s`} | ${verdictOf(closes === 0 && p.lost === 0 && p.duplicates === 0)} |`
+}
+
+/**
+ * §5: every round in its own row and the median, or (an older result) its one replay as
+ * it was reported then.
+ */
+export function replaySection(r: ReplayResult): string[] {
+  const rounds = replayRounds(r)
+  const how = `How: ${fmt(r.events)} events committed to one escrow (100-row transactions) and durable; one client subscribes with \`since\` = the zero id and reads until it has them all.`
+  const peers = [
+    `- ${SOCKETIO}: no history — a client that was away gets nothing it missed beyond Socket.IO's in-memory recovery buffer (which is per server process and lost on restart).`,
+    '- Centrifugo: not measured here — its history is a bounded in-memory window per channel (1,000 publications in this configuration, at most 1,000 returned by one recovery), not a replay from the beginning; a client further behind gets `recovered: false` and must reload from the application\'s database.',
+  ]
+  if (r.rounds === undefined) {
+    return [
+      '## 5. Replay',
+      '',
+      how,
+      '',
+      `- walcast: **${fmt(r.eventsPerSecond)} events/s** (one round); first event after ${fmt(r.firstEventMs)} ms (connect + token check + first history page); all after ${fmt(r.allEventsMs)} ms; gaps ${r.missing}, duplicates ${r.duplicates}; CPU over the replay: walcast ${fmt(r.serverCpu)}%, load generator ${fmt(r.generatorCpu)}% (of one core)`,
+      ...peers,
+      '',
+    ]
+  }
+  return [
+    '## 5. Replay',
+    '',
+    `${how} ${rounds.length} rounds, each a new client replaying the same history from its start, one after another: a sub-second replay on a shared host is as much the host's figure as walcast's, so the figure is the median of the rounds, and each round is listed. First event = connect + token check + first history page. CPU is percent of one core over the round, and CPU time per replayed event (walcast's and the load generator's, where the client parses every frame): it moves less with the host than the wall clock.`,
+    '',
+    `- walcast: **${fmt(r.eventsPerSecond)} events/s, median of ${rounds.length}** (rounds: ${rounds.map((round) => fmt(round.eventsPerSecond)).join(' / ')}); first event after ${fmt(r.firstEventMs)} ms, all after ${fmt(r.allEventsMs)} ms (medians); gaps ${r.missing}, duplicates ${r.duplicates} over all rounds${r.serverMicrosPerEvent === undefined ? '' : `; ${fmt(r.serverMicrosPerEvent)} µs of walcast CPU per event (median)`}`,
+    ...peers,
+    '',
+    '| round | events | events/s | first event ms | all ms | gaps | dups | walcast CPU % | walcast µs/event | generator CPU % | generator µs/event |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+    ...rounds.map((round, i) => `| ${i + 1} | ${fmt(round.events)} | ${fmt(round.eventsPerSecond)} | ${fmt(round.firstEventMs)} | ${fmt(round.allEventsMs)} | ${round.missing} | ${round.duplicates} | ${fmt(round.serverCpu)} | ${fmt(round.serverMicrosPerEvent)} | ${fmt(round.generatorCpu)} | ${fmt(round.generatorMicrosPerEvent)} |`),
+    '',
+  ]
 }
 
 function verdictOf(met: boolean): string {

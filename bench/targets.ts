@@ -1,6 +1,7 @@
 import { fmt, mean, measurable } from './readings.ts'
 import type { BenchResults } from './report.ts'
 import { isIdleFailure, type IdleFailure, type IdlePhase } from './scenarios/clients.ts'
+import { replayRounds } from './scenarios/replay.ts'
 
 /** One row of the report's targets table: met is undefined when the run has no figure for it. */
 export interface TargetRow {
@@ -52,7 +53,13 @@ function replay(results: BenchResults): TargetRow {
   const target = 'replay ≥ 150,000 events/s to one client'
   const r = results.replay
   if (r === undefined) return { target, measured: 'not measured in this run', met: undefined }
-  return { target, measured: `${fmt(r.eventsPerSecond)} events/s (${fmt(r.events)} events, first after ${fmt(r.firstEventMs)} ms)`, met: r.eventsPerSecond >= 150_000 }
+  const rounds = replayRounds(r)
+  // One sub-second replay on a shared host is mostly the host: the verdict is the median's,
+  // and every round is shown beside it.
+  const figure = rounds.length === 1
+    ? `${fmt(r.eventsPerSecond)} events/s (one round: ${fmt(r.events)} events, first after ${fmt(r.firstEventMs)} ms)`
+    : `median of ${rounds.length}: ${fmt(r.eventsPerSecond)} events/s; rounds: ${rounds.map((round) => fmt(round.eventsPerSecond)).join(' / ')} (${fmt(r.events)} events each, first after ${fmt(r.firstEventMs)} ms)`
+  return { target, measured: figure, met: r.eventsPerSecond >= 150_000 }
 }
 
 function fanoutCpu(results: BenchResults): TargetRow {

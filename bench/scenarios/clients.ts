@@ -1,11 +1,11 @@
 import type { ClientSpec, PoolStats, SystemKind } from '../lib/clients.ts'
 import type { Percentiles } from '../lib/latencies.ts'
 import { cpuMeter, rssBytes, tcpSocketMemoryBytes } from '../lib/processes.ts'
-import { HOT_ESCROW, replayEscrow, spreadEscrowOf, spreadEscrows, type Population } from '../lib/seed.ts'
+import { HOT_ESCROW, spreadEscrowOf, spreadEscrows, type Population } from '../lib/seed.ts'
 import { serverPids, type SystemUnderTest } from '../lib/systems.ts'
 import { BENCH_JWT_SECRET as BENCH_SECRET } from '../lib/token.ts'
 import { currentAmounts, startWriter } from '../lib/writer.ts'
-import { interleave, round, sleep, waitUntil, type BenchContext } from './context.ts'
+import { interleave, round, sleep, type BenchContext } from './context.ts'
 
 export interface PhaseBase {
   readonly system: string
@@ -98,68 +98,6 @@ export async function measureFanout(context: BenchContext): Promise<FanoutPhase[
     await sleep(300)
   }
   return out
-}
-
-// ---------------------------------------------------------------------------------------
-export interface ReplayResult {
-  readonly events: number
-  readonly firstEventMs: number
-  readonly allEventsMs: number
-  readonly eventsPerSecond: number
-  readonly missing: number
-  readonly duplicates: number
-  /** Percent of one core over the replay: is the one reading client the limit? */
-  readonly serverCpu: number
-  readonly generatorCpu: number
-}
-
-/** One client resumes from the beginning of a topic holding `events` events. */
-export async function measureReplay(context: BenchContext, system: SystemUnderTest): Promise<ReplayResult> {
-  const { profile } = context
-  const escrow = replayEscrow(profile.population)
-  const writer = await startWriter({ url: system.databaseUrl, escrows: [escrow], rowsPerTransaction: 100, eventsPerSecond: 0, durationMs: 300_000, maxEvents: profile.replay.events })
-  await writer.done
-  // The replay must come from history: wait until walcast has it all durable.
-  const wanted = (await currentAmounts(system.databaseUrl)).get(escrow) ?? 0
-  await sleep(500)
-  await waitUntil(async () => {
-    const done = await historyCount(system.databaseUrl, `escrow:${escrow}`)
-    return done >= wanted ? true : undefined
-  }, 120_000, 200)
-  const started = Date.now()
-  const meter = cpuMeter({ server: serverPids(system), generator: context.generator.pid })
-  await openClients(context, system, [{ user: 1, topics: [`escrow:${escrow}`] }], { since: '0000000000000000-00000000' })
-  const stats = await waitUntil(async () => {
-    const s = await context.generator.stats()
-    return s.received >= profile.replay.events ? s : undefined
-  }, 120_000, 10) ?? await context.generator.stats()
-  const cpu = meter.stop()
-  await context.generator.closeClients()
-  const all = (stats.lastEventAt ?? started) - started
-  const result = {
-    events: stats.received,
-    firstEventMs: Math.round((stats.firstEventAt ?? started) - started),
-    allEventsMs: Math.round(all),
-    eventsPerSecond: Math.round(stats.received / Math.max(all / 1000, 0.001)),
-    missing: stats.missing,
-    duplicates: stats.duplicates,
-    serverCpu: cpu.server!,
-    generatorCpu: cpu.generator!,
-  }
-  context.log(`replay: ${result.events} events in ${result.allEventsMs} ms (${result.eventsPerSecond}/s), first after ${result.firstEventMs} ms; CPU server ${result.serverCpu}%, generator ${result.generatorCpu}%`)
-  return result
-}
-
-async function historyCount(url: string, topic: string): Promise<number> {
-  const pg = (await import('pg')).default
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try {
-    const result = await client.query<{ n: string }>('SELECT count(*) AS n FROM walcast.event_topics WHERE topic = $1', [topic])
-    return Number(result.rows[0]?.n ?? 0)
-  } finally {
-    await client.end()
-  }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 /**
  * The report's own rules, on real results from bench/results/: readings that cannot be
- * negative never print as negative figures, sections run 1 to 7 in order, and a run
- * without Centrifugo says so and how to build it.
+ * negative never print as negative figures, sections run 1 to 7 in order, a run
+ * without Centrifugo says so and how to build it, and a replay measured before the phase
+ * had rounds still renders.
  */
 import fs from 'node:fs/promises'
 import os from 'node:os'
@@ -10,6 +11,7 @@ import t, { type Test } from 'tap'
 import { fmt, fmtRatio, measurable, NEGATIVE_REASONS, nonNegative } from '../../bench/readings.ts'
 import { systemsParagraph, writeReport, type BenchResults } from '../../bench/report.ts'
 import type { IdlePhase } from '../../bench/scenarios/clients.ts'
+import { summarizeReplay, type ReplayRound } from '../../bench/scenarios/replay.ts'
 
 const RESULTS = path.resolve('bench/results')
 // The full run whose idle phase read the host's TCP memory 105 bytes per connection lower after than before.
@@ -127,4 +129,32 @@ t.test('the idle section says which method its run used: fresh instances read at
   t.match(walcastFailed, '| ≤ 4 KiB RSS per idle connection | walcast failed (§4) (Socket.IO + NOTIFY n/a) | — |')
   t.match(walcastFailed, /\| idle RSS per subscribed connection ≤ 1\/10 of Centrifugo's \| walcast failed \(a fresh instance could not start \(port in use\)\) \(§4\) \| — \|/)
   t.match(walcastFailed, '| walcast | failed: a fresh instance could not start (port in use) | — | — | — | — |')
+})
+
+t.test('§5 Replay: an older result keeps its one replay; a result with rounds lists each and reports the median', async (t) => {
+  // The 18:28 full run measured one replay, before the phase had rounds.
+  const old = await render(t, path.join(RESULTS, '2026-12-02T18-28-53-full.json'))
+  t.equal(old.results.replay!.rounds, undefined, 'the saved result has no rounds (the case this test is about)')
+  const oldSection = old.report.slice(old.report.indexOf('## 5. Replay'), old.report.indexOf('## 5b.'))
+  t.match(oldSection, '- walcast: **131,762 events/s** (one round); first event after 32 ms (connect + token check + first history page); all after 759 ms; gaps 0, duplicates 0; CPU over the replay: walcast 41.6%, load generator 45.5% (of one core)')
+  t.notMatch(oldSection, '| round |', 'no rounds table for one replay')
+  t.match(old.report, '| replay ≥ 150,000 events/s to one client | 131,762 events/s (one round: 100,000 events, first after 32 ms) | **missed** |')
+
+  const round = (eventsPerSecond: number, serverMicrosPerEvent: number): ReplayRound => ({
+    events: 100_000, firstEventMs: 30, allEventsMs: Math.round(1e8 / eventsPerSecond), eventsPerSecond, missing: 0, duplicates: 0,
+    serverCpu: 40, generatorCpu: 45, serverMicrosPerEvent, generatorMicrosPerEvent: 4.5,
+  })
+  const results = { ...old.results, replay: summarizeReplay([round(131_762, 3.1), round(167_000, 2.9), round(90_000, 3.4), round(170_100, 2.8), round(160_000, 3)]) }
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'walcast-report-'))
+  t.teardown(() => fs.rm(dir, { recursive: true, force: true }))
+  await writeReport(results, path.join(dir, 'run.json'), path.join(dir, 'BENCHMARKS.md'))
+  const report = await fs.readFile(path.join(dir, 'BENCHMARKS.md'), 'utf8')
+  const section = report.slice(report.indexOf('## 5. Replay'), report.indexOf('## 5b.'))
+  t.match(section, '5 rounds, each a new client replaying the same history from its start')
+  t.match(section, '- walcast: **160,000 events/s, median of 5** (rounds: 131,762 / 167,000 / 90,000 / 170,100 / 160,000); first event after 30 ms, all after 625 ms (medians); gaps 0, duplicates 0 over all rounds; 3 µs of walcast CPU per event (median)')
+  t.match(section, '| round | events | events/s | first event ms | all ms | gaps | dups | walcast CPU % | walcast µs/event | generator CPU % | generator µs/event |')
+  t.match(section, '| 3 | 100,000 | 90,000 | 30 | 1,111 | 0 | 0 | 40 | 3.4 | 45 | 4.5 |', 'the slow round keeps its own row')
+  t.equal(section.split('\n').filter((line) => /^\| \d /.test(line)).length, 5, 'one row per round')
+  t.match(report, '| replay ≥ 150,000 events/s to one client | median of 5: 160,000 events/s; rounds: 131,762 / 167,000 / 90,000 / 170,100 / 160,000 (100,000 events each, first after 30 ms) | met |')
+  t.match(report, 'BENCH_REPLAY_ROUNDS=9 npm run bench -- --only replay', 'Reproduce says how to set the rounds')
 })
