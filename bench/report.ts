@@ -509,14 +509,14 @@ export function replaySection(r: ReplayResult): string[] {
   return [
     '## 5. Replay',
     '',
-    `${how} ${rounds.length} rounds, each a new client replaying the same history from its start, one after another: a sub-second replay on a shared host is as much the host's figure as walcast's, so the figure is the median of the rounds, and each round is listed. First event = connect + token check + first history page. CPU is percent of one core over the round, and CPU time per replayed event (walcast's and the load generator's, where the client parses every frame): it moves less with the host than the wall clock.`,
+    `${how} ${rounds.length} rounds, each a new client replaying the same history from its start, one after another: a sub-second replay on a shared host is as much the host's figure as walcast's, so the figure is the median of the rounds, and each round is listed. First event = connect + token check + first history page. CPU is percent of one core over the round, and CPU time per replayed event of walcast, of the system database's Postgres backends (where the history pages are assembled) and of the load generator (where the one client parses every frame): it moves less with the host than the wall clock, and their sum against the round's time says how much of it was spent waiting for a core.`,
     '',
-    `- walcast: **${fmt(r.eventsPerSecond)} events/s, median of ${rounds.length}** (rounds: ${rounds.map((round) => fmt(round.eventsPerSecond)).join(' / ')}); first event after ${fmt(r.firstEventMs)} ms, all after ${fmt(r.allEventsMs)} ms (medians); gaps ${r.missing}, duplicates ${r.duplicates} over all rounds${r.serverMicrosPerEvent === undefined ? '' : `; ${fmt(r.serverMicrosPerEvent)} µs of walcast CPU per event (median)`}`,
+    `- walcast: **${fmt(r.eventsPerSecond)} events/s, median of ${rounds.length}** (rounds: ${rounds.map((round) => fmt(round.eventsPerSecond)).join(' / ')}); first event after ${fmt(r.firstEventMs)} ms, all after ${fmt(r.allEventsMs)} ms (medians); gaps ${r.missing}, duplicates ${r.duplicates} over all rounds${r.serverMicrosPerEvent === undefined ? '' : `; CPU per event (medians): walcast ${fmt(r.serverMicrosPerEvent)} µs, Postgres ${fmt(r.postgresMicrosPerEvent)} µs, load generator ${fmt(r.generatorMicrosPerEvent)} µs`}`,
     ...peers,
     '',
-    '| round | events | events/s | first event ms | all ms | gaps | dups | walcast CPU % | walcast µs/event | generator CPU % | generator µs/event |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
-    ...rounds.map((round, i) => `| ${i + 1} | ${fmt(round.events)} | ${fmt(round.eventsPerSecond)} | ${fmt(round.firstEventMs)} | ${fmt(round.allEventsMs)} | ${round.missing} | ${round.duplicates} | ${fmt(round.serverCpu)} | ${fmt(round.serverMicrosPerEvent)} | ${fmt(round.generatorCpu)} | ${fmt(round.generatorMicrosPerEvent)} |`),
+    '| round | events | events/s | first event ms | all ms | gaps | dups | walcast CPU % | walcast µs/event | Postgres µs/event | generator CPU % | generator µs/event |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...rounds.map((round, i) => `| ${i + 1} | ${fmt(round.events)} | ${fmt(round.eventsPerSecond)} | ${fmt(round.firstEventMs)} | ${fmt(round.allEventsMs)} | ${round.missing} | ${round.duplicates} | ${fmt(round.serverCpu)} | ${fmt(round.serverMicrosPerEvent)} | ${fmt(round.postgresMicrosPerEvent)} | ${fmt(round.generatorCpu)} | ${fmt(round.generatorMicrosPerEvent)} |`),
     '',
   ]
 }

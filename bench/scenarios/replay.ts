@@ -1,4 +1,5 @@
-import { cpuMeter } from '../lib/processes.ts'
+import { cpuMeter, cpuSeconds } from '../lib/processes.ts'
+import { pidsByCommandLine } from '../lib/sched.ts'
 import { replayEscrow } from '../lib/seed.ts'
 import { serverPids, type SystemUnderTest } from '../lib/systems.ts'
 import { currentAmounts, startWriter } from '../lib/writer.ts'
@@ -20,6 +21,8 @@ export interface ReplayRound {
   /** CPU time per replayed event (absent in older results): on a shared host it moves less than the wall clock. */
   readonly serverMicrosPerEvent?: number
   readonly generatorMicrosPerEvent?: number
+  /** The system database's backends (the history pages are assembled there), per replayed event. */
+  readonly postgresMicrosPerEvent?: number
 }
 
 /**
@@ -63,6 +66,7 @@ export function summarizeReplay(rounds: readonly ReplayRound[]): ReplayResult {
   }
   const server = mid((r) => r.serverMicrosPerEvent)
   const generator = mid((r) => r.generatorMicrosPerEvent)
+  const postgres = mid((r) => r.postgresMicrosPerEvent)
   return {
     events: Math.min(...rounds.map((r) => r.events)),
     firstEventMs: Math.round(mid((r) => r.firstEventMs)!),
@@ -74,6 +78,7 @@ export function summarizeReplay(rounds: readonly ReplayRound[]): ReplayResult {
     generatorCpu: round(mid((r) => r.generatorCpu)!),
     ...(server === undefined ? {} : { serverMicrosPerEvent: round(server, 2) }),
     ...(generator === undefined ? {} : { generatorMicrosPerEvent: round(generator, 2) }),
+    ...(postgres === undefined ? {} : { postgresMicrosPerEvent: round(postgres, 2) }),
     rounds,
   }
 }
@@ -98,7 +103,7 @@ export async function measureReplay(context: BenchContext, system: SystemUnderTe
   for (let r = 1; r <= size.rounds; r++) {
     rounds.push(await replayOnce(context, system, `escrow:${escrow}`, size.events))
     const last = rounds.at(-1)!
-    context.log(`replay r${r}/${size.rounds}: ${last.events} events in ${last.allEventsMs} ms (${last.eventsPerSecond}/s), first after ${last.firstEventMs} ms; CPU server ${last.serverCpu}% (${last.serverMicrosPerEvent} µs/event), generator ${last.generatorCpu}%`)
+    context.log(`replay r${r}/${size.rounds}: ${last.events} events in ${last.allEventsMs} ms (${last.eventsPerSecond}/s), first after ${last.firstEventMs} ms; CPU µs/event: walcast ${last.serverMicrosPerEvent} (${last.serverCpu}% of a core), Postgres ${last.postgresMicrosPerEvent}, generator ${last.generatorMicrosPerEvent} (${last.generatorCpu}%)`)
     await sleep(300)
   }
   const result = summarizeReplay(rounds)
@@ -107,6 +112,8 @@ export async function measureReplay(context: BenchContext, system: SystemUnderTe
 }
 
 async function replayOnce(context: BenchContext, system: SystemUnderTest, topic: string, events: number): Promise<ReplayRound> {
+  // First: finding the backends reads every process's command line, not the replay's time.
+  const postgres = backendCpu(new URL(system.databaseUrl).pathname.slice(1))
   const started = Date.now()
   const t0 = performance.now()
   const meter = cpuMeter({ server: serverPids(system), generator: context.generator.pid })
@@ -117,9 +124,10 @@ async function replayOnce(context: BenchContext, system: SystemUnderTest, topic:
       return s.received >= events ? s : undefined
     }, 120_000, 10) ?? await context.generator.stats()
     const cpu = meter.stop()
-    const cpuSeconds = (performance.now() - t0) / 1000
+    const windowSeconds = (performance.now() - t0) / 1000
+    const postgresSeconds = postgres.stop()
     const all = (stats.lastEventAt ?? started) - started
-    const perEvent = (percent: number): number => round((percent / 100) * cpuSeconds * 1e6 / Math.max(1, stats.received), 2)
+    const perEvent = (percent: number): number => round((percent / 100) * windowSeconds * 1e6 / Math.max(1, stats.received), 2)
     return {
       events: stats.received,
       firstEventMs: Math.round((stats.firstEventAt ?? started) - started),
@@ -131,9 +139,33 @@ async function replayOnce(context: BenchContext, system: SystemUnderTest, topic:
       generatorCpu: cpu.generator!,
       serverMicrosPerEvent: perEvent(cpu.server!),
       generatorMicrosPerEvent: perEvent(cpu.generator!),
+      postgresMicrosPerEvent: round(postgresSeconds * 1e6 / Math.max(1, stats.received), 2),
     }
   } finally {
     await context.generator.closeClients()
+  }
+}
+
+/**
+ * CPU seconds the backends of one database used from now until stop(): each system has a
+ * database of its own, and Postgres titles a backend with it. A backend that exits
+ * meanwhile takes its CPU with it (walcast's pool keeps its connections).
+ */
+export function backendCpu(database: string): { stop(): number } {
+  const read = (): Map<number, number> => {
+    const cpu = new Map<number, number>()
+    for (const pid of pidsByCommandLine(` ${database} `)) {
+      try {
+        cpu.set(pid, cpuSeconds(pid))
+      } catch {
+        // exited meanwhile
+      }
+    }
+    return cpu
+  }
+  const before = read()
+  return {
+    stop: () => [...read()].reduce((sum, [pid, cpu]) => sum + Math.max(0, cpu - (before.get(pid) ?? 0)), 0),
   }
 }
 

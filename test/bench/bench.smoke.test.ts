@@ -74,7 +74,7 @@ t.ok(results.live !== undefined && results.live.events === PROFILES.smoke.live.e
 t.equal(results.replay!.missing + results.replay!.duplicates, 0, 'replay in order, no duplicates')
 t.same(results.replay!.rounds?.map((r) => r.events), Array(PROFILES.smoke.replay.rounds).fill(PROFILES.smoke.replay.events), 'each replay round, a new client, read the whole history')
 // CPU is read in clock ticks (10 ms): a 2,000-event round can fall inside one, so 0 µs is a reading.
-t.ok(results.replay!.rounds!.every((r) => r.eventsPerSecond > 0 && r.serverMicrosPerEvent! >= 0 && r.generatorMicrosPerEvent! >= 0), `each round has its own figures (${results.replay!.rounds!.map((r) => `${r.eventsPerSecond}/s, ${r.serverMicrosPerEvent} µs`).join('; ')})`)
+t.ok(results.replay!.rounds!.every((r) => r.eventsPerSecond > 0 && r.serverMicrosPerEvent! >= 0 && r.postgresMicrosPerEvent! >= 0 && r.generatorMicrosPerEvent! >= 0), `each round has its own figures (${results.replay!.rounds!.map((r) => `${r.eventsPerSecond}/s, walcast ${r.serverMicrosPerEvent} µs, Postgres ${r.postgresMicrosPerEvent} µs`).join('; ')})`)
 const trading = results.trading!
 t.ok(trading.bookChanges > 0 && trading.exactClients === trading.clients && trading.maxLevelDeliveries <= trading.levelBound, 'trading: every client ended on the database\'s book, no level past one delivery per interval')
 t.ok(trading.userEvents > 0 && trading.userEventsInOrder === trading.userEvents && trading.userEventsMissing + trading.userEventsDuplicated === 0, 'trading: every order and balance update in order, once')
