@@ -499,7 +499,7 @@ export function replaySection(r: ReplayResult): string[] {
     return [
       '## 5. Replay',
       '',
-      how,
+      `${how} This run measured one replay; the phase now runs several to new clients (\`BENCH_REPLAY_ROUNDS\`, default 5) and reports their median.`,
       '',
       `- walcast: **${fmt(r.eventsPerSecond)} events/s** (one round); first event after ${fmt(r.firstEventMs)} ms (connect + token check + first history page); all after ${fmt(r.allEventsMs)} ms; gaps ${r.missing}, duplicates ${r.duplicates}; CPU over the replay: walcast ${fmt(r.serverCpu)}%, load generator ${fmt(r.generatorCpu)}% (of one core)`,
       ...peers,
