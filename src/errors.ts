@@ -27,6 +27,8 @@ export type ErrorCode =
   | 'BUS_UNREACHABLE'
   | 'CATALOG_INVALID'
   | 'EMBEDDED_START_FAILED'
+  /** The HTTP/WebSocket server could not listen on WALCAST_HOST:WALCAST_PORT (src/http/server.ts). */
+  | 'HTTP_LISTEN_FAILED'
   /** A subscription's history read waited too long for its turn (src/subscription/read-gate.ts). */
   | 'READS_OVERLOADED'
   /** An access check (membership lookup) waited too long for its turn (src/auth/access-checks.ts). */

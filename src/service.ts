@@ -2,7 +2,7 @@ import type { Config } from './config.ts'
 import type { Logger } from './log.ts'
 import { redactUrl } from './log.ts'
 import { checkReachable, createDatabase, type Database } from './db/database.ts'
-import { startEmbeddedPostgres, type EmbeddedServer } from './db/embedded.ts'
+import { startEmbeddedPostgres } from './db/embedded.ts'
 import { migrate } from './db/migrate.ts'
 import type { Catalog } from './catalog/catalog.ts'
 import { loadCatalog } from './catalog/loader.ts'
@@ -41,6 +41,7 @@ import { conflatedTopics } from './catalog/conflation.ts'
 import { DEMO_JWT_SECRET } from './config.ts'
 import type { EphemeralHub } from './ephemeral/hub.ts'
 import { startEphemeral } from './ephemeral/start.ts'
+import { createStopStack } from './stop-stack.ts'
 
 export interface Service {
   readonly config: Config
@@ -82,21 +83,23 @@ export async function startService(config: Config, log: Logger): Promise<Service
   log.debug({ uws: uwsBuild(), node: process.version }, 'native uWebSockets.js build selected')
   // A catalog that cannot load, or is wrong in itself, is refused before any database work.
   const catalog = await loadCatalog(config.catalog)
-  let embedded: EmbeddedServer | undefined
-  let connectionString = config.database.url
-  if (connectionString === undefined) {
-    embedded = await startEmbeddedPostgres(config.embedded, log.child({ module: 'embedded' }))
-    connectionString = embedded.url
-  }
-  const database = createDatabase({ url: connectionString, poolSize: config.database.poolSize })
-  // Appends and gaps never queue behind replays, authorization and the pruner: in a
-  // reconnect storm a queued append timed out, failed the batch and dropped replication,
-  // which grew the backlog the storm was replaying. The batcher writes one batch at a time.
-  const writer = createDatabase({ url: connectionString, poolSize: 1, applicationName: 'walcast-writer' })
-  let bus: Bus | undefined
-  let ephemeral: EphemeralHub | undefined
-  let backfill: LatestPerKeyBackfill | undefined
+  // Each stage pushes its stop as soon as it has started: stop() and a start that fails
+  // half way run the same list, the last started first (src/stop-stack.ts).
+  const stops = createStopStack(log)
   try {
+    let connectionString = config.database.url
+    if (connectionString === undefined) {
+      const embedded = await startEmbeddedPostgres(config.embedded, log.child({ module: 'embedded' }))
+      stops.push('embedded postgres', () => embedded.stop())
+      connectionString = embedded.url
+    }
+    const database = createDatabase({ url: connectionString, poolSize: config.database.poolSize })
+    stops.push('database', () => database.close())
+    // Appends and gaps never queue behind replays, authorization and the pruner: in a
+    // reconnect storm a queued append timed out, failed the batch and dropped replication,
+    // which grew the backlog the storm was replaying. The batcher writes one batch at a time.
+    const writer = createDatabase({ url: connectionString, poolSize: 1, applicationName: 'walcast-writer' })
+    stops.push('writer', () => writer.close())
     await checkReachable(database.pool, redactUrl(connectionString))
     await checkServerSettings(database.db)
     const migrations = await migrate(database.db)
@@ -115,8 +118,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
     // keep the node from serving), its state reads waiting for it and the pruner starting
     // after it (I17).
     const conflated = conflatedTopics(catalog)
-    backfill = await startLatestPerKeyBackfill(database.db, conflated, { maxWaitMs: config.database.replayWaitMs, log: log.child({ module: 'history' }) })
-    const states = backfill
+    const states = await startLatestPerKeyBackfill(database.db, conflated, { maxWaitMs: config.database.replayWaitMs, log: log.child({ module: 'history' }) })
+    stops.push('latest-per-key backfill', () => states.stop())
     const history = createHistoryStore(database.db, conflated)
     const hub = createHub({ windowSize: config.hub.windowEvents, windowBytes: config.hub.windowBytes, log: log.child({ module: 'hub' }) })
     // The authorizer subscribes to the hub before the subscription core: it must see a
@@ -126,6 +129,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     // not in the pool, whose bounded wait failed them with 1011.
     const accessChecks = createAccessGate({ concurrency: config.database.accessChecks, maxWaitMs: config.database.accessCheckWaitMs })
     const authorizer = createAuthorizer(database.db, hub, catalog, { checks: accessChecks })
+    stops.push('authorizer', () => authorizer.close())
     // One core for every transport: access, resume, replay, live, revocation, resets.
     const subscriptions = createSubscriptionCore({
       hub, history, authorizer, log: log.child({ module: 'subscriptions' }), follows: createFollowSets(database.db, catalog, accessChecks),
@@ -138,9 +142,12 @@ export async function startService(config: Config, log: Logger): Promise<Service
       // A resume storm queues here, not in the pool, whose bounded wait failed reads with 1011.
       reads: createReadGate({ concurrency: config.database.replayReads, maxWaitMs: config.database.replayWaitMs }),
     })
+    stops.push('subscriptions', () => subscriptions.close())
     // Typing indicators and presence: beside the event path, never on it (I16).
-    ephemeral = await startEphemeral(config.ephemeral, config.bus, catalog, log.child({ module: 'ephemeral' }))
+    const ephemeral = await startEphemeral(config.ephemeral, config.bus, catalog, log.child({ module: 'ephemeral' }))
+    stops.push('ephemeral', () => ephemeral.stop())
     const gateway = createGateway({ config: config.gateway, subscriptions, verifier, log: log.child({ module: 'gateway' }), ephemeral })
+    stops.push('gateway', () => gateway.close())
     if (config.auth.secret === DEMO_JWT_SECRET) log.warn('accepting tokens signed with the published demo secret (embedded demo mode); set WALCAST_JWT_SECRET or WALCAST_JWKS_URL')
     if (config.auth.secret === undefined && config.auth.jwksUrl === undefined) log.warn('no JWT key configured: every WebSocket upgrade is refused; set WALCAST_JWT_SECRET or WALCAST_JWKS_URL')
     // The same verifier, authorizer and limits for SSE and polling as for the WebSocket.
@@ -155,19 +162,31 @@ export async function startService(config: Config, log: Logger): Promise<Service
       verifier,
       log: log.child({ module: 'feed' }),
     })
+    stops.push('feed', () => feed.close())
     const walMonitor = createWalMonitor(database.db, {
       slot: config.replication.slot, warnBytes: config.observability.walWarnBytes, intervalMs: config.observability.walCheckIntervalMs,
     }, log.child({ module: 'wal' }))
+    stops.push('wal monitor', () => walMonitor.stop())
     // Several nodes: the bus feeds this hub whenever this node's ingest does not, and
     // carries what the ingest publishes to the others. Redis must answer now. Started
     // after every hub listener above, so none misses what the bus delivers first.
     const redisUrl = config.bus.redisUrl
-    if (redisUrl !== undefined) bus = await startBus({ ...config.bus, redisUrl }, { hub, history, log: log.child({ module: 'bus' }) })
+    const bus = redisUrl === undefined ? undefined : await startBus({ ...config.bus, redisUrl }, { hub, history, log: log.child({ module: 'bus' }) })
+    if (bus !== undefined) stops.push('bus', () => bus.stop())
     const metrics = createMetrics({
       db: database.db, hub, ingestStatus: () => ingest.status(), walMonitor,
       walWarnBytes: config.observability.walWarnBytes, slot: config.replication.slot, gatewayStats: () => gateway.stats(),
       busStats: bus?.stats,
     })
+    stops.push('metrics', () => metrics.stop())
+    // Pruning keeps what latest_per_key names: not before it holds every conflated pattern,
+    // and never once stopping began (a start that failed before the state synced). Set up
+    // before the ingest so that a stop releases the slot before it waits for a prune run.
+    let pruner: Pruner | undefined
+    void states.synced.then(() => {
+      if (!stops.stopping) pruner = startPruner(database.db, config.history, log.child({ module: 'prune' }), (result) => metrics.recordPrune(result))
+    })
+    stops.push('pruner', () => pruner?.stop())
     const ingest = config.bus.role === 'gateway' ? noIngest() : await startIngest({
       database,
       connectionString,
@@ -178,19 +197,15 @@ export async function startService(config: Config, log: Logger): Promise<Service
       log: log.child({ module: 'ingest' }),
       onBatch: (stats) => metrics.observeBatch(stats),
     })
+    stops.push('ingest', () => ingest.stop())
     // After the ingest made its slot: a seed before it would never reach the history.
     const demoSeed = config.demo ? catalog.demo : undefined
     if (demoSeed !== undefined) {
       if (config.bus.role === 'gateway') await demoSeed.seed(database.db, log.child({ module: 'demo' }))
       else await seedAfterSlot(database.db, config.replication.slot, demoSeed, log.child({ module: 'demo' }))
     }
-    // Pruning keeps what latest_per_key names: not before it holds every conflated pattern.
-    let pruner: Pruner | undefined
-    let closing = false
-    void states.synced.then(() => {
-      if (!closing) pruner = startPruner(database.db, config.history, log.child({ module: 'prune' }), (result) => metrics.recordPrune(result))
-    })
     const heartbeat = startHeartbeat(database.db, config.replication.heartbeatMs, log.child({ module: 'heartbeat' }))
+    stops.push('heartbeat', () => heartbeat.stop())
     walMonitor.start()
 
     // Plain HTTP routes contributed by each stage; transports mount themselves on http.app.
@@ -203,44 +218,33 @@ export async function startService(config: Config, log: Logger): Promise<Service
       gateway.mount(app)
       feed.mount(app)
     })
+    // A graceful stop begins here, before the ingest finishes its in-flight batch: accept
+    // nothing more, send every client elsewhere, deliver nothing more, and cancel a state
+    // build in progress (its rows would hold up that batch's latest_per_key upserts). Each
+    // close is idempotent and also pushed where its stage started, for a start that fails
+    // before this line.
+    stops.push('serving', async () => {
+      http.close()
+      gateway.close()
+      feed.close()
+      subscriptions.close()
+      await states.stop()
+    })
     const demo = config.demo ? catalog.demo : undefined
     const demoWriter = demo === undefined ? undefined : startDemoWriter(database.db, log.child({ module: 'demo' }), 3000, demo)
-    if (demoWriter) log.info({ dashboard: `http://${config.http.host}:${http.port}/` }, `dashboard: http://${config.http.host}:${http.port}/${demo?.signIn === undefined ? '' : ` (${demo.signIn})`}`)
-
-    let stopping: Promise<void> | undefined
-    const stop = (): Promise<void> => {
-      stopping ??= (async () => {
-        // Stop accepting, tell every client to go elsewhere, then finish the ingest.
-        http.close()
-        gateway.close()
-        feed.close()
-        await demoWriter?.stop()
-        subscriptions.close()
-        closing = true
-        await states.stop()
-        authorizer.close()
-        heartbeat.stop()
-        walMonitor.stop()
-        metrics.stop()
-        await ingest.stop()
-        await bus?.stop()
-        ephemeral?.stop()
-        await writer.close()
-        await pruner?.stop()
-        await database.close()
-        await embedded?.stop()
-        log.info('walcast stopped')
-      })()
-      return stopping
+    if (demoWriter !== undefined) {
+      stops.push('demo writer', () => demoWriter.stop())
+      log.info({ dashboard: `http://${config.http.host}:${http.port}/` }, `dashboard: http://${config.http.host}:${http.port}/${demo?.signIn === undefined ? '' : ` (${demo.signIn})`}`)
     }
+
+    let stopped: Promise<void> | undefined
+    const stop = (): Promise<void> => (stopped ??= stops.run().then(() => log.info('walcast stopped')))
     return { config, database, writer, connectionString, catalog, registry, history, hub, ingest, http, verifier, authorizer, subscriptions, gateway, metrics, bus, feed, ephemeral, latestPerKey: states, stop }
   } catch (err) {
-    await backfill?.stop().catch(() => {})
-    await bus?.stop().catch(() => {})
-    ephemeral?.stop()
-    await writer.close().catch(() => {})
-    await database.close().catch(() => {})
-    await embedded?.stop().catch(() => {})
+    // Whatever started is stopped before the caller hears of the failure: a half-started
+    // node must not hold the replication slot, a connection or a timer (a library caller's
+    // process would not exit, and a standby could not take the slot over).
+    await stops.run().catch(() => {})
     throw err
   }
 }

@@ -2,6 +2,7 @@ import type uWS from 'uWebSockets.js'
 import { nativeUws } from './uws.ts'
 import type { Logger } from '../log.ts'
 import { redactUrl } from '../log.ts'
+import { StartupError } from '../errors.ts'
 import { STATUS_TEXT, httpError, type HttpRequest, type HttpResponse, type HttpRoute } from './route.ts'
 
 export interface HttpServerOptions {
@@ -37,7 +38,11 @@ export async function startHttpServer(options: HttpServerOptions, routes: readon
   const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
     app.listen(options.host, options.port, (socket) => {
       if (socket) resolve(socket)
-      else reject(new Error(`cannot listen on ${options.host}:${options.port}: is the port in use?`))
+      else {
+        reject(new StartupError('HTTP_LISTEN_FAILED', `cannot listen on ${options.host}:${options.port}: is the port in use?`, {
+          hint: 'set WALCAST_PORT to a free port (0: any), or stop the process that holds it; WALCAST_HOST must be an address of this machine',
+        }))
+      }
     })
   })
   const port = uws.us_socket_local_port(listenSocket)

@@ -49,5 +49,9 @@ t.test('plain routes next to the WebSocket path: answers, 404, 500 without a cra
 t.test('a port in use is a clear error', async (t) => {
   const first = await startHttpServer({ host: '127.0.0.1', port: 0 }, [], capturingLogger().log)
   t.teardown(() => first.close())
-  await t.rejects(startHttpServer({ host: '127.0.0.1', port: first.port }, [], capturingLogger().log), /cannot listen on 127\.0\.0\.1:\d+: is the port in use\?/)
+  await t.rejects(startHttpServer({ host: '127.0.0.1', port: first.port }, [], capturingLogger().log), {
+    code: 'HTTP_LISTEN_FAILED',
+    message: /cannot listen on 127\.0\.0\.1:\d+: is the port in use\?/,
+    hint: /set WALCAST_PORT to a free port/,
+  })
 })
