@@ -21,6 +21,8 @@ import { connectWs } from '../helpers/ws-client.ts'
 const BOOK = 'orderbook:BTC-USD'
 const OLD = new Date(Date.now() - 86_400_000)
 const ZERO = '0000000000000000-00000000'
+/** The pg_locks rows of the test's own database. */
+const HERE = `database = (SELECT oid FROM pg_database WHERE datname = current_database())`
 
 /** A history stored before this catalog conflated anything: the start has to build the state. */
 async function oldHistory(tdb: TestDatabase): Promise<void> {
@@ -134,11 +136,12 @@ t.test('I18: a state read held past WALCAST_DB_REPLAY_WAIT is shed as overload (
   t.equal(trades.status, 200, 'a poll of a topic not being built is answered')
 
   // The backfill fails (its wait cancelled, as a statement timeout would): logged, retried.
-  const waiting = await tdb.query<{ pid: number }>(`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)
+  // pg_locks is the whole server's: another test's database may have an advisory wait of its own.
+  const waiting = await tdb.query<{ pid: number }>(`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND ${HERE}`)
   t.equal(waiting.rows.length, 1, 'the backfill waits for the lock')
   await tdb.query('SELECT pg_cancel_backend($1)', [waiting.rows[0]!.pid])
   await waitFor(() => lines().some((line) => line.includes('state failed (rolled back); will try again')) ? true : undefined, 10_000, 'the failure logged')
-  await waitFor(async () => (await tdb.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)).rows.length === 1 ? true : undefined, 10_000, 'the retry to wait for the lock')
+  await waitFor(async () => (await tdb.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND ${HERE}`)).rows.length === 1 ? true : undefined, 10_000, 'the retry to wait for the lock')
   t.equal((await fetch(`${url}/healthz`)).status, 200, 'the process goes on')
 
   // A stop while the backfill is held cancels it: rolled back, nothing half-built.

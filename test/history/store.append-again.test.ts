@@ -5,6 +5,7 @@ import { createDatabase } from '../../src/db/database.ts'
 import { createHistoryStore } from '../../src/history/store.ts'
 import { makeEvent, type StoredEvent } from '../../src/history/event.ts'
 import { ZERO_ID } from '../../src/event-id.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 // I1: a crash re-reads from the last acknowledged position, and the history stores a
 // re-read event once. The append skips stored ids without ON CONFLICT: ids above the
@@ -68,19 +69,25 @@ t.test('I1: an append again stores each new id once, keeps each stored one as it
 
 t.test('I1: two connections appending the same new ids at once: one stores them, the other fails with a unique violation and, appended again, stores nothing twice', async (t) => {
   const tdb = await createTestDatabase(t)
-  const other = createDatabase({ url: tdb.url, poolSize: 1 })
+  const other = createDatabase({ url: tdb.url, poolSize: 1, applicationName: 'walcast-second-appender' })
   t.teardown(() => other.close())
   const a = createHistoryStore(tdb.database.db)
   const b = createHistoryStore(other.db)
   await a.append([event(0x100, 0, 'first')])
   const batch: StoredEvent[] = []
   for (let lsn = 0x200; batch.length < 2_000; lsn += 0x10) for (let seq = 0; seq < 100; seq++) batch.push(event(lsn, seq, 'both'))
-  // Held open so both statements meet on the same rows: b waits on a's uncommitted keys.
+  // Held open until b's statement waits on a's uncommitted keys, so both meet on the same
+  // rows. A fixed pause let the commit come first on a loaded machine (b's connection and
+  // its 2,000-row statement took over 200 ms): b then saw the ids stored and rightly stored
+  // nothing, and the race this test is about never happened.
   // (Wrapped: a promise returned from the callback would be awaited before the commit.)
   const { second } = await tdb.database.db.transaction().execute(async (trx) => {
     await createHistoryStore(trx).append(batch)
-    const second = b.append(batch).then(() => 'stored', (err: { code?: string }) => err.code)
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    let settled = false
+    const second = b.append(batch).then(() => 'stored', (err: { code?: string }) => err.code).finally(() => { settled = true })
+    // (An append that ends without waiting is left for the assertion below to name.)
+    await waitFor(async () => settled || (await tdb.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database()
+      AND application_name = 'walcast-second-appender' AND wait_event_type = 'Lock'`)).rowCount === 1, 20_000, 'the second append to wait on the first one\'s keys')
     return { second }
   })
   t.equal(await second, '23505', 'the second appender failed with a unique violation, not silently')

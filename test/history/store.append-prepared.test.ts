@@ -87,7 +87,7 @@ t.test('a connection replaced after its server process ended prepares the append
   t.teardown(() => database.close())
   const history = createHistoryStore(database.db)
   await history.append(batch(0x1000, 2, 'before'))
-  await tdb.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'walcast-prepared-test'`)
+  await tdb.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'walcast-prepared-test' AND datname = current_database()`)
   // The pool learns of the loss from the first statement on the dead connection (or its
   // error event); an ingest reconnects and appends again. Either way the next append on a
   // new connection must not assume the statement is there.
