@@ -28,6 +28,11 @@ t.test('trading: every event on its topic, market data for any signed-in user, o
   const { service, url } = await startFeedService(t, tdb, { WALCAST_CATALOG: 'trading', WALCAST_CONFLATE_INTERVAL: '20ms' })
   t.equal(service.catalog.name, 'trading')
   await market(tdb)
+  // The market's two opening balances published before Ada subscribes: committed earlier
+  // but published after her subscription's head, the first would reach her live, as the
+  // protocol says it must, and take the place of the balance move checked below.
+  const opening = await waitForHistory(tdb, 2)
+  await waitFor(() => (service.hub.lastId() ?? '') >= opening.at(-1)!.id, 15_000, 'the opening balances published')
   const ada = await connectWs(t, service.http.port, await signToken('1'))
   const sam = await connectWs(t, service.http.port, await signToken('2'))
   for (const topic of [BOOK, 'trades:BTC-USD', 'price:BTC-USD', 'user:1']) t.equal((await ada.subscribeAndWait(topic)).op, 'subscribed', `Ada reads ${topic}`)
