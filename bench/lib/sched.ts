@@ -76,36 +76,41 @@ export interface SchedFigures {
  * up at both ends and a backend seen only at one end counts from zero).
  */
 export function schedMeter(groups: Record<string, readonly number[] | (() => readonly number[])>): { stop(): SchedFigures } {
-  const t0 = performance.now()
-  const pressure0 = cpuPressureMicros()
-  const steal0 = stealJiffies()
-  const pidsOf = (name: string): readonly number[] => {
+  const names = Object.keys(groups)
+  // Every group's pids first, then every reading in one pass: a lookup scans /proc (many
+  // ms on a loaded host), and a group read after another's lookup would cover a window
+  // shifted by it, so two groups holding one process would differ by what it ran meanwhile.
+  const lookUp = (): Map<string, readonly number[]> => new Map(names.map((name) => {
     const group = groups[name]!
-    return typeof group === 'function' ? group() : group
-  }
-  const before = new Map<string, Map<number, { runNs: number; waitNs: number }>>()
-  for (const name of Object.keys(groups)) {
+    return [name, typeof group === 'function' ? group() : group]
+  }))
+  const read = (pids: readonly number[]): Map<number, { runNs: number; waitNs: number }> => {
     const readings = new Map<number, { runNs: number; waitNs: number }>()
-    for (const pid of pidsOf(name)) {
+    for (const pid of pids) {
       const reading = schedstat(pid)
       if (reading !== undefined) readings.set(pid, reading)
     }
-    before.set(name, readings)
+    return readings
   }
+  const pids0 = lookUp()
+  const t0 = performance.now()
+  const pressure0 = cpuPressureMicros()
+  const steal0 = stealJiffies()
+  const before = new Map(names.map((name) => [name, read(pids0.get(name)!)]))
   return {
     stop() {
+      const pids1 = lookUp()
       const elapsedNs = (performance.now() - t0) * 1e6
       const pressure1 = cpuPressureMicros()
       const steal1 = stealJiffies()
+      const after = new Map(names.map((name) => [name, read([...new Set([...before.get(name)!.keys(), ...pids1.get(name)!])])]))
       const runPercent: Record<string, number> = {}
       const waitPercent: Record<string, number> = {}
-      for (const name of Object.keys(groups)) {
+      for (const name of names) {
         let run = 0
         let wait = 0
         const earlier = before.get(name)!
-        for (const pid of new Set([...earlier.keys(), ...pidsOf(name)])) {
-          const now = schedstat(pid)
-          if (now === undefined) continue
+        for (const [pid, now] of after.get(name)!) {
           const then = earlier.get(pid) ?? { runNs: 0, waitNs: 0 }
           run += now.runNs - then.runNs
           wait += now.waitNs - then.waitNs

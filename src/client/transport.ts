@@ -154,7 +154,7 @@ export function readFrame(value: unknown): IncomingFrame | undefined {
       return frame as unknown as Frame<'event'>
     case 'subscribed':
       if (topic === undefined) return undefined
-      return { op: 'subscribed', topic, ...withRef(frame), ...(head === undefined ? {} : { head }) }
+      return { op: 'subscribed', topic, ...withRef(frame), ...(head === undefined ? {} : { head }), ...(frame.mode === 'conflated' ? { mode: 'conflated' as const } : {}) }
     case 'reset': {
       if (topic === undefined) return undefined
       const reason = RESET_REASONS.find((known) => known === frame.reason)

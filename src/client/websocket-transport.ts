@@ -5,6 +5,7 @@ export function openWebSocketTransport(context: TransportContext): Transport {
   const { handlers, clock } = context
   let opened = false
   let finished = false
+  /** Topics live on this socket whose events come in the hub's order: not conflated ones. */
   const live = new Set<string>()
   // The server answers a subscribe with its `ref`: a refusal (`forbidden`, …) names no
   // topic, so each subscribe carries a number that says which topic it was about.
@@ -70,8 +71,12 @@ export function openWebSocketTransport(context: TransportContext): Transport {
         if (frame.op === 'error' && topic !== undefined) frame = { ...frame, topic }
       }
       handlers.frame(frame)
-      if (frame.op === 'subscribed') live.add(frame.topic)
-      else if (frame.op === 'unsubscribed') live.delete(frame.topic)
+      // A conflated topic's changes wait for the next flush (I17): an event of another
+      // topic sent meanwhile is newer than a value still to come, so vouches for nothing.
+      if (frame.op === 'subscribed') {
+        if (frame.mode === 'conflated') live.delete(frame.topic)
+        else live.add(frame.topic)
+      } else if (frame.op === 'unsubscribed') live.delete(frame.topic)
       else if (frame.op === 'event') {
         // Once a topic is live on this socket, the hub's order holds across topics: an
         // event of any topic vouches that the live topic missed nothing up to its id.

@@ -15,7 +15,10 @@ t.test('payment streams: every event, the sender and the recipient only, no memo
   t.equal(service.catalog.name, 'payment-streams')
   await tdb.query(`INSERT INTO users (id, display_name, email) VALUES (1, 'Sender', 'sender@example.com'), (2, 'Recipient', 'recipient@example.com'), (3, 'Outsider', 'out@example.com')`)
   await tdb.query(`INSERT INTO payment_streams (id, sender_id, recipient_id, currency, rate, deposit, memo) VALUES (10, 1, 2, 'EUR', 0.5, 100, 'private memo'), (20, 3, 1, 'USD', 1, 50, '')`)
-  await waitForHistory(tdb, 2)
+  // Published, not only durable, before the sender subscribes without since: one published
+  // after its head would reach it live and stand first in the events checked below.
+  const created = await waitForHistory(tdb, 2)
+  await waitFor(() => (service.hub.lastId() ?? '') >= created.at(-1)!.id, 15_000, 'the two streams\' events published')
 
   const sender = await connectWs(t, service.http.port, await signToken('1'))
   const outsider = await connectWs(t, service.http.port, await signToken('3'))

@@ -8,12 +8,14 @@ import { waitFor } from '../helpers/wait.ts'
 
 const EVENT_ID = /^[0-9a-f]{16}-[0-7][0-9a-f]{7}$/
 
-async function seed(tdb: TestDatabase): Promise<void> {
+async function seed(tdb: TestDatabase, service: { hub: { lastId(): string | undefined } }): Promise<void> {
   await tdb.query(`INSERT INTO users (id, display_name) VALUES (1, 'Ada'), (2, 'Sam'), (3, 'Eve')`)
   await tdb.query(`INSERT INTO escrows (id, title, amount, currency, status) VALUES (1, 'A', 1, 'EUR', 'draft'), (2, 'B', 1, 'EUR', 'draft')`)
   await tdb.query(`INSERT INTO escrow_parties (escrow_id, user_id, role, accepted_at) VALUES (1, 1, 'buyer', now()), (2, 2, 'buyer', now())`)
-  // The seed's own events are durable (and published) before a test opens a stream.
-  await waitForHistory(tdb, 4)
+  // The seed's own events are durable and published before a test opens a stream: one
+  // published after a live stream's start would reach it and stand among the events checked.
+  const seeded = await waitForHistory(tdb, 4)
+  await waitFor(() => (service.hub.lastId() ?? '') >= seeded.at(-1)!.id, 15_000, 'the seed published')
 }
 
 const events = (messages: { event: string; data: string }[]) => messages.filter((m) => m.event.includes(':')).map((m) => JSON.parse(m.data) as { id: string; topic: string; type: string; data: Record<string, unknown>; op: string })
@@ -21,7 +23,7 @@ const events = (messages: { event: string; data: string }[]) => messages.filter(
 t.test('I11: refusals are JSON errors with the right status, before any stream', async (t) => {
   const tdb = await createTestDatabase(t)
   const { service, url: base } = await startFeedService(t, tdb)
-  await seed(tdb)
+  await seed(tdb, service)
   const ada = await signToken('1')
   const cases: [string, Record<string, string>, number, string][] = [
     ['/v1/sse?topic=escrow:1', {}, 401, 'unauthorized'],
@@ -48,7 +50,7 @@ t.test('I11: refusals are JSON errors with the right status, before any stream',
 t.test('I3: live events, resume with Last-Event-ID or lastEventId, token in the query, heartbeat', async (t) => {
   const tdb = await createTestDatabase(t)
   const { service, url: base } = await startFeedService(t, tdb, { WALCAST_SSE_HEARTBEAT: '150ms' })
-  await seed(tdb)
+  await seed(tdb, service)
   const ada = await signToken('1')
 
   const live = await openSse(`${base}/v1/sse?topic=escrow:1&topic=user:1`, { authorization: `Bearer ${ada}` })
@@ -84,7 +86,7 @@ t.test('I3: live events, resume with Last-Event-ID or lastEventId, token in the 
 t.test('an event on two subscribed topics: two messages, the id on the last', async (t) => {
   const tdb = await createTestDatabase(t)
   const { service, url: base } = await startFeedService(t, tdb)
-  await seed(tdb)
+  await seed(tdb, service)
   const admin = await adminToken('9')
   const stream = await openSse(`${base}/v1/sse?topic=escrow:1&topic=admin:disputes`, { authorization: `Bearer ${admin}` })
   t.teardown(() => stream.close())
@@ -99,7 +101,7 @@ t.test('an event on two subscribed topics: two messages, the id on the last', as
 t.test('I4: a resume from before the pruned history gets reset, then live', async (t) => {
   const tdb = await createTestDatabase(t)
   const { service, url: base } = await startFeedService(t, tdb)
-  await seed(tdb)
+  await seed(tdb, service)
   const ada = await signToken('1')
   await tdb.query(`UPDATE escrows SET status = 'funded' WHERE id = 1`)
   const rows = await waitForHistory(tdb, 5)
@@ -120,7 +122,7 @@ t.test('I4: a resume from before the pruned history gets reset, then live', asyn
 t.test('the stream ends cleanly when the token expires', async (t) => {
   const tdb = await createTestDatabase(t)
   const { service, url: base } = await startFeedService(t, tdb)
-  await seed(tdb)
+  await seed(tdb, service)
   const stream = await openSse(`${base}/v1/sse?topic=user:1`, { authorization: `Bearer ${await signToken('1', { expiresIn: 2 })}` })
   t.equal(stream.status, 200)
   await waitFor(() => stream.ended(), 10_000, 'end at expiry')
@@ -129,8 +131,8 @@ t.test('the stream ends cleanly when the token expires', async (t) => {
 
 t.test('I7: revocation: a party that leaves gets unsubscribed and nothing later of that escrow', async (t) => {
   const tdb = await createTestDatabase(t)
-  const { url: base } = await startFeedService(t, tdb)
-  await seed(tdb)
+  const { service, url: base } = await startFeedService(t, tdb)
+  await seed(tdb, service)
   const ada = await signToken('1')
   const both = await openSse(`${base}/v1/sse?topic=escrow:1&topic=user:1`, { authorization: `Bearer ${ada}` })
   const only = await openSse(`${base}/v1/sse?topic=escrow:1`, { authorization: `Bearer ${ada}` })
