@@ -5,11 +5,11 @@
  * had rounds still renders.
  */
 import fs from 'node:fs/promises'
-import os from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
 import { fmt, fmtRatio, measurable, NEGATIVE_REASONS, nonNegative } from '../../bench/readings.ts'
-import { systemsParagraph, writeReport, type BenchResults } from '../../bench/report.ts'
+import { systemsParagraph, type BenchResults } from '../../bench/report.ts'
+import { renderReport } from '../helpers/bench-report.ts'
 import type { IdlePhase } from '../../bench/scenarios/clients.ts'
 import { summarizeReplay, type ReplayRound } from '../../bench/scenarios/replay.ts'
 
@@ -17,14 +17,9 @@ const RESULTS = path.resolve('bench/results')
 // The full run whose idle phase read the host's TCP memory 105 bytes per connection lower after than before.
 const NEGATIVE_KERNEL = path.join(RESULTS, '2026-11-22T07-44-38-full.json')
 
-async function render(t: Test, jsonPath: string): Promise<{ results: BenchResults; report: string; dir: string }> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'walcast-report-'))
-  t.teardown(() => fs.rm(dir, { recursive: true, force: true }))
+async function render(t: Test, jsonPath: string): Promise<{ results: BenchResults; report: string }> {
   const results = JSON.parse(await fs.readFile(jsonPath, 'utf8')) as BenchResults
-  const json = path.join(dir, path.basename(jsonPath))
-  await fs.writeFile(json, JSON.stringify(results))
-  await writeReport(results, json, path.join(dir, 'BENCHMARKS.md'))
-  return { results, report: await fs.readFile(path.join(dir, 'BENCHMARKS.md'), 'utf8'), dir }
+  return { results, report: await renderReport(t, results, path.basename(jsonPath)) }
 }
 
 t.test('nonNegative: a negative reading is "not measurable" with its reason; others print as figures', async (t) => {
@@ -95,10 +90,7 @@ t.test('the idle section says which method its run used: fresh instances read at
     bytesPerConnection: bytes, fromZeroBytesPerConnection: bytes - 100, kernelBytesPerConnection: 50, heapBytesPerConnection: kind === 'centrifugo' ? undefined : bytes / 2,
   })
   results.idle = [stepped('walcast', 'walcast', [100, 105, 130], 3_000), stepped('centrifugo', 'Centrifugo', [150, 230, 600], 48_000)]
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'walcast-report-'))
-  t.teardown(() => fs.rm(dir, { recursive: true, force: true }))
-  await writeReport(results, path.join(dir, 'run.json'), path.join(dir, 'BENCHMARKS.md'))
-  const report = await fs.readFile(path.join(dir, 'BENCHMARKS.md'), 'utf8')
+  const report = await renderReport(t, results)
   const section = report.slice(report.indexOf('## 4. Memory per idle connection'), report.indexOf('## 5.'))
   t.match(section, 'fresh instance of its own')
   t.match(section, 'growth from 2,000 to 10,000 connections over the 8,000 added')
@@ -110,8 +102,7 @@ t.test('the idle section says which method its run used: fresh instances read at
   const failed = { system: 'Socket.IO + NOTIFY', kind: 'socketio', round: 1, connections: 10_000, baseConnections: 2_000, failed: 'only 9,412 of 10000 clients connected' }
   results.idle = [results.idle[0]!, failed, results.idle[1]!]
   results.errors = { idle: 'Socket.IO + NOTIFY: only 9,412 of 10000 clients connected' }
-  await writeReport(results, path.join(dir, 'run.json'), path.join(dir, 'BENCHMARKS.md'))
-  const withFailure = await fs.readFile(path.join(dir, 'BENCHMARKS.md'), 'utf8')
+  const withFailure = await renderReport(t, results)
   const failedSection = withFailure.slice(withFailure.indexOf('## 4. Memory per idle connection'), withFailure.indexOf('## 5.'))
   t.match(failedSection, '| walcast | 100 / 105 / 130 | 3,000 | 2,900 | 1,500 | 50 |', 'walcast keeps its row')
   t.match(failedSection, '| Socket.IO + NOTIFY | failed: only 9,412 of 10000 clients connected | — | — | — | — |', 'the failed peer has a row saying why, and no figure')
@@ -124,8 +115,7 @@ t.test('the idle section says which method its run used: fresh instances read at
 
   // walcast itself failed: no figure, no verdict ("met" never comes from a missing figure).
   results.idle = [{ ...failed, system: 'walcast', kind: 'walcast', failed: 'a fresh instance could not start (port in use)' }, results.idle[2]!]
-  await writeReport(results, path.join(dir, 'run.json'), path.join(dir, 'BENCHMARKS.md'))
-  const walcastFailed = await fs.readFile(path.join(dir, 'BENCHMARKS.md'), 'utf8')
+  const walcastFailed = await renderReport(t, results)
   t.match(walcastFailed, '| ≤ 4 KiB RSS per idle connection | walcast failed (§4) (Socket.IO + NOTIFY n/a) | — |')
   t.match(walcastFailed, /\| idle RSS per subscribed connection ≤ 1\/10 of Centrifugo's \| walcast failed \(a fresh instance could not start \(port in use\)\) \(§4\) \| — \|/)
   t.match(walcastFailed, '| walcast | failed: a fresh instance could not start (port in use) | — | — | — | — |')
@@ -146,10 +136,7 @@ t.test('§5 Replay: an older result keeps its one replay; a result with rounds l
     serverCpu: 40, generatorCpu: 45, serverMicrosPerEvent, generatorMicrosPerEvent: 4.5, postgresMicrosPerEvent: 6,
   })
   const results = { ...old.results, replay: summarizeReplay([round(131_762, 3.1), round(167_000, 2.9), round(90_000, 3.4), round(170_100, 2.8), round(160_000, 3)]) }
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'walcast-report-'))
-  t.teardown(() => fs.rm(dir, { recursive: true, force: true }))
-  await writeReport(results, path.join(dir, 'run.json'), path.join(dir, 'BENCHMARKS.md'))
-  const report = await fs.readFile(path.join(dir, 'BENCHMARKS.md'), 'utf8')
+  const report = await renderReport(t, results)
   const section = report.slice(report.indexOf('## 5. Replay'), report.indexOf('## 5b.'))
   t.match(section, '5 rounds, each a new client replaying the same history from its start')
   t.match(section, '- walcast: **160,000 events/s, median of 5** (rounds: 131,762 / 167,000 / 90,000 / 170,100 / 160,000); first event after 30 ms, all after 625 ms (medians); gaps 0, duplicates 0 over all rounds; CPU per event (medians): walcast 3 µs, Postgres 6 µs, load generator 4.5 µs')

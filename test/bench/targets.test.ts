@@ -4,10 +4,10 @@
  * that lack a phase or a peer, and on made-up figures on either side of each bound.
  */
 import fs from 'node:fs/promises'
-import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { writeReport, type BenchResults } from '../../bench/report.ts'
+import type { BenchResults } from '../../bench/report.ts'
+import { renderReport } from '../helpers/bench-report.ts'
 import { issue15Targets, type TargetRow } from '../../bench/targets.ts'
 import { fmt } from '../../bench/readings.ts'
 import type { IdlePhase } from '../../bench/scenarios/clients.ts'
@@ -41,10 +41,7 @@ t.test('the 2026-12-02 full run: one row per item-3 target, each verdict from it
   t.ok(at2000.length > 0, 'the full run measured 2,000 events/s × 1,000 clients')
   t.equal(row(rows, 'commit→client').met, at2000.reduce((a, p) => a + p.latency.p99, 0) / at2000.length <= 20)
 
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'walcast-targets-'))
-  t.teardown(() => fs.rm(dir, { recursive: true, force: true }))
-  await writeReport(results, path.join(dir, 'run.json'), path.join(dir, 'BENCHMARKS.md'))
-  const report = await fs.readFile(path.join(dir, 'BENCHMARKS.md'), 'utf8')
+  const report = await renderReport(t, results)
   const table = report.slice(report.indexOf('## Targets'), report.indexOf('## walcast / peers'))
   for (const r of rows) t.ok(table.includes(`| ${r.target} | ${r.measured} |`), `the table has the row: ${r.target}`)
   t.notMatch(table, /ingest ≥ 50,000|replay ≥ 100,000/, 'the older ingest and replay targets are replaced')
