@@ -100,7 +100,8 @@ t.test('an SSE open and a poll whose access check spans the database close get 5
   await locker.query('BEGIN; LOCK TABLE public.escrow_parties IN ACCESS EXCLUSIVE MODE')
   const sseAnswer = openSse(`${url}/v1/sse?topic=escrow:1&topic=escrow:2`, auth)
   const pollAnswer = fetch(`${url}/v1/events?topic=escrow:3`, { headers: auth })
-  await waitFor(async () => (await tdb.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%escrow_parties%'`)).rows[0]!.n === 2, 10_000, 'both lookups waiting on the lock')
+  // pg_stat_activity is the whole server's: another test's database may wait on its own lock.
+  await waitFor(async () => (await tdb.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%escrow_parties%'`)).rows[0]!.n === 2, 10_000, 'both lookups waiting on the lock')
 
   let closing = false
   const close = service.database.close.bind(service.database)
