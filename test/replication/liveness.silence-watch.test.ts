@@ -9,29 +9,32 @@ t.teardown(() => clearInterval(hold))
 t.test('silence asks for a keepalive halfway and expires at the timeout', async (t) => {
   const events: Array<[string, number]> = []
   const start = performance.now()
+  // The watch ticks every timeout / 10: a loop held past half the timeout between two ticks
+  // (a loaded CI host) would see no halfway point. 1 s keeps that out of reach.
   await new Promise<void>((resolve) => {
     watchSilence({
-      timeoutMs: 200,
+      timeoutMs: 1000,
       busy: () => false,
       ping: () => events.push(['ping', performance.now() - start]),
       expire: () => { events.push(['expire', performance.now() - start]); resolve() },
     })
   })
   t.same(events.map(([what]) => what), ['ping', 'expire'], 'one ping, then expiry')
-  t.ok(events[0]![1] >= 100, 'the ping after half the timeout')
-  t.ok(events[1]![1] >= 200, 'expiry not before the timeout')
+  t.ok(events[0]![1] >= 500, 'the ping after half the timeout')
+  t.ok(events[1]![1] >= 1000, 'expiry not before the timeout')
 })
 
 t.test('a server that answers the ping keeps the connection alive', async (t) => {
   let pings = 0
   let expired = false
+  // Answered 10 ms after each ask; it would expire only if the loop were held for most of the timeout.
   const watch = watchSilence({
-    timeoutMs: 200,
+    timeoutMs: 600,
     busy: () => false,
     ping: () => { pings++; setTimeout(() => watch.heard(), 10) },
     expire: () => { expired = true },
   })
-  await sleep(700)
+  await sleep(2000)
   watch.stop()
   t.ok(pings >= 2, `asked ${pings} times`)
   t.notOk(expired, 'never expired')
