@@ -6,11 +6,20 @@ import type { TestDatabase } from './db.ts'
 import { silentLogger } from './log.ts'
 import { waitFor } from './wait.ts'
 
+/**
+ * How long a walcast that creates its slot may take to stream. Creating a logical slot waits
+ * for every transaction that holds an xid on the whole server to end, other test databases'
+ * included, and the suite runs two files at once: a test holding a table lock (ACCESS
+ * EXCLUSIVE takes an xid) for the 11.5 s of gateway.resume-storm-pool, or seeding 60,000
+ * events in one statement, holds back every slot created meanwhile by as much.
+ */
+export const STREAMING_WAIT_MS = 60_000
+
 /** A walcast service in this process on the test database; stopped at teardown. */
 export async function startTestService(t: Test, tdb: TestDatabase, env: Record<string, string> = {}, log: Logger = silentLogger()): Promise<Service> {
   const service = await startService(tdb.config(env), log)
   t.teardown(() => service.stop())
-  await waitFor(() => service.ingest.status().state === 'streaming', 15_000, 'ingest streaming')
+  await waitFor(() => service.ingest.status().state === 'streaming', STREAMING_WAIT_MS, 'ingest streaming')
   return service
 }
 

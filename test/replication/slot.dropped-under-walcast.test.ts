@@ -1,6 +1,6 @@
 import t from 'tap'
 import { createTestDatabase } from '../helpers/db.ts'
-import { startTestService, waitForHistory } from '../helpers/service.ts'
+import { startTestService, STREAMING_WAIT_MS, waitForHistory } from '../helpers/service.ts'
 import { capturingLogger } from '../helpers/log.ts'
 import { dropSlotUnderWalcast, slotRow } from '../helpers/slot.ts'
 import { waitFor } from '../helpers/wait.ts'
@@ -21,7 +21,7 @@ t.test('WALCAST_SLOT_RECREATE=true: the slot is recreated and the gap recorded, 
 
   await dropSlotUnderWalcast(tdb)
   const gapEnd = await waitFor(() => service.history.lastGapEnd(), 20_000, 'a recorded gap')
-  await waitFor(() => service.ingest.status().state === 'streaming', 20_000, 'streaming again')
+  await waitFor(() => service.ingest.status().state === 'streaming', STREAMING_WAIT_MS, 'streaming again')
   t.ok((await slotRow(tdb)) !== undefined, 'the slot exists again')
 
   const firstId = parseEventId(first!.id)
@@ -60,7 +60,7 @@ t.test('without WALCAST_SLOT_RECREATE: a clear error log, no new slot, and walca
 t.test('a slot dropped while walcast was stopped is noticed at the next start', async (t) => {
   const tdb = await createTestDatabase(t)
   const first = await startService(tdb.config(), capturingLogger('info').log)
-  await waitFor(() => first.ingest.status().state === 'streaming', 15_000, 'streaming')
+  await waitFor(() => first.ingest.status().state === 'streaming', STREAMING_WAIT_MS, 'streaming')
   await seedEscrow(tdb, 1)
   await waitForHistory(tdb, 1)
   await first.stop()

@@ -14,6 +14,7 @@ import { checkSlot } from '../../src/doctor/slot.ts'
 import type { DoctorContext } from '../../src/doctor/check.ts'
 import { ensurePublication } from '../../src/replication/publication.ts'
 import { startService } from '../../src/service.ts'
+import { STREAMING_WAIT_MS } from '../helpers/service.ts'
 
 t.test('a slot Postgres invalidated (wal_status = lost): doctor fails it, walcast stops without WALCAST_SLOT_RECREATE and replaces it with a gap with it', async (t) => {
   // A tiny max_slot_wal_keep_size makes Postgres invalidate an idle slot after a few segments.
@@ -43,7 +44,7 @@ t.test('a slot Postgres invalidated (wal_status = lost): doctor fails it, walcas
   })
 
   const first = await startService(config(), silentLogger())
-  await waitFor(() => first.ingest.status().state === 'streaming', 15_000, 'streaming')
+  await waitFor(() => first.ingest.status().state === 'streaming', STREAMING_WAIT_MS, 'streaming')
   await app.query(`INSERT INTO escrows (id, title, amount, currency) VALUES (1, 'T', 1, 'USD')`)
   await waitFor(async () => (await events()) === 1, 15_000, 'first event')
   await first.stop()
@@ -69,7 +70,7 @@ t.test('a slot Postgres invalidated (wal_status = lost): doctor fails it, walcas
   const { log, lines } = capturingLogger('info')
   const third = await startService(config({ WALCAST_SLOT_RECREATE: 'true' }), log)
   t.teardown(() => third.stop())
-  await waitFor(() => third.ingest.status().state === 'streaming', 15_000, 'streaming on a new slot')
+  await waitFor(() => third.ingest.status().state === 'streaming', STREAMING_WAIT_MS, 'streaming on a new slot')
   const gaps = await app.query<{ reason: string }>('SELECT reason FROM walcast.gaps')
   t.same(gaps.rows.map((r) => r.reason), ['slot_recreated'], 'the gap is recorded')
   t.ok(lines().some((l) => l.includes('"level":"error"') && l.includes('wal_status = lost')), 'an error log says what happened')

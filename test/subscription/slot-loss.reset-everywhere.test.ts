@@ -4,7 +4,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db.ts'
 import { cliEnv, runCli } from '../helpers/cli.ts'
 import { openSse, startFeedService, type SseReader } from '../helpers/feed.ts'
 import { silentLogger } from '../helpers/log.ts'
-import { waitForHistory, type HistoryRow } from '../helpers/service.ts'
+import { type HistoryRow, STREAMING_WAIT_MS, waitForHistory } from '../helpers/service.ts'
 import { dropSlotUnderWalcast, slotRow, waitForActiveSlot } from '../helpers/slot.ts'
 import { adminToken, authEnv } from '../helpers/tokens.ts'
 import { sleep, waitFor } from '../helpers/wait.ts'
@@ -63,7 +63,7 @@ const lsnLess = async (tdb: TestDatabase, a: string, b: string): Promise<boolean
 async function loseSlotWhileDown(t: Test, tdb: TestDatabase): Promise<HistoryRow[]> {
   const first = await startService(tdb.config(), silentLogger())
   t.teardown(() => first.stop())
-  await waitFor(() => first.ingest.status().state === 'streaming', 15_000, 'streaming')
+  await waitFor(() => first.ingest.status().state === 'streaming', STREAMING_WAIT_MS, 'streaming')
   await tdb.query(`INSERT INTO escrows (id, title, amount, currency) VALUES (1, 'A', 1, 'EUR')`)
   await setStatus(tdb, 1, 'funded')
   const rows = await waitForHistory(tdb, 2)
@@ -118,7 +118,7 @@ t.test('I6 I4: slot lost while walcast was down (no recreate): subscribes wait; 
   t.equal(gap!.reason, 'slot_created')
   t.ok(await lsnLess(tdb, gap!.after_lsn, gap!.until_lsn), 'and ends where the new slot starts')
 
-  await waitFor(() => service.ingest.status().state === 'streaming', 15_000, 'streaming from the new slot')
+  await waitFor(() => service.ingest.status().state === 'streaming', STREAMING_WAIT_MS, 'streaming from the new slot')
   t.equal((await fetch(`${base}/readyz`)).status, 200, '/readyz is 200 again')
 
   await waitFor(() => wsTrace(ws).some((f) => f.startsWith('subscribed')), 15_000, 'WebSocket answered')
@@ -155,7 +155,7 @@ t.test('I6 I4: slot lost while walcast was down, WALCAST_SLOT_RECREATE=true: the
   const sse = await openSse(`${base}/v1/sse?topic=escrow:1`, { authorization: `Bearer ${token}`, 'last-event-id': e1!.id })
   t.teardown(() => sse.close())
 
-  await waitFor(() => service.ingest.status().state === 'streaming', 15_000, 'streaming from the recreated slot')
+  await waitFor(() => service.ingest.status().state === 'streaming', STREAMING_WAIT_MS, 'streaming from the recreated slot')
   const [gap, ...more] = await gaps(tdb)
   t.same(more, [])
   t.equal(gap!.after_lsn, lastLsn, 'the gap starts at the last durable event, not 0/0')
@@ -188,7 +188,7 @@ t.test('I6: a slot dropped under a streaming walcast (recreate): live WebSocket 
 
   await dropSlotUnderWalcast(tdb)
   await waitFor(async () => (await gaps(tdb)).length === 1, 20_000, 'the gap recorded')
-  await waitFor(() => service.ingest.status().state === 'streaming', 20_000, 'streaming again')
+  await waitFor(() => service.ingest.status().state === 'streaming', STREAMING_WAIT_MS, 'streaming again')
   t.ok(await slotRow(tdb), 'the slot was recreated')
   const [gap] = await gaps(tdb)
   t.match(gap, { after_lsn: await lastEventLsn(tdb), reason: 'slot_recreated' }, 'the gap starts at the last durable event')
@@ -213,7 +213,7 @@ t.test('I4: the head a stream_gap reset hands out is a position a client can res
   const token = await adminToken()
   await dropSlotUnderWalcast(tdb)
   await waitFor(async () => (await gaps(tdb)).length === 1, 20_000, 'the gap recorded')
-  await waitFor(() => service.ingest.status().state === 'streaming', 20_000, 'streaming again')
+  await waitFor(() => service.ingest.status().state === 'streaming', STREAMING_WAIT_MS, 'streaming again')
 
   // docs/protocol.md: `head` on `reset` is the position the subscription is live from; a
   // client with no later event resumes from it after a drop.
