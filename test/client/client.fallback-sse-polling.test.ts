@@ -1,17 +1,20 @@
 import t from 'tap'
 import { pruneBatch } from '../../src/history/prune.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts'
+import { waitPublished } from '../helpers/escrow-fixture.ts'
 import { startFeedService } from '../helpers/feed.ts'
 import { signToken } from '../helpers/tokens.ts'
 import { connectClient, switchboard } from '../helpers/sdk.ts'
 import { waitForHistory } from '../helpers/service.ts'
 import { waitFor } from '../helpers/wait.ts'
 
-async function seed(tdb: TestDatabase): Promise<void> {
+// Published, not only durable, before a client subscribes live: a seed event published after
+// the subscription's head would reach it and stand first among the events checked.
+async function seed(tdb: TestDatabase, service: Parameters<typeof waitPublished>[0]): Promise<void> {
   await tdb.query(`INSERT INTO users (id, display_name) VALUES (1, 'Ada'), (2, 'Sam')`)
   await tdb.query(`INSERT INTO escrows (id, title, amount, currency, status) VALUES (1, 'A', 1, 'EUR', 'draft'), (2, 'B', 1, 'EUR', 'draft')`)
   await tdb.query(`INSERT INTO escrow_parties (escrow_id, user_id, role, accepted_at) VALUES (1, 1, 'buyer', now()), (2, 2, 'buyer', now())`)
-  await waitForHistory(tdb, 4)
+  await waitPublished(service, tdb, 4)
 }
 
 const setStatus = (tdb: TestDatabase, status: string, id = 1) => tdb.query(`UPDATE escrows SET status = $1 WHERE id = $2`, [status, id])
@@ -19,8 +22,8 @@ const setStatus = (tdb: TestDatabase, status: string, id = 1) => tdb.query(`UPDA
 for (const only of ['sse', 'polling'] as const) {
   t.test(`${only} alone: live events in order, a cut network resumes with no gap and no duplicate`, async (t) => {
     const tdb = await createTestDatabase(t)
-    const { url } = await startFeedService(t, tdb)
-    await seed(tdb)
+    const { service, url } = await startFeedService(t, tdb)
+    await seed(tdb, service)
     const net = switchboard()
     const { client, events } = connectClient(t, { url, token: await signToken('1'), transports: [only], fetch: net.fetch }, ['escrow:1', 'user:1'])
     await waitFor(() => client.status === 'open', 10_000, 'open')
@@ -46,7 +49,7 @@ for (const only of ['sse', 'polling'] as const) {
 t.test('fallback order: WebSocket unreachable → SSE; SSE blocked too → polling', async (t) => {
   const tdb = await createTestDatabase(t)
   const { service, url } = await startFeedService(t, tdb)
-  await seed(tdb)
+  await seed(tdb, service)
   const net = switchboard()
   net.blocked.add('/v1/ws')
   const first = connectClient(t, { url, token: await signToken('1'), fetch: net.fetch, WebSocket: net.WebSocket, upgradeProbeMs: 200 }, ['escrow:1'])
@@ -62,7 +65,7 @@ t.test('fallback order: WebSocket unreachable → SSE; SSE blocked too → polli
 t.test('reset: the client resumes from before the retained history and is told to refetch', async (t) => {
   const tdb = await createTestDatabase(t)
   const { service, url } = await startFeedService(t, tdb)
-  await seed(tdb)
+  await seed(tdb, service)
   const net = switchboard()
   const { client, events, resets } = connectClient(t, { url, token: await signToken('1'), transports: ['polling'], fetch: net.fetch }, ['escrow:1'])
   await waitFor(() => client.status === 'open', 10_000, 'open')

@@ -1,18 +1,20 @@
 import t from 'tap'
 import type { StatusInfo } from '../../src/client/types.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts'
+import { waitPublished } from '../helpers/escrow-fixture.ts'
 import { startFeedService } from '../helpers/feed.ts'
 import { freePort } from '../helpers/own-server.ts'
 import { connectClient, switchboard } from '../helpers/sdk.ts'
-import { waitForHistory } from '../helpers/service.ts'
 import { signToken } from '../helpers/tokens.ts'
 import { waitFor } from '../helpers/wait.ts'
 
-async function seed(tdb: TestDatabase): Promise<void> {
+// Published, not only durable, before a client subscribes live: a seed event published after
+// the subscription's head would reach it and stand first among the events checked.
+async function seed(tdb: TestDatabase, service: Parameters<typeof waitPublished>[0]): Promise<void> {
   await tdb.query(`INSERT INTO users (id, display_name) VALUES (1, 'Ada')`)
   await tdb.query(`INSERT INTO escrows (id, title, amount, currency, status) VALUES (1, 'A', 1, 'EUR', 'draft')`)
   await tdb.query(`INSERT INTO escrow_parties (escrow_id, user_id, role, accepted_at) VALUES (1, 1, 'buyer', now())`)
-  await waitForHistory(tdb, 2)
+  await waitPublished(service, tdb, 2)
 }
 
 const notify = (tdb: TestDatabase, title: string) => tdb.query(`INSERT INTO notifications (user_id, kind, title) VALUES (1, 'k', $1)`, [title])
@@ -20,8 +22,8 @@ const titles = (events: { type: string; data: unknown }[]) => events.map((e) => 
 
 t.test('back to WebSocket from SSE and from polling, every event exactly once across the switch', async (t) => {
   const tdb = await createTestDatabase(t)
-  const { url } = await startFeedService(t, tdb)
-  await seed(tdb)
+  const { service, url } = await startFeedService(t, tdb)
+  await seed(tdb, service)
   for (const blocked of [['/v1/ws'], ['/v1/ws', '/v1/sse']]) {
     const net = switchboard()
     for (const path of blocked) net.blocked.add(path)
@@ -45,7 +47,7 @@ t.test('a walcast restart: reconnecting, then exactly the missed events', async 
   const tdb = await createTestDatabase(t)
   const port = String(await freePort())
   const first = await startFeedService(t, tdb, { WALCAST_PORT: port })
-  await seed(tdb)
+  await seed(tdb, first.service)
   const statuses: StatusInfo[] = []
   const { client, events } = connectClient(t, { url: first.url, getToken: () => signToken('1') }, ['user:1', 'escrow:1'])
   client.onStatus((s) => statuses.push(s))
@@ -75,7 +77,7 @@ t.test('a walcast restart: reconnecting, then exactly the missed events', async 
 t.test('token refresh: before expiry with an auth frame, and after close 4001', async (t) => {
   const tdb = await createTestDatabase(t)
   const { service, url } = await startFeedService(t, tdb)
-  await seed(tdb)
+  await seed(tdb, service)
   let issued = 0
   const getToken = () => {
     issued++
