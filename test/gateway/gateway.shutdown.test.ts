@@ -2,7 +2,7 @@ import t from 'tap'
 import WebSocket from 'ws'
 import { createTestDatabase } from '../helpers/db.ts'
 import { seedHistory } from '../helpers/history-seed.ts'
-import { startTestService } from '../helpers/service.ts'
+import { STREAMING_WAIT_MS, startTestService } from '../helpers/service.ts'
 import { childEnv, spawnWalcast } from '../helpers/spawn.ts'
 import { adminToken, authEnv, signToken, TEST_JWT_SECRET } from '../helpers/tokens.ts'
 import { waitFor } from '../helpers/wait.ts'
@@ -48,7 +48,7 @@ t.test('SIGTERM on walcast serve: clients get 1001, the process exits 0', async 
     const line = output().split('\n').find((l) => l.includes('"http listening"'))
     return line === undefined ? undefined : (JSON.parse(line) as { port: number }).port
   }, 60_000, 'walcast serve to listen')
-  await waitFor(() => output().includes('replication streaming'), 30_000, 'the ingest to stream')
+  await waitFor(() => output().includes('replication streaming'), STREAMING_WAIT_MS, 'the ingest to stream')
 
   const token = await signToken('1')
   const client = await connectWs(t, port, token)

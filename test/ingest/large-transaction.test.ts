@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises'
 import t from 'tap'
 import { createTestDatabase } from '../helpers/db.ts'
-import { countEvents } from '../helpers/service.ts'
+import { STREAMING_WAIT_MS, countEvents } from '../helpers/service.ts'
 import { childEnv, spawnWalcast } from '../helpers/spawn.ts'
 import { waitFor } from '../helpers/wait.ts'
 
@@ -18,7 +18,7 @@ t.test(`a ${ROWS}-row transaction flows through in bounded memory`, async (t) =>
   await tdb.query(`INSERT INTO users (id, display_name) VALUES (1, 'u')`)
   const walcast = spawnWalcast(['serve'], childEnv(tdb, { WALCAST_BATCH_EVENTS: '5000' }), { plain: true })
   t.teardown(() => walcast.kill('SIGKILL'))
-  await waitFor(() => walcast.stdout().includes('replication streaming'), 30_000, 'walcast streaming')
+  await waitFor(() => walcast.stdout().includes('replication streaming'), STREAMING_WAIT_MS, 'walcast streaming')
   const before = await peakRssMiB(walcast.pid)
 
   const started = Date.now()

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { createTestDatabase } from '../helpers/db.ts'
-import { countEvents, historyRows } from '../helpers/service.ts'
+import { STREAMING_WAIT_MS, countEvents, historyRows } from '../helpers/service.ts'
 import { childEnv, spawnWalcast } from '../helpers/spawn.ts'
 import { waitFor } from '../helpers/wait.ts'
 
@@ -13,7 +13,7 @@ t.test('I1, I2: SIGKILL in the middle of a burst: after a restart every change i
   const env = childEnv(tdb, { WALCAST_BATCH_EVENTS: '500' })
   const first = spawnWalcast(['serve'], env)
   t.teardown(() => first.kill('SIGKILL'))
-  await waitFor(() => first.stdout().includes('replication streaming'), 30_000, 'first walcast streaming')
+  await waitFor(() => first.stdout().includes('replication streaming'), STREAMING_WAIT_MS, 'first walcast streaming')
 
   // The writer keeps committing while walcast is killed and restarted.
   const writer = (async () => {

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { createTestDatabase } from '../helpers/db.ts'
-import { countEvents, startTestService } from '../helpers/service.ts'
+import { STREAMING_WAIT_MS, countEvents, startTestService } from '../helpers/service.ts'
 import { childEnv, spawnWalcast } from '../helpers/spawn.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { startService } from '../../src/service.ts'
@@ -10,7 +10,7 @@ t.test('a second walcast on the same slot waits, then takes over when the first 
   const tdb = await createTestDatabase(t)
   const first = spawnWalcast(['serve'], childEnv(tdb))
   t.teardown(() => first.kill('SIGKILL'))
-  await waitFor(() => first.stdout().includes('replication streaming'), 30_000, 'first walcast streaming')
+  await waitFor(() => first.stdout().includes('replication streaming'), STREAMING_WAIT_MS, 'first walcast streaming')
   await waitFor(async () => (await tdb.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active`, [tdb.slot])).rowCount === 1, 30_000, 'first walcast holds the slot')
 
   const second = await startService(tdb.config(), silentLogger())

@@ -3,7 +3,7 @@ import { startService, type Service } from '../../src/service.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts'
 import { openSse, startFeedService, type SseReader } from '../helpers/feed.ts'
 import { silentLogger } from '../helpers/log.ts'
-import { historyRows, waitForHistory } from '../helpers/service.ts'
+import { STREAMING_WAIT_MS, historyRows, waitForHistory } from '../helpers/service.ts'
 import { waitForActiveSlot } from '../helpers/slot.ts'
 import { childEnv, spawnWalcast } from '../helpers/spawn.ts'
 import { adminToken, authEnv } from '../helpers/tokens.ts'
@@ -53,7 +53,7 @@ t.test('I5: on a standby a subscribe waits (WebSocket, SSE) while polling reads 
   const tdb = await createTestDatabase(t)
   const first = spawnWalcast(['serve'], childEnv(tdb))
   t.teardown(() => first.kill('SIGKILL'))
-  await waitFor(() => first.stdout().includes('replication streaming'), 30_000, 'first walcast streaming')
+  await waitFor(() => first.stdout().includes('replication streaming'), STREAMING_WAIT_MS, 'first walcast streaming')
   await waitForActiveSlot(tdb)
 
   await tdb.query(`INSERT INTO escrows (id, title, amount, currency) VALUES (1, 'A', 1, 'EUR')`)
