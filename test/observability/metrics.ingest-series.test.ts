@@ -1,7 +1,8 @@
 import t from 'tap'
 import { Registry } from 'prom-client'
 import { createTestDatabase } from '../helpers/db.ts'
-import { startTestService, waitForHistory } from '../helpers/service.ts'
+import { waitPublished } from '../helpers/escrow-fixture.ts'
+import { startTestService } from '../helpers/service.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { registerGatewayMetrics, type GatewayStats } from '../../src/observability/gateway-metrics.ts'
 
@@ -23,7 +24,9 @@ t.test('/metrics exposes each ingest and database series after traffic', async (
   await tdb.query(`INSERT INTO escrows (id, title, amount, currency) VALUES (1, 'T', 1, 'USD'), (2, 'U', 2, 'USD')`)
   await tdb.query(`UPDATE escrows SET status = 'funded' WHERE id = 1`)
   await tdb.query(`INSERT INTO notifications (user_id, kind, title) VALUES (1, 'k', 't')`)
-  await waitForHistory(tdb, 4)
+  // Published, not only durable: the ingested and commit-to-publish series count at the
+  // hub's publish, which follows the append a moment later.
+  await waitPublished(service, tdb, 4)
 
   const first = await scrape(service.http.port)
   t.equal(first.status, 200)
