@@ -1,6 +1,7 @@
 import t from 'tap'
 import { pruneBatch } from '../../src/history/prune.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts'
+import { waitPublished } from '../helpers/escrow-fixture.ts'
 import { startFeedService } from '../helpers/feed.ts'
 import { signToken } from '../helpers/tokens.ts'
 import { waitForHistory } from '../helpers/service.ts'
@@ -11,18 +12,20 @@ interface Page {
   reset: boolean
 }
 
-async function seed(tdb: TestDatabase, statuses: number): Promise<void> {
+// Published, not only durable: a page's `next` at the head is the hub's head, which reaches
+// the seed's last event a moment after the history does.
+async function seed(tdb: TestDatabase, service: Parameters<typeof waitPublished>[0], statuses: number): Promise<void> {
   await tdb.query(`INSERT INTO users (id, display_name) VALUES (1, 'Ada'), (2, 'Sam')`)
   await tdb.query(`INSERT INTO escrows (id, title, amount, currency, status) VALUES (1, 'A', 1, 'EUR', 'draft'), (2, 'B', 1, 'EUR', 'draft')`)
   await tdb.query(`INSERT INTO escrow_parties (escrow_id, user_id, role, accepted_at) VALUES (1, 1, 'buyer', now()), (2, 2, 'buyer', now())`)
   for (let i = 0; i < statuses; i++) await tdb.query(`UPDATE escrows SET status = $1 WHERE id = 1`, [i % 2 === 0 ? 'funded' : 'in_progress'])
-  await waitForHistory(tdb, 4 + statuses)
+  await waitPublished(service, tdb, 4 + statuses)
 }
 
 t.test('I3: pages in id order until the head; limit=0 answers the head; caps', async (t) => {
   const tdb = await createTestDatabase(t)
   const { service, url: base } = await startFeedService(t, tdb)
-  await seed(tdb, 7)
+  await seed(tdb, service, 7)
   const auth = { authorization: `Bearer ${await signToken('1')}` }
   const get = async (query: string): Promise<Page> => {
     const response = await fetch(`${base}/v1/events?${query}`, { headers: auth })
@@ -66,7 +69,7 @@ t.test('I3: pages in id order until the head; limit=0 answers the head; caps', a
 t.test('I4: reset when after is older than the retained history', async (t) => {
   const tdb = await createTestDatabase(t)
   const { service, url: base } = await startFeedService(t, tdb)
-  await seed(tdb, 1)
+  await seed(tdb, service, 1)
   const auth = { authorization: `Bearer ${await signToken('1')}` }
   const first = (await (await fetch(`${base}/v1/events?topic=escrow:1`, { headers: auth })).json()) as Page
   await pruneBatch(service.database.db, new Date(Date.now() + 60_000), 10_000)
@@ -79,7 +82,7 @@ t.test('I4: reset when after is older than the retained history', async (t) => {
 t.test('I11: errors: 400, 401, 403, 413, 429 as JSON', async (t) => {
   const tdb = await createTestDatabase(t)
   const { service, url: base } = await startFeedService(t, tdb, { WALCAST_POLL_RATE: '3', WALCAST_POLL_BURST: '3' })
-  await seed(tdb, 0)
+  await seed(tdb, service, 0)
   const ada = { authorization: `Bearer ${await signToken('1')}` }
   const cases: [string, Record<string, string>, number, string][] = [
     ['topic=escrow:1', {}, 401, 'unauthorized'],
