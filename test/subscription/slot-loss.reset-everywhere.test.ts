@@ -178,6 +178,8 @@ t.test('I6: a slot dropped under a streaming walcast (recreate): live WebSocket 
   await tdb.query(`INSERT INTO escrows (id, title, amount, currency) VALUES (1, 'A', 1, 'EUR')`)
   await setStatus(tdb, 1, 'funded')
   const [e1, e2] = await waitForHistory(tdb, 2)
+  // Published, not only durable: the SSE stream below opens live and is expected at e2.
+  await waitFor(() => (service.hub.lastId() ?? '') >= e2!.id, 15_000, 'the events published')
   const token = await adminToken()
 
   const ws = await connectWs(t, service.http.port, token)
