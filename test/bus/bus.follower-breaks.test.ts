@@ -2,7 +2,7 @@ import t from 'tap'
 import { Redis } from 'ioredis'
 import { startService } from '../../src/service.ts'
 import { decodeEntry, encodeEntry, ENTRY_FIELD } from '../../src/bus/entry.ts'
-import { seedNotification, startIngestingNode, waitForAllIngested } from '../helpers/cluster.ts'
+import { seedNotification, startIngestingNode, waitForAllIngested, waitForNodeHead } from '../helpers/cluster.ts'
 import { capturingLogger } from '../helpers/log.ts'
 import { historyRows } from '../helpers/service.ts'
 import { authEnv, signToken } from '../helpers/tokens.ts'
@@ -21,6 +21,7 @@ t.test('I12: entries that do not follow (another run\'s entry out of turn, an un
   t.equal(gateway.ingest.status().state, 'off', 'a gateway never ingests')
 
   const seed = await seedNotification(tdb)
+  await waitForNodeHead({ base: `http://127.0.0.1:${gateway.http.port}` }, await signToken('1'), 'user:1', seed)
   const client = await connectWs(t, gateway.http.port, await signToken('1'))
   await client.subscribeAndWait('user:1', { since: seed })
   const redisClient = new Redis(redis.url)

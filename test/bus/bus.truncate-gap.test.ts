@@ -1,5 +1,5 @@
 import t from 'tap'
-import { seedNotification, spawnNode, startIngestingNode } from '../helpers/cluster.ts'
+import { seedNotification, spawnNode, startIngestingNode, waitForNodeHead } from '../helpers/cluster.ts'
 import { historyRows, waitForHistory } from '../helpers/service.ts'
 import { signToken } from '../helpers/tokens.ts'
 import { waitFor } from '../helpers/wait.ts'
@@ -16,6 +16,7 @@ t.test('I12: a TRUNCATE on the ingesting node reaches the clients of a following
 
   const seed = await seedNotification(tdb)
   const token = await signToken('1')
+  for (const node of [a, c]) await waitForNodeHead(node, token, 'user:1', seed)
   const onA = await connectWs(t, a.port, token)
   const onC = await connectWs(t, c.port, token)
   await onA.subscribeAndWait('user:1', { since: seed })

@@ -44,6 +44,19 @@ export async function spawnNode(t: Test, tdb: Pick<TestDatabase, 'url' | 'slot' 
   }
 }
 
+/**
+ * Waits until `node` has published `id` (its head, as a `limit=0` poll answers it). A seed's
+ * id comes from the history, not from a node: a node whose hub has not reached it yet (the
+ * ingesting node publishes a moment after the commit shows, a follower after the bus entry
+ * reaches it) answers a resume from it with reset `unknown_position`.
+ */
+export async function waitForNodeHead(node: Pick<WalcastNode, 'base'>, token: string, topic: string, id: string): Promise<void> {
+  await waitFor(async () => {
+    const response = await fetch(`${node.base}/v1/events?topic=${encodeURIComponent(topic)}&limit=0`, { headers: { authorization: `Bearer ${token}` } })
+    return response.status === 200 && ((await response.json()) as { next: string }).next >= id
+  }, 30_000, `${node.base} to publish ${id}`)
+}
+
 /** Waits until every committed notification is in the history (the ingest may lag a burst). */
 export async function waitForAllIngested(tdb: Pick<TestDatabase, 'query'>, ms = 90_000): Promise<void> {
   await waitFor(async () => {

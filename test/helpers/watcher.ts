@@ -1,5 +1,5 @@
 import type { Test } from 'tap'
-import type { WalcastNode } from './cluster.ts'
+import { waitForNodeHead, type WalcastNode } from './cluster.ts'
 import { openSse, type SseReader } from './feed.ts'
 import { connectWs, type TestWsClient } from './ws-client.ts'
 
@@ -31,6 +31,7 @@ export async function watchWs(t: Test, node: WalcastNode, token: string, topic: 
     clients.push(client)
     client.subscribe(topic, { since: ids().at(-1) ?? since })
   }
+  await waitForNodeHead(node, token, topic, since)
   await open(node)
   return {
     node: () => current,
@@ -54,6 +55,7 @@ export async function watchSse(t: Test, node: WalcastNode, token: string, topic:
     streams.push(stream)
     t.teardown(() => stream.close())
   }
+  await waitForNodeHead(node, token, topic, since)
   await open(node)
   return {
     node: () => current,
