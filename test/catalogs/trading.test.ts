@@ -147,7 +147,10 @@ t.test('I17: a client resuming on a conflated topic gets the latest value of eac
   const rows = await historyRows(tdb)
   const since = rows.at(-1)!.id
   for (let i = 2; i <= 50; i++) await tdb.query(`UPDATE trading.book_levels SET qty = ${i} WHERE price = ${i % 2 === 0 ? 100 : 101}`)
-  await waitForHistory(tdb, 2 + 3 + 49)
+  // Published, not only durable: the state served up to the subscription's head is compared
+  // with the last values; one published after that head would come live, after `subscribed`.
+  const updated = await waitForHistory(tdb, 2 + 3 + 49)
+  await waitFor(() => (service.hub.lastId() ?? '') >= updated.at(-1)!.id, 15_000, 'the updates published')
   const ws = await connectWs(t, service.http.port, await signToken('1'))
   const subscribed = await ws.subscribeAndWait(BOOK, { since })
   t.equal(subscribed.mode, 'conflated')
