@@ -136,8 +136,8 @@ export interface ClientTrace {
   readyState: number | undefined
 }
 
-/** A client not caught up (ClientPool.behind). */
-export interface BehindClient extends ClientTrace {
+/** A client not caught up (ClientPool.behind). A `lastSince` left out: its last subscribe asked for no replay. */
+export interface BehindClient extends Omit<ClientTrace, 'lastFrameAt'> {
   readonly user: number
   readonly lost: number
   readonly lastId: string | undefined
@@ -286,11 +286,12 @@ export class ClientPool {
       let lost = 0
       for (const topic of client.spec.topics) lost += Math.max(0, (final[topic] ?? 0) - (start[topic] ?? 0) - (client.check.accepted.get(topic) ?? 0))
       if (lost === 0) continue
-      const trace = client.trace ?? { dials: 0, subscribes: 0, lastSince: undefined, lastClose: undefined, lastFrameOp: undefined, lastFrameAt: undefined, readyState: undefined }
+      // lastFrameAt is this process's clock: only the time since it means anything to the driver.
+      const { lastFrameAt, ...trace } = client.trace ?? { dials: 0, subscribes: 0, lastSince: undefined, lastClose: undefined, lastFrameOp: undefined, lastFrameAt: undefined, readyState: undefined }
       out.push({
         user: client.spec.user, lost, open: client.open, ...trace,
         lastId: client.check.lastIds.get(client.spec.topics[0]!),
-        msSinceLastFrame: trace.lastFrameAt === undefined ? undefined : Math.round(now - trace.lastFrameAt),
+        msSinceLastFrame: lastFrameAt === undefined ? undefined : Math.round(now - lastFrameAt),
       })
       if (out.length >= limit) break
     }
