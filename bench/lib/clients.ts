@@ -108,6 +108,8 @@ interface Client {
   readonly spec: ClientSpec
   readonly check: StreamCheck
   open: boolean
+  /** Where its connection stands (walcast clients): what a client still behind at a phase's bound was doing. */
+  readonly trace?: ClientTrace
   drop(): void
   close(): void
   /** Stops reading the socket: the kernel buffers fill and the server sees backpressure. */
@@ -121,6 +123,26 @@ interface SlowTally {
   readonly closeCodes: Record<string, number>
   baseMissing: number
   baseDuplicates: number
+}
+
+/** One walcast client's connection history, for the report of a client still behind (ClientPool.behind). */
+export interface ClientTrace {
+  dials: number
+  subscribes: number
+  lastSince: string | undefined
+  lastClose: number | undefined
+  lastFrameOp: string | undefined
+  lastFrameAt: number | undefined
+  readyState: number | undefined
+}
+
+/** A client not caught up (ClientPool.behind). A `lastSince` left out: its last subscribe asked for no replay. */
+export interface BehindClient extends Omit<ClientTrace, 'lastFrameAt'> {
+  readonly user: number
+  readonly lost: number
+  readonly lastId: string | undefined
+  readonly msSinceLastFrame: number | undefined
+  readonly open: boolean
 }
 
 /** Many clients in one process: the benchmark's load generator (bench/lib/load-generator.ts). */
@@ -255,6 +277,27 @@ export class ClientPool {
     }
   }
 
+  /** The clients that still miss events (at most `limit`), with where each connection stands. */
+  behind(start: Record<string, number>, final: Record<string, number>, limit = 20): BehindClient[] {
+    const out: BehindClient[] = []
+    const now = performance.now()
+    for (const client of this.clients) {
+      if (client.spec.slow === true) continue
+      let lost = 0
+      for (const topic of client.spec.topics) lost += Math.max(0, (final[topic] ?? 0) - (start[topic] ?? 0) - (client.check.accepted.get(topic) ?? 0))
+      if (lost === 0) continue
+      // lastFrameAt is this process's clock: only the time since it means anything to the driver.
+      const { lastFrameAt, ...trace } = client.trace ?? { dials: 0, subscribes: 0, lastSince: undefined, lastClose: undefined, lastFrameOp: undefined, lastFrameAt: undefined, readyState: undefined }
+      out.push({
+        user: client.spec.user, lost, open: client.open, ...trace,
+        lastId: client.check.lastIds.get(client.spec.topics[0]!),
+        msSinceLastFrame: lastFrameAt === undefined ? undefined : Math.round(now - lastFrameAt),
+      })
+      if (out.length >= limit) break
+    }
+    return out
+  }
+
   stats(start?: Record<string, number>, final?: Record<string, number>): PoolStats {
     const lost = (slow: boolean): number | undefined => {
       if (start === undefined || final === undefined) return undefined
@@ -369,10 +412,12 @@ export class ClientPool {
     let closing = false
     let first = true
     let paused = false
+    const trace: ClientTrace = { dials: 0, subscribes: 0, lastSince: undefined, lastClose: undefined, lastFrameOp: undefined, lastFrameAt: undefined, readyState: undefined }
     const client: Client = {
       spec,
       check,
       open: false,
+      get trace() { return { ...trace, readyState: ws.readyState } },
       drop: () => ws.terminate(),
       close: () => { closing = true; ws.resume(); ws.close(1000) },
       pause: () => { paused = true; ws.pause() },
@@ -381,12 +426,15 @@ export class ClientPool {
     return new Promise<Client>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('subscribe timed out')), timeoutMs)
       const dial = (): void => {
+        trace.dials++
         ws = new WebSocket(`${spec.url ?? this.options.url}?token=${encodeURIComponent(token)}`, { perMessageDeflate: false })
         let pending = spec.topics.length
         ws.on('open', () => {
           if (paused) ws.pause()
           for (const topic of spec.topics) {
             const since = check.lastIds.get(topic) ?? (first ? this.options.since : undefined)
+            trace.subscribes++
+            trace.lastSince = since
             // batch: a replay comes in batch frames (walcast's SDK asks for them too); other servers ignore it.
             ws.send(JSON.stringify(since === undefined ? { op: 'subscribe', topic, batch: true } : { op: 'subscribe', topic, since, batch: true }))
           }
@@ -394,6 +442,8 @@ export class ClientPool {
         })
         ws.on('message', (data: Buffer) => {
           const frame = JSON.parse(data.toString()) as { op: string; topic?: string; head?: string; events?: EventFrame[] }
+          trace.lastFrameOp = frame.op
+          trace.lastFrameAt = performance.now()
           if (frame.op === 'event') this.onEvent(spec, check, frame as EventFrame)
           else if (frame.op === 'events') for (const event of frame.events!) this.onEvent(spec, check, event)
           else if (frame.op === 'subscribed') {
@@ -411,6 +461,7 @@ export class ClientPool {
         ws.on('error', () => { if (!closing) this.errors++ })
         ws.on('close', (code) => {
           client.open = false
+          trace.lastClose = code
           this.countClose(spec, code, !closing)
           if (closing) return
           // Every close that was not ours is resumed from the last id seen (the protocol's contract).

@@ -1,6 +1,6 @@
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { ClientSpec, PoolOptions, PoolStats, PoolTally } from './clients.ts'
+import type { BehindClient, ClientSpec, PoolOptions, PoolStats, PoolTally } from './clients.ts'
 import type { Percentiles } from './latencies.ts'
 import { forkTs, type ChildHandle } from './processes.ts'
 
@@ -19,6 +19,8 @@ export interface LoadGenerator extends ChildHandle {
   stats(start?: Record<string, number>, final?: Record<string, number>): Promise<PoolStats>
   /** Closes and loss without the latency percentiles (cheap to poll); undefined with no clients open. */
   tally(start: Record<string, number>, final: Record<string, number>): Promise<PoolTally | undefined>
+  /** The clients still missing events, with where each connection stands (a phase's bound passed). */
+  behind(start: Record<string, number>, final: Record<string, number>): Promise<BehindClient[]>
   /** Open clients and events received: cheap to poll, unlike stats() (which sorts every latency). */
   counts(): Promise<{ open: number; received: number } | undefined>
   /** Resets the latencies and counts, and the event-loop figures of loop(). */
@@ -64,6 +66,7 @@ export async function startLoadGenerator(): Promise<LoadGenerator> {
     openMore: (clients, timeoutMs) => call('openMore', { clients, timeoutMs }),
     stats: (start, final) => call('stats', { start, final }),
     tally: (start, final) => call('tally', { start, final }),
+    behind: (start, final) => call('behind', { start, final }),
     counts: () => call('counts'),
     resetStats: () => call('resetStats'),
     latencies: () => call('latencies'),

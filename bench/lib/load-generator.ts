@@ -44,6 +44,10 @@ async function handle(request: Request): Promise<unknown> {
       const { start, final } = request.args as { start: Record<string, number>; final: Record<string, number> }
       return pool?.tally(start, final)
     }
+    case 'behind': {
+      const { start, final } = request.args as { start: Record<string, number>; final: Record<string, number> }
+      return pool?.behind(start, final) ?? []
+    }
     case 'counts':
       return pool?.counts()
     case 'latencies':

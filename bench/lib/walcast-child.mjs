@@ -27,5 +27,11 @@ process.on('message', (message) => {
     })
   }
   if (message === 'published') process.send?.({ published })
+  // Where the gateway's sockets stand, for a phase whose clients did not catch up: the ones
+  // with a replay waiting for a drain, or a subscription not live.
+  if (message === 'sockets') {
+    const sockets = service.gateway.sockets().filter((s) => s.drainWaiters > 0 || s.subscriptions.some((sub) => sub.state !== 'live'))
+    process.send?.({ sockets: { open: service.gateway.stats().connections, notLive: sockets.slice(0, 50), notLiveCount: sockets.length, reads: service.subscriptions.readStats() } })
+  }
 })
 serveDriver(service.http.port, () => service.stop())

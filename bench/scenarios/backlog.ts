@@ -37,7 +37,7 @@ export interface BacklogPhase extends PhaseBase {
 /**
  * The phase's size, from the profile unless the environment says otherwise (to reproduce
  * at a size between the profiles): BENCH_BACKLOG_CLIENTS, BENCH_BACKLOG_EVENTS,
- * BENCH_BACKLOG_HOT_EVERY, and BENCH_BACKLOG_GENERATORS, how many load-generator
+ * BENCH_BACKLOG_HOT_EVERY, BENCH_BACKLOG_TIMEOUT (the bound, seconds), and BENCH_BACKLOG_GENERATORS, how many load-generator
  * processes hold the clients (default: one per core, at least 2, at most 4).
  */
 export function backlogSize(profile: BenchContext['profile'], env: NodeJS.ProcessEnv = process.env): BenchContext['profile']['backlog'] & { generators: number } {
@@ -52,7 +52,7 @@ export function backlogSize(profile: BenchContext['profile'], env: NodeJS.Proces
     clients: read('BENCH_BACKLOG_CLIENTS', profile.backlog.clients),
     backlogEvents: read('BENCH_BACKLOG_EVENTS', profile.backlog.backlogEvents),
     hotEvery: read('BENCH_BACKLOG_HOT_EVERY', profile.backlog.hotEvery),
-    timeoutSeconds: profile.backlog.timeoutSeconds,
+    timeoutSeconds: read('BENCH_BACKLOG_TIMEOUT', profile.backlog.timeoutSeconds),
     generators: read('BENCH_BACKLOG_GENERATORS', Math.min(4, Math.max(2, os.availableParallelism()))),
   }
 }
@@ -112,6 +112,8 @@ async function backlogRound(context: BenchContext, system: SystemUnderTest, gene
     released = true
     const drained = performance.now()
     const { stats, doneAt } = await untilDelivered(pool, start, final, timeoutSeconds * 1000)
+    // Clients still behind at the bound: say where each connection and the server stood.
+    if (doneAt === undefined) await reportBehind(context, system, pool, start, final)
     const cpu = meter.stop()
     const after = await gatewayCounters(system)
     const phase: BacklogPhase = {
@@ -142,6 +144,7 @@ function spreadPool(generators: readonly LoadGenerator[]) {
       const connected = opened.reduce((sum, o) => sum + o.connected, 0)
       if (connected < specs.length) throw new Error(`${system.label}: only ${connected} of ${specs.length} clients connected`)
     },
+    behind: async (start: Record<string, number>, final: Record<string, number>) => (await Promise.all(generators.map((g) => g.behind(start, final)))).flat(),
     resetStats: async (): Promise<void> => { await Promise.all(generators.map((g) => g.resetStats())) },
     closeClients: async (): Promise<void> => { await Promise.all(generators.map((g) => g.closeClients())) },
     async stats(start: Record<string, number>, final: Record<string, number>): Promise<PoolTally> {
@@ -167,6 +170,27 @@ async function untilDelivered(pool: ReturnType<typeof spreadPool>, start: Record
     if (performance.now() > deadline) return { stats, doneAt: undefined }
     await sleep(250)
   }
+}
+
+/** What the clients still behind and the server's sockets say (the server's only where it answers the 'sockets' message: walcast-child.mjs). */
+async function reportBehind(context: BenchContext, system: SystemUnderTest, pool: ReturnType<typeof spreadPool>, start: Record<string, number>, final: Record<string, number>): Promise<void> {
+  const behind = await pool.behind(start, final)
+  context.log(`backlog ${system.label}: ${behind.length} clients (at most 20 per generator) still behind at the bound: ${JSON.stringify(behind)}`)
+  if (system.kind !== 'walcast') return
+  const sockets = await new Promise<unknown>((resolve) => {
+    const timer = setTimeout(() => done(undefined), 5_000)
+    function done(value: unknown): void {
+      clearTimeout(timer)
+      system.child.off('message', onMessage)
+      resolve(value)
+    }
+    function onMessage(message: unknown): void {
+      if (message !== null && typeof message === 'object' && 'sockets' in message) done((message as { sockets: unknown }).sockets)
+    }
+    system.child.on('message', onMessage)
+    system.child.send('sockets')
+  })
+  context.log(`backlog ${system.label}: the server's sockets not live or waiting for a drain: ${JSON.stringify(sockets)}`)
 }
 
 async function gatewayCounters(system: SystemUnderTest): Promise<{ closes: number | undefined; paced: number | undefined }> {
