@@ -3,7 +3,7 @@ import type { ConflatedTopics } from '../catalog/conflation.ts'
 import type { Db } from '../db/database.ts'
 import type { Logger } from '../log.ts'
 import { OverloadedError } from '../subscription/read-gate.ts'
-import { latestPerKeyToBuild, syncLatestPerKey, type LatestPerKeySync } from './latest-per-key.ts'
+import { latestPerKeyToBuild, syncLatestPerKey, type LatestPerKeySync, type LatestPerKeySyncControl } from './latest-per-key.ts'
 
 /**
  * The latest-per-key sync (src/history/latest-per-key.ts) in the background, so a node
@@ -62,7 +62,19 @@ export async function startLatestPerKeyBackfill(db: Db, conflated: ConflatedTopi
   let markSynced!: (result: LatestPerKeySync) => void
   const synced = new Promise<LatestPerKeySync>((resolve) => { markSynced = resolve })
   let stopped = false
+  // The backend of the sync's own connection while the sync holds it (never after: see
+  // LatestPerKeySyncControl), and the cancel a stop sent it, which the sync waits for
+  // before it lets that connection go.
   let backend: number | undefined
+  let cancelling: Promise<void> | undefined
+  const control: LatestPerKeySyncControl = {
+    onBackend: (pid) => { backend = pid },
+    beforeRelease: async () => {
+      backend = undefined
+      await cancelling
+    },
+    stopped: () => stopped,
+  }
   let retry: NodeJS.Timeout | undefined
   let running: Promise<void> | undefined
 
@@ -77,16 +89,14 @@ export async function startLatestPerKeyBackfill(db: Db, conflated: ConflatedTopi
 
   const attempt = (failures: number): void => {
     const started = Date.now()
-    running = syncLatestPerKey(db, conflated, log, (pid) => { backend = pid }).then(
+    running = syncLatestPerKey(db, conflated, log, control).then(
       (result) => {
-        backend = undefined
         if (result.built.length > 0) log.info({ built: result.built, ms: Date.now() - started }, 'conflated topics\' state built; their state reads go on')
         pending.clear()
         settle()
         markSynced(result)
       },
       (err: unknown) => {
-        backend = undefined
         if (stopped) return
         const delayMs = Math.min(retryMaxMs, retryMs * 2 ** failures)
         log.error({ err, building: [...pending], retryInMs: delayMs }, 'building conflated topics\' state failed (rolled back); will try again')
@@ -121,8 +131,12 @@ export async function startLatestPerKeyBackfill(db: Db, conflated: ConflatedTopi
       clearTimeout(retry)
       settle(new StateBuildingError(0))
       // A stop mid-backfill cancels its statement: the transaction rolls back, and the
-      // next start builds the state again, from the start.
-      if (backend !== undefined) await sql`SELECT pg_cancel_backend(${backend})`.execute(db).catch(() => {})
+      // next start builds the state again, from the start. `backend` is set only while the
+      // sync holds that connection, and the sync keeps it until this cancel is done, so
+      // the cancel never reaches a statement the pool lent the connection to afterwards.
+      // Between two statements the cancel is dropped; the sync then stops at the next one.
+      if (backend !== undefined) cancelling = sql`SELECT pg_cancel_backend(${backend})`.execute(db).then(() => {}, () => {})
+      await cancelling
       await running
     },
   }

@@ -5,6 +5,7 @@ import { formatLsn, parseLsn, type EventId } from '../event-id.ts'
 import type { Logger } from '../log.ts'
 import { storedEventFromJson, type StoredEvent } from './event.ts'
 import { payloadJsonb, payloadText, tsText } from './event-columns.ts'
+import { WalcastError } from '../errors.ts'
 
 interface LatestRow {
   commit_lsn: string
@@ -74,6 +75,26 @@ export interface LatestPerKeySync {
 }
 
 /**
+ * What a caller running the sync in the background (src/history/latest-per-key-backfill.ts)
+ * needs to stop it. The sync holds one connection of the pool for its whole run, so the
+ * backend `onBackend` names runs nothing but the sync's statements until `beforeRelease`
+ * settles: a cancel sent to it before then can only hit the sync, and one sent after
+ * would reach whatever statement the pool lends that connection to next.
+ */
+export interface LatestPerKeySyncControl {
+  /** The backend pid of the sync's connection, told once the sync holds it. */
+  readonly onBackend: (pid: number) => void
+  /** Awaited before the connection goes back to the pool: from then on its pid is no longer the sync's. */
+  readonly beforeRelease: () => Promise<void>
+  /**
+   * Asked before each statement and before the commit: true ends the sync with
+   * SHUTTING_DOWN, rolled back. A cancel that reaches the backend between two statements
+   * is dropped by Postgres; this is what stops the sync then.
+   */
+  readonly stopped: () => boolean
+}
+
+/**
  * Makes walcast.latest_per_key match the catalog's conflated topics before anything reads
  * or prunes by it (a node runs it in the background: src/history/latest-per-key-backfill.ts): a pattern newly conflated (the first start after the migration
  * included), or whose key spec changed, is built from the history; one no longer
@@ -82,12 +103,28 @@ export interface LatestPerKeySync {
  * node's ingest): both sides only ever move a key to a newer id, so whichever writes
  * second leaves the newest.
  */
-export async function syncLatestPerKey(db: Db, conflated: ConflatedTopics | undefined, log?: Logger, onBackend?: (pid: number) => void): Promise<LatestPerKeySync> {
+export async function syncLatestPerKey(db: Db, conflated: ConflatedTopics | undefined, log?: Logger, control?: LatestPerKeySyncControl): Promise<LatestPerKeySync> {
+  return db.connection().execute(async (conn) => {
+    try {
+      if (control !== undefined) control.onBackend((await sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`.execute(conn)).rows[0]!.pid)
+      return await syncOn(conn, conflated, log, control)
+    } finally {
+      await control?.beforeRelease()
+    }
+  })
+}
+
+/** Thrown inside the sync's transaction when its caller stopped it: rolls it back. */
+function goOn(control: LatestPerKeySyncControl | undefined): void {
+  if (control?.stopped() === true) throw new WalcastError('SHUTTING_DOWN', 'the latest-per-key sync was stopped; the next start does it again')
+}
+
+async function syncOn(db: Db, conflated: ConflatedTopics | undefined, log: Logger | undefined, control: LatestPerKeySyncControl | undefined): Promise<LatestPerKeySync> {
   const wanted = new Map((conflated?.patterns ?? []).map((p) => [p.source, p]))
   return db.transaction().execute(async (trx) => {
-    // The backfill in the background tells a stopping node which backend to cancel.
-    if (onBackend !== undefined) onBackend((await sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`.execute(trx)).rows[0]!.pid)
+    goOn(control)
     await sql`SELECT pg_advisory_xact_lock(${LATEST_PER_KEY_LOCK})`.execute(trx)
+    goOn(control)
     const held = new Map((await trx.selectFrom('walcast.latest_per_key_specs').select(['pattern', 'key']).execute()).map((r) => [r.pattern, r.key]))
     const build = [...wanted.values()].filter((p) => held.get(p.source) !== p.key)
     const dropped = [...held.keys()].filter((pattern) => !wanted.has(pattern))
@@ -117,6 +154,7 @@ export async function syncLatestPerKey(db: Db, conflated: ConflatedTopics | unde
       for (const pattern of build) {
         const mine = topics.rows.map((r) => r.topic).filter((topic) => conflated!.patternOf(topic) === pattern.source)
         if (mine.length > 0) {
+          goOn(control)
           await sql`
             INSERT INTO walcast.latest_per_key AS lk (topic, key, commit_lsn, seq)
             SELECT DISTINCT ON (topic, key) topic, key, commit_lsn, seq FROM (
@@ -134,6 +172,7 @@ export async function syncLatestPerKey(db: Db, conflated: ConflatedTopics | unde
       }
     }
     if (dropped.length > 0) await trx.deleteFrom('walcast.latest_per_key_specs').where('pattern', 'in', dropped).execute()
+    goOn(control)
     const result = { built: build.map((p) => p.source), dropped }
     log?.info(result, 'conflated topics\' latest-per-key state synced with the catalog')
     return result
