@@ -13,8 +13,9 @@ import { latestPerKeyToBuild, syncLatestPerKey, type LatestPerKeySync, type Late
  * is then refused as overload (STATE_BUILDING: 1013, 503 `overloaded`; I18): the table
  * holds no state of that pattern yet, or one under its old key spec, and a state read
  * never answers from it (I17). Every other read goes on at once. A sync that fails is
- * logged and tried again, later and later; the transaction of one that failed or was
- * cancelled rolled back, so nothing half-built is ever read.
+ * logged and tried again, later and later; one that failed or was stopped never marked
+ * its pattern built (a new pattern's chunks done are kept and read over again), so
+ * nothing half-built is ever read.
  */
 export interface LatestPerKeyBackfill {
   /** The patterns whose state is being built; empty once the sync committed. */
@@ -23,7 +24,7 @@ export interface LatestPerKeyBackfill {
   ready(topic: string): Promise<void> | undefined
   /** Resolves when the sync committed; never rejects (it is retried until it commits or stop). */
   readonly synced: Promise<LatestPerKeySync>
-  /** Cancels a sync in progress (its transaction rolls back) and any retry; refuses waiting reads. */
+  /** Cancels a sync in progress (its transaction in progress rolls back) and any retry; refuses waiting reads. */
   stop(): Promise<void>
 }
 
@@ -33,6 +34,8 @@ export interface LatestPerKeyBackfillOptions {
   /** The first retry's delay after a failed sync; doubled on each failure up to `retryMaxMs`. */
   readonly retryMs?: number
   readonly retryMaxMs?: number
+  /** History rows per chunk of a new pattern's build (syncLatestPerKey). */
+  readonly chunkRows?: number
   readonly log: Logger
 }
 
@@ -89,7 +92,7 @@ export async function startLatestPerKeyBackfill(db: Db, conflated: ConflatedTopi
 
   const attempt = (failures: number): void => {
     const started = Date.now()
-    running = syncLatestPerKey(db, conflated, log, control).then(
+    running = syncLatestPerKey(db, conflated, { log, control, chunkRows: options.chunkRows }).then(
       (result) => {
         if (result.built.length > 0) log.info({ built: result.built, ms: Date.now() - started }, 'conflated topics\' state built; their state reads go on')
         pending.clear()
@@ -130,8 +133,8 @@ export async function startLatestPerKeyBackfill(db: Db, conflated: ConflatedTopi
       stopped = true
       clearTimeout(retry)
       settle(new StateBuildingError(0))
-      // A stop mid-backfill cancels its statement: the transaction rolls back, and the
-      // next start builds the state again, from the start. `backend` is set only while the
+      // A stop mid-backfill cancels its statement: the transaction in progress rolls back,
+      // no pattern is marked built, and the next start builds it again. `backend` is set only while the
       // sync holds that connection, and the sync keeps it until this cancel is done, so
       // the cancel never reaches a statement the pool lent the connection to afterwards.
       // Between two statements the cancel is dropped; the sync then stops at the next one.
