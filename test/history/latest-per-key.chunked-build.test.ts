@@ -162,3 +162,35 @@ t.test('I17: a stop mid-build leaves the pattern unreadable and keeps the chunks
   t.notOk(state.some((row) => row.startsWith(`${BOOK} ["ask"] `)), 'the row of the other key spec is gone')
   t.same(state, await oneStatementState(tdb), 'exactly the state the one-statement build makes of the same history')
 })
+
+t.test('I17: the last pass reads every topic up to the head: what an old node appends after the chunks went past is in the state', async (t) => {
+  const tdb = await createTestDatabase(t)
+  await oldHistory(tdb)
+  // A row of another key spec, locked by a transaction of the test: the last pass, which
+  // deletes it first, waits there, after every chunk of the book was read.
+  await tdb.query(`INSERT INTO walcast.latest_per_key (topic, key, commit_lsn, seq) SELECT topic, '["ask"]', commit_lsn, seq FROM walcast.event_topics WHERE topic = $1 ORDER BY commit_lsn LIMIT 1`, [BOOK])
+  const client = new pg.Client({ connectionString: tdb.url })
+  client.on('error', () => {})
+  await client.connect()
+  t.teardown(() => client.end().catch(() => {}))
+  await client.query('BEGIN')
+  await client.query(`SELECT 1 FROM walcast.latest_per_key WHERE topic = $1 AND key = '["ask"]' FOR UPDATE`, [BOOK])
+
+  const backfill = await startLatestPerKeyBackfill(tdb.database.db, conflated, { maxWaitMs: 60_000, chunkRows: CHUNK, log: silentLogger() })
+  t.teardown(() => backfill.stop())
+  await waitFor(() => blocked(tdb), 15_000, 'the last pass to wait for the locked row')
+  const read = await tdb.query<{ n: number }>(`SELECT count(*)::int AS n FROM walcast.latest_per_key WHERE topic = $1`, [BOOK])
+  t.equal(read.rows[0]!.n, 12, 'every chunk of the book was read (eleven levels), the row of the other key spec still there')
+
+  // An old node (its catalog conflates nothing) appends now: its append keeps no key.
+  const late = events(0x9000n)
+  const movedAsk = late.add('book:level', [BOOK], level('BTC-USD', 'ask', '102', 5000).data)
+  const newLevel = late.add('book:level', [BOOK], level('BTC-USD', 'bid', '77', 1).data)
+  await createHistoryStore(tdb.database.db).append(late.made)
+  await client.query('ROLLBACK')
+
+  t.same((await backfill.synced).built, ['orderbook:{asset}', 'price:{asset}'], 'both built')
+  const state = await rows(tdb)
+  t.same([`${BOOK} ["ask", "102"] ${movedAsk.id}`, `${BOOK} ["bid", "77"] ${newLevel.id}`].filter((row) => state.includes(row)).length, 2, 'the old node\'s events, appended after the chunks, are in the state')
+  t.same(state, await oneStatementState(tdb), 'exactly the state the one-statement build makes of the same history')
+})
