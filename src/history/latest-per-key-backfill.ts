@@ -134,10 +134,11 @@ export async function startLatestPerKeyBackfill(db: Db, conflated: ConflatedTopi
       clearTimeout(retry)
       settle(new StateBuildingError(0))
       // A stop mid-backfill cancels its statement: the transaction in progress rolls back,
-      // no pattern is marked built, and the next start builds it again. `backend` is set only while the
-      // sync holds that connection, and the sync keeps it until this cancel is done, so
-      // the cancel never reaches a statement the pool lent the connection to afterwards.
-      // Between two statements the cancel is dropped; the sync then stops at the next one.
+      // no pattern is marked built, and the next start builds it again. `backend` is set
+      // only while the sync holds that connection, and the sync keeps it until this
+      // cancel is done, so the cancel never reaches a statement the pool lent the
+      // connection to afterwards. Between two statements the cancel is dropped; the sync
+      // then stops at the next one.
       if (backend !== undefined) cancelling = sql`SELECT pg_cancel_backend(${backend})`.execute(db).then(() => {}, () => {})
       await cancelling
       await running
