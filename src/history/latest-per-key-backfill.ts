@@ -3,7 +3,7 @@ import type { ConflatedTopics } from '../catalog/conflation.ts'
 import type { Db } from '../db/database.ts'
 import type { Logger } from '../log.ts'
 import { OverloadedError } from '../subscription/read-gate.ts'
-import { latestPerKeyToBuild, syncLatestPerKey, type LatestPerKeySync } from './latest-per-key.ts'
+import { latestPerKeyToBuild, syncLatestPerKey, type LatestPerKeySync, type LatestPerKeySyncControl } from './latest-per-key.ts'
 
 /**
  * The latest-per-key sync (src/history/latest-per-key.ts) in the background, so a node
@@ -13,8 +13,9 @@ import { latestPerKeyToBuild, syncLatestPerKey, type LatestPerKeySync } from './
  * is then refused as overload (STATE_BUILDING: 1013, 503 `overloaded`; I18): the table
  * holds no state of that pattern yet, or one under its old key spec, and a state read
  * never answers from it (I17). Every other read goes on at once. A sync that fails is
- * logged and tried again, later and later; the transaction of one that failed or was
- * cancelled rolled back, so nothing half-built is ever read.
+ * logged and tried again, later and later; one that failed or was stopped never marked
+ * its pattern built (a new pattern's chunks done are kept and read over again), so
+ * nothing half-built is ever read.
  */
 export interface LatestPerKeyBackfill {
   /** The patterns whose state is being built; empty once the sync committed. */
@@ -23,7 +24,7 @@ export interface LatestPerKeyBackfill {
   ready(topic: string): Promise<void> | undefined
   /** Resolves when the sync committed; never rejects (it is retried until it commits or stop). */
   readonly synced: Promise<LatestPerKeySync>
-  /** Cancels a sync in progress (its transaction rolls back) and any retry; refuses waiting reads. */
+  /** Cancels a sync in progress (its transaction in progress rolls back) and any retry; refuses waiting reads. */
   stop(): Promise<void>
 }
 
@@ -33,6 +34,8 @@ export interface LatestPerKeyBackfillOptions {
   /** The first retry's delay after a failed sync; doubled on each failure up to `retryMaxMs`. */
   readonly retryMs?: number
   readonly retryMaxMs?: number
+  /** History rows per chunk of a new pattern's build (syncLatestPerKey). */
+  readonly chunkRows?: number
   readonly log: Logger
 }
 
@@ -62,7 +65,19 @@ export async function startLatestPerKeyBackfill(db: Db, conflated: ConflatedTopi
   let markSynced!: (result: LatestPerKeySync) => void
   const synced = new Promise<LatestPerKeySync>((resolve) => { markSynced = resolve })
   let stopped = false
+  // The backend of the sync's own connection while the sync holds it (never after: see
+  // LatestPerKeySyncControl), and the cancel a stop sent it, which the sync waits for
+  // before it lets that connection go.
   let backend: number | undefined
+  let cancelling: Promise<void> | undefined
+  const control: LatestPerKeySyncControl = {
+    onBackend: (pid) => { backend = pid },
+    beforeRelease: async () => {
+      backend = undefined
+      await cancelling
+    },
+    stopped: () => stopped,
+  }
   let retry: NodeJS.Timeout | undefined
   let running: Promise<void> | undefined
 
@@ -77,16 +92,14 @@ export async function startLatestPerKeyBackfill(db: Db, conflated: ConflatedTopi
 
   const attempt = (failures: number): void => {
     const started = Date.now()
-    running = syncLatestPerKey(db, conflated, log, (pid) => { backend = pid }).then(
+    running = syncLatestPerKey(db, conflated, { log, control, chunkRows: options.chunkRows }).then(
       (result) => {
-        backend = undefined
         if (result.built.length > 0) log.info({ built: result.built, ms: Date.now() - started }, 'conflated topics\' state built; their state reads go on')
         pending.clear()
         settle()
         markSynced(result)
       },
       (err: unknown) => {
-        backend = undefined
         if (stopped) return
         const delayMs = Math.min(retryMaxMs, retryMs * 2 ** failures)
         log.error({ err, building: [...pending], retryInMs: delayMs }, 'building conflated topics\' state failed (rolled back); will try again')
@@ -120,9 +133,14 @@ export async function startLatestPerKeyBackfill(db: Db, conflated: ConflatedTopi
       stopped = true
       clearTimeout(retry)
       settle(new StateBuildingError(0))
-      // A stop mid-backfill cancels its statement: the transaction rolls back, and the
-      // next start builds the state again, from the start.
-      if (backend !== undefined) await sql`SELECT pg_cancel_backend(${backend})`.execute(db).catch(() => {})
+      // A stop mid-backfill cancels its statement: the transaction in progress rolls back,
+      // no pattern is marked built, and the next start builds it again. `backend` is set
+      // only while the sync holds that connection, and the sync keeps it until this
+      // cancel is done, so the cancel never reaches a statement the pool lent the
+      // connection to afterwards. Between two statements the cancel is dropped; the sync
+      // then stops at the next one.
+      if (backend !== undefined) cancelling = sql`SELECT pg_cancel_backend(${backend})`.execute(db).then(() => {}, () => {})
+      await cancelling
       await running
     },
   }
