@@ -1,4 +1,5 @@
 import t from 'tap'
+import type { Hub } from '../../src/hub/hub.ts'
 import { tradingCatalog } from '../../src/catalogs/trading/index.ts'
 import { burstBook, fillOrder, placeOrder, tradingDemoScript } from '../../src/catalogs/trading/demo-writer.ts'
 import { startDemoWriter } from '../../src/demo/writer.ts'
@@ -22,6 +23,22 @@ async function market(tdb: TestDatabase): Promise<void> {
 const sseData = (reader: SseReader, type: string): Record<string, unknown>[] =>
   reader.messages.filter((m) => m.event === type).map((m) => (JSON.parse(m.data) as { data: Record<string, unknown> }).data)
 const qtyOf = (frames: readonly ServerFrame[], price: string): string[] => frames.filter((f) => (f.data as { price: string }).price === price).map((f) => (f.data as { qty: string }).qty)
+
+/**
+ * How long the hub took to publish the book's changes, first to last: the conflater can
+ * only flush within that window, which outlasts the writer's by however far the ingest fell
+ * behind (a loaded host).
+ */
+function watchBookPublished(hub: Pick<Hub, 'subscribe'>): () => number {
+  let firstAt: number | undefined
+  let lastAt = 0
+  hub.subscribe((events) => {
+    if (!events.some((e) => e.topics.includes(BOOK))) return
+    lastAt = Date.now()
+    firstAt ??= lastAt
+  })
+  return () => lastAt - firstAt!
+}
 
 t.test('trading: every event on its topic, market data for any signed-in user, orders and balances for their owner only', async (t) => {
   const tdb = await createTestDatabase(t, { prepared: false })
@@ -101,15 +118,7 @@ t.test('I17: a burst on one level reaches WebSocket and SSE clients a few times,
   t.same(ws.events(BOOK).map((f) => (f.data as { qty: string }).qty), ['1.00000000', '1.00000000'], 'a new subscription is served the book as it stands: each level once')
   const before = ws.events(BOOK).length
   const beforeSse = sseData(sse, 'book:level').length
-  // When the hub published the burst: the conflater can only flush within that window, which
-  // outlasts the writer's by however far the ingest fell behind (a loaded host).
-  let firstBookAt: number | undefined
-  let lastBookAt = 0
-  service.hub.subscribe((events) => {
-    if (!events.some((e) => e.topics.includes(BOOK))) return
-    lastBookAt = Date.now()
-    firstBookAt ??= lastBookAt
-  })
+  const bookPublishedMs = watchBookPublished(service.hub)
 
   const started = Date.now()
   const N = 400
@@ -124,7 +133,7 @@ t.test('I17: a burst on one level reaches WebSocket and SSE clients a few times,
   await sleep(600)
   const wsBurst = ws.events(BOOK).slice(before)
   const sseBurst = sseData(sse, 'book:level').slice(beforeSse)
-  const burstMs = lastBookAt - firstBookAt!
+  const burstMs = bookPublishedMs()
   const allowed = Math.ceil(burstMs / 250) + 3
   t.ok(wsBurst.length < 2 * allowed, `WebSocket: ${wsBurst.length} frames for ${N + 1} changes written in ${writtenMs} ms, published over ${burstMs} ms (at most one per level every 250 ms)`)
   t.ok(sseBurst.length < 2 * allowed, `SSE: ${sseBurst.length} messages`)
@@ -190,15 +199,7 @@ t.test('I17: during a book burst every order and balance update reaches its owne
   t.teardown(() => sse.close())
   await waitFor(() => sse.messages.some((m) => m.event === 'subscribed'), 10_000, 'the SSE stream')
   const db = service.database.db
-  // When the hub published the burst's book changes: the conflater can only flush within
-  // that window, which outlasts the writer's by however far the ingest fell behind.
-  let firstBookAt: number | undefined
-  let lastBookAt = 0
-  service.hub.subscribe((events) => {
-    if (!events.some((e) => e.topics.includes(BOOK))) return
-    lastBookAt = Date.now()
-    firstBookAt ??= lastBookAt
-  })
+  const bookPublishedMs = watchBookPublished(service.hub)
   // At least 2 s and more than 1,000 changes: on a loaded host 2 s of ticks commit fewer.
   const burst = (async (): Promise<number> => {
     const started = Date.now()
@@ -224,7 +225,7 @@ t.test('I17: during a book burst every order and balance update reaches its owne
   const most = Math.max(...perLevel.values())
   // Its state at subscribe, the flush at the first change, one per 100 ms of the window
   // after it, and one for the clocks read a moment apart.
-  const publishedMs = lastBookAt - firstBookAt!
+  const publishedMs = bookPublishedMs()
   t.ok(most <= Math.ceil(publishedMs / 100) + 3, `a level reached the client at most ${most} times while the burst was published over ${publishedMs} ms at one per 100 ms (${ws.events(BOOK).length} frames for ${changes} changes)`)
 })
 

@@ -2,6 +2,7 @@ import type pg from 'pg'
 import type { Test } from 'tap'
 import type { TestDatabase } from './db.ts'
 import { createDatabase, type Database } from '../../src/db/database.ts'
+import { makeEvent, type StoredEvent } from '../../src/history/event.ts'
 
 /**
  * Writes `count` events of `topic` straight into the history, at LSNs far below any
@@ -59,4 +60,19 @@ export function appendPlanPool(t: Test, tdb: TestDatabase): { database: Database
     client.on('notice', (notice) => { if (notice.message?.includes('walcast.event_topics') === true) plans.push(notice.message) })
   })
   return { database, plans }
+}
+
+/**
+ * Events made in memory at consecutive LSNs from `start`, one per `add`, for tests that
+ * append them through the history store themselves; `made` lists them in order.
+ */
+export function eventMaker(start: bigint): { made: StoredEvent[]; add(type: string, topics: string[], data: Record<string, unknown>): StoredEvent } {
+  let lsn = start
+  const made: StoredEvent[] = []
+  const add = (type: string, topics: string[], data: Record<string, unknown>): StoredEvent => {
+    const event = makeEvent({ lsn: lsn++, seq: 0 }, { type, topics, data }, new Date())
+    made.push(event)
+    return event
+  }
+  return { made, add }
 }

@@ -4,13 +4,14 @@ import type { Test } from 'tap'
 import { createDatabase } from '../../src/db/database.ts'
 import { conflatedTopics } from '../../src/catalog/conflation.ts'
 import { tradingCatalog } from '../../src/catalogs/trading/index.ts'
-import { makeEvent, type StoredEvent } from '../../src/history/event.ts'
+import type { StoredEvent } from '../../src/history/event.ts'
 import { createHistoryStore } from '../../src/history/store.ts'
 import { latestPerKeyToBuild, syncLatestPerKey } from '../../src/history/latest-per-key.ts'
 import { startLatestPerKeyBackfill } from '../../src/history/latest-per-key-backfill.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts'
 import { silentLogger } from '../helpers/log.ts'
 import { sleep, waitFor } from '../helpers/wait.ts'
+import { eventMaker } from '../helpers/history-seed.ts'
 
 // A new conflated pattern's state was built in one statement over the topic's whole
 // history: on hundreds of millions of rows it held a snapshot and row locks for hours, and
@@ -23,16 +24,7 @@ const CHUNK = 40
 /** The pg_locks rows of the test's own database. */
 const HERE = `database = (SELECT oid FROM pg_database WHERE datname = current_database())`
 
-function events(start: bigint) {
-  let lsn = start
-  const made: StoredEvent[] = []
-  const add = (type: string, topics: string[], data: Record<string, unknown>): StoredEvent => {
-    const event = makeEvent({ lsn: lsn++, seq: 0 }, { type, topics, data }, new Date())
-    made.push(event)
-    return event
-  }
-  return { made, add }
-}
+const events = eventMaker
 
 const level = (asset: string, side: string, price: string, qty: number) =>
   ({ type: 'book:level', topics: [`orderbook:${asset}`], data: { asset, side, price, qty: String(qty) } })

@@ -2,26 +2,18 @@ import t from 'tap'
 import { sql } from 'kysely'
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts'
 import { createHistoryStore } from '../../src/history/store.ts'
-import { makeEvent, type StoredEvent } from '../../src/history/event.ts'
+import type { StoredEvent } from '../../src/history/event.ts'
 import { ZERO_ID, parseEventId } from '../../src/event-id.ts'
 import { readLatestPerKey, syncLatestPerKey } from '../../src/history/latest-per-key.ts'
 import { conflatedTopics } from '../../src/catalog/conflation.ts'
 import { tradingCatalog } from '../../src/catalogs/trading/index.ts'
 import type { Catalog } from '../../src/catalog/catalog.ts'
+import { eventMaker } from '../helpers/history-seed.ts'
 
 const BOOK = 'orderbook:BTC-USD'
 const conflated = conflatedTopics(tradingCatalog)!
 
-function events(start: bigint) {
-  let lsn = start
-  const made: StoredEvent[] = []
-  const add = (type: string, topics: string[], data: Record<string, unknown>): StoredEvent => {
-    const event = makeEvent({ lsn: lsn++, seq: 0 }, { type, topics, data }, new Date())
-    made.push(event)
-    return event
-  }
-  return { made, add }
-}
+const events = eventMaker
 
 const level = (side: string, price: string, qty: number) => ({ asset: 'BTC-USD', side, price, qty: String(qty) })
 
